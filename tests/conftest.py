@@ -1,0 +1,134 @@
+"""Shared fixtures: a real server over real HTTP on 127.0.0.1, on SQLite and (when available) PostgreSQL.
+
+Set TRIAGE_TEST_PG_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run the
+server's tests on PostgreSQL too; each test gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+PG_URL = os.environ.get("TRIAGE_TEST_PG_URL")
+ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty server database: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield _pg_schema_url(plain, schema)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'server.db'}"
+
+
+@dataclass
+class Actor:
+    email: str
+    token: str
+    client: httpx.Client
+
+    def get(self, path: str, **kw) -> httpx.Response:
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, **kw) -> httpx.Response:
+        return self.client.post(path, **kw)
+
+
+@dataclass
+class Live:
+    """A running server with two reps and one marketing user."""
+
+    url: str
+    backend: object
+    thread: object
+    ann: Actor
+    bob: Actor
+    mo: Actor
+    anon: httpx.Client
+
+    def actor(self, email: str, role: str = "rep") -> Actor:
+        _, token, _ = self.backend.add_user(email, None, role)
+        return Actor(email, token, _client(self.url, token))
+
+    def upsert(self, rows: list[dict]) -> dict:
+        r = self.mo.post("/v1/leads", json={"leads": rows})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def _client(url: str, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def live(db_url) -> Iterator[Live]:
+    from triage.server.live import ServerThread
+    from triage.server.service import Backend
+
+    backend = Backend.open(db_url)
+    thread = ServerThread(backend).start()
+    clients = []
+
+    def actor(email: str, role: str) -> Actor:
+        _, token, _ = backend.add_user(email, None, role)
+        c = _client(thread.url, token)
+        clients.append(c)
+        return Actor(email, token, c)
+
+    anon = _client(thread.url, None)
+    try:
+        yield Live(
+            thread.url, backend, thread,
+            actor("ann@example.com", "rep"), actor("bob@example.com", "rep"),
+            actor("mo@example.com", "marketing"), anon,
+        )  # fmt: skip
+    finally:
+        for c in [*clients, anon]:
+            c.close()
+        thread.stop()
+        backend.close()
+
+
+def lead_row(n: int, owner: str | None = "ann@example.com", **extra) -> dict:
+    row = {
+        "external_id": f"ext-{n}",
+        "name": f"Person {n}",
+        "email": f"p{n}@corp{n % 7}.example",
+        "company": f"Corp {n % 7}",
+        "title": "VP Operations",
+        "campaign": f"campaign-{n % 3}",
+        "source": ["webinar", "tradeshow", "content"][n % 3],
+        "score": n % 101,
+        "mql_at": "2026-11-20T09:00:00Z",
+    }
+    if owner:
+        row["owner"] = owner
+    row.update(extra)
+    return row

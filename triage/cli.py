@@ -1,0 +1,96 @@
+"""`triage ...`: the command line. Heavy modules are imported only by the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from triage import __version__
+
+SERVER_PORT = 8765
+
+
+def _lazy(target: str) -> Any:
+    """A handler named "module:function", imported when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        module, func = target.split(":")
+        return getattr(importlib.import_module(module), func)(args)
+
+    return run
+
+
+def _server_parsers(sub: Any) -> None:
+    server = sub.add_parser(
+        "server",
+        help="run and administer the shared backend",
+        description="The shared backend: reps sync with it; marketing loads leads, "
+        "sets the qualification policy and reads the feedback.",
+    )
+    ssub = server.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
+
+    def cmd(name: str, func: str, help: str) -> argparse.ArgumentParser:
+        p = ssub.add_parser(name, help=help, description=help)
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL or file (default: $TRIAGE_SERVER_DB, else SQLite in the user data dir)",
+        )
+        p.set_defaults(func=_lazy(f"triage.server.cli:{func}"))
+        return p
+
+    p = cmd("run", "run", "serve sync protocol v1 over HTTP")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=SERVER_PORT, help=f"port (default {SERVER_PORT})")
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p = cmd("add-user", "add_user", "create a user, or give one a new token; prints the token last")
+    p.add_argument("email")
+    p.add_argument("--name", help="display name (default: the part of the email before @)")
+    p.add_argument("--role", choices=["rep", "marketing"], default="rep")
+    p = cmd("import", "import_file", "load leads from a .csv or .jsonl file (all or nothing)")
+    p.add_argument("file", type=Path)
+    p = cmd("assign", "assign", "assign a lead (id or external_id) to a rep")
+    p.add_argument("lead_id")
+    p.add_argument("email")
+    p = cmd("policy", "policy", "set the qualification policy from a TOML file, or print it")
+    p.add_argument(
+        "file", nargs="?", type=Path, help="policy TOML; without it the current policy is printed"
+    )
+    p = cmd("report", "report", "acceptance and reasons by campaign, source or rep")
+    p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    cmd("users", "users", "list users and their roles")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Clear your queue of Marketing Qualified Leads at keyboard speed, online or not.",
+    )
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _server_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

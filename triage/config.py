@@ -1,0 +1,362 @@
+"""Where Triage keeps its files, and the client's settings.
+
+Paths come from platformdirs (app name ``triage``); ``TRIAGE_HOME`` replaces
+both the config and the data directory, for tests and separate profiles.
+
+``config.toml`` (in the config directory) holds the settings; the token lives
+on its own in the ``token`` file (mode 0600) so that the config can be shown or
+shared without leaking it. ``TRIAGE_SERVER_URL`` and ``TRIAGE_TOKEN`` win over
+both files.
+
+Import-time cheap on purpose: stdlib only (platformdirs is imported when a
+path is first resolved).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+APP_NAME = "triage"
+CONFIG_NAME = "config.toml"
+TOKEN_NAME = "token"
+DEFAULT_SYNC_INTERVAL = 180.0
+
+ENV_HOME = "TRIAGE_HOME"
+ENV_SERVER_URL = "TRIAGE_SERVER_URL"
+ENV_TOKEN = "TRIAGE_TOKEN"
+
+
+class ConfigError(Exception):
+    """A setting or file that cannot be used; the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """The directories of one profile. ``home`` is ``TRIAGE_HOME`` when it is set."""
+
+    config_dir: Path
+    data_dir: Path
+    home: Path | None = None
+
+    @classmethod
+    def under(cls, home: Path | str) -> Paths:
+        """Everything in one directory (what ``TRIAGE_HOME`` does)."""
+        root = Path(home).expanduser()
+        return cls(config_dir=root, data_dir=root, home=root)
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_NAME
+
+    @property
+    def token_file(self) -> Path:
+        return self.config_dir / TOKEN_NAME
+
+    @property
+    def db_file(self) -> Path:
+        return self.data_dir / "triage.db"
+
+    @property
+    def server_db_file(self) -> Path:
+        return self.data_dir / "server.db"
+
+
+def paths_from_env(environ: Mapping[str, str] = os.environ) -> Paths:
+    home = environ.get(ENV_HOME, "").strip()
+    if home:
+        return Paths.under(home)
+    import platformdirs  # deferred: only needed when no TRIAGE_HOME
+
+    return Paths(
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME)),
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME)),
+    )
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(slots=True)
+class Settings:
+    server_url: str | None = None
+    token: str | None = None
+    insecure: bool = False
+    sync_interval_seconds: float = DEFAULT_SYNC_INTERVAL
+    keys: dict[str, str] = field(default_factory=dict)
+    theme: str | None = None
+
+    def __repr__(self) -> str:  # the token never reaches a log or a traceback
+        token = None if self.token is None else "'***'"
+        return (
+            f"Settings(server_url={self.server_url!r}, token={token}, "
+            f"insecure={self.insecure!r}, sync_interval_seconds={self.sync_interval_seconds!r}, "
+            f"keys={self.keys!r}, theme={self.theme!r})"
+        )
+
+    __str__ = __repr__
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The raw table of config.toml ({} when there is none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _settings_from_table(data: Mapping[str, Any], where: Path) -> Settings:
+    problems: list[str] = []
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            problems.append(f"{key} must be text")
+            return None
+        return value.strip() or None
+
+    settings = Settings(server_url=text("server_url"), theme=text("theme"))
+    insecure = data.get("insecure", False)
+    if isinstance(insecure, bool):
+        settings.insecure = insecure
+    else:
+        problems.append("insecure must be true or false")
+    interval = data.get("sync_interval_seconds", DEFAULT_SYNC_INTERVAL)
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not math.isfinite(interval)
+        or interval <= 0
+    ):
+        problems.append("sync_interval_seconds must be a positive number of seconds")
+    else:
+        settings.sync_interval_seconds = float(interval)
+    keys = data.get("keys", {})
+    if not isinstance(keys, Mapping):
+        problems.append("keys must be a table ([keys]) of binding id = \"key\"")
+    else:
+        for binding, value in keys.items():
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                value = ",".join(value)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"keys.{binding} must be a key name such as \"ctrl+r\" or \"a,enter\"")
+                continue
+            settings.keys[binding] = value.strip()
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return settings
+
+
+def _read_token(path: Path) -> str | None:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{path}: cannot read the token: {reason}") from None
+    return token or None
+
+
+def load_settings(paths: Paths, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from config.toml, the token file and the environment (which wins)."""
+    settings = _settings_from_table(_read_config(paths.config_file), paths.config_file)
+    env_url = environ.get(ENV_SERVER_URL, "").strip()
+    if env_url:
+        settings.server_url = env_url
+    env_token = environ.get(ENV_TOKEN, "").strip()
+    settings.token = env_token or _read_token(paths.token_file)
+    return settings
+
+
+# ---------------------------------------------------------------- saving
+
+
+def save_login(paths: Paths, server_url: str, token: str, insecure: bool = False) -> None:
+    """Remember a server and its token: config.toml keeps its other keys; the token file is 0600."""
+    token = token.strip()
+    if not token:
+        raise ConfigError("the token is empty")
+    if any(c.isspace() for c in token):
+        raise ConfigError("the token must not contain spaces or line breaks")
+    _make_private_dir(paths.config_dir)
+    data = _read_config(paths.config_file)
+    data["server_url"] = server_url
+    data["insecure"] = bool(insecure)
+    _write_atomic(paths.config_file, dumps_toml(data).encode("utf-8"))
+    _write_atomic(paths.token_file, (token + "\n").encode("utf-8"))
+
+
+def _make_private_dir(path: Path) -> None:
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)  # whatever the umask
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    """Write `content` to `path` through a 0600 temp file, fsync and rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+# ---------------------------------------------------------------- a small TOML writer
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_string(value: str) -> str:
+    out = []
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v, where)}" for k, v in value.items())
+        return "{" + inner + "}" if inner else "{}"
+    raise ConfigError(f"cannot write {where} = {value!r} to TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def dumps_toml(data: Mapping[str, Any]) -> str:
+    """TOML text for `data` (what tomllib gives back, round-trips through tomllib.loads)."""
+    lines: list[str] = []
+    _dump_table(data, (), lines)
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _dump_table(data: Mapping[str, Any], prefix: tuple[str, ...], lines: list[str]) -> None:
+    nested = {k: v for k, v in data.items() if isinstance(v, Mapping) or _is_table_array(v)}
+    for key, value in data.items():
+        if key not in nested:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value, '.'.join((*prefix, key)))}")
+    for key, value in nested.items():
+        path = (*prefix, key)
+        header = ".".join(_toml_key(k) for k in path)
+        if isinstance(value, Mapping):
+            lines.extend(["", f"[{header}]"])
+            _dump_table(value, path, lines)
+        else:
+            for item in value:
+                lines.extend(["", f"[[{header}]]"])
+                _dump_table(item, path, lines)
+
+
+# ---------------------------------------------------------------- server URL
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def check_server_url(url: str, insecure: bool = False) -> str:
+    """The server URL, normalised (no trailing /); refuses what would leak the token."""
+    raw = (url or "").strip()
+    try:
+        parts = urlsplit(raw)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ConfigError(f"not a server URL: {raw!r} (bad host or port)") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"not a server URL: {raw!r} (expected https://HOST[:PORT], "
+            "or http:// for a server on this machine)"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"the server URL must not carry ?query or #fragment: {raw!r}")
+    if parts.username or parts.password:
+        raise ConfigError("the server URL must not carry a user name or password; use the token")
+    if scheme == "http" and not insecure and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http to {parts.hostname}; use https or pass --insecure"
+        )
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))

@@ -1,0 +1,646 @@
+"""Pure rules and types of Triage: leads, BANT, outcomes, reasons, policy.
+
+No I/O and nothing of ours is imported here. Everything else builds on these
+names: the server validates mutations with them, the client store checks a
+decision before it commits it, the TUI shows them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+BANT_KEYS: tuple[str, ...] = ("budget", "authority", "need", "timing")
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NURTURE = "nurture"
+
+
+class Outcome(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    NURTURE = "nurture"
+
+    @property
+    def status(self) -> Status:
+        return _OUTCOME_STATUS[self]
+
+
+_OUTCOME_STATUS = {
+    Outcome.ACCEPT: Status.ACCEPTED,
+    Outcome.REJECT: Status.REJECTED,
+    Outcome.NURTURE: Status.NURTURE,
+}
+
+
+class Answer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+_ANSWERS = frozenset(a.value for a in Answer)
+ANSWER_CYCLE = (Answer.UNKNOWN, Answer.YES, Answer.NO)
+
+
+def next_answer(current: str | None) -> Answer:
+    """The answer after `current` in the cycle unknown -> yes -> no -> unknown."""
+    try:
+        i = ANSWER_CYCLE.index(Answer(current or Answer.UNKNOWN))
+    except ValueError:
+        i = 0
+    return ANSWER_CYCLE[(i + 1) % len(ANSWER_CYCLE)]
+
+
+class Role(StrEnum):
+    REP = "rep"
+    MARKETING = "marketing"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_time(value: Any) -> datetime:
+    """An RFC 3339 / ISO 8601 time as an aware UTC datetime (naive means UTC)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if len(text) == 10:  # a bare date
+            dt = datetime.fromisoformat(text + "T00:00:00")
+        else:
+            dt = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def format_time(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    key: str
+    label: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    label: str
+    bant: str | None = None
+    note_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The organisation's agreed definition of "qualified", served by the server."""
+
+    version: int
+    sla_hours: float
+    bant: tuple[Criterion, ...]
+    reject_reasons: tuple[Reason, ...]
+    nurture_reasons: tuple[Reason, ...]
+
+    def reasons_for(self, outcome: Outcome | str) -> tuple[Reason, ...]:
+        outcome = Outcome(outcome)
+        if outcome is Outcome.REJECT:
+            return self.reject_reasons
+        if outcome is Outcome.NURTURE:
+            return self.nurture_reasons
+        return ()
+
+    def reason(self, outcome: Outcome | str, code: str | None) -> Reason | None:
+        for r in self.reasons_for(outcome):
+            if r.code == code:
+                return r
+        return None
+
+    def check_decision(
+        self, outcome: Outcome | str, reason: str | None, note: str | None
+    ) -> str | None:
+        """None when the decision is valid, else the error code of the protocol."""
+        try:
+            outcome = Outcome(outcome)
+        except ValueError:
+            return "bad_outcome"
+        if outcome is Outcome.ACCEPT:
+            return "unknown_reason" if reason else None
+        found = self.reason(outcome, reason)
+        if found is None:
+            return "unknown_reason" if reason else "reason_required"
+        if found.note_required and not (note or "").strip():
+            return "note_required"
+        return None
+
+    def check_bant(self, answers: Mapping[str, Any]) -> str | None:
+        keys = {c.key for c in self.bant}
+        for k, v in answers.items():
+            if k not in keys:
+                return "unknown_bant_key"
+            if v not in _ANSWERS:
+                return "bad_bant_value"
+        return None
+
+    @property
+    def bant_keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.bant)
+
+    def to_dict(self) -> dict[str, Any]:
+        def reason(r: Reason) -> dict[str, Any]:
+            return {
+                "code": r.code,
+                "label": r.label,
+                "bant": r.bant,
+                "note_required": r.note_required,
+            }
+
+        return {
+            "version": self.version,
+            "sla_hours": self.sla_hours,
+            "bant": [{"key": c.key, "label": c.label, "question": c.question} for c in self.bant],
+            "reject_reasons": [reason(r) for r in self.reject_reasons],
+            "nurture_reasons": [reason(r) for r in self.nurture_reasons],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], version: int | None = None) -> Policy:
+        """Build and validate a policy; raises PolicyError naming what is wrong."""
+        return _policy_from_mapping(data, version=version, where="policy")
+
+
+class PolicyError(ValueError):
+    """A policy file or document that cannot be used; the message says why."""
+
+
+DEFAULT_BANT = (
+    Criterion("budget", "Budget", "Is there budget for this purchase, or a path to it?"),
+    Criterion("authority", "Authority", "Is this person the decision maker, or close to one?"),
+    Criterion("need", "Need", "Do they have a problem we solve?"),
+    Criterion("timing", "Timing", "Will they buy within the next two quarters?"),
+)
+
+DEFAULT_REJECT_REASONS = (
+    Reason("no_budget", "No budget", "budget"),
+    Reason("not_decision_maker", "Not a decision maker", "authority"),
+    Reason("no_need", "No need", "need"),
+    Reason("not_icp_fit", "Not our ideal customer profile"),
+    Reason("bad_contact_data", "Bad contact data"),
+    Reason("duplicate", "Duplicate lead"),
+    Reason("existing_customer", "Existing customer"),
+    Reason("competitor_or_partner", "Competitor or partner"),
+    Reason("spam_or_student", "Spam or student"),
+    Reason("other", "Other (say why)", None, True),
+)
+
+DEFAULT_NURTURE_REASONS = (
+    Reason("timing_later", "Timing: buying later", "timing"),
+    Reason("early_research", "Early research"),
+    Reason("no_response", "No response"),
+    Reason("budget_next_cycle", "Budget next cycle", "budget"),
+)
+
+DEFAULT_POLICY = Policy(
+    version=1,
+    sla_hours=24.0,
+    bant=DEFAULT_BANT,
+    reject_reasons=DEFAULT_REJECT_REASONS,
+    nurture_reasons=DEFAULT_NURTURE_REASONS,
+)
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where: str) -> Policy:
+    errors: list[str] = []
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{where}: expected a table of settings")
+    known = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons"}
+    for key in data:
+        if key not in known:
+            errors.append(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+
+    sla = data.get("sla_hours", DEFAULT_POLICY.sla_hours)
+    if isinstance(sla, bool) or not isinstance(sla, (int, float)) or not 0 < sla <= 24 * 365:
+        errors.append(f"sla_hours must be a number of hours between 0 and 8760, not {sla!r}")
+        sla = DEFAULT_POLICY.sla_hours
+
+    bant: list[Criterion] = []
+    raw_bant = data.get("bant")
+    if raw_bant is None:
+        bant = list(DEFAULT_BANT)
+    elif not isinstance(raw_bant, list) or not raw_bant:
+        errors.append("bant must be a non-empty list of [[bant]] tables")
+    else:
+        for i, item in enumerate(raw_bant, 1):
+            if not isinstance(item, Mapping):
+                errors.append(f"bant #{i}: expected a table")
+                continue
+            key = item.get("key")
+            if key not in BANT_KEYS:
+                errors.append(f"bant #{i}: key must be one of {', '.join(BANT_KEYS)}, not {key!r}")
+                continue
+            label = item.get("label") or key.capitalize()
+            question = item.get("question") or ""
+            if not isinstance(label, str) or not isinstance(question, str):
+                errors.append(f"bant #{i} ({key}): label and question must be text")
+                continue
+            bant.append(Criterion(key, label, question))
+        dupes = {c.key for c in bant if [d.key for d in bant].count(c.key) > 1}
+        if dupes:
+            errors.append(f"bant: key repeated: {', '.join(sorted(dupes))}")
+
+    def reasons(name: str, default: tuple[Reason, ...]) -> tuple[Reason, ...]:
+        raw = data.get(name)
+        if raw is None:
+            return default
+        if not isinstance(raw, list) or not raw:
+            errors.append(f"{name} must be a non-empty list of [[{name}]] tables")
+            return default
+        out: list[Reason] = []
+        for i, item in enumerate(raw, 1):
+            if not isinstance(item, Mapping):
+                errors.append(f"{name} #{i}: expected a table")
+                continue
+            code = item.get("code")
+            if not isinstance(code, str) or not _CODE.match(code):
+                errors.append(
+                    f"{name} #{i}: code must be lower_snake_case (letters, digits, _), not {code!r}"
+                )
+                continue
+            label = item.get("label") or code.replace("_", " ").capitalize()
+            linked = item.get("bant")
+            if linked is not None and linked not in BANT_KEYS:
+                errors.append(f"{name} #{i} ({code}): bant must be one of {', '.join(BANT_KEYS)}")
+                continue
+            note_required = item.get("note_required", False)
+            if not isinstance(note_required, bool):
+                errors.append(f"{name} #{i} ({code}): note_required must be true or false")
+                continue
+            unknown = set(item) - {"code", "label", "bant", "note_required"}
+            if unknown:
+                errors.append(f"{name} #{i} ({code}): unknown key(s) {', '.join(sorted(unknown))}")
+            out.append(Reason(code, str(label), linked, note_required))
+        codes = [r.code for r in out]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            errors.append(f"{name}: code repeated: {', '.join(dupes)}")
+        return tuple(out)
+
+    reject = reasons("reject_reasons", DEFAULT_REJECT_REASONS)
+    nurture = reasons("nurture_reasons", DEFAULT_NURTURE_REASONS)
+    if errors:
+        raise PolicyError(f"{where}: " + "; ".join(errors))
+    v = version if version is not None else data.get("version", 1)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise PolicyError(f"{where}: version must be a positive whole number")
+    return Policy(int(v), float(sla), tuple(bant), reject, nurture)
+
+
+def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
+    """Parse an organisation's policy from TOML text.
+
+    ```toml
+    sla_hours = 48
+    [[reject_reasons]]
+    code = "no_budget"
+    label = "No budget"
+    bant = "budget"
+    ```
+    Sections left out keep their defaults. Raises PolicyError with every problem.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{where}: not valid TOML: {exc}") from None
+    data.pop("version", None)  # the server numbers policies itself
+    return _policy_from_mapping(data, version=1, where=where)
+
+
+# ---------------------------------------------------------------- leads
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    at: datetime
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    reason: str | None
+    note: str | None
+    at: datetime
+    by: str | None = None
+    nurture_until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    id: str
+    external_id: str
+    name: str
+    email: str
+    version: int = 1
+    phone: str | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    company_size: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    score: int = 0
+    mql_at: datetime | None = None
+    assigned_at: datetime | None = None
+    owner: str | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
+    activities: tuple[Activity, ...] = ()
+    bant: dict[str, str] = field(default_factory=dict)
+    status: Status = Status.OPEN
+    decision: Decision | None = None
+
+    def bant_answer(self, key: str) -> Answer:
+        try:
+            return Answer(self.bant.get(key, Answer.UNKNOWN))
+        except ValueError:
+            return Answer.UNKNOWN
+
+    def has_bant_no(self) -> bool:
+        return any(v == Answer.NO for v in self.bant.values())
+
+    def decided(self, decision: Decision) -> Lead:
+        return replace(self, status=decision.outcome.status, decision=decision)
+
+    def reopened(self) -> Lead:
+        return replace(self, status=Status.OPEN, decision=None)
+
+
+def sla_due(mql_at: datetime | None, sla_hours: float) -> datetime | None:
+    return None if mql_at is None else mql_at + timedelta(hours=sla_hours)
+
+
+def age_hours(mql_at: datetime | None, now: datetime | None = None) -> float:
+    if mql_at is None:
+        return 0.0
+    return ((now or utcnow()) - mql_at).total_seconds() / 3600.0
+
+
+def clamp_time(at: datetime, low: datetime | None, high: datetime) -> datetime:
+    """The rep's clock is not trusted: keep `at` within [low, high] for reports."""
+    if low is not None and at < low:
+        at = low
+    return min(at, high)
+
+
+# ---------------------------------------------------------------- import rows
+
+IMPORT_REQUIRED = ("external_id", "name", "email")
+IMPORT_OPTIONAL = (
+    "phone", "title", "company", "industry", "company_size", "country", "source",
+    "campaign", "score", "mql_at", "owner", "evidence_budget", "evidence_authority",
+    "evidence_need", "evidence_timing", "activities",
+)  # fmt: skip
+IMPORT_KEYS = IMPORT_REQUIRED + IMPORT_OPTIONAL
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TEXT_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LeadInput:
+    """One validated row of an import file or of a marketing upsert."""
+
+    external_id: str
+    name: str
+    email: str
+    fields: dict[str, Any]  # optional fields present in the row, already typed
+    owner: str | None = None  # an email; None when the row leaves the owner alone
+    evidence: dict[str, str] = field(default_factory=dict)
+    activities: tuple[Activity, ...] | None = None
+
+
+def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str]]:
+    """Validate one import row; returns (input, []) or (None, [problems])."""
+    problems: list[str] = []
+    if not isinstance(row, Mapping):
+        return None, ["expected an object of fields"]
+    unknown = [k for k in row if k not in IMPORT_KEYS]
+    if unknown:
+        problems.append(f"unknown column(s): {', '.join(map(str, unknown))}")
+
+    def text(key: str, required: bool = False) -> str | None:
+        value = row.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                problems.append(f"{key} is required")
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            problems.append(f"{key} must be text")
+            return None
+        value = value.strip()
+        if len(value) > _TEXT_LIMIT:
+            problems.append(f"{key} is longer than {_TEXT_LIMIT} characters")
+            return None
+        return value
+
+    external_id = text("external_id", True)
+    name = text("name", True)
+    email = text("email", True)
+    if email and not _EMAIL.match(email):
+        problems.append(f"email {email!r} is not an email address")
+
+    fields: dict[str, Any] = {}
+    for key in (
+        "phone",
+        "title",
+        "company",
+        "industry",
+        "company_size",
+        "country",
+        "source",
+        "campaign",
+    ):
+        if key in row:
+            fields[key] = text(key)
+
+    if "score" in row and row["score"] not in (None, ""):
+        raw = row["score"]
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            score = int(str(raw).strip()) if not isinstance(raw, (int, float)) else raw
+            if isinstance(score, float):
+                if not score.is_integer():
+                    raise ValueError
+                score = int(score)
+            if not 0 <= score <= 100:
+                problems.append(f"score must be between 0 and 100, not {raw!r}")
+            else:
+                fields["score"] = score
+        except ValueError:
+            problems.append(f"score must be a whole number, not {raw!r}")
+
+    if "mql_at" in row and row["mql_at"] not in (None, ""):
+        try:
+            fields["mql_at"] = parse_time(row["mql_at"])
+        except (ValueError, TypeError):
+            problems.append(f"mql_at {row['mql_at']!r} is not a date or time (use ISO 8601)")
+
+    owner = None
+    if "owner" in row:
+        owner = text("owner")
+        if owner is not None and not _EMAIL.match(owner):
+            problems.append(f"owner {owner!r} is not an email address")
+
+    evidence: dict[str, str] = {}
+    for key in BANT_KEYS:
+        value = text(f"evidence_{key}")
+        if value:
+            evidence[key] = value
+
+    activities: tuple[Activity, ...] | None = None
+    if row.get("activities") not in (None, ""):
+        raw_acts = row["activities"]
+        if isinstance(raw_acts, list):
+            acts: list[Activity] = []
+            for j, a in enumerate(raw_acts, 1):
+                try:
+                    acts.append(
+                        Activity(parse_time(a["at"]), str(a["kind"]), str(a.get("detail", "")))
+                    )
+                except (KeyError, TypeError, ValueError):
+                    problems.append(f"activities #{j} needs at (a time), kind and detail")
+            activities = tuple(sorted(acts, key=lambda x: x.at))
+        else:
+            problems.append("activities must be a list of {at, kind, detail}")
+
+    if problems:
+        return None, problems
+    assert external_id and name and email
+    return LeadInput(external_id, name, email, fields, owner, evidence, activities), []
+
+
+# ---------------------------------------------------------------- filter language
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A parsed queue filter. Every part must hold (AND)."""
+
+    text: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    campaign: tuple[str, ...] = ()
+    score_lt: int | None = None
+    score_gt: int | None = None
+    bant: tuple[tuple[str, str], ...] = ()
+    age_gt_hours: float | None = None
+    age_lt_hours: float | None = None
+    status: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self == Filter()
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([hdw]?)$")
+_UNITS = {"": 1.0, "h": 1.0, "d": 24.0, "w": 168.0}
+
+
+def parse_filter(query: str) -> Filter:
+    """Parse the filter language of the queue.
+
+    Free words match name, company, title, email and campaign; tokens:
+    `source:webinar`, `campaign:q3-launch`, `score:<20`, `score:>70`,
+    `bant:budget=no`, `age:>24h` (h, d, w), `status:open`. Unknown or malformed
+    tokens are reported in `errors` and otherwise ignored, so typing never fails.
+    """
+    text: list[str] = []
+    source: list[str] = []
+    campaign: list[str] = []
+    status: list[str] = []
+    bant: list[tuple[str, str]] = []
+    errors: list[str] = []
+    score_lt = score_gt = None
+    age_gt = age_lt = None
+    for token in query.split():
+        key, sep, value = token.partition(":")
+        key = key.lower()
+        if not sep or key not in {"source", "campaign", "score", "bant", "age", "status"}:
+            text.append(token.lower())
+            continue
+        if not value:
+            continue  # still being typed
+        if key == "source":
+            source.append(value.lower())
+        elif key == "campaign":
+            campaign.append(value.lower())
+        elif key == "status":
+            if value.lower() in {s.value for s in Status}:
+                status.append(value.lower())
+            else:
+                errors.append(f"status:{value}: use open, accepted, rejected or nurture")
+        elif key == "score":
+            op, num = value[:1], value[1:]
+            if op in "<>" and num.isdigit():
+                if op == "<":
+                    score_lt = int(num)
+                else:
+                    score_gt = int(num)
+            elif value.isdigit():
+                score_gt, score_lt = int(value) - 1, int(value) + 1
+            else:
+                errors.append(f"score:{value}: use score:<N or score:>N")
+        elif key == "bant":
+            k, eq, v = value.lower().partition("=")
+            if eq and k in BANT_KEYS and v in {a.value for a in Answer}:
+                bant.append((k, v))
+            else:
+                errors.append(f"bant:{value}: use bant:KEY=yes|no|unknown")
+        elif key == "age":
+            op, rest = value[:1], value[1:].lower()
+            m = _DURATION.match(rest)
+            if op in "<>" and m:
+                hours = float(m.group(1)) * _UNITS[m.group(2)]
+                if op == ">":
+                    age_gt = hours
+                else:
+                    age_lt = hours
+            else:
+                errors.append(f"age:{value}: use age:>24h or age:<3d")
+    return Filter(
+        tuple(text), tuple(source), tuple(campaign), score_lt, score_gt, tuple(bant),
+        age_gt, age_lt, tuple(status), tuple(errors),
+    )  # fmt: skip
+
+
+def merge_bant(current: Mapping[str, str], changes: Iterable[tuple[str, str]]) -> dict[str, str]:
+    out = dict(current)
+    for k, v in changes:
+        out[k] = v
+    return out

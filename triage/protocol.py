@@ -1,0 +1,306 @@
+"""Wire models of sync protocol v1, shared by the client's sync and the server.
+
+These are the JSON shapes on the wire (pydantic); `domain` holds the types the
+rest of the program works with, and the two converters at the bottom translate.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from triage import domain
+
+PROTOCOL_VERSION = 1
+MAX_PULL_LIMIT = 1000
+DEFAULT_PULL_LIMIT = 500
+MAX_PUSH_MUTATIONS = 1000
+MAX_UPSERT_LEADS = 10_000
+MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_NOTE = 2000
+
+AnswerStr = Literal["yes", "no", "unknown"]
+StatusStr = Literal["open", "accepted", "rejected", "nurture"]
+OutcomeStr = Literal["accept", "reject", "nurture"]
+MutationStatus = Literal["applied", "duplicate", "conflict", "invalid", "out_of_order"]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorBody(Wire):
+    error: str
+    detail: str = ""
+
+
+class Health(Wire):
+    status: str
+    version: str
+    protocol: int = PROTOCOL_VERSION
+
+
+class Me(Wire):
+    id: int
+    email: str
+    name: str
+    role: Literal["rep", "marketing"]
+
+
+class CriterionWire(Wire):
+    key: str
+    label: str
+    question: str
+
+
+class ReasonWire(Wire):
+    code: str
+    label: str
+    bant: str | None = None
+    note_required: bool = False
+
+
+class PolicyWire(Wire):
+    version: int
+    sla_hours: float
+    bant: list[CriterionWire]
+    reject_reasons: list[ReasonWire]
+    nurture_reasons: list[ReasonWire]
+
+    def to_domain(self) -> domain.Policy:
+        return domain.Policy.from_dict(self.model_dump(), version=self.version)
+
+
+class ActivityWire(Wire):
+    at: datetime
+    kind: str
+    detail: str = ""
+
+
+class DecisionWire(Wire):
+    outcome: OutcomeStr
+    reason: str | None = None
+    note: str | None = None
+    at: datetime
+    by: str | None = None
+    nurture_until: date | None = None
+
+
+class LeadWire(Wire):
+    id: str
+    external_id: str
+    version: int
+    name: str
+    email: str
+    phone: str | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    company_size: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    score: int = Field(0, ge=0, le=100)
+    mql_at: datetime | None = None
+    assigned_at: datetime | None = None
+    owner: str | None = None
+    evidence: dict[str, str] = {}
+    activities: list[ActivityWire] = []
+    bant: dict[str, AnswerStr] = {}
+    status: StatusStr = "open"
+    decision: DecisionWire | None = None
+
+
+class PullResponse(Wire):
+    leads: list[LeadWire]
+    revoked: list[str]
+    cursor: int = Field(ge=0)
+    has_more: bool
+    policy_version: int
+    last_seq: int = Field(0, ge=0)
+    reset: bool = False
+
+
+class Mutation(Wire):
+    """One rep action. Named by (client_id, seq); seq runs 1, 2, 3, ... per client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=1)
+    lead_id: str = Field(min_length=1, max_length=64)
+    type: Literal["decide", "bant", "reopen"]
+    outcome: OutcomeStr | None = None
+    reason: str | None = Field(None, max_length=64)
+    note: str | None = Field(None, max_length=MAX_NOTE)
+    bant: dict[str, AnswerStr] | None = None
+    nurture_until: date | None = None
+    at: datetime
+    base_version: int | None = None
+
+
+class MutationEnvelope(Wire):
+    """What the server needs to order a mutation before it reads the rest of it."""
+
+    model_config = ConfigDict(extra="allow")
+    seq: int = Field(ge=1)
+
+
+class PushRequest(Wire):
+    client_id: UUID
+    mutations: list[MutationEnvelope] = Field(max_length=MAX_PUSH_MUTATIONS)
+
+
+class MutationResult(Wire):
+    seq: int
+    status: MutationStatus
+    error: str | None = None
+    lead: LeadWire | None = None
+    # With `duplicate`: what the first processing of this seq answered.
+    stored: Literal["applied", "conflict", "invalid"] | None = None
+
+
+class PushResponse(Wire):
+    results: list[MutationResult]
+    last_seq: int
+
+
+class UpsertRequest(Wire):
+    leads: list[dict[str, Any]] = Field(max_length=MAX_UPSERT_LEADS)
+
+
+class UpsertResponse(Wire):
+    created: int
+    updated: int
+    unchanged: int = 0
+
+
+class AssignRequest(Wire):
+    owner: str
+
+
+class FeedbackEvent(Wire):
+    cursor: int
+    lead_id: str
+    external_id: str
+    kind: Literal["decide", "reopen"]
+    outcome: OutcomeStr | None = None
+    reason: str | None = None
+    note: str | None = None
+    nurture_until: date | None = None
+    rep: str
+    campaign: str | None = None
+    source: str | None = None
+    at: datetime
+    received_at: datetime
+
+
+class FeedbackResponse(Wire):
+    events: list[FeedbackEvent]
+    cursor: int
+    has_more: bool
+
+
+class ReportRow(Wire):
+    key: str | None
+    mqls: int
+    open: int
+    accepted: int
+    rejected: int
+    nurtured: int
+    acceptance_rate: float | None
+    median_hours_to_decision: float | None
+    reasons: dict[str, int]
+
+
+class Report(Wire):
+    by: Literal["campaign", "source", "rep"]
+    rows: list[ReportRow]
+
+
+# ---------------------------------------------------------------- wire <-> domain
+
+
+def lead_to_wire(lead: domain.Lead) -> dict[str, Any]:
+    d = lead.decision
+    return {
+        "id": lead.id,
+        "external_id": lead.external_id,
+        "version": lead.version,
+        "name": lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "title": lead.title,
+        "company": lead.company,
+        "industry": lead.industry,
+        "company_size": lead.company_size,
+        "country": lead.country,
+        "source": lead.source,
+        "campaign": lead.campaign,
+        "score": lead.score,
+        "mql_at": domain.format_time(lead.mql_at),
+        "assigned_at": domain.format_time(lead.assigned_at),
+        "owner": lead.owner,
+        "evidence": dict(lead.evidence),
+        "activities": [
+            {"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail}
+            for a in lead.activities
+        ],
+        "bant": dict(lead.bant),
+        "status": lead.status.value,
+        "decision": None
+        if d is None
+        else {
+            "outcome": d.outcome.value,
+            "reason": d.reason,
+            "note": d.note,
+            "at": domain.format_time(d.at),
+            "by": d.by,
+            "nurture_until": d.nurture_until.isoformat() if d.nurture_until else None,
+        },
+    }
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else domain.parse_time(dt)
+
+
+def lead_from_wire(w: LeadWire) -> domain.Lead:
+    d = w.decision
+    return domain.Lead(
+        id=w.id,
+        external_id=w.external_id,
+        version=w.version,
+        name=w.name,
+        email=w.email,
+        phone=w.phone,
+        title=w.title,
+        company=w.company,
+        industry=w.industry,
+        company_size=w.company_size,
+        country=w.country,
+        source=w.source,
+        campaign=w.campaign,
+        score=w.score,
+        mql_at=_aware(w.mql_at),
+        assigned_at=_aware(w.assigned_at),
+        owner=w.owner,
+        evidence=dict(w.evidence),
+        activities=tuple(
+            domain.Activity(domain.parse_time(a.at), a.kind, a.detail) for a in w.activities
+        ),
+        bant=dict(w.bant),
+        status=domain.Status(w.status),
+        decision=None
+        if d is None
+        else domain.Decision(
+            outcome=domain.Outcome(d.outcome),
+            reason=d.reason,
+            note=d.note,
+            at=domain.parse_time(d.at),
+            by=d.by,
+            nurture_until=d.nurture_until,
+        ),
+    )

@@ -1,0 +1,129 @@
+"""Engines and transactions for the server: SQLite (WAL) by default, PostgreSQL by URL.
+
+Two kinds of transaction, and nothing else touches the database:
+- `write()`: serialised. On SQLite it begins with BEGIN IMMEDIATE; on PostgreSQL
+  it locks the change counter row first. Either way one writer at a time holds
+  the counter, so change numbers commit in the order they were handed out.
+- `read()`: one consistent snapshot (BEGIN on SQLite's WAL; REPEATABLE READ,
+  READ ONLY on PostgreSQL), so a pull's leads, revocations, cursor and last_seq
+  all describe the same moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from triage.server import models
+
+SEQ = "seq"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if "://" not in url:  # a bare path
+        url = "sqlite:///" + str(Path(url).expanduser().resolve())
+    return url
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # pragma: no cover - trivial
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # pragma: no cover - trivial
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(self.url, "BEGIN")
+        else:
+            base = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.write_engine = base.execution_options(isolation_level="READ COMMITTED")
+            self.read_engine = base.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+
+    def create_all(self) -> None:
+        SQLModel.metadata.create_all(self.write_engine)
+        with self.write() as s:
+            if s.get(models.Counter, SEQ) is None:  # pragma: no branch
+                s.add(models.Counter(name=SEQ, value=0))
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with Session(self.write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                if not self.is_sqlite:
+                    # Serialise writers on the counter row before reading anything.
+                    session.execute(
+                        text("SELECT value FROM counter WHERE name = :n FOR UPDATE"), {"n": SEQ}
+                    )
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+
+class SeqAllocator:
+    """Hands out change numbers inside one write transaction and stores the last at the end."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        row = session.execute(select(models.Counter).where(models.Counter.name == SEQ)).scalar_one()
+        self.row = row
+        self.value = row.value
+
+    def next(self) -> int:
+        self.value += 1
+        return self.value
+
+    def close(self) -> None:
+        if self.value != self.row.value:
+            self.row.value = self.value
+
+
+def current_seq(session: Session) -> int:
+    return session.execute(
+        select(models.Counter.value).where(models.Counter.name == SEQ)
+    ).scalar_one()

@@ -1,0 +1,121 @@
+"""The server's tables (SQLModel). Times are aware UTC (SQLModel's UTCDateTime)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=320)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    created_at: datetime
+
+
+class Token(SQLModel, table=True):
+    """A token is stored only as its SHA-256; the token itself is shown once."""
+
+    hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime
+
+
+class Counter(SQLModel, table=True):
+    """The change sequence: one row, bumped inside every writing transaction.
+
+    Every writer locks this row first, so writers are serialised and change
+    numbers commit in the order they were given out (a reader never sees seq
+    N+1 committed while N is still in flight).
+    """
+
+    name: str = Field(primary_key=True, max_length=20)
+    value: int = 0
+
+
+class Lead(SQLModel, table=True):
+    __table_args__ = (Index("ix_lead_owner_seq", "owner_id", "seq"),)
+
+    id: str = Field(primary_key=True, max_length=24)
+    external_id: str = Field(unique=True, max_length=500)
+    version: int = 1
+    seq: int = Field(index=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id")
+    name: str
+    email: str
+    phone: str | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    company_size: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    score: int = 0
+    mql_at: datetime | None = None
+    assigned_at: datetime | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    activities: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    bant: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=10)
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    decided_at: datetime | None = None  # the decision's time, clamped for reports
+    created_at: datetime
+    updated_at: datetime
+
+
+class Revocation(SQLModel, table=True):
+    """A lead that left a rep (reassigned): served in that rep's `revoked`."""
+
+    __table_args__ = (Index("ix_revocation_user_seq", "user_id", "seq"),)
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    lead_id: str = Field(foreign_key="lead.id", primary_key=True, max_length=24)
+    seq: int
+
+
+class ClientState(SQLModel, table=True):
+    client_id: str = Field(primary_key=True, max_length=36)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    last_seq: int = 0
+    updated_at: datetime
+
+
+class MutationLog(SQLModel, table=True):
+    """The stored result of each processed (client_id, seq)."""
+
+    __table_args__ = (UniqueConstraint("client_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=36)
+    seq: int
+    lead_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=12)
+    error: str | None = Field(default=None, max_length=40)
+    processed_at: datetime
+
+
+class Event(SQLModel, table=True):
+    """The feedback stream: every decision and reopening, numbered by the change sequence."""
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    lead_id: str = Field(foreign_key="lead.id", index=True, max_length=24)
+    user_id: int = Field(foreign_key="user.id")
+    kind: str = Field(max_length=10)
+    outcome: str | None = Field(default=None, max_length=10)
+    reason: str | None = Field(default=None, max_length=64)
+    note: str | None = None
+    nurture_until: date | None = None
+    client_at: datetime
+    effective_at: datetime
+    received_at: datetime
+
+
+class PolicyDoc(SQLModel, table=True):
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime

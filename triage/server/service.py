@@ -1,0 +1,721 @@
+"""What the server does, independent of HTTP: the API and the `triage server` commands call this."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from triage import domain
+from triage.protocol import Mutation, MutationEnvelope
+from triage.server import models
+from triage.server.db import Database, SeqAllocator, current_seq, utcnow
+
+CHUNK = 500
+TOKEN_BYTES = 32
+
+
+class ServiceError(Exception):
+    """An error with a protocol code and an HTTP status; the message is for people."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class RowProblems(ServiceError):
+    """Rows that cannot be imported: [(row label, [problems])]. Nothing was written."""
+
+    def __init__(self, problems: list[tuple[str, list[str]]]):
+        self.problems = problems
+        lines = [f"{label}: {'; '.join(p)}" for label, p in problems]
+        super().__init__(422, "invalid_rows", "\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    id: int
+    email: str
+    name: str
+    role: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """Aware UTC (a naive time is taken as UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+_iso = domain.format_time
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def lead_wire(row: models.Lead, owner_email: str | None) -> dict[str, Any]:
+    """A server lead as its protocol v1 JSON object."""
+    return {
+        "id": row.id,
+        "external_id": row.external_id,
+        "version": row.version,
+        "name": row.name,
+        "email": row.email,
+        "phone": row.phone,
+        "title": row.title,
+        "company": row.company,
+        "industry": row.industry,
+        "company_size": row.company_size,
+        "country": row.country,
+        "source": row.source,
+        "campaign": row.campaign,
+        "score": row.score,
+        "mql_at": _iso(row.mql_at),
+        "assigned_at": _iso(row.assigned_at),
+        "owner": owner_email,
+        "evidence": row.evidence,
+        "activities": row.activities,
+        "bant": row.bant,
+        "status": row.status,
+        "decision": row.decision,
+    }
+
+
+_LEAD_FIELDS = (
+    "phone", "title", "company", "industry", "company_size", "country", "source",
+    "campaign", "score", "mql_at",
+)  # fmt: skip
+
+
+class Backend:
+    def __init__(self, db: Database):
+        self.db = db
+        self._policy_cache: tuple[int, domain.Policy] | None = None
+
+    @classmethod
+    def open(cls, url: str) -> Backend:
+        db = Database(url)
+        db.create_all()
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # ------------------------------------------------------------ users
+
+    def add_user(self, email: str, name: str | None, role: str) -> tuple[Caller, str, bool]:
+        """Create a user (or give an existing one a new token). Returns (user, token, created)."""
+        email = email.strip().lower()
+        if not domain._EMAIL.match(email):
+            raise ServiceError(400, "bad_email", f"{email!r} is not an email address")
+        try:
+            role = domain.Role(role).value
+        except ValueError:
+            raise ServiceError(400, "bad_role", "role must be rep or marketing") from None
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = utcnow()
+        with self.db.write() as s:
+            user = s.execute(
+                select(models.User).where(models.User.email == email)
+            ).scalar_one_or_none()
+            created = user is None
+            if user is None:
+                user = models.User(
+                    email=email, name=name or email.split("@")[0], role=role, created_at=now
+                )
+                s.add(user)
+                s.flush()
+            elif user.role != role:
+                raise ServiceError(
+                    409, "role_mismatch", f"{email} exists with role {user.role}, not {role}"
+                )
+            s.add(models.Token(hash=hash_token(token), user_id=user.id, created_at=now))
+            caller = Caller(user.id, user.email, user.name, user.role)
+        return caller, token, created
+
+    def authenticate(self, token: str) -> Caller | None:
+        if not token or len(token) > 200:
+            return None
+        digest = hash_token(token)
+        with self.db.read() as s:
+            row = s.execute(
+                select(models.Token.hash, models.User)
+                .join(models.User, models.User.id == models.Token.user_id)
+                .where(models.Token.hash == digest)
+            ).first()
+        if row is None or not hmac.compare_digest(row[0], digest):
+            return None
+        u = row[1]
+        return Caller(u.id, u.email, u.name, u.role)
+
+    def users(self) -> list[Caller]:
+        with self.db.read() as s:
+            rows = s.execute(select(models.User).order_by(models.User.email)).scalars().all()
+        return [Caller(u.id, u.email, u.name, u.role) for u in rows]
+
+    # ------------------------------------------------------------ policy
+
+    def _policy(self, s: Session) -> domain.Policy:
+        doc = s.execute(
+            select(models.PolicyDoc).order_by(models.PolicyDoc.version.desc()).limit(1)
+        ).scalar_one_or_none()
+        if doc is None:
+            return domain.DEFAULT_POLICY
+        cached = self._policy_cache
+        if cached is not None and cached[0] == doc.version:
+            return cached[1]
+        policy = domain.Policy.from_dict(doc.body, version=doc.version)
+        self._policy_cache = (doc.version, policy)
+        return policy
+
+    def policy(self) -> domain.Policy:
+        with self.db.read() as s:
+            return self._policy(s)
+
+    def set_policy(self, policy: domain.Policy) -> domain.Policy:
+        with self.db.write() as s:
+            current = self._policy(s)
+            version = current.version + 1
+            body = policy.to_dict()
+            body["version"] = version
+            s.add(models.PolicyDoc(version=version, body=body, created_at=utcnow()))
+        return domain.Policy.from_dict(body, version=version)
+
+    # ------------------------------------------------------------ marketing: leads
+
+    def _reps_by_email(self, s: Session, emails: Iterable[str]) -> dict[str, models.User]:
+        wanted = sorted({e.lower() for e in emails})
+        found: dict[str, models.User] = {}
+        for chunk in _chunks(wanted):
+            for u in s.execute(select(models.User).where(models.User.email.in_(chunk))).scalars():
+                found[u.email] = u
+        return found
+
+    def upsert_leads(
+        self, rows: Sequence[dict[str, Any]], labels: Sequence[str] | None = None
+    ) -> tuple[int, int, int]:
+        """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
+
+        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
+        """
+        labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
+        problems: list[tuple[str, list[str]]] = []
+        inputs: list[tuple[str, domain.LeadInput]] = []
+        seen: dict[str, str] = {}
+        for label, row in zip(labels, rows, strict=True):
+            parsed, errs = domain.parse_import_row(row)
+            if parsed is not None and parsed.external_id in seen:
+                errs = [f"external_id {parsed.external_id!r} repeats {seen[parsed.external_id]}"]
+            if errs:
+                problems.append((label, errs))
+                continue
+            assert parsed is not None
+            seen[parsed.external_id] = label
+            inputs.append((label, parsed))
+        now = utcnow()
+        with self.db.write() as s:
+            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
+            for label, item in inputs:
+                if item.owner:
+                    u = owners.get(item.owner.lower())
+                    if u is None:
+                        problems.append((label, [f"owner {item.owner} is not a user"]))
+                    elif u.role != domain.Role.REP:
+                        problems.append((label, [f"owner {item.owner} is not a rep"]))
+            if problems:
+                order = {lb: i for i, lb in enumerate(labels)}
+                problems.sort(key=lambda p: order.get(p[0], 0))
+                raise RowProblems(problems)
+            existing: dict[str, models.Lead] = {}
+            ext_ids = [i.external_id for _, i in inputs]
+            for chunk in _chunks(ext_ids):
+                for lead in s.execute(
+                    select(models.Lead).where(models.Lead.external_id.in_(chunk))
+                ).scalars():
+                    existing[lead.external_id] = lead
+            seqs = SeqAllocator(s)
+            created = updated = unchanged = 0
+            new_rows = []
+            for _, item in inputs:
+                owner = owners[item.owner.lower()] if item.owner else None
+                lead = existing.get(item.external_id)
+                if lead is None:
+                    lead = models.Lead(
+                        id=secrets.token_hex(6),
+                        external_id=item.external_id,
+                        seq=seqs.next(),
+                        owner_id=owner.id if owner else None,
+                        assigned_at=now if owner else None,
+                        name=item.name,
+                        email=item.email,
+                        evidence=dict(item.evidence),
+                        activities=_activities_json(item.activities or ()),
+                        bant={},
+                        created_at=now,
+                        updated_at=now,
+                        mql_at=_utc(item.fields.get("mql_at")) or now,
+                        **{k: v for k, v in item.fields.items() if k != "mql_at"},
+                    )
+                    new_rows.append(lead)
+                    created += 1
+                    continue
+                changed = self._update_lead(lead, item)
+                if owner is not None and lead.owner_id != owner.id:
+                    self._reassign(s, lead, owner, seqs, now)
+                    changed = True
+                if changed:
+                    lead.version += 1
+                    lead.seq = seqs.next()
+                    lead.updated_at = now
+                    updated += 1
+                else:
+                    unchanged += 1
+            s.add_all(new_rows)
+            seqs.close()
+        return created, updated, unchanged
+
+    @staticmethod
+    def _update_lead(lead: models.Lead, item: domain.LeadInput) -> bool:
+        changed = False
+        for key, value in (("name", item.name), ("email", item.email), *item.fields.items()):
+            if key == "mql_at":
+                value = _utc(value)
+            if getattr(lead, key) != value:
+                setattr(lead, key, value)
+                changed = True
+        if item.evidence and {**lead.evidence, **item.evidence} != lead.evidence:
+            lead.evidence = {**lead.evidence, **item.evidence}
+            changed = True
+        if item.activities is not None:
+            acts = _activities_json(item.activities)
+            if acts != lead.activities:
+                lead.activities = acts
+                changed = True
+        return changed
+
+    @staticmethod
+    def _reassign(
+        s: Session, lead: models.Lead, owner: models.User, seqs: SeqAllocator, now: datetime
+    ) -> None:
+        """Move a lead to `owner`; the previous owner gets a revocation at this change number."""
+        seq = seqs.next()
+        if lead.owner_id is not None:
+            rev = s.get(models.Revocation, (lead.owner_id, lead.id))
+            if rev is None:
+                s.add(models.Revocation(user_id=lead.owner_id, lead_id=lead.id, seq=seq))
+            else:
+                rev.seq = seq
+        s.execute(
+            delete(models.Revocation).where(
+                models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
+            )
+        )
+        lead.owner_id = owner.id
+        lead.assigned_at = now
+        lead.seq = seq
+
+    def _find_lead(self, s: Session, ref: str) -> models.Lead:
+        lead = s.get(models.Lead, ref)
+        if lead is None:
+            lead = s.execute(
+                select(models.Lead).where(models.Lead.external_id == ref)
+            ).scalar_one_or_none()
+        if lead is None:
+            raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
+        return lead
+
+    def assign(self, lead_ref: str, owner_email: str) -> dict[str, Any]:
+        with self.db.write() as s:
+            lead = self._find_lead(s, lead_ref)
+            owner = self._reps_by_email(s, [owner_email]).get(owner_email.strip().lower())
+            if owner is None or owner.role != domain.Role.REP:
+                raise ServiceError(404, "unknown_rep", f"{owner_email} is not a rep")
+            if lead.owner_id != owner.id:
+                seqs = SeqAllocator(s)
+                self._reassign(s, lead, owner, seqs, utcnow())
+                lead.version += 1
+                lead.updated_at = utcnow()
+                seqs.close()
+            return lead_wire(lead, owner.email)
+
+    # ------------------------------------------------------------ rep: pull
+
+    def pull(
+        self, caller: Caller, cursor: int, limit: int, client_id: str | None
+    ) -> dict[str, Any]:
+        with self.db.read() as s:
+            top = current_seq(s)
+            policy = self._policy(s)
+            last_seq = 0
+            if client_id is not None:
+                state = s.get(models.ClientState, client_id)
+                if state is not None:
+                    if state.user_id != caller.id:
+                        raise ServiceError(
+                            403, "client_id_taken", "this client_id belongs to another user"
+                        )
+                    last_seq = state.last_seq
+            reset = cursor > top
+            if reset:
+                cursor = 0
+            q = select(models.Lead).where(
+                models.Lead.owner_id == caller.id, models.Lead.seq > cursor
+            )
+            if cursor == 0:
+                q = q.where(models.Lead.status == domain.Status.OPEN.value)
+            leads = list(s.execute(q.order_by(models.Lead.seq).limit(limit + 1)).scalars())
+            revs: list[tuple[int, str]] = []
+            if cursor > 0:
+                revs = [
+                    (r.seq, r.lead_id)
+                    for r in s.execute(
+                        select(models.Revocation)
+                        .where(
+                            models.Revocation.user_id == caller.id, models.Revocation.seq > cursor
+                        )
+                        .order_by(models.Revocation.seq)
+                        .limit(limit + 1)
+                    ).scalars()
+                ]
+        items: list[tuple[int, int, Any]] = [(lead.seq, 1, lead) for lead in leads]
+        items += [(seq, 0, lead_id) for seq, lead_id in revs]
+        items.sort(key=lambda t: (t[0], t[1]))
+        has_more = len(items) > limit
+        items = items[:limit]
+        out_leads = [lead_wire(x, caller.email) for _, kind, x in items if kind == 1]
+        revoked = [x for _, kind, x in items if kind == 0]
+        new_cursor = items[-1][0] if has_more else top
+        return {
+            "leads": out_leads,
+            "revoked": revoked,
+            "cursor": new_cursor,
+            "has_more": has_more,
+            "policy_version": policy.version,
+            "last_seq": last_seq,
+            "reset": reset,
+        }
+
+    # ------------------------------------------------------------ rep: push
+
+    def push(
+        self, caller: Caller, client_id: str, envelopes: Sequence[MutationEnvelope]
+    ) -> dict[str, Any]:
+        received = utcnow()
+        ordered = sorted(envelopes, key=lambda e: e.seq)
+        with self.db.write() as s:
+            state = s.get(models.ClientState, client_id)
+            if state is None:
+                state = models.ClientState(
+                    client_id=client_id, user_id=caller.id, last_seq=0, updated_at=received
+                )
+                s.add(state)
+            elif state.user_id != caller.id:
+                raise ServiceError(403, "client_id_taken", "this client_id belongs to another user")
+            last = state.last_seq
+            policy = self._policy(s)
+            lead_ids = sorted({str(e.model_extra.get("lead_id")) for e in ordered if e.model_extra})
+            leads: dict[str, models.Lead] = {}
+            for chunk in _chunks(lead_ids):
+                for lead in s.execute(
+                    select(models.Lead).where(models.Lead.id.in_(chunk))
+                ).scalars():
+                    leads[lead.id] = lead
+            old = [e.seq for e in ordered if e.seq <= last]
+            stored: dict[int, models.MutationLog] = {}
+            for chunk in _chunks(old):
+                for log in s.execute(
+                    select(models.MutationLog).where(
+                        models.MutationLog.client_id == client_id, models.MutationLog.seq.in_(chunk)
+                    )
+                ).scalars():
+                    stored[log.seq] = log
+            seqs = SeqAllocator(s)
+            results: list[dict[str, Any]] = []
+            logs: list[models.MutationLog] = []
+            for env in ordered:
+                if env.seq <= last:
+                    log = stored.get(env.seq)
+                    lead = leads.get(log.lead_id) if log and log.lead_id else None
+                    visible = lead is not None and lead.owner_id == caller.id
+                    results.append(
+                        {
+                            "seq": env.seq,
+                            "status": "duplicate",
+                            "error": log.error if log else None,
+                            "stored": log.status if log else None,
+                            "lead": lead_wire(lead, caller.email) if visible else None,
+                        }
+                    )
+                    continue
+                if env.seq != last + 1:
+                    results.append(
+                        {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
+                    )
+                    continue
+                status, error, lead = self._apply(s, caller, policy, env, leads, seqs, received)
+                last = env.seq
+                log = models.MutationLog(
+                    client_id=client_id,
+                    seq=env.seq,
+                    lead_id=lead.id if lead is not None else None,
+                    status=status,
+                    error=error,
+                    processed_at=received,
+                )
+                logs.append(log)
+                stored[env.seq] = log
+                visible = lead is not None and lead.owner_id == caller.id
+                results.append(
+                    {
+                        "seq": env.seq,
+                        "status": status,
+                        "error": error,
+                        "lead": lead_wire(lead, caller.email) if visible else None,
+                    }
+                )
+            s.add_all(logs)
+            state.last_seq = last
+            state.updated_at = received
+            seqs.close()
+        return {"results": results, "last_seq": last}
+
+    def _apply(
+        self,
+        s: Session,
+        caller: Caller,
+        policy: domain.Policy,
+        env: MutationEnvelope,
+        leads: dict[str, models.Lead],
+        seqs: SeqAllocator,
+        received: datetime,
+    ) -> tuple[str, str | None, models.Lead | None]:
+        """Apply one in-order mutation: (status, error, lead to show)."""
+        try:
+            m = Mutation.model_validate({"seq": env.seq, **(env.model_extra or {})})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            return "invalid", f"bad_mutation:{where}"[:40], None
+        lead = leads.get(m.lead_id)
+        if lead is None or lead.owner_id != caller.id:
+            return "conflict", "not_assigned", None
+        if m.type == "decide":
+            if m.outcome is None:
+                return "invalid", "outcome_required", lead
+            error = policy.check_decision(m.outcome, m.reason, m.note)
+            if error is None and m.bant:
+                error = policy.check_bant(m.bant)
+            if error is not None:
+                return "invalid", error, lead
+            if lead.status != domain.Status.OPEN:
+                return "conflict", "already_decided", lead
+            outcome = domain.Outcome(m.outcome)
+            client_at = _utc(m.at) or received
+            effective = domain.clamp_time(client_at, lead.assigned_at, received)
+            nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
+            lead.status = outcome.status.value
+            lead.decision = {
+                "outcome": outcome.value,
+                "reason": m.reason if outcome is not domain.Outcome.ACCEPT else None,
+                "note": m.note,
+                "at": _iso(client_at),
+                "by": caller.email,
+                "nurture_until": nurture_until.isoformat() if nurture_until else None,
+            }
+            if m.bant:
+                lead.bant = {**lead.bant, **m.bant}
+            lead.decided_at = effective
+            event = models.Event(
+                seq=0, lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
+                reason=lead.decision["reason"], note=m.note, nurture_until=nurture_until,
+                client_at=client_at, effective_at=effective, received_at=received,
+            )  # fmt: skip
+        elif m.type == "bant":
+            if not m.bant:
+                return "invalid", "bant_required", lead
+            error = policy.check_bant(m.bant)
+            if error is not None:
+                return "invalid", error, lead
+            merged = {**lead.bant, **m.bant}
+            if merged == lead.bant:
+                return "applied", None, lead
+            lead.bant = merged
+            event = None
+        else:  # reopen
+            if lead.status == domain.Status.OPEN:
+                return "conflict", "not_decided", lead
+            if (lead.decision or {}).get("by") != caller.email:
+                return "conflict", "not_own_decision", lead
+            client_at = _utc(m.at) or received
+            effective = domain.clamp_time(client_at, lead.assigned_at, received)
+            lead.status = domain.Status.OPEN.value
+            lead.decision = None
+            lead.decided_at = None
+            event = models.Event(
+                seq=0, lead_id=lead.id, user_id=caller.id, kind="reopen",
+                client_at=client_at, effective_at=effective, received_at=received,
+            )  # fmt: skip
+        lead.version += 1
+        lead.seq = seqs.next()
+        lead.updated_at = received
+        if event is not None:
+            event.seq = lead.seq
+            s.add(event)
+        return "applied", None, lead
+
+    # ------------------------------------------------------------ marketing: feedback, reports
+
+    def feedback(self, cursor: int, limit: int) -> dict[str, Any]:
+        with self.db.read() as s:
+            top = current_seq(s)
+            rows = s.execute(
+                select(models.Event, models.Lead, models.User)
+                .join(models.Lead, models.Lead.id == models.Event.lead_id)
+                .join(models.User, models.User.id == models.Event.user_id)
+                .where(models.Event.seq > cursor)
+                .order_by(models.Event.seq)
+                .limit(limit + 1)
+            ).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        events = [
+            {
+                "cursor": e.seq,
+                "lead_id": lead.id,
+                "external_id": lead.external_id,
+                "kind": e.kind,
+                "outcome": e.outcome,
+                "reason": e.reason,
+                "note": e.note,
+                "nurture_until": e.nurture_until.isoformat() if e.nurture_until else None,
+                "rep": u.email,
+                "campaign": lead.campaign,
+                "source": lead.source,
+                "at": _iso(e.effective_at),
+                "received_at": _iso(e.received_at),
+            }
+            for e, lead, u in rows
+        ]
+        new_cursor = rows[-1][0].seq if has_more else top
+        return {"events": events, "cursor": new_cursor, "has_more": has_more}
+
+    def report(self, by: str) -> dict[str, Any]:
+        if by not in ("campaign", "source", "rep"):
+            raise ServiceError(400, "bad_group", "by must be campaign, source or rep")
+        with self.db.read() as s:
+            emails = dict(s.execute(select(models.User.id, models.User.email)).all())
+            rows = s.execute(
+                select(
+                    models.Lead.campaign,
+                    models.Lead.source,
+                    models.Lead.owner_id,
+                    models.Lead.status,
+                    models.Lead.decision,
+                    models.Lead.mql_at,
+                    models.Lead.decided_at,
+                )  # fmt: skip
+            ).all()
+        groups: dict[str | None, dict[str, Any]] = defaultdict(
+            lambda: {
+                "mqls": 0,
+                "open": 0,
+                "accepted": 0,
+                "rejected": 0,
+                "nurtured": 0,
+                "hours": [],
+                "reasons": defaultdict(int),
+            }  # fmt: skip
+        )
+        for campaign, source, owner_id, status, decision, mql_at, decided_at in rows:
+            if by == "campaign":
+                key = campaign
+            elif by == "source":
+                key = source
+            else:
+                key = (decision or {}).get("by") or emails.get(owner_id)
+            g = groups[key]
+            g["mqls"] += 1
+            if status == "open":
+                g["open"] += 1
+                continue
+            g[{"accepted": "accepted", "rejected": "rejected", "nurture": "nurtured"}[status]] += 1
+            reason = (decision or {}).get("reason")
+            if reason:
+                g["reasons"][reason] += 1
+            if mql_at is not None and decided_at is not None:
+                g["hours"].append(max(0.0, (decided_at - mql_at).total_seconds() / 3600))
+        out = []
+        for key in sorted(groups, key=lambda k: (k is None, k or "")):
+            g = groups[key]
+            decided = g["accepted"] + g["rejected"] + g["nurtured"]
+            out.append(
+                {
+                    "key": key,
+                    "mqls": g["mqls"],
+                    "open": g["open"],
+                    "accepted": g["accepted"],
+                    "rejected": g["rejected"],
+                    "nurtured": g["nurtured"],
+                    "acceptance_rate": round(g["accepted"] / decided, 4) if decided else None,
+                    "median_hours_to_decision": round(statistics.median(g["hours"]), 2)
+                    if g["hours"]
+                    else None,
+                    "reasons": dict(sorted(g["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))),
+                }
+            )
+        return {"by": by, "rows": out}
+
+    # ------------------------------------------------------------ inspection (tests, CLI)
+
+    def lead(self, ref: str) -> dict[str, Any]:
+        with self.db.read() as s:
+            lead = self._find_lead(s, ref)
+            owner = s.get(models.User, lead.owner_id) if lead.owner_id else None
+            return lead_wire(lead, owner.email if owner else None)
+
+    def assignment(self) -> dict[str, set[str]]:
+        """Open leads by owner email: what each rep's queue should hold."""
+        with self.db.read() as s:
+            rows = s.execute(
+                select(models.User.email, models.Lead.id)
+                .join(models.User, models.User.id == models.Lead.owner_id)
+                .where(models.Lead.status == domain.Status.OPEN.value)
+            ).all()
+        out: dict[str, set[str]] = defaultdict(set)
+        for email, lead_id in rows:
+            out[email].add(lead_id)
+        return dict(out)
+
+    def counts(self) -> dict[str, int]:
+        with self.db.read() as s:
+            leads = s.execute(select(func.count()).select_from(models.Lead)).scalar_one()
+            events = s.execute(select(func.count()).select_from(models.Event)).scalar_one()
+            users = s.execute(select(func.count()).select_from(models.User)).scalar_one()
+        return {"leads": leads, "events": events, "users": users}
+
+
+def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
+    return [{"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail} for a in acts]
+
+
+__all__ = ["Backend", "Caller", "RowProblems", "ServiceError", "hash_token", "lead_wire"]
