@@ -29,6 +29,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
+    yield from _pg_schema()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema; these tests need TRIAGE_TEST_PG_URL."""
+    if not PG_URL:
+        pytest.skip("TRIAGE_TEST_PG_URL is not set")
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

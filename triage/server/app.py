@@ -1,6 +1,5 @@
 """The FastAPI app of protocol v1. Built by `create_app(backend)`; no I/O at import time."""
 
-
 import logging
 from typing import Annotated, Any, Literal
 

@@ -91,6 +91,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         with Session(self.write_engine, expire_on_commit=False) as session:
             with session.begin():
+                session.connection()  # take the write lock now (BEGIN IMMEDIATE on SQLite)
                 if not self.is_sqlite:
                     # Serialise writers on the counter row before reading anything.
                     session.execute(

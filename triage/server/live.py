@@ -15,8 +15,17 @@ from triage.server.service import Backend
 class ServerThread:
     """A real uvicorn server over a real socket, stoppable and restartable on the same port."""
 
-    def __init__(self, backend: Backend, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        max_body: int | None = None,
+    ):
         self.backend = backend
+        self.max_body = max_body
         self.host = host
         self.port = port
         self.log_level = log_level
@@ -34,7 +43,12 @@ class ServerThread:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.backend), log_level=self.log_level, access_log=False, lifespan="off"
+            create_app(
+                self.backend, **({} if self.max_body is None else {"max_body": self.max_body})
+            ),
+            log_level=self.log_level,
+            access_log=False,
+            lifespan="off",
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread

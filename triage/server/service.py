@@ -10,10 +10,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from triage import domain
@@ -73,8 +74,8 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def lead_wire(row: models.Lead, owner_email: str | None) -> dict[str, Any]:
-    """A server lead as its protocol v1 JSON object."""
+def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
+    """A server lead (ORM object, row or record with the lead's columns) as protocol v1 JSON."""
     return {
         "id": row.id,
         "external_id": row.external_id,
@@ -101,10 +102,8 @@ def lead_wire(row: models.Lead, owner_email: str | None) -> dict[str, Any]:
     }
 
 
-_LEAD_FIELDS = (
-    "phone", "title", "company", "industry", "company_size", "country", "source",
-    "campaign", "score", "mql_at",
-)  # fmt: skip
+LEAD = models.Lead.__table__
+_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
 
 
 class Backend:
@@ -378,12 +377,10 @@ class Backend:
             reset = cursor > top
             if reset:
                 cursor = 0
-            q = select(models.Lead).where(
-                models.Lead.owner_id == caller.id, models.Lead.seq > cursor
-            )
+            q = select(LEAD).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
             if cursor == 0:
-                q = q.where(models.Lead.status == domain.Status.OPEN.value)
-            leads = list(s.execute(q.order_by(models.Lead.seq).limit(limit + 1)).scalars())
+                q = q.where(LEAD.c.status == domain.Status.OPEN.value)
+            leads = list(s.execute(q.order_by(LEAD.c.seq).limit(limit + 1)))
             revs: list[tuple[int, str]] = []
             if cursor > 0:
                 revs = [
@@ -434,35 +431,42 @@ class Backend:
             last = state.last_seq
             policy = self._policy(s)
             lead_ids = sorted({str(e.model_extra.get("lead_id")) for e in ordered if e.model_extra})
-            leads: dict[str, models.Lead] = {}
+            # Leads as plain records, written back in one executemany: ORM objects cost
+            # more than the database work at 500 mutations a batch.
+            leads: dict[str, Any] = {}
             for chunk in _chunks(lead_ids):
-                for lead in s.execute(
-                    select(models.Lead).where(models.Lead.id.in_(chunk))
-                ).scalars():
-                    leads[lead.id] = lead
+                for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+                    leads[row.id] = SimpleNamespace(**row._mapping)
+            before = {lead_id: lead.seq for lead_id, lead in leads.items()}
             old = [e.seq for e in ordered if e.seq <= last]
-            stored: dict[int, models.MutationLog] = {}
+            stored: dict[int, dict[str, Any]] = {}
             for chunk in _chunks(old):
-                for log in s.execute(
-                    select(models.MutationLog).where(
+                for seq, lead_id, status, error in s.execute(
+                    select(
+                        models.MutationLog.seq,
+                        models.MutationLog.lead_id,
+                        models.MutationLog.status,
+                        models.MutationLog.error,
+                    ).where(
                         models.MutationLog.client_id == client_id, models.MutationLog.seq.in_(chunk)
-                    )
-                ).scalars():
-                    stored[log.seq] = log
+                    )  # fmt: skip
+                ):
+                    stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
             seqs = SeqAllocator(s)
             results: list[dict[str, Any]] = []
-            logs: list[models.MutationLog] = []
+            logs: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
             for env in ordered:
                 if env.seq <= last:
                     log = stored.get(env.seq)
-                    lead = leads.get(log.lead_id) if log and log.lead_id else None
+                    lead = leads.get(log["lead_id"]) if log and log["lead_id"] else None
                     visible = lead is not None and lead.owner_id == caller.id
                     results.append(
                         {
                             "seq": env.seq,
                             "status": "duplicate",
-                            "error": log.error if log else None,
-                            "stored": log.status if log else None,
+                            "error": log["error"] if log else None,
+                            "stored": log["status"] if log else None,
                             "lead": lead_wire(lead, caller.email) if visible else None,
                         }
                     )
@@ -472,16 +476,18 @@ class Backend:
                         {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
                     )
                     continue
-                status, error, lead = self._apply(s, caller, policy, env, leads, seqs, received)
-                last = env.seq
-                log = models.MutationLog(
-                    client_id=client_id,
-                    seq=env.seq,
-                    lead_id=lead.id if lead is not None else None,
-                    status=status,
-                    error=error,
-                    processed_at=received,
+                status, error, lead = self._apply(
+                    caller, policy, env, leads, seqs, received, events
                 )
+                last = env.seq
+                log = {
+                    "client_id": client_id,
+                    "seq": env.seq,
+                    "lead_id": lead.id if lead is not None else None,
+                    "status": status,
+                    "error": error,
+                    "processed_at": received,
+                }
                 logs.append(log)
                 stored[env.seq] = log
                 visible = lead is not None and lead.owner_id == caller.id
@@ -493,7 +499,22 @@ class Backend:
                         "lead": lead_wire(lead, caller.email) if visible else None,
                     }
                 )
-            s.add_all(logs)
+            # Plain inserts: building thousands of SQLModel objects costs more than the writes.
+            if logs:
+                s.execute(insert(models.MutationLog), logs)
+            changed = [lead for lead_id, lead in leads.items() if lead.seq != before[lead_id]]
+            if changed:
+                s.execute(
+                    update(LEAD)
+                    .where(LEAD.c.id == bindparam("_id"))
+                    .values({c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}),
+                    [
+                        {"_id": x.id, **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
+                        for x in changed
+                    ],
+                )
+            if events:
+                s.execute(insert(models.Event), events)
             state.last_seq = last
             state.updated_at = received
             seqs.close()
@@ -501,15 +522,15 @@ class Backend:
 
     def _apply(
         self,
-        s: Session,
         caller: Caller,
         policy: domain.Policy,
         env: MutationEnvelope,
-        leads: dict[str, models.Lead],
+        leads: dict[str, Any],
         seqs: SeqAllocator,
         received: datetime,
-    ) -> tuple[str, str | None, models.Lead | None]:
-        """Apply one in-order mutation: (status, error, lead to show)."""
+        events: list[dict[str, Any]],
+    ) -> tuple[str, str | None, Any]:
+        """Apply one in-order mutation to its lead record: (status, error, lead to show)."""
         try:
             m = Mutation.model_validate({"seq": env.seq, **(env.model_extra or {})})
         except ValidationError as exc:
@@ -545,8 +566,8 @@ class Backend:
             if m.bant:
                 lead.bant = {**lead.bant, **m.bant}
             lead.decided_at = effective
-            event = models.Event(
-                seq=0, lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
+            event = dict(
+                lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
                 reason=lead.decision["reason"], note=m.note, nurture_until=nurture_until,
                 client_at=client_at, effective_at=effective, received_at=received,
             )  # fmt: skip
@@ -571,16 +592,17 @@ class Backend:
             lead.status = domain.Status.OPEN.value
             lead.decision = None
             lead.decided_at = None
-            event = models.Event(
-                seq=0, lead_id=lead.id, user_id=caller.id, kind="reopen",
-                client_at=client_at, effective_at=effective, received_at=received,
+            event = dict(
+                lead_id=lead.id, user_id=caller.id, kind="reopen", outcome=None, reason=None,
+                note=None, nurture_until=None, client_at=client_at, effective_at=effective,
+                received_at=received,
             )  # fmt: skip
         lead.version += 1
         lead.seq = seqs.next()
         lead.updated_at = received
         if event is not None:
-            event.seq = lead.seq
-            s.add(event)
+            event["seq"] = lead.seq
+            events.append(event)
         return "applied", None, lead
 
     # ------------------------------------------------------------ marketing: feedback, reports
