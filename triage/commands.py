@@ -1,0 +1,364 @@
+"""The client commands: login, sync, status, queue, decide. Scriptable: `--json` where it helps,
+exit 0 only on success, every refusal a clear message on stderr with nothing changed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from triage import domain
+from triage.config import (
+    ConfigError,
+    Paths,
+    Settings,
+    check_server_url,
+    load_settings,
+    paths_from_env,
+)
+from triage.store import ActionError, Store, StoreError
+
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAIL):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _err(message: str) -> None:
+    print(f"triage: {message}", file=sys.stderr)
+
+
+def run(func: Any, args: argparse.Namespace) -> int:
+    try:
+        return func(args)
+    except CommandError as exc:
+        _err(exc.message)
+        return exc.code
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except StoreError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+
+
+def _paths() -> Paths:
+    return paths_from_env()
+
+
+def _settings(paths: Paths) -> Settings:
+    return load_settings(paths)
+
+
+def _open_store(paths: Paths) -> Store:
+    return Store.open(paths.db_file)
+
+
+# ---------------------------------------------------------------- login
+
+
+def login(args: argparse.Namespace) -> int:
+    return run(_login, args)
+
+
+def _login(args: argparse.Namespace) -> int:
+    from triage.config import save_login
+    from triage.sync.client import ApiClient, SyncError
+
+    url = check_server_url(args.server, args.insecure)
+    token = args.token
+    if token is None or token == "-":
+        token = sys.stdin.readline() if token == "-" or not sys.stdin.isatty() else _prompt_token()
+    token = (token or "").strip()
+    if not token:
+        raise CommandError(
+            "no token given (use --token TOKEN, or --token - to read it from stdin)", EXIT_USAGE
+        )
+    try:
+        with ApiClient(url, token) as client:
+            me = client.me()
+    except SyncError as exc:
+        raise CommandError(f"login failed, nothing saved: {exc.message}") from None
+    if me.role != domain.Role.REP:
+        raise CommandError(
+            f"{me.email} is a {me.role} user; the triage client is for reps. Nothing saved."
+        )
+    paths = _paths()
+    store = _open_store(paths)
+    try:
+        previous = store.me()
+        if previous and previous.get("email") != me.email:
+            pending = store.pending_count()
+            if pending:
+                raise CommandError(
+                    f"this machine holds {pending} unsent decision(s) of {previous.get('email')}; "
+                    "sync them first (or use another TRIAGE_HOME). Nothing saved."
+                )
+            store.close()
+            _remove_db(paths.db_file)
+            store = _open_store(paths)
+        store.set_me(me.email, me.name, me.role)
+    finally:
+        store.close()
+    save_login(paths, url, token, args.insecure)
+    print(
+        f"logged in to {url} as {me.name} <{me.email}>; the token is in {paths.token_file} (0600)"
+    )
+    print("next: `triage sync` to fetch your queue, then `triage` to work it")
+    return 0
+
+
+def _prompt_token() -> str:
+    import getpass
+
+    return getpass.getpass("token: ")
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+
+
+# ---------------------------------------------------------------- sync
+
+
+def sync(args: argparse.Namespace) -> int:
+    return run(_sync, args)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from triage.sync.runner import run_once
+
+    paths = _paths()
+    settings = _settings(paths)
+    report = run_once(
+        paths.db_file, settings.server_url, settings.token, insecure=settings.insecure
+    )
+    if args.json:
+        print(json.dumps({"ok": report.ok, "pushed": report.pushed, "applied": report.applied,
+                          "conflicts": report.conflicts, "pulled": report.pulled,
+                          "revoked": report.revoked, "pending": report.pending,
+                          "error": report.error}))  # fmt: skip
+    elif report.ok and report.pending == 0:
+        print(report.summary())
+    else:
+        _err(report.summary() if not report.ok else f"{report.pending} decision(s) still pending")
+    return 0 if report.ok and report.pending == 0 else EXIT_FAIL
+
+
+# ---------------------------------------------------------------- status
+
+
+def status(args: argparse.Namespace) -> int:
+    return run(_status, args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    paths = _paths()
+    settings = _settings(paths)
+    store = _open_store(paths)
+    try:
+        st = store.status()
+        me = store.me()
+        state = store.sync_state()
+    finally:
+        store.close()
+    data = {
+        "server": settings.server_url,
+        "user": me.get("email") if me else None,
+        "pending": st.pending,
+        "conflicts": st.conflicts,
+        "open": st.open,
+        "decided_today": st.decided_today,
+        "last_sync": domain.format_time(st.last_sync),
+        "last_error": st.last_error,
+        "cursor": state.cursor,
+    }
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(f"server       {data['server'] or '(not logged in)'}")
+    print(f"user         {data['user'] or '-'}")
+    print(f"open         {st.open}")
+    print(f"pending      {st.pending}")
+    print(f"conflicts    {st.conflicts}")
+    print(f"decided today {st.decided_today}")
+    print(f"last sync    {data['last_sync'] or 'never'}")
+    if st.last_error:
+        print(f"last error   {st.last_error}")
+    return 0
+
+
+# ---------------------------------------------------------------- queue
+
+
+def queue(args: argparse.Namespace) -> int:
+    return run(_queue, args)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    flt = domain.parse_filter(" ".join(args.filter or []))
+    if flt.errors:
+        raise CommandError("bad filter: " + "; ".join(flt.errors), EXIT_USAGE)
+    paths = _paths()
+    store = _open_store(paths)
+    try:
+        rows = store.queue_page(flt, args.sort, 0, args.limit)
+        total = store.queue_count(flt)
+        sla = store.policy().sla_hours
+    finally:
+        store.close()
+    now = domain.utcnow()
+    if args.json:
+        out = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "title": r.title,
+                "company": r.company,
+                "source": r.source,
+                "campaign": r.campaign,
+                "score": r.score,
+                "mql_at": domain.format_time(r.mql_at),
+                "status": r.status,
+                "bant": dict(zip(domain.BANT_KEYS, r.bant, strict=True)),
+                "age_hours": round(domain.age_hours(r.mql_at, now), 1),
+                "pending": r.pending,
+            }  # fmt: skip
+            for r in rows
+        ]
+        print(json.dumps(out))
+        return 0
+    glyph = {"yes": "✓", "no": "✗"}
+    for r in rows:
+        age = domain.age_hours(r.mql_at, now)
+        flag = "!" if age > sla else " "
+        bant = "".join(glyph.get(a, "·") for a in r.bant)
+        print(
+            f"{r.id:<13} {r.score:>3} {bant} {age:>6.1f}h{flag} {r.name[:24]:<24} "
+            f"{(r.company or '-')[:20]:<20} {(r.source or '-')}/{(r.campaign or '-')}"
+        )
+    shown = f"{len(rows)} of {total}" if total > len(rows) else f"{total}"
+    print(f"-- {shown} lead(s); ! = past the {sla:g} h SLA", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- decide
+
+
+def decide(args: argparse.Namespace) -> int:
+    return run(_decide, args)
+
+
+def _parse_until(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--until {text!r}: use a date like 2027-03-01", EXIT_USAGE) from None
+
+
+def _decide(args: argparse.Namespace) -> int:
+    ids = list(args.lead_ids)
+    if ids == ["-"]:
+        ids = [line.strip() for line in sys.stdin if line.strip()]
+    if not ids:
+        raise CommandError("no lead ids given", EXIT_USAGE)
+    until = _parse_until(args.until)
+    if until is not None and args.outcome != "nurture":
+        raise CommandError("--until goes with nurture only", EXIT_USAGE)
+    paths = _paths()
+    store = _open_store(paths)
+    try:
+        result = store.decide(
+            ids, args.outcome, reason=args.reason, note=args.note, nurture_until=until,
+            at=datetime.now().astimezone(),
+        )  # fmt: skip
+        pending = store.pending_count()
+    except ActionError as exc:
+        if exc.code in ("unknown_reason", "reason_required"):
+            policy = store.policy()
+            codes = ", ".join(r.code for r in policy.reasons_for(args.outcome))
+            raise CommandError(
+                f"{exc.message} (reasons for {args.outcome}: {codes}); nothing changed"
+            ) from None
+        raise CommandError(f"{exc.message}; nothing changed") from None
+    finally:
+        store.close()
+    verb = {"accept": "accepted", "reject": "rejected", "nurture": "returned to nurture"}[
+        args.outcome
+    ]
+    why = f" ({args.reason})" if args.reason else ""
+    print(f"{verb} {result.count} lead(s){why}; {pending} pending, `triage sync` sends them")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def add_parsers(sub: Any, lazy: Any) -> None:
+    p = sub.add_parser(
+        "login",
+        help="connect to a server with your token (checked before it is saved)",
+        description="Check the token against the server (/v1/me), then save the server URL in "
+        "config.toml and the token in a 0600 file. Plain http is refused for a host "
+        "that is not this machine unless --insecure.",
+    )
+    p.add_argument("--server", required=True, metavar="URL", help="e.g. https://triage.example.com")
+    p.add_argument(
+        "--token", metavar="TOKEN", help="your token; `-` reads it from stdin (default: prompt)"
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="allow plain http to a non-loopback host"
+    )
+    p.set_defaults(func=lazy("triage.commands:login"))
+
+    p = sub.add_parser(
+        "sync",
+        help="push your decisions, pull your queue",
+        description="Push every pending decision, then pull changes. Exit 0 only when everything "
+        "was pushed and pulled; otherwise says what is pending (nothing is lost).",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=lazy("triage.commands:sync"))
+
+    p = sub.add_parser("status", help="pending, conflicts, open leads, last sync")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=lazy("triage.commands:status"))
+
+    p = sub.add_parser(
+        "queue",
+        help="list your open leads",
+        description="List leads from the local queue (works offline). FILTER uses the TUI's "
+        "language: free words, source:, campaign:, score:<N, score:>N, bant:budget=no, "
+        "age:>24h, status:rejected.",
+    )
+    p.add_argument("filter", nargs="*", metavar="FILTER")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument("--sort", default="sla", choices=["sla", "score", "age", "name", "company"])
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.set_defaults(func=lazy("triage.commands:queue"))
+
+    p = sub.add_parser(
+        "decide",
+        help="accept, reject or nurture leads (locally; `triage sync` sends them)",
+        description="Decide one or many leads in one transaction. The reason is checked "
+        "against the qualification policy. LEAD_ID `-` reads ids from stdin, one per line.",
+    )
+    p.add_argument("outcome", choices=["accept", "reject", "nurture"])
+    p.add_argument("lead_ids", nargs="+", metavar="LEAD_ID")
+    p.add_argument("--reason", metavar="CODE", help="a reason code of the policy (reject, nurture)")
+    p.add_argument("--note", metavar="TEXT")
+    p.add_argument("--until", metavar="DATE", help="nurture: when marketing may bring it back")
+    p.set_defaults(func=lazy("triage.commands:decide"))

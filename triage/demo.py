@@ -1,0 +1,181 @@
+"""`triage demo`: the whole loop on one machine.
+
+It starts the real server in-process on a free loopback port with its own data
+directory, loads about 200 realistic MQLs, signs a demo rep in and opens the
+TUI. On exit it says how to read the marketing report of what was decided.
+The generator (`demo_rows`) is also what tests and benchmarks load.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+FIRST = (
+    "Ava Liam Noah Emma Olivia Mateo Sofia Lucas Mia Ethan Amara Kenji Priya Jonas Chloe "
+    "Diego Hannah Omar Lena Marco Yuki Fatima Sven Ines Tomás Grace Arjun Nadia Felix Zoe"
+).split()
+LAST = (
+    "Okafor Lindqvist Patel Moreau Schmidt Tanaka Rossi Novak Haddad Fischer Silva Kowalski "
+    "Nguyen Brennan Costa Muller Ibrahim Larsen Dubois Sato Quinn Romero Weber Ahmed Walsh"
+).split()
+COMPANIES = [
+    ("Northwind Logistics", "Logistics", "1001-5000", "US"),
+    ("Brightpath Health", "Healthcare", "501-1000", "US"),
+    ("Kestrel Robotics", "Manufacturing", "201-500", "DE"),
+    ("Lumen Retail Group", "Retail", "5001+", "GB"),
+    ("Fjord Analytics", "Software", "51-200", "NO"),
+    ("Cobalt Insurance", "Financial services", "1001-5000", "US"),
+    ("Tidewater Energy", "Energy", "501-1000", "CA"),
+    ("Verdant Foods", "Food & beverage", "201-500", "NL"),
+    ("Orbit Telecom", "Telecommunications", "5001+", "FR"),
+    ("Pinecrest University", "Education", "1001-5000", "US"),
+    ("Atlas Freight", "Logistics", "51-200", "MX"),
+    ("Harbor Bank", "Financial services", "5001+", "SG"),
+    ("Quill & Co", "Professional services", "11-50", "GB"),
+    ("Sable Security", "Software", "201-500", "IL"),
+    ("Meridian Pharma", "Healthcare", "5001+", "CH"),
+    ("Gryphon Games", "Media", "51-200", "SE"),
+    ("Redwood Construction", "Construction", "501-1000", "US"),
+    ("Nimbus Cloudworks", "Software", "11-50", "IE"),
+    ("Sunhollow Farms", "Agriculture", "51-200", "AU"),
+    ("Ironclad Manufacturing", "Manufacturing", "1001-5000", "US"),
+]
+TITLES = [
+    ("VP of Operations", "yes"), ("Head of Supply Chain", "yes"), ("CFO", "yes"),
+    ("Director of IT", "likely"), ("Operations Manager", "likely"), ("Procurement Lead", "likely"),
+    ("Data Analyst", "no"), ("Marketing Intern", "no"), ("Student", "no"),
+    ("Chief Operating Officer", "yes"), ("Logistics Coordinator", "no"), ("IT Manager", "likely"),
+]  # fmt: skip
+CAMPAIGNS = [
+    ("webinar", "q4-supply-chain-webinar"),
+    ("webinar", "ai-forecasting-live"),
+    ("tradeshow", "logimat-2026"),
+    ("tradeshow", "saastr-europa"),
+    ("content", "state-of-logistics-report"),
+    ("content", "roi-calculator"),
+    ("paid_search", "brand-search-q4"),
+    ("referral", "partner-referrals"),
+]
+BUDGET = [
+    "Form: budget $50k-100k", "Form: budget $100k+", "Form: budget under $10k",
+    "Form: no budget yet", "Pricing page visited 4x", "Asked for enterprise quote",
+]  # fmt: skip
+AUTHORITY = ["Title suggests decision maker", "Influencer; reports to VP", "Individual contributor",
+             "Signed up with personal email", "Champion named: their CFO"]  # fmt: skip
+NEED = [
+    "Downloaded the ROI calculator", "Asked about carrier integrations",
+    "Attended the full webinar and asked 2 questions", "Only opened one email",
+    "Uses a competitor today, contract ends in Q2", "Chat: 'just researching for a thesis'",
+]  # fmt: skip
+TIMING = ["Form: buying this quarter", "Form: 6-12 months", "Form: just researching",
+          "Renewal of current tool in March", "No timeline given"]  # fmt: skip
+ACTIVITY = [
+    ("email_open", "Opened '{c}' invitation"), ("page_view", "Viewed /pricing"),
+    ("form", "Filled in the '{c}' form"), ("webinar", "Attended '{c}' (52 min)"),
+    ("download", "Downloaded the {c} asset"), ("chat", "Chatted with the website bot"),
+    ("booth_scan", "Badge scanned at the booth ({c})"), ("page_view", "Viewed /case-studies"),
+]  # fmt: skip
+
+
+def demo_rows(
+    n: int = 200, *, owner: str | None = None, seed: int = 7, now: datetime | None = None,
+    sla_hours: float = 24.0, prefix: str = "demo",
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Realistic import rows: varied campaigns, scores, BANT evidence, activities, ages around the SLA."""
+    rng = random.Random(seed)
+    now = now or datetime.now(timezone.utc)
+    rows = []
+    for i in range(n):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        company, industry, size, country = rng.choice(COMPANIES)
+        title, authority = rng.choice(TITLES)
+        source, campaign = rng.choice(CAMPAIGNS)
+        domain_name = company.lower().replace(" & ", "").replace(" ", "") + ".example"
+        # Ages spread around the SLA: a third fresh, a third near the deadline, a third overdue.
+        age = rng.choice([rng.uniform(0.2, sla_hours * 0.5), rng.uniform(sla_hours * 0.5, sla_hours),
+                          rng.uniform(sla_hours, sla_hours * 4)])  # fmt: skip
+        mql_at = now - timedelta(hours=age)
+        score = max(1, min(100, int(rng.gauss(55 if authority == "yes" else 35, 20))))
+        acts = []
+        t = mql_at - timedelta(days=rng.randint(3, 40))
+        for _ in range(rng.randint(1, 5)):
+            kind, detail = rng.choice(ACTIVITY)
+            t += timedelta(hours=rng.randint(2, 120))
+            acts.append({"at": min(t, mql_at).isoformat(), "kind": kind, "detail": detail.format(c=campaign)})
+        row: dict[str, Any] = {
+            "external_id": f"{prefix}-{i:05d}",
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower()}@{domain_name}".replace("á", "a"),
+            "phone": f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            "title": title,
+            "company": company,
+            "industry": industry,
+            "company_size": size,
+            "country": country,
+            "source": source,
+            "campaign": campaign,
+            "score": score,
+            "mql_at": mql_at.isoformat(),
+            "evidence_budget": rng.choice(BUDGET),
+            "evidence_authority": rng.choice(AUTHORITY),
+            "evidence_need": rng.choice(NEED),
+            "evidence_timing": rng.choice(TIMING),
+            "activities": sorted(acts, key=lambda a: a["at"]),
+        }
+        if rng.random() < 0.25:
+            del row[rng.choice(["evidence_budget", "evidence_timing", "evidence_authority"])]
+        if owner:
+            row["owner"] = owner
+        rows.append(row)
+    return rows
+
+
+DEMO_REP = "dana.rep@demo.example"
+DEMO_MARKETING = "mo.marketing@demo.example"
+
+
+def run(args: Any) -> int:
+    """Entry point of `triage demo`."""
+    from triage.config import Paths, load_settings, paths_from_env, save_login
+    from triage.server.live import ServerThread
+    from triage.server.service import Backend
+    from triage.store import Store
+
+    base = Path(args.dir) if getattr(args, "dir", None) else paths_from_env().data_dir / "demo"
+    if base.exists():
+        shutil.rmtree(base)
+    (base / "client").mkdir(parents=True)
+    server_db = base / "server.db"
+    backend = Backend.open(f"sqlite:///{server_db}")
+    backend.add_user(DEMO_MARKETING, "Mo (marketing)", "marketing")
+    _, token, _ = backend.add_user(DEMO_REP, "Dana (rep)", "rep")
+    backend.upsert_leads(demo_rows(args.leads, owner=DEMO_REP))
+    server = ServerThread(backend).start()
+    paths = Paths.under(base / "client")
+    try:
+        save_login(paths, server.url, token)
+        settings = load_settings(paths, environ={})
+        settings.sync_interval_seconds = 30
+        store = Store.open(paths.db_file)
+        try:
+            from triage.app import make_app
+
+            make_app(store=store, settings=settings, db_path=paths.db_file).run()
+        finally:
+            store.close()
+    finally:
+        server.stop()
+        backend.close()
+    print(
+        "Demo over. What you decided reached the demo server; marketing's view of it:\n"
+        f"  triage server report --db {server_db} --by campaign\n"
+        f"  triage server report --db {server_db} --by source --format csv\n"
+        f"Run it again with `triage demo` (it starts fresh). Data: {base}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""Sync with the server: `client` speaks HTTP, `engine` moves the outbox and the pulled pages."""

@@ -1,0 +1,160 @@
+"""The HTTP client of protocol v1 (httpx). Every answer is validated against the wire models,
+so a malformed or wrong-shaped reply is an error with a clear message, never a crash."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+import triage
+from triage import protocol
+
+T = TypeVar("T", bound=BaseModel)
+
+USER_AGENT = f"triage/{triage.__version__} (protocol {protocol.PROTOCOL_VERSION})"
+TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+
+
+class SyncError(Exception):
+    """A sync request failed. `retry` says whether trying again later can help."""
+
+    retry = True
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class NetworkError(SyncError):
+    """The server could not be reached, or the connection broke."""
+
+
+class ServerError(SyncError):
+    """The server answered 5xx: a transient failure on its side."""
+
+
+class ProtocolError(SyncError):
+    """The answer was not what protocol v1 promises (bad JSON, wrong shape)."""
+
+
+class AuthError(SyncError):
+    """401 or 403: the token is wrong or not allowed. Retrying cannot help."""
+
+    retry = False
+
+
+class RequestError(SyncError):
+    """Another 4xx: the request itself was refused. Retrying the same request cannot help."""
+
+    retry = False
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = TIMEOUT,
+    ):
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"ApiClient({self.base_url!r})"
+
+    # ------------------------------------------------------------ endpoints
+
+    def health(self) -> protocol.Health:
+        return self._call("GET", "/v1/health", protocol.Health)
+
+    def me(self) -> protocol.Me:
+        return self._call("GET", "/v1/me", protocol.Me)
+
+    def policy(self) -> protocol.PolicyWire:
+        return self._call("GET", "/v1/policy", protocol.PolicyWire)
+
+    def pull(self, cursor: int, limit: int, client_id: str) -> protocol.PullResponse:
+        params = {"cursor": cursor, "limit": limit, "client_id": client_id}
+        return self._call("GET", "/v1/sync/pull", protocol.PullResponse, params=params)
+
+    def push(self, client_id: str, mutations: list[dict[str, Any]]) -> protocol.PushResponse:
+        body = {"client_id": client_id, "mutations": mutations}
+        resp = self._call("POST", "/v1/sync/push", protocol.PushResponse, json=body)
+        sent = {m["seq"] for m in mutations}
+        if {r.seq for r in resp.results} != sent:
+            raise ProtocolError("the server's push answer does not match the mutations sent")
+        return resp
+
+    # ------------------------------------------------------------ plumbing
+
+    def _call(self, method: str, path: str, model: type[T], **kw: Any) -> T:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise NetworkError(f"{self.base_url}: timed out") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(f"{self.base_url}: {_reason(exc)}") from None
+        status = response.status_code
+        if status >= 400:
+            code, detail = _error_body(response)
+            text = f"{self.base_url}{path}: {status} {code or ''} {detail or ''}".strip()
+            if status in (401, 403):
+                raise AuthError(text, status=status, code=code)
+            if status >= 500 or status == 429:
+                raise ServerError(text, status=status, code=code)
+            raise RequestError(text, status=status, code=code)
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ProtocolError(f"{self.base_url}{path}: the answer is not JSON") from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise ProtocolError(
+                f"{self.base_url}{path}: unexpected answer ({where}: {first.get('msg')})"
+            ) from None
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if "Connection refused" in text:
+        return "connection refused (is the server running?)"
+    return text
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    try:
+        data = response.json()
+    except ValueError:
+        return None, None
+    if isinstance(data, dict):
+        code = data.get("error")
+        detail = data.get("detail")
+        return (
+            code if isinstance(code, str) else None,
+            detail if isinstance(detail, str) else None,
+        )
+    return None, None

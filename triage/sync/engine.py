@@ -1,0 +1,201 @@
+"""The sync engine: push the outbox in batches, then pull pages until done.
+
+Each pulled page and its cursor are saved in one transaction (the store's
+`apply_pull`), so a crash between pages loses nothing and repeats nothing. The
+outbox is never dropped here: only the server's answer for a seq removes it.
+Network errors, timeouts, 5xx and malformed answers are retried with
+exponential backoff and full jitter; 401/403 stop at once and say so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from triage import protocol
+from triage.store import PushResult, Store
+from triage.sync.client import ApiClient, AuthError, ProtocolError, RequestError, SyncError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    ok: bool
+    pushed: int = 0  # mutations the server answered (applied, duplicate, conflict, invalid)
+    applied: int = 0
+    conflicts: int = 0  # new conflicts and invalid results for the rep to look at
+    pulled: int = 0  # lead states received
+    revoked: int = 0
+    pending: int = 0  # mutations still in the outbox
+    error: str | None = None
+    auth_failed: bool = False
+
+    def summary(self) -> str:
+        if self.ok:
+            parts = [f"pushed {self.pushed}", f"pulled {self.pulled}"]
+            if self.revoked:
+                parts.append(f"{self.revoked} reassigned away")
+            if self.conflicts:
+                parts.append(f"{self.conflicts} conflict(s) to review")
+            return "synced: " + ", ".join(parts)
+        return f"sync failed: {self.error}; {self.pending} decision(s) pending, kept locally"
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: Callable[[], float] = random.random
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return self.rng() * min(self.cap, self.base * (2**attempt))
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        client: ApiClient,
+        *,
+        batch: int = 500,
+        page: int = 500,
+        retry: RetryPolicy | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ):
+        self.store = store
+        self.client = client
+        self.batch = batch
+        self.page = page
+        self.retry = retry or RetryPolicy()
+        self.should_stop = should_stop
+        self._counts: dict[str, int] = {}
+
+    def sync(self) -> SyncReport:
+        """One full round: push everything, then pull until done. Never raises SyncError."""
+        self._counts = dict.fromkeys(("pushed", "applied", "conflicts", "pulled", "revoked"), 0)
+        try:
+            if self.store.me() is None:
+                me = self._with_retry(self.client.me)
+                self.store.set_me(me.email, me.name, me.role)
+            self.push_all()
+            self.pull_all()
+        except SyncError as exc:
+            self.store.record_sync(ok=False, error=exc.message, at=_now())
+            return SyncReport(
+                ok=False,
+                error=exc.message,
+                pending=self.store.pending_count(),
+                auth_failed=isinstance(exc, AuthError),
+                **self._counts,
+            )
+        pending = self.store.pending_count()
+        self.store.record_sync(ok=True, error=None, at=_now())
+        return SyncReport(ok=True, pending=pending, **self._counts)
+
+    # ------------------------------------------------------------ push
+
+    def push_all(self) -> None:
+        client_id = self.store.client_id()
+        batch = self.batch
+        stuck = 0
+        while not self.should_stop():
+            items = self.store.pending(batch)
+            if not items:
+                return
+            mutations = [
+                {"seq": it.seq, "lead_id": it.lead_id, "type": it.type, **it.payload}
+                for it in items
+            ]
+            try:
+                resp = self._with_retry(lambda m=mutations: self.client.push(client_id, m))
+            except RequestError as exc:
+                if exc.status == 413 and batch > 1:
+                    batch = max(1, batch // 2)
+                    continue
+                raise
+            results = [
+                PushResult(
+                    seq=r.seq,
+                    status=r.status,
+                    error=r.error,
+                    lead=protocol.lead_from_wire(r.lead) if r.lead is not None else None,
+                    stored=r.stored,
+                )
+                for r in resp.results
+            ]
+            self.store.apply_push_results(results, last_seq=resp.last_seq)
+            answered = [r for r in results if r.status != "out_of_order"]
+            self._counts["pushed"] += len(answered)
+            self._counts["applied"] += sum(
+                1
+                for r in answered
+                if r.status == "applied" or (r.status == "duplicate" and r.stored == "applied")
+            )
+            self._counts["conflicts"] += sum(
+                1
+                for r in answered
+                if r.status in ("conflict", "invalid") or r.stored in ("conflict", "invalid")
+            )
+            if not answered:
+                # Everything out_of_order: the server is missing earlier seqs. A pull
+                # (which brings last_seq) settles what it did see; then try once more.
+                stuck += 1
+                if stuck > 1:
+                    raise ProtocolError(
+                        f"the server expects mutation {resp.last_seq + 1}, "
+                        f"the outbox starts at {items[0].seq}; nothing was dropped"
+                    )
+                self.pull_all()
+            else:
+                stuck = 0
+
+    # ------------------------------------------------------------ pull
+
+    def pull_all(self) -> None:
+        client_id = self.store.client_id()
+        while not self.should_stop():
+            state = self.store.sync_state()
+            page = self._with_retry(
+                lambda c=state.cursor: self.client.pull(c, self.page, client_id)
+            )
+            if page.policy_version != state.policy_version:
+                policy = self._with_retry(self.client.policy)
+                self.store.save_policy(policy.to_domain())
+            leads = [protocol.lead_from_wire(w) for w in page.leads]
+            applied = self.store.apply_pull(
+                leads,
+                list(page.revoked),
+                page.cursor,
+                reset=page.reset,
+                last_seq=None if page.has_more else page.last_seq,
+            )
+            self._counts["pulled"] += applied.leads
+            self._counts["revoked"] += applied.revoked
+            self._counts["conflicts"] += applied.conflicts
+            if not page.has_more:
+                return
+
+    # ------------------------------------------------------------ retries
+
+    def _with_retry(self, call: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except SyncError as exc:
+                attempt += 1
+                if not exc.retry or attempt >= self.retry.attempts or self.should_stop():
+                    raise
+                self.retry.sleep(self.retry.delay(attempt))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
