@@ -101,6 +101,16 @@ def _client(url: str, token: str | None) -> httpx.Client:
 
 @pytest.fixture
 def live(db_url) -> Iterator[Live]:
+    yield from _live(db_url)
+
+
+@pytest.fixture
+def live_sqlite(sqlite_url) -> Iterator[Live]:
+    """The same as `live`, on SQLite only: for client tests, where the engine is not the subject."""
+    yield from _live(sqlite_url)
+
+
+def _live(db_url: str) -> Iterator[Live]:
     from triage.server.live import ServerThread
     from triage.server.service import Backend
 
