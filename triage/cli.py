@@ -71,7 +71,8 @@ def _server_parsers(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
-        description="Clear your queue of Marketing Qualified Leads at keyboard speed, online or not.",
+        description="Clear your queue of Marketing Qualified Leads at keyboard speed, online or "
+        "not. Without a command, opens the workstation (the TUI) on your local queue.",
     )
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,9 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+    if getattr(args, "func", None) is None:  # plain `triage`: the workstation itself
+        args.func = _lazy("triage.commands:tui")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -304,10 +304,41 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- the TUI
+
+
+def tui(args: argparse.Namespace) -> int:
+    return run(_tui, args)
+
+
+def _tui(args: argparse.Namespace) -> int:
+    paths = _paths()
+    settings = _settings(paths)
+    store = _open_store(paths)
+    try:
+        from triage.app import make_app
+
+        make_app(store=store, settings=settings, db_path=paths.db_file).run()
+    finally:
+        store.close()
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
 def add_parsers(sub: Any, lazy: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the whole loop on this machine: a demo server, 200 leads, the TUI",
+        description="Start a real server in-process on a free loopback port with its own data "
+        "directory, load about 200 realistic MQLs, sign a demo rep in and open the TUI. "
+        "Each run starts fresh.",
+    )
+    p.add_argument("--leads", type=int, default=200, help="how many demo leads (default 200)")
+    p.add_argument("--dir", help="data directory (default: <user data dir>/demo)")
+    p.set_defaults(func=lazy("triage.demo:run"))
+
     p = sub.add_parser(
         "login",
         help="connect to a server with your token (checked before it is saved)",

@@ -1,0 +1,189 @@
+"""Client figures, each beside its target (medians; baselines measured in the same run):
+
+- `triage decide reject` of 10,000 leads, the whole command as a process      <= 1 s
+- one decision's commit (Store.decide of one lead, synchronous=FULL)          <= 10 ms
+- a sync that pushes 10,000 and pulls 10,000 against a server process          <= 6 s
+- one filtered, sorted queue page over 100,000 local leads                     <= 50 ms
+
+Usage: python bench/client.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._util import median, report  # noqa: E402
+from bench.server_sync import ServerProcess  # noqa: E402
+from triage import domain  # noqa: E402
+from triage.server.service import Backend  # noqa: E402
+from triage.store import Store  # noqa: E402
+from triage.sync.runner import run_once  # noqa: E402
+
+NOW = datetime.now(timezone.utc)
+
+
+def make_leads(n: int, prefix: str = "b") -> list[domain.Lead]:
+    sources = ("webinar", "tradeshow", "content", "paid_search")
+    return [
+        domain.Lead(
+            id=f"{prefix}{i:07d}",
+            external_id=f"x-{prefix}{i}",
+            name=f"Lead {i}",
+            email=f"l{i}@corp{i % 500}.example",
+            company=f"Corp {i % 500}",
+            title="VP Ops",
+            source=sources[i % 4],
+            campaign=f"campaign-{i % 12}",
+            score=i % 101,
+            mql_at=NOW - timedelta(minutes=i % 5000),
+            assigned_at=NOW,
+            evidence={"budget": "Form: $50k-100k"},
+            bant={"budget": ("yes", "no", "unknown")[i % 3]},
+        )  # fmt: skip
+        for i in range(n)
+    ]
+
+
+def filled_store(path: Path, n: int) -> Store:
+    store = Store.open(path)
+    leads = make_leads(n)
+    for i in range(0, n, 5000):
+        store.apply_pull(leads[i : i + 5000], [], cursor=i + 5000)
+    store.save_policy(domain.DEFAULT_POLICY)
+    return store
+
+
+def bench_decide_cli(tmp: Path, runs: int) -> tuple[float, float]:
+    times, base = [], []
+    for r in range(runs):
+        home = tmp / f"cli{r}"
+        home.mkdir()
+        store = filled_store(home / "triage.db", 10_000)
+        ids = store.queue_ids(domain.Filter(), "sla")
+        store.close()
+        env = {**os.environ, "TRIAGE_HOME": str(home)}
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import triage.cli"], check=True, env=env)
+        base.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "triage", "decide", "reject", "-", "--reason", "no_budget"],
+            input="\n".join(ids), text=True, check=True, env=env, capture_output=True,
+        )  # fmt: skip
+        times.append(time.perf_counter() - t)
+    return median(times), median(base)
+
+
+def bench_single_commit(tmp: Path) -> tuple[float, float]:
+    store = filled_store(tmp / "single.db", 2_000)
+    ids = store.queue_ids(domain.Filter(), "sla")
+    times = []
+    for lead_id in ids[:200]:
+        t = time.perf_counter()
+        store.decide([lead_id], "reject", reason="no_budget")
+        times.append(time.perf_counter() - t)
+    store.close()
+    # Baseline: one bare INSERT + COMMIT with the same durability settings, same disk.
+    conn = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (x)")
+    base = []
+    for i in range(200):
+        t = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?)", (i,))
+        conn.execute("COMMIT")
+        base.append(time.perf_counter() - t)
+    conn.close()
+    return statistics.median(times), statistics.median(base)
+
+
+def bench_sync(tmp: Path, runs: int) -> float:
+    times = []
+    for r in range(runs):
+        db_url = f"sqlite:///{tmp}/sync-server{r}.db"
+        backend = Backend.open(db_url)
+        email = f"rep-{uuid.uuid4().hex[:6]}@example.com"
+        _, token, _ = backend.add_user(email, None, "rep")
+        rows = [
+            {
+                "external_id": f"s{r}-{i}",
+                "name": f"Lead {i}",
+                "email": f"l{i}@c.example",
+                "company": f"Corp {i % 97}",
+                "campaign": f"c{i % 5}",
+                "source": "webinar",
+                "score": i % 100,
+                "owner": email,
+            }  # fmt: skip
+            for i in range(10_000)
+        ]
+        for i in range(0, len(rows), 5000):
+            backend.upsert_leads(rows[i : i + 5000])
+        backend.close()
+        with ServerProcess(db_url) as srv:
+            db = tmp / f"sync-client{r}.db"
+            # The client pulls its 10,000 leads (not timed) and rejects them all; the timed
+            # sync pushes the 10,000 decisions and pulls the 10,000 changed leads back.
+            assert run_once(db, srv.url, token).ok
+            store = Store.open(db)
+            store.decide(store.queue_ids(domain.Filter(), "sla"), "reject", reason="no_budget")
+            store.close()
+            t = time.perf_counter()
+            result = run_once(db, srv.url, token)
+            times.append(time.perf_counter() - t)
+            assert result.ok and result.pushed == 10_000 and result.pulled == 10_000, result
+    return median(times)
+
+
+def bench_queue_page(tmp: Path) -> tuple[float, float]:
+    store = filled_store(tmp / "page.db", 100_000)
+    flt = domain.parse_filter("source:tradeshow score:>20 corp")
+    times, unfiltered = [], []
+    for i in range(30):
+        t = time.perf_counter()
+        rows = store.queue_page(flt, "sla", (i * 37) % 500, 100)
+        times.append(time.perf_counter() - t)
+        assert rows
+        t = time.perf_counter()
+        store.queue_page(domain.Filter(), "sla", 0, 100)
+        unfiltered.append(time.perf_counter() - t)
+    store.close()
+    return statistics.median(times), statistics.median(unfiltered)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        print(f"client benchmarks (median of {args.runs} runs where a run is a whole command)")
+        cli, cli_base = bench_decide_cli(tmp, args.runs)
+        ok = report("triage decide reject, 10,000 leads", cli, 1.0)
+        print(f"    baseline: interpreter + `import triage.cli` alone {cli_base:.3f} s")
+        one, bare = bench_single_commit(tmp)
+        ok &= report("one decision committed (median of 200)", one, 0.010, unit="ms")
+        print(f"    baseline: a bare SQLite INSERT+COMMIT, synchronous=FULL {bare * 1000:.2f} ms")
+        sync = bench_sync(tmp, args.runs)
+        ok &= report("sync: push 10,000 + pull 10,000", sync, 6.0)
+        page, plain = bench_queue_page(tmp)
+        ok &= report("filtered sorted page of 100 over 100,000 leads", page, 0.050, unit="ms")
+        print(f"    baseline: the unfiltered first page {plain * 1000:.2f} ms")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
