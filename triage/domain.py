@@ -86,7 +86,10 @@ def parse_time(value: Any) -> datetime:
         raise ValueError(f"not a time: {value!r}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"time out of range: {value!r}") from None
 
 
 def format_time(dt: datetime | None) -> str | None:
@@ -429,6 +432,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEXT_LIMIT = 500
 
 
+def storable_text(value: str) -> bool:
+    """Text every database engine can store: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_text(value: Any) -> str:
+    """`value` as text that can always be printed or sent as UTF-8 JSON."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class LeadInput:
     """One validated row of an import file or of a marketing upsert."""
@@ -449,7 +468,7 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
         return None, ["expected an object of fields"]
     unknown = [k for k in row if k not in IMPORT_KEYS]
     if unknown:
-        problems.append(f"unknown column(s): {', '.join(map(str, unknown))}")
+        problems.append(f"unknown column(s): {', '.join(map(shown_text, unknown))}")
 
     def text(key: str, required: bool = False) -> str | None:
         value = row.get(key)
@@ -463,6 +482,9 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
             problems.append(f"{key} must be text")
             return None
         value = value.strip()
+        if not storable_text(value):
+            problems.append(f"{key} contains a NUL character or invalid Unicode")
+            return None
         if len(value) > _TEXT_LIMIT:
             problems.append(f"{key} is longer than {_TEXT_LIMIT} characters")
             return None
@@ -530,9 +552,10 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
             acts: list[Activity] = []
             for j, a in enumerate(raw_acts, 1):
                 try:
-                    acts.append(
-                        Activity(parse_time(a["at"]), str(a["kind"]), str(a.get("detail", "")))
-                    )
+                    act = Activity(parse_time(a["at"]), str(a["kind"]), str(a.get("detail", "")))
+                    if not (storable_text(act.kind) and storable_text(act.detail)):
+                        raise ValueError("not storable text")
+                    acts.append(act)
                 except (KeyError, TypeError, ValueError):
                     problems.append(f"activities #{j} needs at (a time), kind and detail")
             activities = tuple(sorted(acts, key=lambda x: x.at))

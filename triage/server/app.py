@@ -2,6 +2,7 @@
 
 import logging
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -155,11 +156,10 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
         limit: Annotated[
             int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)
         ] = protocol.DEFAULT_PULL_LIMIT,
-        client_id: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F-]{32,36}$")] = None,
+        # A UUID, as in push: any spelling of it names the same client.
+        client_id: Annotated[UUID | None, Query()] = None,
     ) -> JSONResponse:
-        return JSONResponse(
-            backend.pull(who, cursor, limit, client_id.lower() if client_id else None)
-        )
+        return JSONResponse(backend.pull(who, cursor, limit, str(client_id) if client_id else None))
 
     @app.post("/v1/sync/push", response_model=protocol.PushResponse)
     def push(who: Annotated[Caller, Depends(rep)], body: protocol.PushRequest) -> JSONResponse:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from triage import domain
-from triage.server.importer import ImportFileError, read_rows
+from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.service import Backend, RowProblems, ServiceError
 
 DEFAULT_PORT = 8765
@@ -73,9 +73,13 @@ def add_user(args: argparse.Namespace) -> int:
 
 def import_file(args: argparse.Namespace) -> int:
     try:
-        rows, labels = read_rows(args.file)
+        try:
+            rows, labels = read_rows(args.file)
+            unreadable: list[tuple[str, list[str]]] = []
+        except UnreadableRows as exc:  # check the readable lines too: name every bad row
+            rows, labels, unreadable = exc.rows, exc.labels, exc.unreadable
         backend = _backend(args)
-        created, updated, unchanged = backend.upsert_leads(rows, labels)
+        created, updated, unchanged = backend.upsert_leads(rows, labels, known_problems=unreadable)
     except ImportFileError as exc:
         return _fail(f"{exc}; nothing was imported")
     except RowProblems as exc:
@@ -83,7 +87,7 @@ def import_file(args: argparse.Namespace) -> int:
             f"triage server: {args.file}: {len(exc.problems)} bad row(s); nothing was imported",
             file=sys.stderr,
         )
-        for label, problems in exc.problems:
+        for label, problems in sorted(exc.problems, key=lambda p: int(p[0].split()[-1])):
             print(f"  {label}: {'; '.join(problems)}", file=sys.stderr)
         return 1
     print(f"{args.file}: {created} created, {updated} updated, {unchanged} unchanged")

@@ -18,6 +18,22 @@ class ImportFileError(Exception):
     """The file as a whole cannot be read; the message says why."""
 
 
+class UnreadableRows(RowProblems):
+    """Some lines cannot be read. Carries the lines that could, so they can be checked too."""
+
+    def __init__(
+        self,
+        problems: list[tuple[str, list[str]]],
+        unreadable: list[tuple[str, list[str]]],
+        rows: list[dict[str, Any]],
+        labels: list[str],
+    ):
+        super().__init__(problems)
+        self.unreadable = unreadable
+        self.rows = rows
+        self.labels = labels
+
+
 def read_rows(path: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows and their labels ("line N"). Raises ImportFileError or RowProblems."""
     path = Path(path)
@@ -116,11 +132,12 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]
 
 def _with_row_problems(
     bad: list[tuple[str, list[str]]], rows: list[dict[str, Any]], labels: list[str]
-) -> RowProblems:
+) -> UnreadableRows:
     """Report unreadable rows together with every other bad row of the file."""
+    unreadable = list(bad)
     for label, row in zip(labels, rows, strict=True):
         _, errs = domain.parse_import_row(row)
         if errs:
             bad.append((label, errs))
     bad.sort(key=lambda p: int(p[0].split()[-1]))
-    return RowProblems(bad)
+    return UnreadableRows(bad, unreadable, rows, labels)

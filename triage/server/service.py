@@ -211,14 +211,20 @@ class Backend:
         return found
 
     def upsert_leads(
-        self, rows: Sequence[dict[str, Any]], labels: Sequence[str] | None = None
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
     ) -> tuple[int, int, int]:
         """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
 
         Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
+        `known_problems` are rows of the same file that could not even be read: reported
+        together with the problems of `rows`, so one run names every bad row.
         """
         labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
-        problems: list[tuple[str, list[str]]] = []
+        problems: list[tuple[str, list[str]]] = list(known_problems)
         inputs: list[tuple[str, domain.LeadInput]] = []
         seen: dict[str, str] = {}
         for label, row in zip(labels, rows, strict=True):
@@ -334,6 +340,8 @@ class Backend:
         lead.seq = seq
 
     def _find_lead(self, s: Session, ref: str) -> models.Lead:
+        if not domain.storable_text(ref):  # PostgreSQL cannot even compare a NUL
+            raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
         lead = s.get(models.Lead, ref)
         if lead is None:
             lead = s.execute(
@@ -346,9 +354,11 @@ class Backend:
     def assign(self, lead_ref: str, owner_email: str) -> dict[str, Any]:
         with self.db.write() as s:
             lead = self._find_lead(s, lead_ref)
-            owner = self._reps_by_email(s, [owner_email]).get(owner_email.strip().lower())
+            owner = None
+            if domain.storable_text(owner_email):
+                owner = self._reps_by_email(s, [owner_email]).get(owner_email.strip().lower())
             if owner is None or owner.role != domain.Role.REP:
-                raise ServiceError(404, "unknown_rep", f"{owner_email} is not a rep")
+                raise ServiceError(404, "unknown_rep", f"{owner_email!r} is not a rep")
             if lead.owner_id != owner.id:
                 seqs = SeqAllocator(s)
                 self._reassign(s, lead, owner, seqs, utcnow())
@@ -430,7 +440,13 @@ class Backend:
                 raise ServiceError(403, "client_id_taken", "this client_id belongs to another user")
             last = state.last_seq
             policy = self._policy(s)
-            lead_ids = sorted({str(e.model_extra.get("lead_id")) for e in ordered if e.model_extra})
+            lead_ids = sorted(
+                {
+                    str(e.model_extra.get("lead_id"))
+                    for e in ordered
+                    if e.model_extra and domain.storable_text(str(e.model_extra.get("lead_id")))
+                }
+            )
             # Leads as plain records, written back in one executemany: ORM objects cost
             # more than the database work at 500 mutations a batch.
             leads: dict[str, Any] = {}
@@ -536,7 +552,16 @@ class Backend:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
+            where = domain.shown_text(where).replace("\x00", "?")  # a field name is stored too
             return "invalid", f"bad_mutation:{where}"[:40], None
+        for name in ("lead_id", "reason", "note"):
+            value = getattr(m, name)
+            if value is not None and not domain.storable_text(value):
+                return "invalid", f"bad_mutation:{name}", None
+        try:
+            client_at = _utc(m.at) or received
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00
+            return "invalid", "bad_mutation:at", None
         lead = leads.get(m.lead_id)
         if lead is None or lead.owner_id != caller.id:
             return "conflict", "not_assigned", None
@@ -551,7 +576,6 @@ class Backend:
             if lead.status != domain.Status.OPEN:
                 return "conflict", "already_decided", lead
             outcome = domain.Outcome(m.outcome)
-            client_at = _utc(m.at) or received
             effective = domain.clamp_time(client_at, lead.assigned_at, received)
             nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
             lead.status = outcome.status.value
@@ -587,7 +611,6 @@ class Backend:
                 return "conflict", "not_decided", lead
             if (lead.decision or {}).get("by") != caller.email:
                 return "conflict", "not_own_decision", lead
-            client_at = _utc(m.at) or received
             effective = domain.clamp_time(client_at, lead.assigned_at, received)
             lead.status = domain.Status.OPEN.value
             lead.decision = None
@@ -610,6 +633,9 @@ class Backend:
     def feedback(self, cursor: int, limit: int) -> dict[str, Any]:
         with self.db.read() as s:
             top = current_seq(s)
+            # Nothing lies beyond the counter; and PostgreSQL's INTEGER column cannot
+            # even compare with a cursor past 2**31 (a 500 before this clamp).
+            cursor = min(cursor, top)
             rows = s.execute(
                 select(models.Event, models.Lead, models.User)
                 .join(models.Lead, models.Lead.id == models.Event.lead_id)
