@@ -188,6 +188,9 @@ def test_wrong_types_are_a_422(guard: Guard) -> None:
         ({"client_id": cid, "mutations": [{"seq": "abc"}]}, "mutations.0.seq"),
         ({"client_id": cid, "mutations": [{"seq": 1.5}]}, "mutations.0.seq"),
         ({"client_id": cid, "mutations": [{"seq": None}]}, "mutations.0.seq"),
+        ({"client_id": cid, "mutations": [{"seq": True}]}, "mutations.0.seq"),
+        ({"client_id": cid, "mutations": [{"seq": 1.0}]}, "mutations.0.seq"),
+        ({"client_id": cid, "mutations": [{"seq": "1"}]}, "mutations.0.seq"),
         (
             {"client_id": guard.client_id, "mutations": [{"seq": 2}, {"seq": "x"}]},
             "mutations.1.seq",

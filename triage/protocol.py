@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from triage import domain
 
@@ -129,7 +129,7 @@ class Mutation(Wire):
 
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1)
+    seq: StrictInt = Field(ge=1)
     lead_id: str = Field(min_length=1, max_length=64)
     type: Literal["decide", "bant", "reopen"]
     outcome: OutcomeStr | None = None
@@ -145,7 +145,7 @@ class MutationEnvelope(Wire):
     """What the server needs to order a mutation before it reads the rest of it."""
 
     model_config = ConfigDict(extra="allow")
-    seq: int = Field(ge=1)
+    seq: StrictInt = Field(ge=1)  # true or 1.0 is not a seq
 
 
 class PushRequest(Wire):
