@@ -155,13 +155,13 @@ def _settings_from_table(data: Mapping[str, Any], where: Path) -> Settings:
         settings.sync_interval_seconds = float(interval)
     keys = data.get("keys", {})
     if not isinstance(keys, Mapping):
-        problems.append("keys must be a table ([keys]) of binding id = \"key\"")
+        problems.append('keys must be a table ([keys]) of binding id = "key"')
     else:
         for binding, value in keys.items():
             if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
                 value = ",".join(value)
             if not isinstance(value, str) or not value.strip():
-                problems.append(f"keys.{binding} must be a key name such as \"ctrl+r\" or \"a,enter\"")
+                problems.append(f'keys.{binding} must be a key name such as "ctrl+r" or "a,enter"')
                 continue
             settings.keys[binding] = value.strip()
     if problems:
@@ -195,7 +195,12 @@ def load_settings(paths: Paths, environ: Mapping[str, str] = os.environ) -> Sett
 
 
 def save_login(paths: Paths, server_url: str, token: str, insecure: bool = False) -> None:
-    """Remember a server and its token: config.toml keeps its other keys; the token file is 0600."""
+    """Remember a server and its token.
+
+    config.toml gets server_url and insecure and keeps its other keys; the token goes
+    to its own file, mode 0600, written atomically; a new config dir is made 0700.
+    """
+    server_url = check_server_url(server_url, insecure)
     token = token.strip()
     if not token:
         raise ConfigError("the token is empty")
@@ -251,7 +256,15 @@ def _write_atomic(path: Path, content: bytes) -> None:
 # ---------------------------------------------------------------- a small TOML writer
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def _toml_key(key: str) -> str:
@@ -356,7 +369,5 @@ def check_server_url(url: str, insecure: bool = False) -> str:
     if parts.username or parts.password:
         raise ConfigError("the server URL must not carry a user name or password; use the token")
     if scheme == "http" and not insecure and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"refusing plain http to {parts.hostname}; use https or pass --insecure"
-        )
+        raise ConfigError(f"refusing plain http to {parts.hostname}; use https or pass --insecure")
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
