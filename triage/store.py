@@ -1021,6 +1021,19 @@ class Store:
         now = time.time()
         with self._write() as conn:
             touched: list[str] = []
+            rows: dict[int, tuple] = {}  # seq -> outbox row and the lead's name (None: gone)
+            for chunk in _chunks([r.seq for r in results]):
+                for row in conn.execute(
+                    "SELECT o.seq, o.id, o.lead_id, o.type, o.payload, o.action_id, l.name "
+                    "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
+                    f"WHERE o.seq IN ({_marks(len(chunk))})",
+                    chunk,
+                ):
+                    rows[row[0]] = row[1:]
+            server_states: list[domain.Lead] = []  # written once, before the recompute
+            answered_before: list[domain.Lead] = []
+            deleted: list[tuple[int]] = []
+            results_by_action: list[tuple[str, str, str]] = []
             for result in results:
                 status = result.status
                 if status == "duplicate":
@@ -1030,24 +1043,17 @@ class Store:
                 if status not in ("applied", "conflict", "invalid"):
                     continue
                 lead = result.lead
-                row = conn.execute(
-                    "SELECT o.id, o.lead_id, o.type, o.payload, o.action_id, l.name "
-                    "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id WHERE o.seq = ?",
-                    (result.seq,),
-                ).fetchone()
+                row = rows.pop(result.seq, None)
                 if row is None:  # answered before: only keep the newer server state
-                    if lead is not None and self._existing(conn, [lead.id]):
-                        touched.extend(self._put_server_leads(conn, [lead]))
+                    if lead is not None:
+                        answered_before.append(lead)
                     continue
                 row_id, lead_id, kind, payload, action_id, name = row
                 present = name is not None
                 if lead is not None and lead.id == lead_id and present:
-                    self._put_server_leads(conn, [lead])
-                conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-                conn.execute(
-                    "UPDATE action_leads SET result = ? WHERE action_id = ? AND lead_id = ?",
-                    (status, action_id, lead_id),
-                )
+                    server_states.append(lead)
+                deleted.append((row_id,))
+                results_by_action.append((status, action_id, lead_id))
                 if status != "applied":
                     self._add_conflict(
                         conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
@@ -1056,6 +1062,16 @@ class Store:
                     )  # fmt: skip
                 if present:
                     touched.append(lead_id)
+            if answered_before:
+                known = self._existing(conn, [lead.id for lead in answered_before])
+                server_states += [lead for lead in answered_before if lead.id in known]
+                touched += [lead.id for lead in answered_before if lead.id in known]
+            self._put_server_leads(conn, server_states)
+            conn.executemany("DELETE FROM outbox WHERE id = ?", deleted)
+            conn.executemany(
+                "UPDATE action_leads SET result = ? WHERE action_id = ? AND lead_id = ?",
+                results_by_action,
+            )
             self._recompute(conn, touched)
             if last_seq is not None:
                 self._note_last_seq(conn, last_seq)
