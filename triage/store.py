@@ -825,8 +825,8 @@ class Store:
         """Write server states, their view = the server state (callers recompute the
         leads with outbox rows). Returns the ids written.
 
-        A version older than the one stored is ignored (a push answer can be newer
-        than a pull page), unless `force` (after a reset the server may have gone back).
+        A version older than or equal to the one stored is ignored (a push answer can be
+        newer than a pull page), unless `force` (after a reset the server may have gone back).
         """
         latest: dict[str, domain.Lead] = {}
         for lead in leads:  # the same lead twice in a page: the newer
@@ -837,7 +837,10 @@ class Store:
                 for lead_id, version in conn.execute(
                     f"SELECT id, version FROM leads WHERE id IN ({_marks(len(chunk))})", chunk
                 ):
-                    if latest[lead_id].version < version:
+                    # The same version is the same content (the server bumps it on every
+                    # change): a pull that brings back what a push answer already gave us
+                    # writes nothing.
+                    if latest[lead_id].version <= version:
                         del latest[lead_id]
         rows = [_lead_row(lead) for lead in latest.values()]
         conn.executemany(_UPSERT_LEAD, [r[0] for r in rows])

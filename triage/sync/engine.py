@@ -76,11 +76,11 @@ class SyncEngine:
         self.page = page
         self.retry = retry or RetryPolicy()
         self.should_stop = should_stop
-        self._counts: dict[str, int] = {}
+        self._counts = _zero_counts()  # push_all/pull_all may also be called on their own
 
     def sync(self) -> SyncReport:
         """One full round: push everything, then pull until done. Never raises SyncError."""
-        self._counts = dict.fromkeys(("pushed", "applied", "conflicts", "pulled", "revoked"), 0)
+        self._counts = _zero_counts()
         try:
             if self.store.me() is None:
                 me = self._with_retry(self.client.me)
@@ -177,7 +177,7 @@ class SyncEngine:
                 reset=page.reset,
                 last_seq=None if page.has_more else page.last_seq,
             )
-            self._counts["pulled"] += applied.leads
+            self._counts["pulled"] += len(page.leads)
             self._counts["revoked"] += applied.revoked
             self._counts["conflicts"] += applied.conflicts
             if not page.has_more:
@@ -195,6 +195,10 @@ class SyncEngine:
                 if not exc.retry or attempt >= self.retry.attempts or self.should_stop():
                     raise
                 self.retry.sleep(self.retry.delay(attempt))
+
+
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys(("pushed", "applied", "conflicts", "pulled", "revoked"), 0)
 
 
 def _now() -> datetime:
