@@ -106,7 +106,13 @@ def demo_rows(
         for _ in range(rng.randint(1, 5)):
             kind, detail = rng.choice(ACTIVITY)
             t += timedelta(hours=rng.randint(2, 120))
-            acts.append({"at": min(t, mql_at).isoformat(), "kind": kind, "detail": detail.format(c=campaign)})
+            acts.append(
+                {
+                    "at": min(t, mql_at).isoformat(),
+                    "kind": kind,
+                    "detail": detail.format(c=campaign),
+                }
+            )
         row: dict[str, Any] = {
             "external_id": f"{prefix}-{i:05d}",
             "name": f"{first} {last}",

@@ -1,0 +1,63 @@
+"""Snapshots of every screen at 120x40 and 80x24 (frozen clock, fixed data, no sync).
+
+Regenerate with `pytest tests/test_tui_snapshots.py --snapshot-update`, then look at
+the SVGs in tests/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.test_tui_support import build_app, make_conflict, seed_store
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times are shown in local time: pin it."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def snap_store(tmp_path):
+    store = seed_store(tmp_path / "triage.db", 200)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_queue(snap_compare, snap_store, size):
+    assert snap_compare(
+        build_app(snap_store), press=["j", "space", "j", "space"], terminal_size=size
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_detail(snap_compare, snap_store, size):
+    assert snap_compare(
+        build_app(snap_store), press=["j", "enter", "1", "2", "2"], terminal_size=size
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_reason_picker(snap_compare, snap_store, size):
+    assert snap_compare(build_app(snap_store), press=["n"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_conflicts(snap_compare, snap_store, size):
+    make_conflict(snap_store, 5)
+    make_conflict(snap_store, 9)
+    assert snap_compare(build_app(snap_store), press=["c"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, snap_store, size):
+    assert snap_compare(build_app(snap_store), press=["question_mark"], terminal_size=size)

@@ -1,0 +1,505 @@
+"""The Textual app: wires the local store, the background sync worker and the screens.
+
+Build it with :func:`make_app`; the CLI and the tests both do. Module-level imports
+are textual, triage's domain, store and config, and the TUI's own widgets (which
+import nothing else): the first paint must not pay for httpx or pydantic, so the sync
+runner is imported inside the sync worker (tests/test_tui_queue.py checks this).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from triage import domain
+from triage.config import Settings
+from triage.domain import Outcome
+from triage.store import ActionError, ActionResult, Store, StoreError
+from triage.widgets.fmt import OUTCOME_PAST, plural
+from triage.widgets.status_bar import StatusBar, SyncView
+
+EXIT_AFTER_FIRST_PAINT = "TRIAGE_EXIT_AFTER_FIRST_PAINT"
+"""Set to a file path: after the first paint of the queue the app writes
+`{"time": time.time(), "rows": <rows fetched>}` there and exits (bench/tui.py uses it)."""
+
+
+class TriageApp(App[None]):
+    """Clear the MQL queue at keyboard speed; reads and writes only the local store."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Triage"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", show=False, tooltip="Quit (every decision is already saved)"),
+        Binding("question_mark", "help", "Help", id="help",
+                tooltip="Show every key of this screen, generated from its bindings"),
+        Binding("u", "undo", "Undo", id="undo",
+                tooltip="Undo the last decision or BANT answer; a bulk decision is one step"),
+        Binding("s", "sync", "Sync", id="sync", show=False,
+                tooltip="Sync now: push decisions, pull new leads (runs in the background)"),
+        Binding("c", "conflicts", "Conflicts", id="conflicts", show=False,
+                tooltip="Review decisions the server refused"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False,
+                priority=True, tooltip="Open the command palette: every action, jump to a lead"),
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        db_path: Path,
+        clock: Callable[[], datetime] | None = None,
+        sync: bool = True,
+    ) -> None:
+        from triage.screens.palette import TriageCommands
+
+        self.COMMANDS = App.COMMANDS | {TriageCommands}
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.db_path = Path(db_path)
+        self.clock = clock
+        self.sync_enabled = sync
+        self.keymap: dict[str, str] = dict(settings.keys)
+        self.sync_view = SyncView("never" if settings.server_url and settings.token else "off")
+        self._policy: domain.Policy | None = None
+        self._labels: dict[str, tuple[str, tuple[str, ...]]] = {}  # action_id -> (label, ids)
+        self._sync_timer: Timer | None = None
+        self._painted = False
+        self._stop_sync = threading.Event()
+        self._detail = None  # the installed LeadDetailScreen, once opened
+        self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
+        self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
+        self.last_sync_report: object | None = None
+
+    # ------------------------------------------------------------ basics
+
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+        """Notifications carry data (lead names, notes, server errors): never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock is not None else domain.utcnow()
+
+    @property
+    def policy(self) -> domain.Policy:
+        if self._policy is None:
+            self._policy = self.store.policy()
+        return self._policy
+
+    def get_default_screen(self) -> Screen:
+        from triage.screens.queue import QueueScreen
+
+        return QueueScreen(self.store)
+
+    @property
+    def queue_screen(self):  # -> QueueScreen | None
+        from triage.screens.queue import QueueScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                return screen
+        return None
+
+    @property
+    def queue_table(self):  # -> LeadTable | None
+        screen = self.queue_screen
+        return None if screen is None else screen.table
+
+    def on_mount(self) -> None:
+        if self.settings.theme:
+            if self.settings.theme in self.available_themes:
+                self.theme = self.settings.theme
+            else:
+                self.notify(f"Unknown theme {self.settings.theme!r}; using the default",
+                            severity="warning")  # fmt: skip
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        me = self.store.me()
+        rep = (me.get("name") or me.get("email")) if me else None
+        self.title = f"Triage · {rep}" if rep else "Triage"
+        server = self.settings.server_url
+        self.sub_title = server.split("://", 1)[-1] if server else "not logged in: local only"
+        self.set_interval(30, self.refresh_status, name="status-clock")
+
+    def first_paint(self) -> None:
+        """Called by the queue after its first refresh: start syncing, or exit for the bench."""
+        if self._painted:
+            return
+        self._painted = True
+        marker = os.environ.get(EXIT_AFTER_FIRST_PAINT)
+        if marker:
+            table = self.queue_table
+            rows = table.stats.rows if table is not None else 0
+            Path(marker).write_text(json.dumps({"time": time.time(), "rows": rows}))
+            self.exit()
+            return
+        if self.sync_enabled and self.sync_view.state != "off":
+            self.action_sync()
+            interval = max(5.0, float(self.settings.sync_interval_seconds))
+            self._sync_timer = self.set_interval(interval, self._periodic_sync, name="sync")
+
+    # ------------------------------------------------------------ status and refresh
+
+    def refresh_status(self) -> None:
+        try:
+            status = self.store.status(now=self.now())
+        except StoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        now = self.now()
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.show(status, self.sync_view, now)
+
+    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
+        """Tell every screen in the stack (decision | undo | bant | sync); refresh the bar."""
+        for screen in self.screen_stack:
+            handler = getattr(screen, "data_changed", None)
+            if handler is not None:
+                handler(reason, lead_id)
+        self.refresh_status()
+
+    def filter_applied(self, query: str) -> None:
+        """Hook for the benchmark: a filter keystroke has been re-queried and redrawn."""
+
+    # ------------------------------------------------------------ screens
+
+    def open_lead(self, lead_id: str) -> None:
+        from triage.screens.detail import LeadDetailScreen
+
+        if self.store.lead(lead_id) is None:
+            self.notify("That lead is no longer in your store", severity="warning")
+            return
+        table = self.queue_table
+        if table is not None:
+            found = table.locate(lead_id, near=table.cursor)
+            if found is not None:
+                table.move_to(found)
+        # One detail screen, kept installed: opening a lead then costs a repaint, not a
+        # compose of twenty widgets. (A second one only if it is already in the stack.)
+        detail = self._detail
+        if detail is None:
+            detail = self._detail = LeadDetailScreen(self.store, lead_id)
+            self.install_screen(detail, name="detail")
+        elif detail in self.screen_stack:
+            detail = LeadDetailScreen(self.store, lead_id)
+        else:
+            detail.lead_id = lead_id
+        self.push_screen(detail)
+
+    def action_help(self) -> None:
+        from triage.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        # Kept per kind of screen: the help of a screen is made from its class's
+        # bindings and the keymap, which do not change while the app runs.
+        kind = type(self.screen)
+        help_screen = self._help.get(kind)
+        if help_screen is None:
+            help_screen = self._help[kind] = HelpScreen(self.screen)
+            self.install_screen(help_screen, name=f"help-{kind.__name__}")
+        self.push_screen(help_screen)
+
+    def action_conflicts(self) -> None:
+        from triage.screens.conflicts import ConflictsScreen
+
+        if isinstance(self.screen, ConflictsScreen):
+            return
+        self.push_screen(ConflictsScreen(self.store))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):  # ours say it better
+                yield command
+
+    # ------------------------------------------------------------ decisions
+
+    def _names(self, lead_ids: list[str]) -> str:
+        if len(lead_ids) == 1:
+            lead = self.store.lead(lead_ids[0])
+            return lead.name if lead else lead_ids[0]
+        return plural(len(lead_ids), "lead")
+
+    def _bant_no_count(self, lead_ids: list[str]) -> int:
+        if len(lead_ids) <= 20:
+            return sum(
+                1
+                for i in lead_ids
+                if (lead := self.store.lead(i)) is not None and lead.has_bant_no()
+            )
+        wanted = set(lead_ids)
+        flagged: set[str] = set()
+        for key in self.policy.bant_keys:
+            flt = domain.parse_filter(f"bant:{key}=no")
+            flagged.update(
+                i for i in self.store.queue_ids(flt, "sla", now=self.now()) if i in wanted
+            )
+        return len(flagged)
+
+    def _open_only(self, lead_ids: list[str]) -> list[str]:
+        """Marked leads that are still open (a sync may have decided some meanwhile)."""
+        if len(lead_ids) <= 20:
+            out = []
+            for i in lead_ids:
+                lead = self.store.lead(i)
+                if lead is not None and lead.status is domain.Status.OPEN:
+                    out.append(i)
+            return out
+        open_ids = set(self.store.queue_ids(domain.Filter(), "sla", now=self.now()))
+        return [i for i in lead_ids if i in open_ids]
+
+    def request_decision(
+        self,
+        outcome: Outcome,
+        lead_ids: list[str],
+        *,
+        bulk: bool,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        """Ask what is needed (confirmation, reason), then commit in one store call."""
+        from triage.screens.reason import ConfirmScreen, ReasonChoice
+
+        ids = list(lead_ids)
+        subject = self._names(ids)
+
+        def commit(choice: ReasonChoice | None = None) -> None:
+            self.commit_decision(outcome, ids, subject, choice, bulk=bulk)
+            if on_done is not None:
+                on_done()
+
+        if outcome is Outcome.ACCEPT:
+            flagged = self._bant_no_count(ids)
+            if flagged:
+                detail = (
+                    f"{subject} has a BANT answer “no”."
+                    if len(ids) == 1
+                    else f"{flagged:,} of the {len(ids):,} leads have a BANT answer “no”."
+                )
+
+                def confirmed(ok: bool | None) -> None:
+                    if ok:
+                        commit()
+
+                self.push_screen(ConfirmScreen("Accept anyway?", detail), confirmed)
+                return
+            commit()
+            return
+
+        def picked(choice: ReasonChoice | None) -> None:
+            if choice is not None:
+                commit(choice)
+
+        self.push_screen(self._picker(outcome, subject), picked)
+
+    def _picker(self, outcome: Outcome, subject: str):  # -> ReasonPicker
+        """The reason picker of `outcome`, kept installed between decisions (so `r` shows
+        it at once after the first time); made again when the policy changes."""
+        from triage.screens.reason import ReasonPicker
+
+        today = self.now().astimezone().date()
+        name = f"reasons-{outcome.value}"
+        picker = self._pickers.get(outcome)
+        if picker is not None and (picker.policy != self.policy or picker in self.screen_stack):
+            if picker not in self.screen_stack:
+                self.uninstall_screen(name)
+            del self._pickers[outcome]
+            picker = None
+        if picker is None:
+            picker = ReasonPicker(self.policy, outcome, subject, today=today)
+            if not self.is_screen_installed(name):
+                self._pickers[outcome] = picker
+                self.install_screen(picker, name=name)
+        return picker.prepare(subject, today)
+
+    def commit_decision(
+        self,
+        outcome: Outcome,
+        lead_ids: list[str],
+        subject: str,
+        choice=None,  # ReasonChoice | None
+        *,
+        bulk: bool = False,
+    ) -> ActionResult | None:
+        """One store call (one transaction) on the UI thread: a few ms for one lead,
+        about a second for 10,000. Marks can go stale (a sync decided some of the
+        leads meanwhile): the store refuses the whole batch, and it is retried once
+        with the leads that are still open."""
+
+        def decide(ids: list[str]) -> ActionResult:
+            return self.store.decide(
+                ids,
+                outcome,
+                reason=choice.code if choice else None,
+                note=choice.note if choice else None,
+                nurture_until=choice.nurture_until if choice else None,
+                at=self.now(),
+            )
+
+        try:
+            try:
+                result = decide(lead_ids)
+            except ActionError as exc:
+                if not bulk or exc.code not in ("not_open", "unknown_lead"):
+                    raise
+                still_open = self._open_only(lead_ids)
+                if not still_open:
+                    raise
+                result = decide(still_open)
+                subject = plural(len(still_open), "lead")
+        except ActionError as exc:
+            self.notify(exc.message, severity="error", title="Nothing changed")
+            return None
+        except StoreError as exc:
+            self.notify(str(exc), severity="error", title="Nothing changed")
+            return None
+        label = f"{OUTCOME_PAST[outcome.value]} {subject}"
+        if choice is not None:
+            label += f" · {choice.code}"
+            if choice.nurture_until:
+                label += f" · until {choice.nurture_until.isoformat()}"
+        self._labels[result.action_id] = (label, result.lead_ids)
+        if bulk and (table := self.queue_table) is not None:
+            table.marks = set()
+        self.data_changed("decision")
+        self.notify(label, timeout=3)
+        return result
+
+    def action_undo(self) -> None:
+        try:
+            result = self.store.undo()
+        except (ActionError, StoreError) as exc:
+            self.notify(getattr(exc, "message", str(exc)), severity="error")
+            return
+        if result is None:
+            self.notify("Nothing to undo", severity="warning")
+            return
+        label, ids = self._labels.pop(result.action_id, (None, ()))
+        if label is None:
+            label = (
+                f"decision on {plural(result.count, 'lead')}"
+                if result.kind == "decide"
+                else "BANT answer"
+            )
+        else:
+            label = label[0].lower() + label[1:]
+        restored = ids[0] if len(ids) == 1 else None
+        self.data_changed("undo", lead_id=restored)
+        message = f"Undid: {label}"
+        if result.via_reopen:
+            message += " (already sent: undo sent as reopen)"
+        self.notify(message, timeout=3)
+
+    # ------------------------------------------------------------ sync
+
+    def _periodic_sync(self) -> None:
+        if self.sync_view.state != "stopped":
+            self.action_sync(quiet=True)
+
+    def action_sync(self, quiet: bool = False) -> None:
+        if not (self.settings.server_url and self.settings.token):
+            self.sync_view = SyncView("off", "not logged in")
+            self.refresh_status()
+            if not quiet:
+                self.notify(
+                    "Not logged in: run `triage login --server URL --token TOKEN`",
+                    severity="warning",
+                )
+            return
+        if any(w.group == "sync" and w.is_running for w in self.workers):
+            if not quiet:
+                self.notify("A sync is already running", timeout=2)
+            return
+        self.sync_view = SyncView("syncing")
+        self.refresh_status()
+        self._sync_worker()
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False, name="sync")
+    def _sync_worker(self):  # -> SyncReport
+        from triage.sync.engine import RetryPolicy
+        from triage.sync.runner import run_once
+
+        worker = get_current_worker()
+        stop = self._stop_sync
+        return run_once(
+            self.db_path,
+            self.settings.server_url,
+            self.settings.token,
+            # quitting must not wait out a retry back-off: the sleep wakes on exit
+            retry=RetryPolicy(sleep=stop.wait),
+            should_stop=lambda: worker.is_cancelled or stop.is_set(),
+        )
+
+    def exit(self, *args, **kwargs) -> None:
+        self._stop_sync.set()  # a running sync stops at its next step
+        super().exit(*args, **kwargs)
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """Every worker's end lands here: results applied, failures shown, never a crash."""
+        worker = event.worker
+        if worker.group != "sync":
+            if event.state is WorkerState.ERROR:
+                self.notify(f"{worker.name} failed: {worker.error}", severity="error")
+            return
+        if event.state is WorkerState.SUCCESS:
+            self.sync_done(worker.result)
+        elif event.state is WorkerState.ERROR:
+            self.sync_view = SyncView("offline", str(worker.error))
+            self.notify(f"Sync failed: {worker.error}", severity="error", title="Sync")
+            self.refresh_status()
+        elif event.state is WorkerState.CANCELLED:
+            self.sync_view = SyncView("never")
+            self.refresh_status()
+
+    def sync_done(self, report) -> None:  # report: triage.sync.engine.SyncReport
+        """Apply a sync result on the UI thread: redraw the queue, keep the cursor's lead."""
+        self.last_sync_report = report
+        if report.ok:
+            self.sync_view = SyncView("online")
+            if self._sync_timer is not None:
+                self._sync_timer.resume()
+            if report.conflicts:
+                self.notify(
+                    f"{plural(report.conflicts, 'conflict')} to review: press c",
+                    severity="warning",
+                    title="Sync",
+                )
+        elif report.auth_failed:
+            self.sync_view = SyncView("stopped", report.error)
+            if self._sync_timer is not None:
+                self._sync_timer.pause()
+            self.notify(f"sync stopped: {report.error}", severity="error", title="Sync", timeout=10)
+        else:
+            self.sync_view = SyncView("offline", report.error)
+        self._policy = None  # a sync may bring a new policy
+        self.data_changed("sync")
+
+
+def make_app(
+    *,
+    store: Store,
+    settings: Settings,
+    db_path: Path,
+    clock: Callable[[], datetime] | None = None,
+    sync: bool = True,
+) -> TriageApp:
+    """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
+    `clock`: a frozen "now" for ages and SLA colours."""
+    return TriageApp(store=store, settings=settings, db_path=db_path, clock=clock, sync=sync)

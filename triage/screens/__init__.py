@@ -1,0 +1,1 @@
+"""Screens of the Triage TUI: queue, lead detail, reason picker, conflicts, help."""

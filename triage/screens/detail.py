@@ -1,0 +1,280 @@
+"""One lead in full: contact, firmographics, SLA, the BANT checklist, activity and history.
+
+Deciding here shows the next open lead of the queue in the same screen, so a rep
+can work through the whole queue without leaving it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from triage import domain
+from triage.domain import Outcome
+from triage.screens.queue import DECISION_BINDINGS
+from triage.store import ActionError, HistoryEntry, Store, StoreError
+from triage.widgets.bant import BantChecklist
+from triage.widgets.fmt import SLA_WORDS, age_text, age_vs_sla
+from triage.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from triage.app import TriageApp
+
+STATUS_STYLE = {
+    "open": "$text-accent",
+    "accepted": "$text-success",
+    "rejected": "$text-error",
+    "nurture": "$text-warning",
+}
+
+
+def _fmt_time(dt) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "–"
+
+
+class LeadDetailScreen(Screen[None]):
+    """The lead; `1`-`4` cycle BANT answers; a/r/n decide and move on; j/k walk the queue."""
+
+    HELP_TITLE = "Lead"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back", tooltip="Back to the queue"),
+        *DECISION_BINDINGS,
+        Binding("j", "next", "Next", id="next_lead",
+                tooltip="Show the next lead of the queue"),
+        Binding("k", "previous", "Prev", id="previous_lead",
+                tooltip="Show the previous lead of the queue"),
+        *(
+            Binding(str(i), f"cycle_bant({i - 1})", f"BANT {i}", id=f"bant_{i}", show=False,
+                    tooltip=f"Cycle the answer of BANT criterion {i}: not yet → yes → no")
+            for i in range(1, 5)
+        ),
+    ]  # fmt: skip
+
+    def __init__(self, store: Store, lead_id: str) -> None:
+        super().__init__(id="detail")
+        self.store = store
+        self.lead_id = lead_id
+        self.lead: domain.Lead | None = None
+
+    @property
+    def triage(self) -> TriageApp:
+        return cast("TriageApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="lead-heading")
+            yield Static(id="lead-facts")
+            yield Static("BANT · keys 1-4 cycle the rep's answer", classes="section-title")
+            yield BantChecklist(self.triage.policy, id="bant")
+            yield Static("Activity", classes="section-title")
+            yield Static(id="lead-activity", classes="timeline")
+            yield Static("Decision history", classes="section-title")
+            yield Static(id="lead-history", classes="timeline")
+        yield StatusBar(id="status-bar")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_screen_resume(self) -> None:
+        """Each time the screen is shown (it is kept installed between leads)."""
+        self.show_lead(self.lead_id)
+        self.query_one("#detail-body").focus()
+        self.triage.refresh_status()
+
+    # ------------------------------------------------------------ showing
+
+    def show_lead(self, lead_id: str) -> None:
+        lead = self.store.lead(lead_id)
+        if lead is None:
+            self.notify("That lead is no longer in your store", severity="warning")
+            return
+        self.lead_id = lead_id
+        self.lead = lead
+        self._render_lead(lead)
+        self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+
+    def _render_lead(self, lead: domain.Lead) -> None:
+        now = self.triage.now()
+        policy = self.triage.policy
+        status = lead.status.value
+        heading: list[tuple[str, str]] = [(lead.name, "bold")]
+        if lead.title:
+            heading.append((f" · {lead.title}", ""))
+        if lead.company:
+            heading.append((" at ", "$text-muted"))
+            heading.append((lead.company, "bold"))
+        heading.append(("   ", ""))
+        heading.append((f" {status.upper()} ", f"reverse bold {STATUS_STYLE.get(status, '')}"))
+        if lead.decision:
+            d = lead.decision
+            heading.append((f" {d.reason or ''}", "$text-muted"))
+            if d.nurture_until:
+                heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
+        self.query_one("#lead-heading", Static).update(Content.assemble(*heading))
+
+        age, level = age_vs_sla(lead.mql_at, now, policy.sla_hours)
+        age_style = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
+                     "very-late": "bold $text-error"}[level]  # fmt: skip
+
+        def line(label: str, values: list[str | Content | None]) -> list:
+            parts: list = [(f"{label:<9}", "bold $text-accent")]
+            shown = [v for v in values if v]
+            for i, value in enumerate(shown):
+                if i:
+                    parts.append((" · ", "$text-muted"))
+                parts.append(value)
+            if not shown:
+                parts.append(("–", "$text-muted"))
+            return parts
+
+        source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
+        hours = domain.age_hours(lead.mql_at, now)
+        age_content = Content.assemble((age_text(hours), age_style), (" since MQL", "$text-muted"))
+        sla_content = Content.styled(SLA_WORDS[level].format(h=f"{policy.sla_hours:g}"), age_style)
+        facts = Content.assemble(
+            *line("Contact", [lead.email, lead.phone]),
+            "\n",
+            *line(
+                "Company",
+                [
+                    lead.company,
+                    lead.industry,
+                    f"{lead.company_size} staff" if lead.company_size else None,
+                    lead.country,
+                ],
+            ),  # fmt: skip
+            "\n",
+            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), str(lead.score))]),
+            "\n",
+            *line(
+                "Age",
+                [
+                    age_content,
+                    sla_content,
+                    f"MQL {_fmt_time(lead.mql_at)}" if lead.mql_at else None,
+                ],
+            ),  # fmt: skip
+        )
+        self.query_one("#lead-facts", Static).update(facts)
+        self.query_one("#bant", BantChecklist).show(lead)
+        self._render_activity(lead)
+        self._render_history(self.store.history(lead.id), lead)
+
+    def _render_activity(self, lead: domain.Lead) -> None:
+        if not lead.activities:
+            text = Content.styled("No activity recorded.", "$text-muted")
+        else:
+            parts: list[tuple[str, str] | str] = []
+            for a in sorted(lead.activities, key=lambda a: a.at, reverse=True):
+                if parts:
+                    parts.append("\n")
+                parts.append((f"{_fmt_time(a.at)}  ", "$text-muted"))
+                parts.append((f"{a.kind:<14}", "bold"))
+                parts.append(a.detail)
+            text = Content.assemble(*parts)
+        self.query_one("#lead-activity", Static).update(text)
+
+    def _render_history(self, entries: list[HistoryEntry], lead: domain.Lead) -> None:
+        parts: list[tuple[str, str] | str] = []
+        for e in entries:
+            if parts:
+                parts.append("\n")
+            parts.append((f"{_fmt_time(e.at)}  ", "$text-muted"))
+            if e.kind == "decide":
+                parts.append((f"{e.outcome}", "bold"))
+                parts.append(f" · {e.reason}" if e.reason else "")
+                parts.append(f" · “{e.note}”" if e.note else "")
+            elif e.kind == "undo":
+                parts.append((f"undone ({e.outcome})", "$text-muted"))
+            else:
+                parts.append((f"{e.kind}: {e.error or ''}", "$text-error"))
+        if lead.decision and lead.decision.by and not entries:
+            d = lead.decision
+            parts.append(f"{d.outcome.value} by {d.by}")
+        text = (
+            Content.assemble(*parts)
+            if parts
+            else Content.styled("No decisions yet.", "$text-muted")
+        )
+        self.query_one("#lead-history", Static).update(text)
+
+    # ------------------------------------------------------------ actions
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_cycle_bant(self, index: int) -> None:
+        policy = self.triage.policy
+        if self.lead is None or index >= len(policy.bant):
+            return
+        key = policy.bant[index].key
+        try:
+            self.store.cycle_bant(self.lead.id, key)
+        except (ActionError, StoreError) as exc:
+            self.notify(getattr(exc, "message", str(exc)), severity="error")
+            return
+        lead = self.store.lead(self.lead.id)
+        if lead is not None:
+            self.lead = lead
+            self.query_one("#bant", BantChecklist).show(lead)
+        self.triage.data_changed("bant", lead_id=self.lead_id)
+
+    def _decide(self, outcome: Outcome) -> None:
+        if self.lead is None:
+            return
+        self.triage.request_decision(outcome, [self.lead.id], bulk=False, on_done=self._decided)
+
+    def _decided(self) -> None:
+        table = self.triage.queue_table
+        following = table.cursor_id if table is not None else None
+        if following is None:
+            self.notify("Queue clear: no more open leads")
+            self.dismiss()
+            return
+        self.show_lead(following)
+
+    def action_accept(self) -> None:
+        self._decide(Outcome.ACCEPT)
+
+    def action_reject(self) -> None:
+        self._decide(Outcome.REJECT)
+
+    def action_nurture(self) -> None:
+        self._decide(Outcome.NURTURE)
+
+    def _step(self, delta: int) -> None:
+        table = self.triage.queue_table
+        if table is None or table.count == 0:
+            return
+        current = table.cursor_id
+        if current != self.lead_id:
+            found = table.locate(self.lead_id, near=table.cursor)
+            if found is not None:
+                table.move_to(found)
+        table.move_to(table.cursor + delta)
+        if table.cursor_id and table.cursor_id != self.lead_id:
+            self.show_lead(table.cursor_id)
+
+    def action_next(self) -> None:
+        self._step(1)
+
+    def action_previous(self) -> None:
+        self._step(-1)
+
+    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
+        """After a sync or an undo: show the lead again (or the one the undo restored)."""
+        if reason in ("decision", "bant"):
+            return  # handled by the action itself
+        if reason == "undo" and lead_id is not None:
+            self.show_lead(lead_id)
+            return
+        lead = self.store.lead(self.lead_id)
+        if lead is not None:
+            self.lead = lead
+            self._render_lead(lead)

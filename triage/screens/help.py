@@ -1,0 +1,99 @@
+"""Help: generated from the bindings in force (the screen's, its widgets', the app's), so it never drifts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.content import Content
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+@dataclass(frozen=True, slots=True)
+class HelpEntry:
+    id: str
+    keys: tuple[str, ...]
+    description: str
+    tooltip: str
+
+
+def _own_bindings(node: DOMNode) -> list[Binding]:
+    """The Binding objects declared by the node's own (triage) classes, most derived first."""
+    out: list[Binding] = []
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("triage."):
+            continue
+        for b in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(b, Binding):
+                out.append(b)
+    return out
+
+
+def entries_for(node: DOMNode, app: App) -> list[HelpEntry]:
+    """One entry per binding id, with the keys the keymap gives it now."""
+    keymap: dict[str, str] = dict(getattr(app, "keymap", {}) or {})
+    seen: dict[str, HelpEntry] = {}
+    for binding in _own_bindings(node):
+        binding_id = binding.id or binding.action
+        if binding_id in seen:
+            continue
+        raw = keymap.get(binding_id, binding.key)
+        keys = tuple(
+            app.get_key_display(Binding(k.strip(), binding.action)) for k in raw.split(",")
+        )
+        seen[binding_id] = HelpEntry(binding_id, keys, binding.description, binding.tooltip)
+    return list(seen.values())
+
+
+def sections_for(screen: Screen, app: App) -> list[tuple[str, list[HelpEntry]]]:
+    sections: list[tuple[str, list[HelpEntry]]] = []
+    for widget in screen.query("*"):
+        entries = entries_for(widget, app)
+        if entries:
+            sections.append((getattr(widget, "HELP_TITLE", type(widget).__name__), entries))
+    own = entries_for(screen, app)
+    if own:
+        sections.insert(0, (getattr(screen, "HELP_TITLE", type(screen).__name__), own))
+    sections.append(("Everywhere", entries_for(app, app)))
+    return sections
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the screen it was opened from, and the app's, with what it does."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "Close", id="close_help",
+                tooltip="Close the help"),
+    ]  # fmt: skip
+
+    def __init__(self, target: Screen) -> None:
+        super().__init__(id="help")
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        title = getattr(self.target, "HELP_TITLE", type(self.target).__name__)
+        sections = sections_for(self.target, self.app)
+        with VerticalScroll(id="help-body", classes="dialog"):
+            yield Static(
+                Content.assemble(
+                    (f"Keys: {title}", "bold"), ("    esc, ? or q closes this", "$text-muted")
+                ),
+                id="help-title",
+            )
+            for section, entries in sections:
+                yield Static(section, classes="help-section")
+                with Grid(classes="help-grid"):
+                    for e in entries:
+                        yield Static(Content(" ".join(e.keys)), classes="help-key")
+                        yield Static(Content(e.description), classes="help-description")
+                        yield Static(Content(e.tooltip), classes="help-tooltip")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,84 @@
+"""The command palette: a command for every action, and "Jump to lead" over the local store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from triage import domain
+from triage.domain import Status
+
+if TYPE_CHECKING:
+    from triage.app import TriageApp
+
+# (title, help, action run on the screen the palette was opened from, or on the app with "app.")
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Accept", "Accept the lead under the cursor, or every marked lead", "accept"),
+    ("Reject", "Reject with a reason (opens the reason picker)", "reject"),
+    ("Nurture", "Return to nurture with a reason and a re-entry date", "nurture"),
+    ("Undo", "Undo the last decision or BANT answer (a bulk action is one step)", "app.undo"),
+    ("Sync now", "Push decisions and pull new leads now", "app.sync"),
+    ("Filter", "Focus the filter box of the queue", "filter"),
+    ("Sort", "Cycle the sort of the queue", "sort"),
+    ("Mark all", "Mark every lead that matches the filter", "mark_all"),
+    ("Clear marks", "Unmark every lead", "clear_marks"),
+    ("Conflicts", "Decisions the server refused, to review", "app.conflicts"),
+    ("Help", "Every key of this screen", "app.help"),
+    ("Quit", "Quit Triage (decisions are saved as you make them)", "app.quit"),
+)
+
+
+class TriageCommands(Provider):
+    """Actions of the current screen, then leads whose name, company or email match."""
+
+    @property
+    def triage(self) -> TriageApp:
+        return cast("TriageApp", self.app)
+
+    def _available(self) -> list[tuple[str, str, str]]:
+        screen = self.screen
+        out = []
+        for title, help_text, action in ACTIONS:
+            if action.startswith("app.") or hasattr(screen, f"action_{action}"):
+                out.append((title, help_text, action))
+        return out
+
+    def _run(self, action: str) -> None:
+        screen = self.screen
+        if action.startswith("app."):
+            self.app.call_later(self.app.run_action, action)
+        else:
+            self.app.call_later(self.app.run_action, action, screen)
+
+    async def discover(self) -> Hits:
+        for title, help_text, action in self._available():
+            yield DiscoveryHit(title, partial(self._run, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, action in self._available():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(title), partial(self._run, action), help=help_text
+                )
+        words = query.strip()
+        if len(words) < 2:
+            return
+        flt = replace(domain.parse_filter(words), status=tuple(s.value for s in Status))
+        if flt.errors:
+            return
+        rows = self.triage.store.queue_page(flt, "name", 0, 20, now=self.triage.now())
+        for row in rows:
+            text = f"Jump to lead: {row.name}"
+            extra = " · ".join(p for p in (row.company, row.status) if p)
+            yield Hit(
+                0.5,
+                f"{text}  ({extra})" if extra else text,
+                partial(self.triage.open_lead, row.id),
+                text=text,
+                help=f"{row.title or ''} · score {row.score}".strip(" ·"),
+            )

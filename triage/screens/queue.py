@@ -1,0 +1,211 @@
+"""The queue: the rep's open leads, filtered and sorted in SQLite, shown by a virtual table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static
+
+from triage import domain
+from triage.domain import Outcome
+from triage.store import Store
+from triage.widgets.fmt import plural
+from triage.widgets.lead_table import LeadTable
+from triage.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from triage.app import TriageApp
+
+SORT_LABELS = {
+    "sla": "SLA urgency",
+    "score": "score",
+    "age": "newest",
+    "name": "name",
+    "company": "company",
+}
+
+# Decision bindings shared by the queue and the detail screen (same ids: one remap moves both).
+DECISION_BINDINGS = [
+    Binding("a", "accept", "Accept", id="accept",
+            tooltip="Accept the lead (or every marked lead): it becomes sales-accepted"),
+    Binding("r", "reject", "Reject", id="reject",
+            tooltip="Reject with a reason: r then the reason's digit"),
+    Binding("n", "nurture", "Nurture", id="nurture",
+            tooltip="Return to marketing nurture with a reason and an optional re-entry date"),
+]  # fmt: skip
+
+
+class QueueScreen(Screen[None]):
+    """Open leads, SLA-urgent first; marks, filter, sort and decisions."""
+
+    HELP_TITLE = "Queue"
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="open",
+                tooltip="Open the lead under the cursor: evidence, BANT checklist, history"),
+        *DECISION_BINDINGS,
+        Binding("slash", "filter", "Filter", id="filter",
+                tooltip="Filter: words, source:, campaign:, score:<N, bant:budget=no, age:>24h"),
+        Binding("o", "sort", "Sort", id="sort",
+                tooltip="Cycle the sort: SLA urgency, score, newest, name, company"),
+        Binding("asterisk", "mark_all", "Mark all", id="mark_all", show=False,
+                tooltip="Mark every lead that matches the filter"),
+        Binding("escape", "clear", "Clear", id="clear", show=False,
+                tooltip="Leave the filter box; clear the marks; then clear the filter"),
+    ]  # fmt: skip
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(id="queue")
+        self.store = store
+        self._info = ""
+
+    @property
+    def triage(self) -> TriageApp:
+        return cast("TriageApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        app = self.triage
+        yield Header(show_clock=False, icon="≡")
+        with Horizontal(id="filter-bar"):
+            yield Label("/", id="filter-prompt")
+            yield Input(
+                placeholder="filter: words  source:tradeshow  score:<20  bant:budget=no  age:>24h",
+                id="filter",
+                select_on_focus=False,
+            )
+        yield Static(id="queue-info")
+        yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+        yield StatusBar(id="status-bar")
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> LeadTable:
+        return self.query_one("#leads", LeadTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.triage.refresh_status()
+        self.call_after_refresh(self.triage.first_paint)
+
+    # ------------------------------------------------------------ info line
+
+    @on(LeadTable.Changed, "#leads")
+    def _table_changed(self) -> None:
+        self.update_info()
+
+    def update_info(self) -> None:
+        table = self.table
+        flt = table.filter
+        noun = "open" if not flt.status else "leads"
+        parts: list[tuple[str, str] | Content] = [(f"{table.count:,} {noun}", "bold")]
+        if table.marks:
+            parts.append((f" · {len(table.marks):,} marked", "bold $text-accent"))
+        parts.append((f" · sort: {SORT_LABELS.get(table.sort, table.sort)}", "$text-muted"))
+        query = self.filter_input.value.strip()
+        if query:
+            parts.append((f" · filter: {query}", "$text-muted"))
+        if flt.errors:
+            parts.append(("  ⚠ " + "; ".join(flt.errors), "$text-error"))
+        content = Content.assemble(*parts)
+        if content.plain != self._info:  # a cursor move changes nothing here: no relayout
+            self._info = content.plain
+            self.query_one("#queue-info", Static).update(content)
+
+    # ------------------------------------------------------------ filter and sort
+
+    def action_filter(self) -> None:
+        self.filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_query(domain.parse_filter(event.value))
+        self.triage.filter_applied(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        table = self.table
+        sorts = Store.SORTS
+        following = (
+            sorts[(sorts.index(table.sort) + 1) % len(sorts)] if table.sort in sorts else sorts[0]
+        )
+        table.set_query(table.filter, following)
+
+    def action_clear(self) -> None:
+        if self.focused is self.filter_input:
+            self.table.focus()
+        elif self.table.clear_marks():
+            self.notify("Marks cleared", timeout=2)
+        elif self.filter_input.value:
+            self.filter_input.value = ""  # Input.Changed re-queries
+            self.table.focus()
+
+    # ------------------------------------------------------------ marks
+
+    def action_clear_marks(self) -> None:
+        self.table.clear_marks()
+
+    def action_mark_all(self) -> None:
+        table = self.table
+        ids = self.store.queue_ids(table.filter, table.sort, now=self.triage.now())
+        table.set_marks(set(ids))
+        self.notify(f"Marked {plural(len(ids), 'lead')}", timeout=2)
+
+    # ------------------------------------------------------------ leads
+
+    def action_open(self) -> None:
+        lead_id = self.table.cursor_id
+        if lead_id is not None:
+            self.triage.open_lead(lead_id)
+
+    @on(LeadTable.Opened, "#leads")
+    def _opened(self, event: LeadTable.Opened) -> None:
+        self.triage.open_lead(event.lead_id)
+
+    def targets(self) -> list[str]:
+        """The marked leads, or the one under the cursor."""
+        table = self.table
+        if table.marks:
+            return list(table.marks)
+        return [table.cursor_id] if table.cursor_id else []
+
+    def _decide(self, outcome: Outcome) -> None:
+        targets = self.targets()
+        if not targets:
+            self.notify("No lead to decide", severity="warning")
+            return
+        self.triage.request_decision(outcome, targets, bulk=bool(self.table.marks))
+
+    def action_accept(self) -> None:
+        self._decide(Outcome.ACCEPT)
+
+    def action_reject(self) -> None:
+        self._decide(Outcome.REJECT)
+
+    def action_nurture(self) -> None:
+        self._decide(Outcome.NURTURE)
+
+    # ------------------------------------------------------------ refresh from the app
+
+    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
+        """The app changed data: `decision` keeps the row index, `sync` the lead id."""
+        table = self.table
+        table.sla_hours = self.triage.policy.sla_hours  # a sync may bring a new policy
+        if reason == "decision":
+            table.reload(keep="index")
+        elif lead_id is not None:
+            table.reload(keep="id", lead_id=lead_id)
+        else:
+            table.reload(keep="id")

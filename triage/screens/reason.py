@@ -1,0 +1,219 @@
+"""The reason picker (reject / nurture) and the "accept anyway?" confirmation."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from triage import domain
+from triage.domain import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonChoice:
+    code: str
+    note: str | None = None
+    nurture_until: date | None = None
+
+
+_RELATIVE = re.compile(r"^\+(\d{1,4})([dwmy])$")
+
+
+def parse_until(text: str, today: date) -> date:
+    """'2027-03-01', or '+30d' / '+6w' / '+3m' / '+1y' after `today`; ValueError otherwise."""
+    text = text.strip().lower()
+    m = _RELATIVE.match(text)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if unit == "d":
+            return today + timedelta(days=n)
+        if unit == "w":
+            return today + timedelta(weeks=n)
+        months = n if unit == "m" else 12 * n
+        year, month = divmod(today.month - 1 + months, 12)
+        year += today.year
+        day = min(today.day, calendar.monthrange(year, month + 1)[1])
+        return date(year, month + 1, day)
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date: use 2027-03-01, or +30d, +6w, +3m, +1y"
+        ) from None
+    if value <= today:
+        raise ValueError(f"{value.isoformat()} is not in the future")
+    return value
+
+
+def reason_digit(index: int) -> str:
+    """1..9 for the first nine reasons, 0 for the tenth."""
+    return str((index + 1) % 10) if index < 10 else " "
+
+
+_DIGIT_BINDINGS = [
+    Binding(str(d), f"pick({(d - 1) % 10})", f"Reason {d}", id=f"reason_{d}", show=False,
+            tooltip=f"Pick reason number {d} at once")
+    for d in (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
+]  # fmt: skip
+
+
+class ReasonPicker(ModalScreen[ReasonChoice | None]):
+    """Pick a reason: a digit picks at once (a reason that needs a note asks for it first)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel",
+                tooltip="Close the picker; nothing is decided"),
+        *_DIGIT_BINDINGS,
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        policy: domain.Policy,
+        outcome: Outcome,
+        subject: str,
+        *,
+        today: date,
+    ) -> None:
+        super().__init__()
+        self.policy = policy
+        self.outcome = Outcome(outcome)
+        self.reasons = policy.reasons_for(self.outcome)
+        self.subject = subject
+        self.today = today
+
+    def compose(self) -> ComposeResult:
+        labels = {c.key: c.label for c in self.policy.bant}
+        with Vertical(id="reason-dialog", classes="dialog"):
+            yield Label(self._title(), id="reason-title")
+            options = []
+            for i, reason in enumerate(self.reasons[:10]):
+                extra: list[tuple[str, str]] = []
+                if reason.bant:
+                    extra.append((f" · {labels.get(reason.bant, reason.bant)}", "$text-muted"))
+                if reason.note_required:
+                    extra.append((" · note required", "$text-warning"))
+                prompt = Content.assemble(
+                    (f"{reason_digit(i)}  ", "bold $text-accent"), reason.label, *extra
+                )
+                options.append(Option(prompt, id=reason.code))
+            yield OptionList(*options, id="reason-list")
+            yield Input(placeholder="note (optional; tab to here, enter to confirm)", id="note")
+            if self.outcome is Outcome.NURTURE:
+                yield Input(placeholder="bring back on: 2027-03-01 or +30d, +3m (optional)",
+                            id="until")  # fmt: skip
+            yield Static("", id="reason-message")
+            fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
+            yield Static(
+                f"digit: pick · ↑↓ enter: pick · tab: {fields} · esc: cancel",
+                id="reason-help",
+            )
+
+    def _title(self) -> Content:
+        verb = "Reject" if self.outcome is Outcome.REJECT else "Return to nurture"
+        return Content.assemble((f"{verb}: ", "bold"), (self.subject, "bold $text-accent"))
+
+    def prepare(self, subject: str, today: date) -> ReasonPicker:
+        """Reuse the picker for another decision (the app keeps one per outcome)."""
+        self.subject = subject
+        self.today = today
+        return self
+
+    def on_screen_resume(self) -> None:
+        """Each time it is shown: a fresh title, empty fields, the first reason."""
+        self.query_one("#reason-title", Label).update(self._title())
+        for field in self.query(Input):
+            field.value = ""
+        self.query_one("#reason-message", Static).update("")
+        option_list = self.query_one("#reason-list", OptionList)
+        option_list.highlighted = 0
+        option_list.focus()
+
+    # ------------------------------------------------------------ picking
+
+    def action_pick(self, index: int) -> None:
+        if index >= len(self.reasons):
+            self._say(f"There is no reason number {reason_digit(index)}.")
+            return
+        self.query_one("#reason-list", OptionList).highlighted = index
+        self._submit(index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(OptionList.OptionSelected, "#reason-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._submit(event.option_index)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        highlighted = self.query_one("#reason-list", OptionList).highlighted
+        self._submit(0 if highlighted is None else highlighted)
+
+    def _submit(self, index: int) -> None:
+        reason = self.reasons[index]
+        note_input = self.query_one("#note", Input)
+        note = note_input.value.strip() or None
+        if reason.note_required and not note:
+            self._say(f"“{reason.label}” needs a note: type it, then press enter.")
+            note_input.focus()
+            return
+        until = None
+        if self.outcome is Outcome.NURTURE:
+            until_input = self.query_one("#until", Input)
+            if until_input.value.strip():
+                try:
+                    until = parse_until(until_input.value, self.today)
+                except ValueError as exc:
+                    self._say(str(exc))
+                    until_input.focus()
+                    return
+        self.dismiss(ReasonChoice(reason.code, note, until))
+
+    def _say(self, message: str) -> None:
+        self.query_one("#reason-message", Static).update(Content.styled(message, "$text-warning"))
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; escape or n answers no."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes", tooltip="Yes, go ahead"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="No, change nothing"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog", classes="dialog"):
+            yield Label(Content.styled(self.question, "bold"), id="confirm-question")
+            if self.detail:
+                yield Static(Content(self.detail), id="confirm-detail")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="warning", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

@@ -1,0 +1,81 @@
+"""Small text helpers the screens and widgets share (ages, SLA levels, BANT glyphs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from triage import domain
+
+BANT_GLYPHS = {"yes": "✓", "no": "✗", "unknown": "·"}
+BANT_WORDS = {"yes": "yes", "no": "no", "unknown": "not yet"}
+
+OUTCOME_PAST = {"accept": "Accepted", "reject": "Rejected", "nurture": "Nurtured"}
+
+
+def bant_glyph(answer: str | None) -> str:
+    return BANT_GLYPHS.get(answer or "unknown", "·")
+
+
+def age_text(hours: float) -> str:
+    """A compact age: 45m, 26h, 12d."""
+    if hours < 1:
+        return f"{max(0, int(hours * 60))}m"
+    if hours < 72:
+        return f"{int(hours)}h"
+    return f"{int(hours // 24)}d"
+
+
+def sla_level(hours: float, sla_hours: float) -> str:
+    """fresh (< 50% of the SLA), due (< 100%), late (overdue), very-late (> 2x)."""
+    ratio = hours / sla_hours if sla_hours > 0 else 0.0
+    if ratio < 0.5:
+        return "fresh"
+    if ratio < 1.0:
+        return "due"
+    if ratio < 2.0:
+        return "late"
+    return "very-late"
+
+
+SLA_FLAG = {"fresh": "", "due": "", "late": " !", "very-late": " !!"}
+SLA_WORDS = {
+    "fresh": "within the {h}h SLA",
+    "due": "{h}h SLA due soon",
+    "late": "past the {h}h SLA",
+    "very-late": "past 2× the {h}h SLA",
+}
+
+
+def age_vs_sla(mql_at: datetime | None, now: datetime, sla_hours: float) -> tuple[str, str]:
+    """("26h !", level) for a lead, given the clock and the policy."""
+    if mql_at is None:
+        return "–", "fresh"
+    hours = domain.age_hours(mql_at, now)
+    level = sla_level(hours, sla_hours)
+    return age_text(hours) + SLA_FLAG[level], level
+
+
+def ago(then: datetime | None, now: datetime) -> str:
+    """'just now', '2 min ago', '3 h ago', '2 days ago'."""
+    if then is None:
+        return "never"
+    seconds = (now - then).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def truncate(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…"

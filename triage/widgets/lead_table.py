@@ -1,0 +1,484 @@
+"""The queue as a virtual list: a Line API ScrollView over the store, never a DataTable.
+
+The table never holds the queue. Its virtual height is `store.queue_count(filter)`
+(plus one sticky header line); `render_line(y)` asks a small page cache for the
+row under line y, and the cache asks `store.queue_page(filter, sort, offset, 100)`
+for a page it does not have. At most `MAX_PAGES` pages are kept (least recently
+used first out), so memory and start-up cost do not grow with the queue, and a
+100,000-lead store paints as fast as a 100-lead one.
+
+Any change (decision, undo, sync, filter, sort, BANT answer) calls `reload()`,
+which drops the cache, counts again and keeps the cursor either on the same row
+index (the next lead slides under it after a decision) or on the same lead id
+(after a sync).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from triage import domain
+from triage.store import QueueRow, Store
+from triage.widgets.fmt import age_vs_sla, bant_glyph
+
+PAGE_SIZE = 100
+MAX_PAGES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    header: str
+    width: int
+    align: str = "left"
+
+
+@dataclass
+class FetchStats:
+    """What the table asked the store for (tests and the benchmark read it)."""
+
+    pages: int = 0
+    rows: int = 0
+    counts: int = 0
+
+    def reset(self) -> None:
+        self.pages = self.rows = self.counts = 0
+
+
+def layout_columns(width: int) -> list[Column]:
+    """Columns for a table `width` cells wide: title and campaign go first when narrow."""
+    fixed = [Column("mark", "", 1), Column("score", "SCR", 3, "right")]
+    bant = Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4)
+    tail = [bant, Column("age", "AGE", 6, "right")]
+    if width >= 104:
+        flex = [("name", "NAME", 5), ("title", "TITLE", 4), ("company", "COMPANY", 5),
+                ("source", "SOURCE / CAMPAIGN", 5)]  # fmt: skip
+    elif width >= 66:
+        flex = [("name", "NAME", 5), ("company", "COMPANY", 5), ("source", "SOURCE", 3)]
+    else:
+        flex = [("name", "NAME", 1), ("company", "COMPANY", 1)]
+    columns = len(fixed) + len(flex) + len(tail)
+    used = sum(c.width for c in fixed + tail) + (columns - 1) + 2  # gaps + side padding
+    free = max(len(flex) * 4, width - used)
+    total = sum(w for _, _, w in flex)
+    widths = [free * w // total for _, _, w in flex]
+    widths[0] += free - sum(widths)
+    return [*fixed, *(Column(k, h, w) for (k, h, _), w in zip(flex, widths, strict=True)), *tail]
+
+
+class LeadTable(ScrollView, can_focus=True):
+    """The open leads of the queue, one line each, fetched a page at a time."""
+
+    HELP_TITLE = "Queue: moving and marking"
+
+    BINDINGS = [
+        Binding("down,j", "cursor_down", "Down", id="cursor_down", show=False,
+                tooltip="Move the cursor to the next lead"),
+        Binding("up,k", "cursor_up", "Up", id="cursor_up", show=False,
+                tooltip="Move the cursor to the previous lead"),
+        Binding("pagedown", "page_down", "Page down", id="page_down", show=False,
+                tooltip="Move the cursor one screen down"),
+        Binding("pageup", "page_up", "Page up", id="page_up", show=False,
+                tooltip="Move the cursor one screen up"),
+        Binding("home,g", "first", "First", id="first", show=False,
+                tooltip="Jump to the first lead of the queue"),
+        Binding("end,G", "last", "Last", id="last", show=False,
+                tooltip="Jump to the last lead of the queue"),
+        Binding("space", "toggle_mark", "Mark", id="mark", show=False,
+                tooltip="Mark or unmark the lead under the cursor, then move down"),
+        Binding("shift+down", "extend_down", "Mark down", id="extend_down", show=False,
+                tooltip="Mark the lead under the cursor and move down (extend the marks)"),
+        Binding("shift+up", "extend_up", "Mark up", id="extend_up", show=False,
+                tooltip="Mark the lead under the cursor and move up (extend the marks)"),
+    ]  # fmt: skip
+
+    COMPONENT_CLASSES = {
+        "lead-table--header",
+        "lead-table--cursor",
+        "lead-table--marked",
+        "lead-table--mark",
+        "lead-table--dim",
+        "lead-table--bant-yes",
+        "lead-table--bant-no",
+        "lead-table--bant-unknown",
+        "lead-table--age-fresh",
+        "lead-table--age-due",
+        "lead-table--age-late",
+        "lead-table--age-very-late",
+        "lead-table--empty",
+    }
+
+    DEFAULT_CSS = """
+    LeadTable {
+        overflow-x: hidden;
+        overflow-y: scroll;
+    }
+    """
+
+    class Changed(Message):
+        """The count, the marks or the cursor changed (the screen updates its info line)."""
+
+        def __init__(self, table: LeadTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> LeadTable:
+            return self.table
+
+    class Opened(Message):
+        """The rep opened the lead under the cursor (double click)."""
+
+        def __init__(self, table: LeadTable, lead_id: str) -> None:
+            super().__init__()
+            self.table = table
+            self.lead_id = lead_id
+
+        @property
+        def control(self) -> LeadTable:
+            return self.table
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime],
+        sla_hours: float,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.store = store
+        self.clock = clock
+        self.sla_hours = sla_hours
+        self.filter = domain.Filter()
+        self.sort = "sla"
+        self.count = 0
+        self.cursor = 0
+        self.marks: set[str] = set()
+        self.stats = FetchStats()
+        self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
+        self._columns: tuple[int, list[Column]] | None = None
+        self._loaded = False
+
+    # ------------------------------------------------------------ data
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def set_query(self, flt: domain.Filter, sort: str | None = None) -> None:
+        """A new filter or sort: count again, cursor to the top."""
+        self.filter = flt
+        if sort is not None:
+            self.sort = sort
+        self.cursor = 0
+        self.reload(keep="index")
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def reload(self, keep: str = "index", lead_id: str | None = None) -> None:
+        """Drop the page cache and count again.
+
+        keep="index": the cursor stays on the same row number (the next lead after a
+        decision). keep="id": it follows `lead_id` (default: the lead now under it),
+        wherever that lead is now; if it is gone, the row number is kept.
+        """
+        target = lead_id if lead_id is not None else self.cursor_id if keep == "id" else None
+        old_index = self.cursor
+        self._pages.clear()
+        self.count = self.store.queue_count(self.filter, now=self.clock())
+        self.stats.counts += 1
+        self._loaded = True
+        self.virtual_size = Size(self.size.width, self.count + 1)
+        index = old_index
+        if target is not None:
+            found = self.locate(target, near=old_index)
+            if found is not None:
+                index = found
+        self.cursor = max(0, min(index, self.count - 1))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def locate(self, lead_id: str, near: int = 0) -> int | None:
+        """The row index of `lead_id` in the queue: the pages around `near` first, then
+        the ids of the whole filtered queue (one indexed query)."""
+        page = near // PAGE_SIZE
+        for p in (page, page - 1, page + 1):
+            if p < 0 or p * PAGE_SIZE >= self.count:
+                continue
+            for i, row in enumerate(self._page(p)):
+                if row.id == lead_id:
+                    return p * PAGE_SIZE + i
+        try:
+            return self.store.queue_ids(self.filter, self.sort, now=self.clock()).index(lead_id)
+        except ValueError:
+            return None
+
+    def _page(self, page: int) -> list[QueueRow]:
+        rows = self._pages.get(page)
+        if rows is not None:
+            self._pages.move_to_end(page)
+            return rows
+        rows = self.store.queue_page(
+            self.filter, self.sort, page * PAGE_SIZE, PAGE_SIZE, now=self.clock()
+        )
+        self.stats.pages += 1
+        self.stats.rows += len(rows)
+        self._pages[page] = rows
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        return rows
+
+    def row_at(self, index: int) -> QueueRow | None:
+        if not 0 <= index < self.count:
+            return None
+        rows = self._page(index // PAGE_SIZE)
+        offset = index % PAGE_SIZE
+        return rows[offset] if offset < len(rows) else None
+
+    @property
+    def cursor_row(self) -> QueueRow | None:
+        return self.row_at(self.cursor)
+
+    @property
+    def cursor_id(self) -> str | None:
+        row = self.cursor_row
+        return None if row is None else row.id
+
+    @property
+    def cached_pages(self) -> int:
+        return len(self._pages)
+
+    # ------------------------------------------------------------ cursor and marks
+
+    @property
+    def body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_to(self, index: int) -> None:
+        if self.count == 0:
+            self.cursor = 0
+            return
+        index = max(0, min(index, self.count - 1))
+        if index != self.cursor:
+            old = self.cursor
+            self.cursor = index
+            self._refresh_row(old)
+            self._refresh_row(index)
+            self._scroll_cursor_into_view()
+            self.post_message(self.Changed(self))
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_y)
+        height = self.body_height
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def _refresh_row(self, index: int) -> None:
+        self.refresh_line(index + 1)  # virtual line: the header is line 0
+
+    def set_marks(self, ids: set[str]) -> None:
+        self.marks = ids
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def clear_marks(self) -> bool:
+        if not self.marks:
+            return False
+        self.set_marks(set())
+        return True
+
+    def _mark(self, value: bool | None = None) -> None:
+        lead_id = self.cursor_id
+        if lead_id is None:
+            return
+        on = (lead_id not in self.marks) if value is None else value
+        if on:
+            self.marks.add(lead_id)
+        else:
+            self.marks.discard(lead_id)
+        self._refresh_row(self.cursor)
+        self.post_message(self.Changed(self))
+
+    def action_cursor_down(self) -> None:
+        self.move_to(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_to(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + self.body_height, animate=False, immediate=True)
+        self.move_to(self.cursor + self.body_height)
+
+    def action_page_up(self) -> None:
+        self.scroll_to(y=self.scroll_y - self.body_height, animate=False, immediate=True)
+        self.move_to(self.cursor - self.body_height)
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(self.count - 1)
+
+    def action_toggle_mark(self) -> None:
+        self._mark()
+        self.move_to(self.cursor + 1)
+
+    def action_extend_down(self) -> None:
+        self._mark(True)
+        self.move_to(self.cursor + 1)
+        self._mark(True)
+
+    def action_extend_up(self) -> None:
+        self._mark(True)
+        self.move_to(self.cursor - 1)
+        self._mark(True)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        index = round(self.scroll_y) + event.y - 1
+        if index < self.count:
+            self.move_to(index)
+            if event.chain >= 2 and self.cursor_id:
+                self.post_message(self.Opened(self, self.cursor_id))
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.count + 1)
+        self._scroll_cursor_into_view()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.refresh()
+
+    # ------------------------------------------------------------ rendering
+
+    def empty_text(self) -> str:
+        if not self.filter.empty:
+            return "No lead matches this filter. Escape clears it."
+        return "No open leads: your queue is clear. Press s to look for new ones."
+
+    def columns(self) -> list[Column]:
+        width = self.scrollable_content_region.width
+        if self._columns is None or self._columns[0] != width:
+            self._columns = (width, layout_columns(width))
+        return self._columns[1]
+
+    def _style(self, name: str) -> Style:
+        """A component's own rules (foreground, text style) to lay over a row's style."""
+        return self.get_component_rich_style(name, partial=True)
+
+    def _row_style(self, name: str) -> Style:
+        """A component's full style, its translucent background blended over the table's."""
+        return self.get_component_rich_style(name, partial=False)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            return self._header_strip(width)
+        index = round(self.scroll_y) + y - 1
+        if index >= self.count:
+            if self.count == 0 and y == 2 and self._loaded:
+                text = set_cell_size("  " + self.empty_text(), width)
+                return Strip([Segment(text, base + self._style("lead-table--empty"))], width)
+            return Strip.blank(width, base)
+        row = self.row_at(index)
+        if row is None:
+            return Strip.blank(width, base)
+        return self._row_strip(row, index, width)
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self._row_style("lead-table--header")
+        segments = [Segment(" ", style)]
+        for i, col in enumerate(self.columns()):
+            if i:
+                segments.append(Segment(" ", style))
+            text = col.header
+            if col.key == "age":
+                text = "AGE"
+            segments.append(Segment(_fit(text, col.width, col.align), style))
+        return Strip(segments).adjust_cell_length(width, style)
+
+    def _row_strip(self, row: QueueRow, index: int, width: int) -> Strip:
+        marked = row.id in self.marks
+        base = self.rich_style
+        if index == self.cursor:
+            base = self._row_style("lead-table--cursor")
+        elif marked:
+            base = self._row_style("lead-table--marked")
+        dim = base + self._style("lead-table--dim")
+        segments = [Segment(" ", base)]
+        for i, col in enumerate(self.columns()):
+            if i:
+                segments.append(Segment(" ", base))
+            key = col.key
+            if key == "mark":
+                if marked:
+                    segments.append(Segment("●", base + self._style("lead-table--mark")))
+                elif row.pending:
+                    segments.append(Segment("↑", dim))
+                else:
+                    segments.append(Segment(" ", base))
+            elif key == "score":
+                segments.append(Segment(_fit(str(row.score), col.width, "right"), base))
+            elif key == "name":
+                segments.append(Segment(_fit(row.name, col.width), base))
+            elif key == "title":
+                segments.append(Segment(_fit(row.title or "", col.width), dim))
+            elif key == "company":
+                segments.append(Segment(_fit(row.company or "", col.width), base))
+            elif key == "source":
+                segments.extend(self._source_segments(row, col.width, base, dim))
+            elif key == "bant":
+                spaced = col.width > 4
+                for n, answer in enumerate(row.bant):
+                    answer = answer if answer in ("yes", "no") else "unknown"
+                    style = base + self._style(f"lead-table--bant-{answer}")
+                    if spaced and n:
+                        segments.append(Segment(" ", base))
+                    segments.append(Segment(bant_glyph(answer), style))
+            elif key == "age":
+                text, level = age_vs_sla(row.mql_at, self.clock(), self.sla_hours)
+                style = base + self._style(f"lead-table--age-{level}")
+                segments.append(Segment(_fit(text, col.width, "right"), style))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _source_segments(self, row: QueueRow, width: int, base: Style, dim: Style) -> list[Segment]:
+        source = row.source or ""
+        if width < 18 or not row.campaign:
+            return [Segment(_fit(source or row.campaign or "", width), base)]
+        source = set_cell_size(source, min(cell_len(source), max(4, width // 2)))
+        rest = width - cell_len(source) - 1
+        return [Segment(source, base), Segment("/", dim), Segment(_fit(row.campaign, rest), dim)]
+
+
+def _fit(text: str, width: int, align: str = "left") -> str:
+    """`text` in exactly `width` cells: cut with an ellipsis, padded on the side."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
