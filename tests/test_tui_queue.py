@@ -191,3 +191,21 @@ def test_app_module_does_not_import_the_network_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+async def test_keys_typed_in_one_burst_after_slash_go_to_the_filter(app, store):
+    """A fast typist's `/source:tradeshow` arrives before `/` has moved the focus: none of
+    those letters may run a queue binding (`u` undo, `r` reject, `o` sort, `s` sync)."""
+    from textual import events
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r", "1")  # something `u` could undo
+        await pilot.pause()
+        assert store.pending_count() == 1
+        for ch in "/source:tradeshow":
+            app.post_message(events.Key({"/": "slash", ":": "colon"}.get(ch, ch), ch))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.query_one("#filter").value == "source:tradeshow"
+        assert store.pending_count() == 1  # not undone
+        assert len(app.screen_stack) == 1  # no reason picker opened

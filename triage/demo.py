@@ -163,6 +163,7 @@ def run(args: Any) -> int:
     backend.upsert_leads(demo_rows(args.leads, owner=DEMO_REP))
     server = ServerThread(backend).start()
     paths = Paths.under(base / "client")
+    final = None
     try:
         save_login(paths, server.url, token)
         settings = load_settings(paths, environ={})
@@ -174,11 +175,17 @@ def run(args: Any) -> int:
             make_app(store=store, settings=settings, db_path=paths.db_file).run()
         finally:
             store.close()
+        # Send what the rep decided since the last background sync, so the report has it all.
+        from triage.sync.runner import run_once
+
+        final = run_once(paths.db_file, server.url, token)
     finally:
         server.stop()
         backend.close()
+    done = final is not None and final.ok and final.pending == 0
+    sent = "What you decided reached" if done else "Not all of it reached"
     print(
-        "Demo over. What you decided reached the demo server; marketing's view of it:\n"
+        f"Demo over. {sent} the demo server; marketing's view of it:\n"
         f"  triage server report --db {server_db} --by campaign\n"
         f"  triage server report --db {server_db} --by source --format csv\n"
         f"Run it again with `triage demo` (it starts fresh). Data: {base}",

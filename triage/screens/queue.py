@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -123,8 +123,25 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------ filter and sort
 
+    def on_key(self, event: events.Key) -> None:
+        """Type-ahead for the filter. Keys arrive here before any binding runs, so keys
+        typed in one burst after `/` would otherwise reach the queue's bindings (`u` must
+        not undo) or be dropped. The filter key moves the focus at once, and printable
+        keys that still come by way of the table go into the filter."""
+        if self.focused is self.filter_input:
+            if event.is_printable and event.character:
+                self.filter_input.insert_text_at_cursor(event.character)
+                event.stop()
+                event.prevent_default()
+            return
+        active = self.active_bindings.get(event.key)
+        if active is not None and active.binding.action == "filter":
+            self.action_filter()
+            event.stop()
+            event.prevent_default()
+
     def action_filter(self) -> None:
-        self.filter_input.focus()
+        self.set_focus(self.filter_input)  # now, not later: the next keys are the filter's
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -133,7 +150,7 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_sort(self) -> None:
         table = self.table

@@ -168,7 +168,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         note = note_input.value.strip() or None
         if reason.note_required and not note:
             self._say(f"“{reason.label}” needs a note: type it, then press enter.")
-            note_input.focus()
+            self.set_focus(note_input)  # the next keys are the note
             return
         until = None
         if self.outcome is Outcome.NURTURE:
