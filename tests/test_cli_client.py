@@ -97,7 +97,7 @@ def world(tmp_path):
 
 def test_offline_round_trip(world):
     db, home, token, server = world
-    r = triage("login", "--server", server.url, "--token", token, home=home)
+    r = triage("login", "--server", server.url, f"--token={token}", home=home)
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((home / "token").stat().st_mode) == 0o600
     assert token not in r.stdout + r.stderr
@@ -208,14 +208,14 @@ def test_a_marketing_token_cannot_log_the_client_in(world):
     backend = Backend.open(f"sqlite:///{db}")
     _, mtoken, _ = backend.add_user("mo@example.com", "Mo", "marketing")
     backend.close()
-    r = triage("login", "--server", server.url, "--token", mtoken, home=home)
+    r = triage("login", "--server", server.url, f"--token={mtoken}", home=home)
     assert r.returncode == 1 and "for reps" in r.stderr
     assert not (home / "token").exists()
 
 
 def _logged_in(world) -> Path:
     _, home, token, server = world
-    assert triage("login", "--server", server.url, "--token", token, home=home).returncode == 0
+    assert triage("login", "--server", server.url, f"--token={token}", home=home).returncode == 0
     assert triage("sync", home=home).returncode == 0
     return home
 

@@ -495,3 +495,16 @@ def test_client_commands_do_not_import_the_server_stack(tmp_path: Path) -> None:
     assert json.loads(loaded.removeprefix("LOADED ")) == []
     assert "usage: triage" in p.stdout and "add-user" in p.stdout and "import" in p.stdout
     assert '"pending": 0' in p.stdout  # status --json ran
+
+
+def test_tokens_never_look_like_an_option(tmp_path):
+    """A token starting with "-" broke `triage login --token T` (argparse took it for a flag)."""
+    from triage.server.service import Backend
+
+    backend = Backend.open(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        tokens = [backend.add_user(f"r{i}@example.com", None, "rep")[1] for i in range(200)]
+    finally:
+        backend.close()
+    assert all(t.startswith("trg_") and len(t) >= 4 + 43 for t in tokens)
+    assert len(set(tokens)) == 200
