@@ -960,6 +960,7 @@ class Store:
                     "WHERE o.seq IS NOT NULL AND o.seq <= ? ORDER BY o.id",
                     (last_seq,),
                 ).fetchall()
+                done = [r for r in done if r[2] < self._opened_at_seq or r[2] in self._handed]
                 for _row_id, lead_id, seq, kind, payload, _action, present in done:
                     if not present:  # its lead was revoked while it was unanswered
                         self._add_conflict(
@@ -1164,9 +1165,14 @@ class Store:
     ) -> list[QueueRow]:
         """One page of the queue, filtered and sorted in SQL."""
         where, params = self._where(flt, now, sort)
+        order = self._order(sort)
+        # The page's ids first (from the sort's index, which holds the primary key of
+        # this WITHOUT ROWID table), then their columns: OFFSET skips rows without
+        # reading them in full.
         sql = (
-            f"SELECT {_QUEUE_COLUMNS} FROM leads WHERE {where} "
-            f"ORDER BY {self._order(sort)} LIMIT ? OFFSET ?"
+            f"SELECT {_QUEUE_COLUMNS} FROM leads WHERE id IN "
+            f"(SELECT id FROM leads WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) "
+            f"ORDER BY {order}"
         )
         with self._read() as conn:
             rows = conn.execute(sql, (*params, max(0, limit), max(0, offset))).fetchall()
