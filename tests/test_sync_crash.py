@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from tests.client_support import decisions_per_lead, device
 from tests.conftest import lead_row
 from triage.domain import Filter
@@ -335,13 +333,6 @@ def _copy_db(src: Path, dst: Path) -> None:
         b.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug, not fixed: after the client file is restored from a backup, the "
-    "first sync numbers new mutations from the file's stale next_seq and pushes them "
-    "before any pull has told it the server's last_seq; the server answers `duplicate` "
-    "(the stored result of an older mutation) and the new decision is dropped as applied",
-)
 def test_a_device_restored_from_a_backup_still_sends_new_decisions(live_sqlite, tmp_path):
     live = live_sqlite
     live.upsert([lead_row(i) for i in range(3)])

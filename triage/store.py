@@ -769,6 +769,18 @@ class Store:
             else:
                 self._set_meta(conn, "last_error", error or "sync failed")
 
+    def has_unnumbered(self) -> bool:
+        """Are there outbox rows that pending() has not numbered yet?"""
+        with self._read() as conn:
+            return bool(
+                conn.execute("SELECT EXISTS (SELECT 1 FROM outbox WHERE seq IS NULL)").fetchone()[0]
+            )
+
+    def note_server_last_seq(self, last_seq: int) -> None:
+        """Record the server's last processed seq for this client, before numbering new rows."""
+        with self._write() as conn:
+            self._note_last_seq(conn, last_seq)
+
     def _note_last_seq(self, conn: sqlite3.Connection, last_seq: int) -> None:
         self._set_meta(conn, "last_seq", last_seq)
         # The server has processed more than this file ever handed out (the file was

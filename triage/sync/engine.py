@@ -106,6 +106,13 @@ class SyncEngine:
         client_id = self.store.client_id()
         batch = self.batch
         stuck = 0
+        if self.store.has_unnumbered():
+            # Before new mutations get their numbers, learn the server's last one for this
+            # client: a file restored from a backup would otherwise reuse numbers the
+            # server has already processed, and its answer `duplicate` would swallow them.
+            cursor = self.store.sync_state().cursor
+            probe = self._with_retry(lambda: self.client.pull(cursor, 1, client_id))
+            self.store.note_server_last_seq(probe.last_seq)
         while not self.should_stop():
             items = self.store.pending(batch)
             if not items:
