@@ -526,7 +526,7 @@ class Backend:
                 )
             # Plain inserts: building thousands of SQLModel objects costs more than the writes.
             if logs:
-                s.execute(insert(models.MutationLog), logs)
+                s.execute(insert(models.MutationLog.__table__), logs)
             changed = [lead for lead_id, lead in leads.items() if lead.seq != before[lead_id]]
             if changed:
                 s.execute(
@@ -539,7 +539,7 @@ class Backend:
                     ],
                 )
             if events:
-                s.execute(insert(models.Event), events)
+                s.execute(insert(models.Event.__table__), events)
             state.last_seq = last
             state.updated_at = received
             seqs.close()
