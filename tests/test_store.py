@@ -798,3 +798,34 @@ def test_state_survives_reopen(db_path: Path) -> None:
         assert s.undo().via_reopen is False  # never handed out: simply deleted
         assert [(i.seq, i.lead_id) for i in s.pending()] == [(1, "L0001")]
         assert s.lead("L0002").status is Status.OPEN
+
+
+def test_opening_the_store_again_keeps_the_other_connections_locks(tmp_path):
+    """Found by a newcomer: the TUI's sync worker opens the store every round. Opening
+    read the file header with a plain open()/close(), which drops every POSIX lock the
+    process holds on the file; a CLI process then checkpointed and deleted the WAL under
+    the TUI's connection and the database was corrupted."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "triage.db"
+    ui = Store.open(path)
+    conn = ui._conn
+    conn.execute("CREATE TABLE probe (v)")
+    conn.execute("INSERT INTO probe VALUES (1)")
+    Store.open(path).close()  # what the sync worker does each round
+    writer = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('INSERT INTO probe SELECT randomblob(2000) FROM "
+        "(SELECT 1 UNION SELECT 2 UNION SELECT 3)'); c.close()"
+    )
+    for _ in range(3):  # another process (`triage decide` in a terminal) writes and exits
+        subprocess.run([sys.executable, "-c", writer, str(path)], check=True)
+        conn.execute("INSERT INTO probe SELECT randomblob(3000) FROM (SELECT 1 UNION SELECT 2)")
+    assert conn.execute("SELECT count(*) FROM probe").fetchone()[0] == 1 + 3 * 3 + 3 * 2
+    ui.close()
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        check.close()

@@ -519,19 +519,16 @@ def _inspect(path: Path) -> int | None:
     Read-only: a file that is not ours is refused without being changed.
     """
     try:
-        size = path.stat().st_size
+        path.stat()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc.strerror or exc}") from None
-    if size:
-        try:
-            with path.open("rb") as fh:
-                header = fh.read(len(SQLITE_MAGIC))
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot read the database: {exc.strerror or exc}") from None
-        if header != SQLITE_MAGIC:
-            raise StoreError(f"{path}: not a triage database (not an SQLite file)")
+    # No plain open() of the file here: closing any descriptor of a database file drops
+    # every POSIX lock this process holds on it, including those of the UI's own SQLite
+    # connection, and another process could then checkpoint and delete the WAL under it
+    # (found: "database disk image is malformed"). SQLite's read-only connection tells a
+    # foreign or corrupt file apart by itself.
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as exc:
@@ -545,6 +542,8 @@ def _inspect(path: Path) -> int | None:
             app = row[0] if row else None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a triage database (corrupt or not SQLite: {exc})") from None
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot read the database: {exc}") from None
     finally:
         conn.close()
     if not tables and version == 0:
