@@ -288,3 +288,23 @@ def test_a_corrupt_config_is_a_clear_error(tmp_path):
 def test_sync_without_login_says_how(tmp_path):
     r = triage("sync", home=tmp_path)
     assert r.returncode == 1 and "triage login" in r.stderr
+
+
+def test_demo_refuses_a_directory_it_did_not_make(tmp_path):
+    mine = tmp_path / "mydocs"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    r = triage("demo", "--dir", str(mine), home=tmp_path)
+    assert r.returncode == 2 and "nothing was deleted" in r.stderr
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_queue_json_lists_every_match_and_reasons_lists_the_codes(world):
+    home = _logged_in(world)
+    rows = json.loads(triage("queue", "--json", home=home).stdout)
+    assert len(rows) == 80  # the table's default of 50 does not cut a script's input
+    r = triage("queue", "--json", "--limit", "10", home=home)
+    assert len(json.loads(r.stdout)) == 10 and "10 of 80" in r.stderr
+    r = triage("reasons", home=home)
+    assert r.returncode == 0 and "no_budget" in r.stdout and "timing_later" in r.stdout
+    assert "needs --note" in r.stdout

@@ -187,15 +187,20 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    print(f"server       {data['server'] or '(not logged in)'}")
-    print(f"user         {data['user'] or '-'}")
-    print(f"open         {st.open}")
-    print(f"pending      {st.pending}")
-    print(f"conflicts    {st.conflicts}")
-    print(f"decided today {st.decided_today}")
-    print(f"last sync    {data['last_sync'] or 'never'}")
+    last = st.last_sync.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if st.last_sync else "never"
+    lines = [
+        ("server", data["server"] or "(not logged in: triage login --server URL)"),
+        ("user", data["user"] or "-"),
+        ("open", st.open),
+        ("pending", st.pending),
+        ("conflicts", st.conflicts),
+        ("decided today", st.decided_today),
+        ("last sync", last),
+    ]
     if st.last_error:
-        print(f"last error   {st.last_error}")
+        lines.append(("last error", st.last_error))
+    for label, value in lines:
+        print(f"{label:<14} {value}")
     return 0
 
 
@@ -213,8 +218,9 @@ def _queue(args: argparse.Namespace) -> int:
     paths = _paths()
     store = _open_store(paths)
     try:
-        rows = store.queue_page(flt, args.sort, 0, args.limit)
         total = store.queue_count(flt)
+        limit = args.limit if args.limit is not None else (total if args.json else 50)
+        rows = store.queue_page(flt, args.sort, 0, limit)
         sla = store.policy().sla_hours
     finally:
         store.close()
@@ -238,6 +244,8 @@ def _queue(args: argparse.Namespace) -> int:
             for r in rows
         ]
         print(json.dumps(out))
+        if len(rows) < total:
+            print(f"-- {len(rows)} of {total} lead(s) (--limit)", file=sys.stderr)
         return 0
     glyph = {"yes": "✓", "no": "✗"}
     for r in rows:
@@ -250,6 +258,31 @@ def _queue(args: argparse.Namespace) -> int:
         )
     shown = f"{len(rows)} of {total}" if total > len(rows) else f"{total}"
     print(f"-- {shown} lead(s); ! = past the {sla:g} h SLA", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- reasons
+
+
+def reasons(args: argparse.Namespace) -> int:
+    return run(_reasons, args)
+
+
+def _reasons(args: argparse.Namespace) -> int:
+    store = _open_store(_paths())
+    try:
+        policy = store.policy()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(policy.to_dict()))
+        return 0
+    print(f"qualification policy version {policy.version}; SLA {policy.sla_hours:g} h")
+    for outcome, items in (("reject", policy.reject_reasons), ("nurture", policy.nurture_reasons)):
+        print(f"\n{outcome} --reason CODE")
+        for r in items:
+            extra = " (needs --note)" if r.note_required else ""
+            print(f"  {r.code:<24} {r.label}{extra}")
     return 0
 
 
@@ -318,10 +351,13 @@ def _tui(args: argparse.Namespace) -> int:
     try:
         from triage.app import make_app
 
-        make_app(store=store, settings=settings, db_path=paths.db_file).run()
+        app = make_app(store=store, settings=settings, db_path=paths.db_file)
+        app.run()
     finally:
         store.close()
-    return 0
+    if app.return_code:
+        _err("the workstation stopped with an error; every decision it showed is saved locally")
+    return app.return_code or 0
 
 
 # ---------------------------------------------------------------- parser
@@ -378,18 +414,30 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("filter", nargs="*", metavar="FILTER")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.add_argument("--sort", default="sla", choices=["sla", "score", "age", "name", "company"])
-    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument(
+        "--limit", type=int, help="at most this many (default: 50 in the table, all with --json)"
+    )
     p.set_defaults(func=lazy("triage.commands:queue"))
+
+    p = sub.add_parser(
+        "reasons",
+        help="the reason codes of the qualification policy (as last synced)",
+    )
+    p.add_argument("--json", action="store_true", help="the whole policy as JSON")
+    p.set_defaults(func=lazy("triage.commands:reasons"))
 
     p = sub.add_parser(
         "decide",
         help="accept, reject or nurture leads (locally; `triage sync` sends them)",
         description="Decide one or many leads in one transaction. The reason is checked "
-        "against the qualification policy. LEAD_ID `-` reads ids from stdin, one per line.",
+        "against the qualification policy (`triage reasons` lists the codes). LEAD_ID `-` "
+        "reads ids from stdin, one per line.",
     )
     p.add_argument("outcome", choices=["accept", "reject", "nurture"])
     p.add_argument("lead_ids", nargs="+", metavar="LEAD_ID")
     p.add_argument("--reason", metavar="CODE", help="a reason code of the policy (reject, nurture)")
-    p.add_argument("--note", metavar="TEXT")
-    p.add_argument("--until", metavar="DATE", help="nurture: when marketing may bring it back")
+    p.add_argument("--note", metavar="TEXT", help="why, in your words (required by some reasons)")
+    p.add_argument(
+        "--until", metavar="DATE", help="nurture: when marketing may bring it back (2027-03-01)"
+    )
     p.set_defaults(func=lazy("triage.commands:decide"))

@@ -141,6 +141,7 @@ def demo_rows(
     return rows
 
 
+MARKER = ".triage-demo"
 DEMO_REP = "dana.rep@demo.example"
 DEMO_MARKETING = "mo.marketing@demo.example"
 
@@ -154,8 +155,16 @@ def run(args: Any) -> int:
 
     base = Path(args.dir) if getattr(args, "dir", None) else paths_from_env().data_dir / "demo"
     if base.exists():
-        shutil.rmtree(base)
+        if any(base.iterdir()) and not (base / MARKER).exists():
+            print(
+                f"triage demo: {base} is not empty and is not a demo directory; "
+                "choose an empty or new --dir (nothing was deleted)",
+                file=sys.stderr,
+            )
+            return 2
+        shutil.rmtree(base)  # a previous demo's data: each run starts fresh
     (base / "client").mkdir(parents=True)
+    (base / MARKER).write_text("made by `triage demo`; the next run deletes this directory\n")
     server_db = base / "server.db"
     backend = Backend.open(f"sqlite:///{server_db}")
     backend.add_user(DEMO_MARKETING, "Mo (marketing)", "marketing")
@@ -164,6 +173,7 @@ def run(args: Any) -> int:
     server = ServerThread(backend).start()
     paths = Paths.under(base / "client")
     final = None
+    crashed = True
     try:
         save_login(paths, server.url, token)
         settings = load_settings(paths, environ={})
@@ -172,7 +182,9 @@ def run(args: Any) -> int:
         try:
             from triage.app import make_app
 
-            make_app(store=store, settings=settings, db_path=paths.db_file).run()
+            app = make_app(store=store, settings=settings, db_path=paths.db_file)
+            app.run()
+            crashed = bool(app.return_code)
         finally:
             store.close()
         # Send what the rep decided since the last background sync, so the report has it all.
@@ -184,11 +196,13 @@ def run(args: Any) -> int:
         backend.close()
     done = final is not None and final.ok and final.pending == 0
     sent = "What you decided reached" if done else "Not all of it reached"
+    triage = f"{sys.executable} -m triage"  # works whether or not the venv is on PATH
     print(
-        f"Demo over. {sent} the demo server; marketing's view of it:\n"
-        f"  triage server report --db {server_db} --by campaign\n"
-        f"  triage server report --db {server_db} --by source --format csv\n"
+        ("The workstation stopped with an error (see above).\n" if crashed else "")
+        + f"Demo over. {sent} the demo server; marketing's view of it:\n"
+        f"  {triage} server report --db {server_db} --by campaign\n"
+        f"  {triage} server report --db {server_db} --by source --format csv\n"
         f"Run it again with `triage demo` (it starts fresh). Data: {base}",
         file=sys.stderr,
     )
-    return 0
+    return 1 if crashed or not done else 0
