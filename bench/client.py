@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._util import median, report  # noqa: E402
-from bench.server_sync import ServerProcess  # noqa: E402
 from triage import domain  # noqa: E402
+from triage.server.live import ServerProcess  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 from triage.store import Store  # noqa: E402
 from triage.sync.runner import run_once  # noqa: E402

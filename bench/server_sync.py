@@ -8,9 +8,6 @@ Usage: python bench/server_sync.py [--leads 10000] [--runs 3] [--db-url URL]
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,51 +18,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._util import median, p95, report  # noqa: E402
+from triage.server.live import ServerProcess  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """`triage server run` in its own process, so client and server do not share a GIL."""
-
-    def __init__(self, db_url: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "triage",
-                "server",
-                "run",
-                "--db",
-                db_url,
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],  # fmt: skip
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def __enter__(self) -> ServerProcess:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def one_run(n: int, page: int, db_url: str | None) -> tuple[float, float, list[float]]:

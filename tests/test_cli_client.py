@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -18,13 +16,8 @@ import pytest
 
 from tests.client_support import decisions_per_lead
 from triage.demo import demo_rows
+from triage.server.live import ServerProcess
 from triage.server.service import Backend
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def triage(
@@ -38,46 +31,6 @@ def triage(
     )  # fmt: skip
 
 
-class ServerProcess:
-    def __init__(self, db: Path, port: int):
-        self.db, self.port = db, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "triage",
-                "server",
-                "run",
-                "--db",
-                str(self.db),
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],  # fmt: skip
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def kill(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
 def world(tmp_path):
     """A server database with a rep and 80 leads, a server process, and the rep's home dir."""
@@ -88,11 +41,11 @@ def world(tmp_path):
     _, token, _ = backend.add_user("ann@example.com", "Ann", "rep")
     backend.upsert_leads(demo_rows(80, owner="ann@example.com", seed=3))
     backend.close()
-    server = ServerProcess(db, free_port()).start()
+    server = ServerProcess(str(db)).start()
     try:
         yield db, home, token, server
     finally:
-        server.kill()
+        server.stop()
 
 
 def test_offline_round_trip(world):
@@ -104,7 +57,7 @@ def test_offline_round_trip(world):
     r = triage("sync", home=home)
     assert r.returncode == 0 and "pulled 80" in r.stdout, r.stdout + r.stderr
 
-    server.kill()  # the plane takes off
+    server.stop()  # the plane takes off
     ids = [
         row["id"]
         for row in json.loads(triage("queue", "--json", "--limit", "50", home=home).stdout)
@@ -156,7 +109,7 @@ def test_server_killed_mid_batch_and_restarted(world, tmp_path):
             if request.url.path == "/v1/sync/push":
                 KillDuringPush.pushes += 1
                 if KillDuringPush.pushes == 2:
-                    threading.Timer(0.005, server.kill, args=(signal.SIGKILL,)).start()
+                    threading.Timer(0.005, server.stop, args=(signal.SIGKILL,)).start()
             return super().handle_request(request)
 
     store = Store.open(dev.db_path)

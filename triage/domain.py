@@ -419,6 +419,97 @@ def clamp_time(at: datetime, low: datetime | None, high: datetime) -> datetime:
     return min(at, high)
 
 
+def decision_to_dict(d: Decision | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "outcome": Outcome(d.outcome).value,
+        "reason": d.reason,
+        "note": d.note,
+        "at": format_time(d.at),
+        "by": d.by,
+        "nurture_until": d.nurture_until.isoformat() if d.nurture_until else None,
+    }
+
+
+def decision_from_dict(d: dict[str, Any] | None) -> Decision | None:
+    if d is None:
+        return None
+    until = d.get("nurture_until")
+    return Decision(
+        outcome=Outcome(d["outcome"]),
+        reason=d.get("reason"),
+        note=d.get("note"),
+        at=parse_time(d["at"]),
+        by=d.get("by"),
+        nurture_until=date.fromisoformat(until) if until else None,
+    )
+
+
+def lead_to_dict(lead: Lead) -> dict[str, Any]:
+    """A lead as the JSON object of protocol v1 (the store keeps leads in this form too)."""
+    return {
+        "id": lead.id,
+        "external_id": lead.external_id,
+        "version": lead.version,
+        "name": lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "title": lead.title,
+        "company": lead.company,
+        "industry": lead.industry,
+        "company_size": lead.company_size,
+        "country": lead.country,
+        "source": lead.source,
+        "campaign": lead.campaign,
+        "score": lead.score,
+        "mql_at": format_time(lead.mql_at),
+        "assigned_at": format_time(lead.assigned_at),
+        "owner": lead.owner,
+        "evidence": dict(lead.evidence),
+        "activities": [
+            {"at": format_time(a.at), "kind": a.kind, "detail": a.detail} for a in lead.activities
+        ],
+        "bant": dict(lead.bant),
+        "status": Status(lead.status).value,
+        "decision": decision_to_dict(lead.decision),
+    }
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return None if value is None else parse_time(value)
+
+
+def lead_from_dict(d: dict[str, Any]) -> Lead:
+    return Lead(
+        id=d["id"],
+        external_id=d["external_id"],
+        version=d["version"],
+        name=d["name"],
+        email=d["email"],
+        phone=d.get("phone"),
+        title=d.get("title"),
+        company=d.get("company"),
+        industry=d.get("industry"),
+        company_size=d.get("company_size"),
+        country=d.get("country"),
+        source=d.get("source"),
+        campaign=d.get("campaign"),
+        score=d.get("score", 0),
+        mql_at=_opt_time(d.get("mql_at")),
+        assigned_at=_opt_time(d.get("assigned_at")),
+        owner=d.get("owner"),
+        evidence=dict(d.get("evidence") or {}),
+        activities=tuple(
+            Activity(parse_time(a["at"]), a["kind"], a.get("detail", ""))
+            for a in d.get("activities") or ()
+        ),
+        bant=dict(d.get("bant") or {}),
+        status=Status(d.get("status", "open")),
+        decision=decision_from_dict(d.get("decision")),
+    )
+
+
 # ---------------------------------------------------------------- import rows
 
 IMPORT_REQUIRED = ("external_id", "name", "email")

@@ -223,44 +223,7 @@ class Report(Wire):
 # ---------------------------------------------------------------- wire <-> domain
 
 
-def lead_to_wire(lead: domain.Lead) -> dict[str, Any]:
-    d = lead.decision
-    return {
-        "id": lead.id,
-        "external_id": lead.external_id,
-        "version": lead.version,
-        "name": lead.name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "title": lead.title,
-        "company": lead.company,
-        "industry": lead.industry,
-        "company_size": lead.company_size,
-        "country": lead.country,
-        "source": lead.source,
-        "campaign": lead.campaign,
-        "score": lead.score,
-        "mql_at": domain.format_time(lead.mql_at),
-        "assigned_at": domain.format_time(lead.assigned_at),
-        "owner": lead.owner,
-        "evidence": dict(lead.evidence),
-        "activities": [
-            {"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail}
-            for a in lead.activities
-        ],
-        "bant": dict(lead.bant),
-        "status": lead.status.value,
-        "decision": None
-        if d is None
-        else {
-            "outcome": d.outcome.value,
-            "reason": d.reason,
-            "note": d.note,
-            "at": domain.format_time(d.at),
-            "by": d.by,
-            "nurture_until": d.nurture_until.isoformat() if d.nurture_until else None,
-        },
-    }
+lead_to_wire = domain.lead_to_dict
 
 
 def _aware(dt: datetime | None) -> datetime | None:

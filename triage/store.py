@@ -193,95 +193,11 @@ def _utc(value: float) -> datetime:
     return datetime.fromtimestamp(value, timezone.utc)
 
 
-def _decision_to_dict(d: domain.Decision | None) -> dict[str, Any] | None:
-    if d is None:
-        return None
-    return {
-        "outcome": Outcome(d.outcome).value,
-        "reason": d.reason,
-        "note": d.note,
-        "at": domain.format_time(d.at),
-        "by": d.by,
-        "nurture_until": d.nurture_until.isoformat() if d.nurture_until else None,
-    }
-
-
-def _decision_from_dict(d: dict[str, Any] | None) -> domain.Decision | None:
-    if d is None:
-        return None
-    until = d.get("nurture_until")
-    return domain.Decision(
-        outcome=Outcome(d["outcome"]),
-        reason=d.get("reason"),
-        note=d.get("note"),
-        at=domain.parse_time(d["at"]),
-        by=d.get("by"),
-        nurture_until=date.fromisoformat(until) if until else None,
-    )
-
-
-def _lead_to_dict(lead: domain.Lead) -> dict[str, Any]:
-    return {
-        "id": lead.id,
-        "external_id": lead.external_id,
-        "version": lead.version,
-        "name": lead.name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "title": lead.title,
-        "company": lead.company,
-        "industry": lead.industry,
-        "company_size": lead.company_size,
-        "country": lead.country,
-        "source": lead.source,
-        "campaign": lead.campaign,
-        "score": lead.score,
-        "mql_at": domain.format_time(lead.mql_at),
-        "assigned_at": domain.format_time(lead.assigned_at),
-        "owner": lead.owner,
-        "evidence": dict(lead.evidence),
-        "activities": [
-            {"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail}
-            for a in lead.activities
-        ],
-        "bant": dict(lead.bant),
-        "status": Status(lead.status).value,
-        "decision": _decision_to_dict(lead.decision),
-    }
-
-
-def _opt_time(value: str | None) -> datetime | None:
-    return None if value is None else domain.parse_time(value)
-
-
-def _lead_from_dict(d: dict[str, Any]) -> domain.Lead:
-    return domain.Lead(
-        id=d["id"],
-        external_id=d["external_id"],
-        version=d["version"],
-        name=d["name"],
-        email=d["email"],
-        phone=d.get("phone"),
-        title=d.get("title"),
-        company=d.get("company"),
-        industry=d.get("industry"),
-        company_size=d.get("company_size"),
-        country=d.get("country"),
-        source=d.get("source"),
-        campaign=d.get("campaign"),
-        score=d.get("score", 0),
-        mql_at=_opt_time(d.get("mql_at")),
-        assigned_at=_opt_time(d.get("assigned_at")),
-        owner=d.get("owner"),
-        evidence=dict(d.get("evidence") or {}),
-        activities=tuple(
-            domain.Activity(domain.parse_time(a["at"]), a["kind"], a.get("detail", ""))
-            for a in d.get("activities") or ()
-        ),
-        bant=dict(d.get("bant") or {}),
-        status=Status(d.get("status", "open")),
-        decision=_decision_from_dict(d.get("decision")),
-    )
+# The JSON form of a lead is the protocol's, kept in domain so the store needs no pydantic.
+_decision_to_dict = domain.decision_to_dict
+_decision_from_dict = domain.decision_from_dict
+_lead_to_dict = domain.lead_to_dict
+_lead_from_dict = domain.lead_from_dict
 
 
 def _search_text(lead: domain.Lead) -> str:
