@@ -66,7 +66,7 @@ async def test_reject_with_digit_commits_and_moves_to_next_lead(app, store):
         # the next open lead slid under the cursor
         assert table.cursor == 1 and table.cursor_id == ids[2]
         assert table.count == 59
-        assert f"Rejected {lead.name} · no_budget" in messages(app)
+        assert f"Rejected {lead.name} · No budget · u to undo" in messages(app)
 
 
 async def test_reason_picker_arrows_enter_and_escape(app, store):
@@ -179,7 +179,7 @@ async def test_undo_single_decision(app, store):
         await pilot.press("u")
         assert store.lead(ids[1]).status is domain.Status.OPEN
         name = store.lead(ids[1]).name
-        assert f"Undid: rejected {name} · no_need" in messages(app)
+        assert f"Undid: rejected {name} · No need" in messages(app)
         table = table_of(app)
         assert table.count == 60 and table.cursor_id == ids[1]
         await pilot.press("u")
@@ -200,10 +200,10 @@ async def test_bulk_reject_with_marks_is_one_undo(app, store):
             assert lead.status is domain.Status.REJECTED and lead.decision.reason == "no_budget"
         assert store.lead(ids[4]).status is domain.Status.OPEN
         assert table.marks == set() and table.count == 55
-        assert "Rejected 5 leads · no_budget" in messages(app)
+        assert "Rejected 5 leads · No budget · u to undo" in messages(app)
         await pilot.press("u")
         assert all(store.lead(i).status is domain.Status.OPEN for i in marked)
-        assert "Undid: rejected 5 leads · no_budget" in messages(app)
+        assert "Undid: rejected 5 leads · No budget" in messages(app)
         assert table.count == 60
 
 
@@ -319,7 +319,7 @@ async def test_stale_marks_are_dropped_and_the_rest_decided(app, store):
         assert store.lead(ids[0]).decision.reason == "existing_customer"
         assert store.lead(ids[2]).decision.reason == "existing_customer"
         assert store.lead(ids[1]).status is domain.Status.ACCEPTED
-        assert "Rejected 2 leads · existing_customer" in messages(app)
+        assert "Rejected 2 leads · Existing customer · u to undo" in messages(app)
 
 
 async def test_markup_in_lead_data_is_shown_as_text(app, store):
@@ -338,4 +338,4 @@ async def test_markup_in_lead_data_is_shown_as_text(app, store):
         await pilot.press("enter")
         assert "[b]Bracket[/b]" in str(app.screen.query_one("#lead-heading").render())
         await pilot.press("r", "1")
-        assert "Rejected [b]Bracket[/b] O'Neil [ · no_budget" in messages(app)
+        assert "Rejected [b]Bracket[/b] O'Neil [ · No budget · u to undo" in messages(app)

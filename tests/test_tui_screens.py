@@ -144,7 +144,7 @@ async def test_conflicts_screen_shows_and_dismisses(app, store):
         assert len(screen.entries) == 1
         text = str(screen.query_one("#conflict-list").get_option_at_index(0).prompt)
         assert store.lead(lead_id).name in text
-        assert "reject · no_budget" in text
+        assert "reject · No budget" in text
         assert "conflict · already_decided" in text
         assert "Someone already decided this lead" in text
         assert "accepted by bob@example.com" in text

@@ -85,6 +85,7 @@ class TriageApp(App[None]):
         self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
         self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
         self.last_sync_report: object | None = None
+        self._sync_quiet = True
 
     # ------------------------------------------------------------ basics
 
@@ -150,7 +151,7 @@ class TriageApp(App[None]):
             self.exit()
             return
         if self.sync_enabled and self.sync_view.state != "off":
-            self.action_sync()
+            self.action_sync(quiet=True)  # the status bar says how it went
             interval = max(5.0, float(self.settings.sync_interval_seconds))
             self._sync_timer = self.set_interval(interval, self._periodic_sync, name="sync")
 
@@ -192,16 +193,25 @@ class TriageApp(App[None]):
             if found is not None:
                 table.move_to(found)
         # One detail screen, kept installed: opening a lead then costs a repaint, not a
-        # compose of twenty widgets. (A second one only if it is already in the stack.)
+        # compose of twenty widgets. Never a second one: if it is in the stack already
+        # (under the palette, the conflicts or a help screen), go back to it.
         detail = self._detail
         if detail is None:
             detail = self._detail = LeadDetailScreen(self.store, lead_id)
             self.install_screen(detail, name="detail")
-        elif detail in self.screen_stack:
-            detail = LeadDetailScreen(self.store, lead_id)
-        else:
-            detail.lead_id = lead_id
+        detail.lead_id = lead_id
+        if detail in self.screen_stack:
+            if self.screen is detail:
+                detail.show_lead(lead_id)
+            else:
+                self._pop_to(detail)  # its resume shows `lead_id`
+            return
         self.push_screen(detail)
+
+    def _pop_to(self, screen: Screen) -> None:
+        """Pop the screens above `screen` (which is in the stack) so it is on top."""
+        while self.screen is not screen and len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def action_help(self) -> None:
         from triage.screens.help import HelpScreen
@@ -212,6 +222,9 @@ class TriageApp(App[None]):
         # bindings and the keymap, which do not change while the app runs.
         kind = type(self.screen)
         help_screen = self._help.get(kind)
+        if help_screen in self.screen_stack:  # under the palette: back to it
+            self._pop_to(help_screen)
+            return
         if help_screen is None:
             help_screen = self._help[kind] = HelpScreen(self.screen)
             self.install_screen(help_screen, name=f"help-{kind.__name__}")
@@ -222,6 +235,11 @@ class TriageApp(App[None]):
 
         if isinstance(self.screen, ConflictsScreen):
             return
+        for screen in self.screen_stack:
+            if isinstance(screen, ConflictsScreen):  # under the lead it opened: back to it
+                screen.reload()
+                self._pop_to(screen)
+                return
         self.push_screen(ConflictsScreen(self.store))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -287,11 +305,18 @@ class TriageApp(App[None]):
         if outcome is Outcome.ACCEPT:
             flagged = self._bant_no_count(ids)
             if flagged:
-                detail = (
-                    f"{subject} has a BANT answer “no”."
-                    if len(ids) == 1
-                    else f"{flagged:,} of the {len(ids):,} leads have a BANT answer “no”."
-                )
+                if len(ids) == 1:
+                    lead = self.store.lead(ids[0])
+                    noes = [
+                        c.label
+                        for c in self.policy.bant
+                        if lead is not None and lead.bant_answer(c.key) is domain.Answer.NO
+                    ] or ["A BANT answer"]
+                    names = ", ".join(noes[:-1]) + " and " + noes[-1] if len(noes) > 1 else noes[0]
+                    detail = f"{subject}: {names} {'is' if len(noes) == 1 else 'are'} “no”."
+                else:
+                    verb = "has" if flagged == 1 else "have"
+                    detail = f"{flagged:,} of the {len(ids):,} leads {verb} a BANT “no”."
 
                 def confirmed(ok: bool | None) -> None:
                     if ok:
@@ -306,9 +331,13 @@ class TriageApp(App[None]):
             if choice is not None:
                 commit(choice)
 
-        self.push_screen(self._picker(outcome, subject), picked)
+        if bulk:  # the title names what will be decided: the marks, not the cursor's lead
+            picker = self._picker(outcome, plural(len(ids), "marked lead"), bulk=True)
+        else:
+            picker = self._picker(outcome, subject)
+        self.push_screen(picker, picked)
 
-    def _picker(self, outcome: Outcome, subject: str):  # -> ReasonPicker
+    def _picker(self, outcome: Outcome, subject: str, *, bulk: bool = False):  # -> ReasonPicker
         """The reason picker of `outcome`, kept installed between decisions (so `r` shows
         it at once after the first time); made again when the policy changes."""
         from triage.screens.reason import ReasonPicker
@@ -326,7 +355,7 @@ class TriageApp(App[None]):
             if not self.is_screen_installed(name):
                 self._pickers[outcome] = picker
                 self.install_screen(picker, name=name)
-        return picker.prepare(subject, today)
+        return picker.prepare(subject, today, bulk=bulk)
 
     def commit_decision(
         self,
@@ -352,6 +381,10 @@ class TriageApp(App[None]):
                 at=self.now(),
             )
 
+        table = self.queue_table
+        # After a bulk decision the cursor stays on its lead if it is still open, else
+        # goes to the next open one (a single decision: the next lead slides under it).
+        follow = table.first_not_in(set(lead_ids)) if bulk and table is not None else None
         try:
             try:
                 result = decide(lead_ids)
@@ -371,15 +404,23 @@ class TriageApp(App[None]):
             return None
         label = f"{OUTCOME_PAST[outcome.value]} {subject}"
         if choice is not None:
-            label += f" · {choice.code}"
+            label += f" · {self.reason_label(outcome, choice.code)}"
             if choice.nurture_until:
                 label += f" · until {choice.nurture_until.isoformat()}"
         self._labels[result.action_id] = (label, result.lead_ids)
-        if bulk and (table := self.queue_table) is not None:
+        if bulk and table is not None:
             table.marks = set()
-        self.data_changed("decision")
-        self.notify(label, timeout=3)
+        self.data_changed("decision", lead_id=follow)
+        self.notify(f"{label} · {self.keymap.get('undo', 'u')} to undo", timeout=4)
         return result
+
+    def reason_label(self, outcome: Outcome | str, code: str | None) -> str:
+        """The policy's label of a reason ("Not a decision maker"); the code if unknown."""
+        try:
+            reason = self.policy.reason(outcome, code)
+        except ValueError:
+            reason = None
+        return reason.label if reason is not None else (code or "")
 
     def action_undo(self) -> None:
         try:
@@ -427,6 +468,7 @@ class TriageApp(App[None]):
                 self.notify("A sync is already running", timeout=2)
             return
         self.sync_view = SyncView("syncing")
+        self._sync_quiet = quiet  # a sync the rep asked for says why it failed
         self.refresh_status()
         self._sync_worker()
 
@@ -488,6 +530,9 @@ class TriageApp(App[None]):
             self.notify(f"sync stopped: {report.error}", severity="error", title="Sync", timeout=10)
         else:
             self.sync_view = SyncView("offline", report.error)
+            if not self._sync_quiet:
+                self.notify(f"Sync failed: {report.error or 'server unreachable'}",
+                            severity="warning", title="Offline")  # fmt: skip
         self._policy = None  # a sync may bring a new policy
         self.data_changed("sync")
 

@@ -27,7 +27,9 @@ EXPLAIN = {
     "note_required": "The server's policy needs a note with this reason.",
     "reason_required": "The server needs a reason for this decision.",
     "not_open": "The lead was not open any more on the server.",
-    "not_decided": "There was nothing to reopen: the lead was not decided on the server.",
+    "not_decided": "There was nothing to undo: the lead was not decided on the server.",
+    "not_own_decision": "Your undo was refused: the decision on the server is someone else's.",
+    "bant_required": "The server needs at least one BANT answer in the change.",
     "bad_outcome": "The server did not accept the outcome.",
     "unknown_bant_key": "The server's policy has no such BANT criterion.",
     "bad_bant_value": "The server refused the BANT answer.",
@@ -42,13 +44,22 @@ def explain(entry: ConflictEntry) -> str:
     return f"The server could not apply the change ({entry.error or 'no reason given'})."
 
 
-def tried(entry: ConflictEntry) -> str:
+def reason_label(policy: domain.Policy | None, outcome: object, code: object) -> str:
+    """The policy's label of a reason code ("Not a decision maker"); the code if unknown."""
+    try:
+        reason = policy.reason(str(outcome), str(code)) if policy is not None else None
+    except ValueError:
+        reason = None
+    return reason.label if reason is not None else str(code)
+
+
+def tried(entry: ConflictEntry, policy: domain.Policy | None = None) -> str:
     m = entry.mutation
     kind = m.get("type")
     if kind == "decide":
         text = str(m.get("outcome") or "decide")
         if m.get("reason"):
-            text += f" · {m['reason']}"
+            text += f" · {reason_label(policy, m.get('outcome'), m['reason'])}"
         if m.get("note"):
             text += f" · “{m['note']}”"
         if m.get("nurture_until"):
@@ -62,7 +73,7 @@ def tried(entry: ConflictEntry) -> str:
     return str(kind)
 
 
-def entry_prompt(entry: ConflictEntry) -> Content:
+def entry_prompt(entry: ConflictEntry, policy: domain.Policy | None = None) -> Content:
     name = entry.lead_name or (entry.server_lead.name if entry.server_lead else entry.lead_id)
     at = entry.mutation.get("at")
     when = domain.parse_time(at).astimezone().strftime("%Y-%m-%d %H:%M") if at else ""
@@ -70,7 +81,7 @@ def entry_prompt(entry: ConflictEntry) -> Content:
         (name, "bold"),
         (f"  · you, {when}" if when else "", "$text-muted"),
         ("\n  we tried:    ", "$text-muted"),
-        tried(entry),
+        tried(entry, policy),
         ("\n  server said: ", "$text-muted"),
         (f"{entry.status} · {entry.error or '–'}", "bold $text-error"),
         ("\n               ", ""),
@@ -81,7 +92,7 @@ def entry_prompt(entry: ConflictEntry) -> Content:
         server = lead.status.value
         if lead.decision is not None:
             d = lead.decision
-            server += f" · {d.reason}" if d.reason else ""
+            server += f" · {reason_label(policy, d.outcome.value, d.reason)}" if d.reason else ""
             server += f" by {d.by}" if d.by else ""
         lines += [("\n  server has:  ", "$text-muted"), server]
     return Content.assemble(*lines)
@@ -113,8 +124,7 @@ class ConflictsScreen(Screen[None]):
         yield Header(show_clock=False, icon="≡")
         yield Static(id="conflicts-info")
         yield OptionList(id="conflict-list")
-        yield Static("No conflicts. Every decision you made reached the server as you made it.",
-                     id="conflicts-empty")  # fmt: skip
+        yield Static(id="conflicts-empty")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -133,11 +143,14 @@ class ConflictsScreen(Screen[None]):
         for entry in self.entries:
             if options:
                 options.append(None)  # a separator line
-            options.append(Option(entry_prompt(entry), id=str(entry.id)))
+            options.append(Option(entry_prompt(entry, self.triage.policy), id=str(entry.id)))
         option_list.add_options(options)
         empty = not self.entries
         option_list.display = not empty
-        self.query_one("#conflicts-empty").display = empty
+        placeholder = self.query_one("#conflicts-empty", Static)
+        placeholder.display = empty
+        if empty:
+            placeholder.update(self.empty_text())
         count = len(self.entries)
         self.query_one("#conflicts-info", Static).update(
             Content.assemble(
@@ -147,6 +160,16 @@ class ConflictsScreen(Screen[None]):
         )
         if self.entries:
             option_list.highlighted = min(keep, len(self.entries) - 1)
+
+    def empty_text(self) -> str:
+        try:
+            pending = self.store.pending_count()
+        except StoreError:
+            pending = 0
+        if pending:
+            waiting = "decision is" if pending == 1 else "decisions are"
+            return f"No conflicts. {pending:,} {waiting} waiting to be sent."
+        return "No conflicts. Every decision you made reached the server as you made it."
 
     def _current(self) -> ConflictEntry | None:
         index = self.query_one("#conflict-list", OptionList).highlighted

@@ -6,6 +6,7 @@ can work through the whole queue without leaving it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
@@ -38,6 +39,15 @@ def _fmt_time(dt) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "–"
 
 
+# Same ids as the queue's (one remap moves both), but here they decide the shown lead only.
+_ONLY = {
+    "accept": "Accept this lead only (marks in the queue are left alone), then show the next",
+    "reject": "Reject this lead only, with a reason: r then the reason's digit",
+    "nurture": "Return this lead only to nurture, with a reason and an optional re-entry date",
+}
+DETAIL_DECISION_BINDINGS = [replace(b, tooltip=_ONLY[b.action]) for b in DECISION_BINDINGS]
+
+
 class LeadDetailScreen(Screen[None]):
     """The lead; `1`-`4` cycle BANT answers; a/r/n decide and move on; j/k walk the queue."""
 
@@ -45,7 +55,7 @@ class LeadDetailScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the queue"),
-        *DECISION_BINDINGS,
+        *DETAIL_DECISION_BINDINGS,
         Binding("j", "next", "Next", id="next_lead",
                 tooltip="Show the next lead of the queue"),
         Binding("k", "previous", "Prev", id="previous_lead",

@@ -71,7 +71,7 @@ class HelpScreen(ModalScreen[None]):
     ]  # fmt: skip
 
     def __init__(self, target: Screen) -> None:
-        super().__init__(id="help")
+        super().__init__(id=f"help-{type(target).__name__}")
         self.target = target
 
     def compose(self) -> ComposeResult:

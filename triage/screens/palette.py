@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 from triage import domain
 from triage.domain import Status
@@ -71,14 +72,25 @@ class TriageCommands(Provider):
         flt = replace(domain.parse_filter(words), status=tuple(s.value for s in Status))
         if flt.errors:
             return
-        rows = self.triage.store.queue_page(flt, "name", 0, 20, now=self.triage.now())
+        rows = self.triage.store.queue_page(flt, "name", 0, 100, now=self.triage.now())
         for row in rows:
-            text = f"Jump to lead: {row.name}"
-            extra = " · ".join(p for p in (row.company, row.status) if p)
+            # Leads whose name matches every word rank first (Textual's fuzzy score on
+            # the name); then those matched by company; then by other fields (campaign,
+            # email, title), as the store's filter found them.
+            name_score = matcher.match(row.name)
+            if name_score > 0:
+                score, shown = 0.5 + 0.5 * name_score, matcher.highlight(row.name)
+            else:
+                company_score = matcher.match(f"{row.name} {row.company or ''}")
+                score, shown = 0.1 + 0.3 * company_score, Content(row.name)
+            parts: list = ["Jump to lead: ", shown]
+            if row.status != Status.OPEN.value:
+                parts.append((f"  ({row.status})", "$text-muted"))
+            source = " / ".join(p for p in (row.source, row.campaign) if p)
             yield Hit(
-                0.5,
-                f"{text}  ({extra})" if extra else text,
+                score,
+                Content.assemble(*parts),
                 partial(self.triage.open_lead, row.id),
-                text=text,
-                help=f"{row.title or ''} · score {row.score}".strip(" ·"),
+                text=f"Jump to lead: {row.name}",
+                help=" · ".join(p for p in (row.company, source, f"score {row.score}") if p),
             )

@@ -107,15 +107,17 @@ class QueueScreen(Screen[None]):
         table = self.table
         flt = table.filter
         noun = "open" if not flt.status else "leads"
-        parts: list[tuple[str, str] | Content] = [(f"{table.count:,} {noun}", "bold")]
+        parts: list[tuple[str, str] | Content] = []
+        if flt.errors:  # first, so a narrow terminal does not cut it off
+            parts.append(("⚠ " + "; ".join(flt.errors) + " (ignored) · ", "bold $text-error"))
+        parts.append((f"{table.count:,} {noun}", "bold"))
         if table.marks:
             parts.append((f" · {len(table.marks):,} marked", "bold $text-accent"))
         parts.append((f" · sort: {SORT_LABELS.get(table.sort, table.sort)}", "$text-muted"))
         query = self.filter_input.value.strip()
         if query:
             parts.append((f" · filter: {query}", "$text-muted"))
-        if flt.errors:
-            parts.append(("  ⚠ " + "; ".join(flt.errors), "$text-error"))
+        self.filter_input.set_class(bool(flt.errors), "-bad-filter")
         content = Content.assemble(*parts)
         if content.plain != self._info:  # a cursor move changes nothing here: no relayout
             self._info = content.plain
@@ -176,6 +178,12 @@ class QueueScreen(Screen[None]):
 
     def action_mark_all(self) -> None:
         table = self.table
+        if table.filter.errors:  # the filter ignores what it cannot read: it lists too much
+            self.notify(
+                "Nothing marked: fix the filter first: " + "; ".join(table.filter.errors),
+                severity="warning",
+            )
+            return
         ids = self.store.queue_ids(table.filter, table.sort, now=self.triage.now())
         table.set_marks(set(ids))
         self.notify(f"Marked {plural(len(ids), 'lead')}", timeout=2)
@@ -217,10 +225,11 @@ class QueueScreen(Screen[None]):
     # ------------------------------------------------------------ refresh from the app
 
     def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        """The app changed data: `decision` keeps the row index, `sync` the lead id."""
+        """The app changed data: `decision` keeps the row index (or follows `lead_id`,
+        after a bulk decision), `sync` the lead id."""
         table = self.table
         table.sla_hours = self.triage.policy.sla_hours  # a sync may bring a new policy
-        if reason == "decision":
+        if reason == "decision" and lead_id is None:
             table.reload(keep="index")
         elif lead_id is not None:
             table.reload(keep="id", lead_id=lead_id)

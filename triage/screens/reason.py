@@ -91,6 +91,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self.reasons = policy.reasons_for(self.outcome)
         self.subject = subject
         self.today = today
+        self.bulk = False  # the marked leads of the queue, not one lead
 
     def compose(self) -> ComposeResult:
         labels = {c.key: c.label for c in self.policy.bant}
@@ -99,8 +100,9 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
             options = []
             for i, reason in enumerate(self.reasons[:10]):
                 extra: list[tuple[str, str]] = []
-                if reason.bant:
-                    extra.append((f" · {labels.get(reason.bant, reason.bant)}", "$text-muted"))
+                criterion = labels.get(reason.bant, reason.bant) if reason.bant else ""
+                if criterion and not reason.label.lower().startswith(criterion.lower()):
+                    extra.append((f" · {criterion}", "$text-muted"))
                 if reason.note_required:
                     extra.append((" · note required", "$text-warning"))
                 prompt = Content.assemble(
@@ -120,13 +122,17 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
             )
 
     def _title(self) -> Content:
+        """ "Reject: Liam Costa" for one lead, "Reject 2 marked leads" for the marks."""
         verb = "Reject" if self.outcome is Outcome.REJECT else "Return to nurture"
-        return Content.assemble((f"{verb}: ", "bold"), (self.subject, "bold $text-accent"))
+        return Content.assemble(
+            (f"{verb} " if self.bulk else f"{verb}: ", "bold"), (self.subject, "bold $text-accent")
+        )
 
-    def prepare(self, subject: str, today: date) -> ReasonPicker:
+    def prepare(self, subject: str, today: date, *, bulk: bool = False) -> ReasonPicker:
         """Reuse the picker for another decision (the app keeps one per outcome)."""
         self.subject = subject
         self.today = today
+        self.bulk = bulk
         return self
 
     def on_screen_resume(self) -> None:

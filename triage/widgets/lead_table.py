@@ -259,6 +259,19 @@ class LeadTable(ScrollView, can_focus=True):
         row = self.cursor_row
         return None if row is None else row.id
 
+    def first_not_in(self, ids: set[str]) -> str | None:
+        """The first lead at or after the cursor that is not in `ids` (where the cursor
+        goes after a bulk decision on `ids`): the cached pages first, else one query."""
+        end = min(self.count, self.cursor + 2 * PAGE_SIZE)
+        for index in range(self.cursor, end):
+            row = self.row_at(index)
+            if row is not None and row.id not in ids:
+                return row.id
+        if end >= self.count:
+            return None
+        queue = self.store.queue_ids(self.filter, self.sort, now=self.clock())
+        return next((i for i in queue[end:] if i not in ids), None)
+
     @property
     def cached_pages(self) -> int:
         return len(self._pages)

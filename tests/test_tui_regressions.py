@@ -1,0 +1,307 @@
+"""Regressions found by a newcomer: navigation, bulk cursor, palette ranking, filters,
+notifications, labels, the conflicts screen's empty state and small wording fixes."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+
+from tests.test_tui_support import (  # noqa: F401
+    NOW,
+    app_fixture,
+    make_conflict,
+    store_fixture,
+    until,
+)
+from triage import domain
+from triage.app import make_app
+from triage.screens.conflicts import ConflictsScreen
+from triage.screens.detail import LeadDetailScreen
+from triage.screens.help import HelpScreen
+from triage.screens.queue import QueueScreen
+from triage.store import Store
+from triage.widgets.lead_table import LeadTable
+
+SIZE = (120, 40)
+
+
+def table_of(app) -> LeadTable:
+    return app.query_one("#leads", LeadTable)
+
+
+def open_ids(store: Store) -> list[str]:
+    return store.queue_ids(domain.Filter(), "sla", now=NOW)
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def palette_pick(pilot, query: str) -> None:
+    await pilot.press("ctrl+p")
+    assert CommandPalette.is_open(pilot.app)
+    pilot.app.screen.query_one("CommandInput").value = query
+    await pilot.pause(0.6)
+    await pilot.press("down", "enter")
+    await pilot.pause()
+
+
+# ---------------------------------------------------------------- 1. no duplicate ids
+
+
+async def test_help_over_the_queue_then_over_the_detail(app, store):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark", "escape", "enter", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen.target, LeadDetailScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LeadDetailScreen)
+
+
+async def test_palette_jump_while_a_lead_is_open_reuses_the_detail(app, store):
+    ids = open_ids(store)
+    target = store.lead(ids[7])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, LeadDetailScreen) and detail.lead_id == ids[0]
+        await palette_pick(pilot, target.email.split("@")[0])
+        assert app.screen is detail
+        assert detail.lead_id == target.id
+        assert target.name in str(detail.query_one("#lead-heading").render())
+        assert sum(isinstance(s, LeadDetailScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        assert isinstance(app.screen, QueueScreen)
+        assert table_of(app).cursor_id == target.id
+
+
+async def test_resolving_a_conflict_from_a_lead_goes_back_to_the_detail(app, store):
+    lead_id = make_conflict(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "c")
+        assert isinstance(app.screen, ConflictsScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LeadDetailScreen)
+        assert app.screen.lead_id == lead_id
+        assert store.conflicts() == []
+        assert sum(isinstance(s, LeadDetailScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        assert isinstance(app.screen, QueueScreen)
+
+
+async def test_conflicts_from_a_lead_opened_from_the_conflicts(app, store):
+    make_conflict(store, 5)
+    make_conflict(store, 9)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c", "enter")
+        assert isinstance(app.screen, LeadDetailScreen)
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConflictsScreen)
+        assert sum(isinstance(s, ConflictsScreen) for s in app.screen_stack) == 1
+        assert len(app.screen.entries) == 1
+
+
+# ---------------------------------------------------------------- 2. cursor after a bulk decision
+
+
+async def test_bulk_decision_keeps_the_cursor_on_its_open_lead(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("j", "j", "space", "space", "space")
+        assert table.marks == set(ids[2:5]) and table.cursor_id == ids[5]
+        await pilot.press("r")
+        assert "Reject 3 marked leads" in str(app.screen.query_one("#reason-title").render())
+        await pilot.press("1")
+        assert isinstance(app.screen, QueueScreen)
+        assert table.cursor_id == ids[5]  # not ids[8]: no open lead skipped
+        assert table.cursor == 2
+
+
+async def test_bulk_decision_with_the_cursor_on_a_mark_goes_to_the_next_open_lead(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("j", "space", "space", "space", "k", "k")
+        assert table.cursor_id == ids[2]
+        await pilot.press("r", "1")
+        assert table.cursor_id == ids[4] and table.cursor == 1
+
+
+async def test_decisions_after_the_detail_with_marks_apply_to_what_the_rep_sees(app, store):
+    ids = open_ids(store)
+    lead = next(i for i in ids[3:] if not store.lead(i).has_bant_no())
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = table_of(app)
+        await pilot.press("space", "space")
+        table.move_to(ids.index(lead))
+        await pilot.press("enter", "a")  # decides the shown lead only; the marks stay
+        assert store.lead(lead).status is domain.Status.ACCEPTED
+        assert table.marks == {ids[0], ids[1]}
+        shown = app.screen.lead_id
+        await pilot.press("escape")
+        assert table.cursor_id == shown
+        await pilot.press("r")
+        assert "Reject 2 marked leads" in str(app.screen.query_one("#reason-title").render())
+        await pilot.press("5")
+        assert table.cursor_id == shown  # the rep is still on the lead they were on
+        await pilot.press("n")
+        title = str(app.screen.query_one("#reason-title").render())
+        assert title == f"Return to nurture: {store.lead(shown).name}"
+
+
+async def test_detail_help_says_its_decisions_are_for_the_shown_lead_only(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "question_mark")
+        tooltips = [str(s.render()) for s in app.screen.query(".help-tooltip")]
+        assert any(t.startswith("Accept this lead only") for t in tooltips)
+        assert any(t.startswith("Reject this lead only") for t in tooltips)
+
+
+# ---------------------------------------------------------------- 3. palette ranking
+
+
+async def test_palette_ranks_leads_whose_name_matches_first(app, store):
+    from dataclasses import replace
+
+    from tests.test_tui_support import make_lead
+
+    quinn = replace(make_lead(100), name="Hannah Quinn", campaign="webinar-week",
+                    company="Initech")  # fmt: skip
+    weber = replace(make_lead(101), name="Hannah Weber", campaign="q4-launch",
+                    company="Globex Logistics", source="referral")  # fmt: skip
+    store.apply_pull([quinn, weber], [], cursor=200)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        app.screen.query_one("CommandInput").value = "hannah web"
+        await pilot.pause(0.6)
+        first = app.screen.query_one("CommandList").get_option_at_index(0)
+        assert "Hannah Weber" in str(first.prompt)
+        assert "Globex Logistics" in str(first.prompt) and "referral" in str(first.prompt)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LeadDetailScreen)
+        assert app.screen.lead_id == weber.id
+
+
+# ---------------------------------------------------------------- 4. invalid filter
+
+
+async def test_mark_all_refuses_while_the_filter_has_errors(app, store):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = table_of(app)
+        await pilot.press("slash", *"score:abc", "enter")
+        assert table.filter.errors
+        info = str(app.screen.query_one("#queue-info").render())
+        assert info.startswith("⚠ score:abc")  # first: visible at 80 columns
+        assert app.screen.query_one("#filter").has_class("-bad-filter")
+        await pilot.press("asterisk")
+        assert not table.marks
+        assert any(m.startswith("Nothing marked: fix the filter first") for m in messages(app))
+        await pilot.press("slash", "backspace", "backspace", "backspace", "1", "0", "enter")
+        assert not table.filter.errors
+        assert not app.screen.query_one("#filter").has_class("-bad-filter")
+        await pilot.press("asterisk")
+        assert len(table.marks) == table.count > 0
+
+
+# ---------------------------------------------------------------- 5. and 6. notifications
+
+
+async def test_decision_toasts_name_the_reason_and_the_undo_key(app, store):
+    ids = open_ids(store)
+    name = store.lead(ids[0]).name
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("r", "2")
+        assert f"Rejected {name} · Not a decision maker · u to undo" in messages(app)
+        await pilot.pause()
+        from textual.widgets._toast import Toast, ToastRack
+
+        rack = app.screen.get_child_by_type(ToastRack)
+        bar = app.screen.query_one("#status-bar")
+        (toast,) = rack.query(Toast)
+        assert rack.styles.margin.bottom == 2
+        # the toast ends above the status bar, and is one line high
+        assert toast.region.bottom <= bar.region.y and toast.region.height == 1
+
+
+# ---------------------------------------------------------------- 6. and 7. conflicts screen
+
+
+async def test_conflicts_screen_shows_labels_and_a_sentence_for_each_error(app, store):
+    from triage.screens.conflicts import EXPLAIN
+
+    for code in ("not_assigned", "already_decided", "unknown_reason", "note_required",
+                 "not_decided", "not_own_decision"):  # fmt: skip
+        assert code in EXPLAIN
+    make_conflict(store, 5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        text = str(app.screen.query_one("#conflict-list").get_option_at_index(0).prompt)
+        assert "reject · No budget" in text
+
+
+async def test_conflicts_empty_state_after_the_last_dismissal_counts_pending(app, store):
+    make_conflict(store, 5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "1", "c")
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen)
+        assert not screen.query_one("#conflicts-empty").display
+        await pilot.press("d")
+        await pilot.pause()
+        empty = screen.query_one("#conflicts-empty")
+        assert empty.display and empty.region.height > 0
+        assert not screen.query_one("#conflict-list").display
+        text = str(empty.render())
+        assert "No conflicts. 1 decision is waiting to be sent." in text
+        assert "reached the server" not in text
+
+
+# ---------------------------------------------------------------- 8. small wording fixes
+
+
+async def test_accept_anyway_names_the_criterion_and_counts_with_grammar(app, store):
+    ids = open_ids(store)
+    no = next(i for i in ids if store.lead(i).bant_answer("authority") is domain.Answer.NO)
+    yes = next(i for i in ids if not store.lead(i).has_bant_no())
+    lead = store.lead(no)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        table.move_to(ids.index(no))
+        await pilot.press("a")
+        detail = str(app.screen.query_one("#confirm-detail").render())
+        assert detail == f"{lead.name}: Authority is “no”."
+        await pilot.press("n")
+        table.set_marks({no, yes})
+        await pilot.press("a")
+        detail = str(app.screen.query_one("#confirm-detail").render())
+        assert detail == "1 of the 2 leads has a BANT “no”."
+
+
+async def test_nurture_picker_does_not_repeat_the_criterion(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        first = str(app.screen.query_one("#reason-list").get_option_at_index(0).prompt)
+        assert first.endswith("Timing: buying later")
+        await pilot.press("escape", "r")
+        second = str(app.screen.query_one("#reason-list").get_option_at_index(1).prompt)
+        assert second.endswith("Not a decision maker · Authority")
+
+
+async def test_a_sync_the_rep_asked_for_says_why_it_failed(store, monkeypatch):
+    import triage.sync.runner as runner
+    from triage.config import Settings
+    from triage.sync.engine import SyncReport
+
+    monkeypatch.setattr(
+        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
+    )
+    settings = Settings(server_url="https://triage.example.com", token="t0k3n")
+    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.sync_view.state == "offline")
+        assert not any("connection refused" in m for m in messages(app))  # not asked: quiet
+        await pilot.press("s")
+        await until(pilot, lambda: any("connection refused" in m for m in messages(app)))
