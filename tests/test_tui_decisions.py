@@ -6,27 +6,14 @@ from datetime import date
 
 import pytest
 
-from tests.test_tui_support import NOW, app_fixture, store_fixture  # noqa: F401
+from tests.test_tui_support import NOW, app_fixture, messages, open_ids, store_fixture, table_of  # noqa: F401
 from triage import domain
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.queue import QueueScreen
 from triage.screens.reason import ConfirmScreen, ReasonPicker, parse_until
 from triage.store import Store
-from triage.widgets.lead_table import LeadTable
 
 SIZE = (120, 40)
-
-
-def table_of(app) -> LeadTable:
-    return app.query_one("#leads", LeadTable)
-
-
-def open_ids(store: Store) -> list[str]:
-    return store.queue_ids(domain.Filter(), "sla", now=NOW)
-
-
-def messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def set_filter(pilot, text: str) -> None:

@@ -9,7 +9,10 @@ from tests.test_tui_support import (  # noqa: F401
     NOW,
     app_fixture,
     make_conflict,
+    messages,
+    open_ids,
     store_fixture,
+    table_of,
     until,
 )
 from triage import domain
@@ -18,22 +21,8 @@ from triage.screens.conflicts import ConflictsScreen
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.help import HelpScreen
 from triage.screens.queue import QueueScreen
-from triage.store import Store
-from triage.widgets.lead_table import LeadTable
 
 SIZE = (120, 40)
-
-
-def table_of(app) -> LeadTable:
-    return app.query_one("#leads", LeadTable)
-
-
-def open_ids(store: Store) -> list[str]:
-    return store.queue_ids(domain.Filter(), "sla", now=NOW)
-
-
-def messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def palette_pick(pilot, query: str) -> None:

@@ -142,3 +142,18 @@ def make_conflict(store: Store, lead_index: int = 5) -> str:
     )
     store.apply_push_results([PushResult(item.seq, "conflict", "already_decided", lead=server)])
     return lead.id
+
+
+def table_of(app):
+    """The queue's lead table."""
+    from triage.widgets.lead_table import LeadTable
+
+    return app.query_one("#leads", LeadTable)
+
+
+def open_ids(store: Store) -> list[str]:
+    return store.queue_ids(domain.Filter(), "sla", now=NOW)
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
