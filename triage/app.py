@@ -483,6 +483,7 @@ class TriageApp(App[None]):
             self.db_path,
             self.settings.server_url,
             self.settings.token,
+            insecure=self.settings.insecure,  # `triage login --insecure` holds here too
             # quitting must not wait out a retry back-off: the sleep wakes on exit
             retry=RetryPolicy(sleep=stop.wait),
             should_stop=lambda: worker.is_cancelled or stop.is_set(),
