@@ -92,7 +92,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 2
+        assert version == store_module.SCHEMA_VERSION == 3
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -829,3 +829,17 @@ def test_opening_the_store_again_keeps_the_other_connections_locks(tmp_path):
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         check.close()
+
+
+def test_free_words_match_the_source_also_in_a_migrated_file(db_path: Path) -> None:
+    lead = replace(make_lead(1), source="Tradeshow", campaign="spring-push")
+    with Store.open(db_path) as s:
+        s.apply_pull([lead], [], 1)
+        # as a version-2 file stored it: search text without the source
+        s._conn.execute("UPDATE leads SET search = replace(search, char(10) || 'tradeshow', '')")
+        s._conn.execute("PRAGMA user_version = 2")
+        assert s.queue_count(domain.parse_filter("tradeshow")) == 0
+    with Store.open(db_path) as s:
+        assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert s.queue_count(domain.parse_filter("tradeshow")) == 1
+        assert s.queue_count(domain.parse_filter("trade spring")) == 1

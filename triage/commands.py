@@ -408,7 +408,7 @@ def add_parsers(sub: Any, lazy: Any) -> None:
         "queue",
         help="list your open leads",
         description="List leads from the local queue (works offline). FILTER uses the TUI's "
-        "language: free words, source:, campaign:, score:<N, score:>N, bant:budget=no, "
+        "language: free words (name, company, title, email, campaign, source), source:, campaign:, score:<N, score:>N, bant:budget=no, "
         "age:>24h, status:rejected.",
     )
     p.add_argument("filter", nargs="*", metavar="FILTER")

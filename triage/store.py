@@ -201,7 +201,7 @@ _lead_from_dict = domain.lead_from_dict
 
 
 def _search_text(lead: domain.Lead) -> str:
-    parts = (lead.name, lead.company, lead.title, lead.email, lead.campaign)
+    parts = (lead.name, lead.company, lead.title, lead.email, lead.campaign, lead.source)
     return "\n".join(p for p in parts if p).lower()
 
 
@@ -416,7 +416,14 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_score ON leads(status, score DESC, mql_sort)")
 
 
-_MIGRATIONS = (_migration_1, _migration_2)
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Free words also match the source (reps typed `/tradeshow` and found nothing)."""
+    conn.execute(
+        "UPDATE leads SET search = search || char(10) || source_key WHERE source_key IS NOT NULL"
+    )
+
+
+_MIGRATIONS = (_migration_1, _migration_2, _migration_3)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _ORDER = {
