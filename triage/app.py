@@ -84,7 +84,6 @@ class TriageApp(App[None]):
         self._detail = None  # the installed LeadDetailScreen, once opened
         self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
         self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
-        self.last_sync_report: object | None = None
         self._sync_quiet = True
 
     # ------------------------------------------------------------ basics
@@ -513,7 +512,6 @@ class TriageApp(App[None]):
 
     def sync_done(self, report) -> None:  # report: triage.sync.engine.SyncReport
         """Apply a sync result on the UI thread: redraw the queue, keep the cursor's lead."""
-        self.last_sync_report = report
         if report.ok:
             self.sync_view = SyncView("online")
             if self._sync_timer is not None:

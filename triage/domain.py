@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -400,10 +400,6 @@ class Lead:
 
     def reopened(self) -> Lead:
         return replace(self, status=Status.OPEN, decision=None)
-
-
-def sla_due(mql_at: datetime | None, sla_hours: float) -> datetime | None:
-    return None if mql_at is None else mql_at + timedelta(hours=sla_hours)
 
 
 def age_hours(mql_at: datetime | None, now: datetime | None = None) -> float:

@@ -223,9 +223,6 @@ class Report(Wire):
 # ---------------------------------------------------------------- wire <-> domain
 
 
-lead_to_wire = domain.lead_to_dict
-
-
 def _aware(dt: datetime | None) -> datetime | None:
     return None if dt is None else domain.parse_time(dt)
 

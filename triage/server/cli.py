@@ -15,8 +15,6 @@ from triage import domain
 from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.service import Backend, RowProblems, ServiceError
 
-DEFAULT_PORT = 8765
-
 
 def default_db_url() -> str:
     url = os.environ.get("TRIAGE_SERVER_DB")
