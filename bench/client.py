@@ -19,13 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._util import median, report  # noqa: E402
+from tests.support.factories import make_leads  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
 from triage import domain  # noqa: E402
-from triage.server.live import ServerProcess  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 from triage.store import Store  # noqa: E402
 from triage.sync.runner import run_once  # noqa: E402
@@ -33,31 +34,9 @@ from triage.sync.runner import run_once  # noqa: E402
 NOW = datetime.now(timezone.utc)
 
 
-def make_leads(n: int, prefix: str = "b") -> list[domain.Lead]:
-    sources = ("webinar", "tradeshow", "content", "paid_search")
-    return [
-        domain.Lead(
-            id=f"{prefix}{i:07d}",
-            external_id=f"x-{prefix}{i}",
-            name=f"Lead {i}",
-            email=f"l{i}@corp{i % 500}.example",
-            company=f"Corp {i % 500}",
-            title="VP Ops",
-            source=sources[i % 4],
-            campaign=f"campaign-{i % 12}",
-            score=i % 101,
-            mql_at=NOW - timedelta(minutes=i % 5000),
-            assigned_at=NOW,
-            evidence={"budget": "Form: $50k-100k"},
-            bant={"budget": ("yes", "no", "unknown")[i % 3]},
-        )  # fmt: skip
-        for i in range(n)
-    ]
-
-
 def filled_store(path: Path, n: int) -> Store:
     store = Store.open(path)
-    leads = make_leads(n)
+    leads = make_leads(0, n, now=NOW)
     for i in range(0, n, 5000):
         store.apply_pull(leads[i : i + 5000], [], cursor=i + 5000)
     store.save_policy(domain.DEFAULT_POLICY)
@@ -150,7 +129,7 @@ def bench_sync(tmp: Path, runs: int) -> float:
 
 def bench_queue_page(tmp: Path) -> tuple[float, float]:
     store = filled_store(tmp / "page.db", 100_000)
-    flt = domain.parse_filter("source:tradeshow score:>20 corp")
+    flt = domain.parse_filter("source:tradeshow score:>20 acme")
     times, unfiltered = [], []
     for i in range(30):
         t = time.perf_counter()

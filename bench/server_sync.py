@@ -18,7 +18,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._util import median, p95, report  # noqa: E402
-from triage.server.live import ServerProcess  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 
 

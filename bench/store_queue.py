@@ -9,48 +9,18 @@ decision of 10,000 leads and a single decision, each beside its target.
 
 from __future__ import annotations
 
-import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from triage import domain
-from triage.store import Store
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SOURCES = ("webinar", "tradeshow", "content", "paid_search", "referral", "partner")
-CAMPAIGNS = ("q3-launch", "spring-promo", "ebook-2025", "roadshow-emea", "retargeting")
-WORDS = ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka")
-NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
-
-
-def make_leads(n: int, rng: random.Random) -> list[domain.Lead]:
-    leads = []
-    for i in range(n):
-        bant = {
-            k: rng.choice(("yes", "no", "unknown")) for k in domain.BANT_KEYS if rng.random() < 0.5
-        }
-        company = f"{rng.choice(WORDS).capitalize()} {rng.choice(('Inc', 'GmbH', 'Ltd', 'SA'))}"
-        leads.append(
-            domain.Lead(
-                id=f"lead-{i:06d}",
-                external_id=f"ext-{i}",
-                name=f"Person {i} {rng.choice(WORDS)}",
-                email=f"p{i}@example.com",
-                title=rng.choice(("CTO", "VP Sales", "Engineer", "Head of IT", None)),
-                company=company,
-                source=rng.choice(SOURCES),
-                campaign=rng.choice(CAMPAIGNS),
-                score=rng.randint(0, 100),
-                mql_at=NOW - timedelta(minutes=rng.randint(0, 60 * 24 * 60)),
-                evidence={"budget": "Form: $50k-100k"},
-                bant=bant,
-            )
-        )
-    return leads
+from tests.support.factories import NOW, make_leads  # noqa: E402
+from triage import domain  # noqa: E402
+from triage.store import Store  # noqa: E402
 
 
 def median_ms(fn: Callable[[], object], runs: int = 15) -> float:
@@ -69,10 +39,9 @@ def line(label: str, ms: float, target_ms: float) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(Path(tmp) / "bench.db")
-        leads = make_leads(n, rng)
+        leads = make_leads(0, n, now=NOW)
         t = time.perf_counter()
         for i in range(0, n, 1000):  # pulled in pages, like the sync engine does
             store.apply_pull(leads[i : i + 1000], [], i + 1000)

@@ -31,7 +31,6 @@ import fcntl
 import json
 import os
 import pty
-import random
 import select
 import statistics
 import struct
@@ -40,7 +39,6 @@ import sys
 import tempfile
 import termios
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,52 +47,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _util import report  # noqa: E402
 
+from tests.support.factories import FIRST, NOW, make_leads  # noqa: E402
 from triage import domain  # noqa: E402
 from triage.store import Store  # noqa: E402
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
-FIRST = ("Jane", "Omar", "Lena", "Ravi", "Chloe", "Mateo", "Yuki", "Sven", "Amara", "Priya")
-LAST = ("Doe", "Haddad", "Fischer", "Patel", "Martin", "Garcia", "Tanaka", "Berg", "Okafor")
-COMPANIES = ("Acme Robotics", "Globex", "Initech", "Umbrella Health", "Hooli", "Stark", "Wayne")
-SOURCES = ("webinar", "tradeshow", "content", "paid_search", "referral")
-
-
-def make_leads(start: int, stop: int, rng: random.Random) -> list[domain.Lead]:
-    out = []
-    for i in range(start, stop):
-        mql = NOW - timedelta(minutes=rng.randint(0, 60 * 24 * 20))
-        out.append(
-            domain.Lead(
-                id=f"lead-{i:06d}",
-                external_id=f"ext-{i}",
-                name=f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
-                email=f"p{i}@example.com",
-                phone="+49 30 1234567",
-                title=rng.choice(("CTO", "VP Sales", "Head of IT", "Engineer")),
-                company=rng.choice(COMPANIES),
-                industry="Software",
-                company_size="51-200",
-                country="DE",
-                source=rng.choice(SOURCES),
-                campaign=f"campaign-{i % 13}",
-                score=rng.randint(0, 100),
-                mql_at=mql,
-                assigned_at=mql,
-                evidence={"budget": "Form: $50k-100k", "need": "Downloaded the ebook"},
-                activities=(domain.Activity(mql, "form", "Requested a demo"),),
-                bant={"budget": rng.choice(("yes", "no", "unknown"))} if i % 3 == 0 else {},
-            )  # fmt: skip
-        )
-    return out
-
 
 def build_store(path: Path, n: int) -> None:
-    rng = random.Random(n)
     store = Store.open(path)
     store.set_me("ann@example.com", "Ann Rep", "rep")
     store.save_policy(domain.DEFAULT_POLICY)
     for start in range(0, n, 5000):
-        store.apply_pull(make_leads(start, min(n, start + 5000), rng), [], cursor=start + 5000)
+        store.apply_pull(make_leads(start, min(n, start + 5000), NOW), [], cursor=start + 5000)
     store.close()
 
 

@@ -136,21 +136,3 @@ def _live(db_url: str) -> Iterator[Live]:
             c.close()
         thread.stop()
         backend.close()
-
-
-def lead_row(n: int, owner: str | None = "ann@example.com", **extra) -> dict:
-    row = {
-        "external_id": f"ext-{n}",
-        "name": f"Person {n}",
-        "email": f"p{n}@corp{n % 7}.example",
-        "company": f"Corp {n % 7}",
-        "title": "VP Operations",
-        "campaign": f"campaign-{n % 3}",
-        "source": ["webinar", "tradeshow", "content"][n % 3],
-        "score": n % 101,
-        "mql_at": "2026-11-20T09:00:00Z",
-    }
-    if owner:
-        row["owner"] = owner
-    row.update(extra)
-    return row

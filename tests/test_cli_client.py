@@ -1,4 +1,8 @@
-"""The client commands as a rep runs them: real processes, a real server process, real files."""
+"""The client commands as a rep runs them, against a real server over HTTP, on real files.
+
+The commands run in-process (tests/support/cli.py); the server is a thread, or a process
+where the test must kill it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,25 +17,19 @@ import httpx
 import pytest
 
 from tests.client_support import decisions_per_lead
+from tests.support.cli import Ran, run_cli
+from tests.support.server import ServerProcess
 from triage.demo import demo_rows
-from triage.server.live import ServerProcess
+from triage.server.live import ServerThread
 from triage.server.service import Backend
 
 
-def triage(
-    *args: str, home: Path, env: dict | None = None, stdin: str | None = None, timeout: float = 60
-):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
-    full_env.update({"TRIAGE_HOME": str(home), **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "triage", *args],
-        capture_output=True, text=True, env=full_env, input=stdin, timeout=timeout,
-    )  # fmt: skip
+def triage(*args: str, home: Path, env: dict | None = None, stdin: str | None = None) -> Ran:
+    return run_cli(*args, home=home, env=env, stdin=stdin or "")
 
 
-@pytest.fixture
-def world(tmp_path):
-    """A server database with a rep and 80 leads, a server process, and the rep's home dir."""
+def _server_db(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A server database with a rep and 80 leads, and the rep's (empty) home dir."""
     db = tmp_path / "server.db"
     home = tmp_path / "home"
     home.mkdir()
@@ -41,6 +37,26 @@ def world(tmp_path):
     _, token, _ = backend.add_user("ann@example.com", "Ann", "rep")
     backend.upsert_leads(demo_rows(80, owner="ann@example.com", seed=3))
     backend.close()
+    return db, home, token
+
+
+@pytest.fixture
+def world(tmp_path):
+    """(server db, rep's home, rep's token, the server in a thread: stoppable, restartable)."""
+    db, home, token = _server_db(tmp_path)
+    backend = Backend.open(f"sqlite:///{db}")
+    server = ServerThread(backend).start()
+    try:
+        yield db, home, token, server
+    finally:
+        server.stop()
+        backend.close()
+
+
+@pytest.fixture
+def world_process(tmp_path):
+    """The same, with the server as its own process: one a test can kill -9."""
+    db, home, token = _server_db(tmp_path)
     server = ServerProcess(str(db)).start()
     try:
         yield db, home, token, server
@@ -87,14 +103,14 @@ def test_offline_round_trip(world):
     assert status["pending"] == 0 and status["last_error"] is None
 
 
-def test_server_killed_mid_batch_and_restarted(world, tmp_path):
+def test_server_killed_mid_batch_and_restarted(world_process, tmp_path):
     """kill -9 of the server while pushes are in flight; after a restart, each decision lands once."""
     from tests.client_support import Device
     from triage.store import Store
     from triage.sync.client import ApiClient
     from triage.sync.engine import RetryPolicy, SyncEngine
 
-    db, home, token, server = world
+    db, home, token, server = world_process
     dev = Device(home, server.url, token)
     assert dev.sync().ok
     ids = sorted(dev.open_ids())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tests.client_support import device
-from tests.conftest import lead_row
+from tests.support.factories import lead_row
 from triage.app import make_app
 from triage.config import Settings
 from triage.store import Store
@@ -56,6 +58,7 @@ async def test_decisions_made_by_keys_reach_the_marketing_report(live_sqlite, tm
     assert [(r["key"], r["rejected"]) for r in by_rep] == [("ann@example.com", 3)]
 
 
+@pytest.mark.slow  # waits out real retries
 async def test_offline_decisions_are_kept_and_sent_when_the_server_is_back(live_sqlite, tmp_path):
     live = live_sqlite
     live.upsert([lead_row(i) for i in range(6)])

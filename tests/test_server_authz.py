@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import Live, lead_row
+from tests.conftest import Live
+from tests.support.factories import lead_row
 from triage.server.db import normalise_url
 
 CALLERS = ("ann", "bob", "mo", "none", "wrong", "malformed")

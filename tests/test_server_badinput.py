@@ -11,7 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Live, lead_row
+from tests.conftest import Live
+from tests.support.factories import lead_row
 from triage.server import models
 from triage.server.live import ServerThread
 

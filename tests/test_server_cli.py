@@ -1,4 +1,7 @@
-"""`triage server ...` as real subprocesses on a SQLite file, checked against the database and a live server."""
+"""`triage server ...` run in-process on a SQLite file, checked against the database and a live server.
+
+The command line itself runs in a fresh interpreter once (the client never loads the server).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.cli import Ran, run_cli
 from triage import domain
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,23 +31,9 @@ CSV_HEADER = (
 )
 
 
-def triage(*args: str, home: Path, check: bool | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRIAGE_HOME": str(home), "PYTHONPATH": str(REPO)}
-    env.pop("TRIAGE_SERVER_DB", None)
-    p = subprocess.run(
-        [sys.executable, "-m", "triage", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=home,
-    )
-    assert "Traceback" not in p.stderr, p.stderr
-    if check is True:
-        assert p.returncode == 0, p.stderr
-    elif check is False:
-        assert p.returncode != 0, p.stdout
-    return p
+def triage(*args: str, home: Path, check: bool | None = None) -> Ran:
+    """`triage *args` in this process (see tests/support/cli.py)."""
+    return run_cli(*args, home=home, check=check)
 
 
 class Cli:
@@ -53,7 +43,7 @@ class Cli:
         self.db = f"sqlite:///{tmp_path / 'server.db'}"
         self.tmp = tmp_path
 
-    def server(self, *args: str, check: bool | None = True) -> subprocess.CompletedProcess[str]:
+    def server(self, *args: str, check: bool | None = True) -> Ran:
         return triage("server", *args, "--db", self.db, home=self.home, check=check)
 
     def backend(self) -> Any:

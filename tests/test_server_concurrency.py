@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import lead_row
+from tests.support.factories import lead_row
 from triage.server.db import SeqAllocator
 
 
@@ -47,6 +47,7 @@ def _pull_all(actor, cursor: int, view: set[str], limit: int, client_id: str) ->
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow  # 3 writers x 70 rounds
 def test_rep_view_converges_under_concurrent_writers(live, seed):
     rng = random.Random(seed)
     ext_pool = [f"c{seed}-{i}" for i in range(60)]

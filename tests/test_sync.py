@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from tests.client_support import NO_WAIT, decisions_per_lead, device, server_events
-from tests.conftest import lead_row
 from tests.faults import FAULTS, FaultTransport
+from tests.support.factories import lead_row
 from triage.store import Store
 from triage.sync.client import ApiClient
 from triage.sync.engine import RetryPolicy, SyncEngine

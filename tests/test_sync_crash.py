@@ -34,8 +34,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.client_support import decisions_per_lead, device
-from tests.conftest import lead_row
+from tests.support.factories import lead_row
 from triage.domain import Filter
 from triage.store import Store
 
@@ -177,6 +179,7 @@ def _check_round(rnd: Round, local: dict[str, tuple]) -> None:
         assert mine, f"round {rnd.n}: decide exited 0 but its decisions are not in the store"
 
 
+@pytest.mark.slow  # about 24 SIGKILLs of real processes
 def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(live_sqlite, tmp_path):
     live = live_sqlite
     rng = random.Random(SEED)

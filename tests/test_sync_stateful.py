@@ -478,6 +478,7 @@ class SyncMachine(RuleBasedStateMachine):
                 ), f"{lead_id}: the rep's decision {intent} neither landed nor is a conflict"
 
 
+@pytest.mark.slow  # the long hypothesis model of sync
 def test_sync_state_machine(server):
     SyncMachine.env = server
     run_state_machine_as_test(

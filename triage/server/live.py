@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -78,66 +75,6 @@ class ServerThread:
             self._sock = None
 
     def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class ServerProcess:
-    """`triage server run` as its own process on a loopback port: a server that can be
-    killed -9 and restarted on the same port and database (tests), and that does not
-    share a GIL with the client measuring it (benchmarks)."""
-
-    def __init__(self, db_url: str, port: int = 0, *, quiet: bool = True):
-        if not port:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-        self.db_url = db_url
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.quiet = quiet
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 20.0) -> ServerProcess:
-        import httpx
-
-        out = subprocess.DEVNULL if self.quiet else None
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "triage",
-                "server",
-                "run",
-                "--db",
-                self.db_url,
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],  # fmt: skip
-            stdout=out,
-            stderr=out,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop(signal.SIGKILL)
-        raise RuntimeError("the server process did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-            self.proc = None
-
-    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
