@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 import triage
-from tests.conftest import Actor, Live, lead_row
+from tests.conftest import Actor, Live
+from tests.support.factories import lead_row
 from triage import domain
+from triage.server.service import Backend
 
 NOW = datetime.now(timezone.utc)
 
@@ -119,10 +121,22 @@ def bob_ids(live: Live) -> list[str]:
 # ---------------------------------------------------------------- health, me, policy
 
 
-def test_health_needs_no_auth(live: Live) -> None:
+def test_health_needs_no_auth_and_names_the_server(live: Live) -> None:
     r = live.anon.get("/v1/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "version": triage.__version__, "protocol": 1}
+    body = r.json()
+    assert set(body) == {"status", "version", "protocol", "server_id", "epoch", "features"}
+    assert (body["status"], body["version"], body["protocol"]) == ("ok", triage.__version__, 1)
+    assert str(uuid.UUID(body["server_id"])) == body["server_id"]
+    assert body["epoch"] == 1
+    assert isinstance(body["features"], list)
+    assert all(isinstance(f, str) for f in body["features"])
+    # the identity belongs to the database: the same after reopening it
+    again = Backend.open(live.backend.db.url)
+    try:
+        assert again.identity.server_id == body["server_id"]
+    finally:
+        again.close()
 
 
 def test_me_describes_the_caller(live: Live) -> None:

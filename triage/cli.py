@@ -40,10 +40,18 @@ def _server_parsers(sub: Any) -> None:
             metavar="URL",
             help="database URL or file (default: $TRIAGE_SERVER_DB, else SQLite in the user data dir)",
         )
-        p.set_defaults(func=_lazy(f"triage.server.cli:{func}"))
+        p.set_defaults(func=_lazy("triage.server.cli:dispatch"), server_func=func)
         return p
 
-    p = cmd("run", "run", "serve sync protocol v1 over HTTP")
+    p = cmd(
+        "migrate",
+        "migrate",
+        "create or upgrade the database's schema (run also does this, under a lock)",
+    )
+    p.add_argument(
+        "--sql", action="store_true", help="print the SQL it would run instead of running it"
+    )
+    p = cmd("run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=SERVER_PORT, help=f"port (default {SERVER_PORT})")
     p.add_argument(

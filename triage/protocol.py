@@ -22,6 +22,11 @@ MAX_UPSERT_LEADS = 10_000
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_NOTE = 2000
 
+# What this server offers beyond protocol v1 as first written; listed by GET /v1/health.
+# A client sends a new request field, mutation type or value only to a server that lists
+# the feature (an older server refuses unknown mutation fields: never send them blind).
+FEATURES: tuple[str, ...] = ()
+
 AnswerStr = Literal["yes", "no", "unknown"]
 StatusStr = Literal["open", "accepted", "rejected", "nurture"]
 OutcomeStr = Literal["accept", "reject", "nurture"]
@@ -41,6 +46,10 @@ class Health(Wire):
     status: str
     version: str
     protocol: int = PROTOCOL_VERSION
+    # Optional: an older server sends none of these.
+    server_id: str | None = None
+    epoch: int | None = None
+    features: list[str] = []
 
 
 class Me(Wire):

@@ -135,10 +135,15 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
 
     @app.get("/v1/health", response_model=protocol.Health)
     def health() -> dict[str, Any]:
+        """Liveness, and who this server is (no authentication; see DESIGN's growth rules)."""
+        identity = backend.identity
         return {
             "status": "ok",
             "version": triage.__version__,
             "protocol": protocol.PROTOCOL_VERSION,
+            "server_id": identity.server_id,
+            "epoch": identity.epoch,
+            "features": list(protocol.FEATURES),
         }
 
     @app.get("/v1/me", response_model=protocol.Me)

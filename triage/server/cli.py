@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from triage import domain
+from triage.server.db import Database
 from triage.server.importer import ImportFileError, UnreadableRows, read_rows
+from triage.server.migrate import SchemaError, upgrade, upgrade_sql
 from triage.server.service import Backend, RowProblems, ServiceError
 
 
@@ -26,7 +28,44 @@ def default_db_url() -> str:
 
 
 def _backend(args: argparse.Namespace) -> Backend:
-    return Backend.open(args.db or default_db_url())
+    """The command's backend, opened once (and closed by `dispatch` when the command ends)."""
+    backend = getattr(args, "backend", None)
+    if backend is None:
+        try:
+            backend = args.backend = Backend.open(args.db or default_db_url())
+        except SchemaError as exc:
+            raise CommandFailed(str(exc)) from None
+    return backend
+
+
+class CommandFailed(Exception):
+    """A server command that cannot go on; the message says why and what to do."""
+
+
+def migrate(args: argparse.Namespace) -> int:
+    db = Database(args.db or default_db_url())
+    try:
+        if args.sql:
+            sys.stdout.write(upgrade_sql(db))
+        else:
+            print(upgrade(db).describe(db.shown_url))
+    except SchemaError as exc:
+        return _fail(str(exc))
+    finally:
+        db.dispose()
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run `triage server <command>`: a refusal is one line on stderr and exit 1."""
+    try:
+        return globals()[args.server_func](args)
+    except CommandFailed as exc:
+        return _fail(str(exc))
+    finally:
+        backend = getattr(args, "backend", None)
+        if backend is not None:
+            backend.close()
 
 
 def _fail(message: str) -> int:
@@ -40,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
     from triage.server.app import create_app
 
     backend = _backend(args)
+    assert backend.migration is not None
+    if backend.migration.applied or backend.migration.stamped:
+        print(backend.migration.describe(backend.db.shown_url), file=sys.stderr)
     print(
-        f"triage server on http://{args.host}:{args.port} (database: {backend.db.url.split('@')[-1]})",
+        f"triage server on http://{args.host}:{args.port} (database: {backend.db.shown_url})",
         file=sys.stderr,
     )
     uvicorn.run(

@@ -1,12 +1,18 @@
 """Engines and transactions for the server: SQLite (WAL) by default, PostgreSQL by URL.
 
-Two kinds of transaction, and nothing else touches the database:
+Four kinds of transaction, and nothing else touches the database:
 - `write()`: serialised. On SQLite it begins with BEGIN IMMEDIATE; on PostgreSQL
   it locks the change counter row first. Either way one writer at a time holds
   the counter, so change numbers commit in the order they were handed out.
+- `bookkeeping()`: a short write that allocates no change number and never takes
+  the counter's lock (users and tokens, a token's last use, sessions, delivery
+  state, jobs), so it never queues behind a push or an import on PostgreSQL. On
+  SQLite every write takes the one database lock; these are kept short.
 - `read()`: one consistent snapshot (BEGIN on SQLite's WAL; REPEATABLE READ,
   READ ONLY on PostgreSQL), so a pull's leads, revocations, cursor and last_seq
   all describe the same moment.
+- `migration_lock()`: the schema step at start-up (see triage.server.migrate):
+  BEGIN IMMEDIATE on SQLite, a transaction-scoped advisory lock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import event, select, text
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, create_engine
 
 from triage.server import models
 
@@ -76,11 +82,10 @@ class Database:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
 
-    def create_all(self) -> None:
-        SQLModel.metadata.create_all(self.write_engine)
-        with self.write() as s:
-            if s.get(models.Counter, SEQ) is None:  # pragma: no branch
-                s.add(models.Counter(name=SEQ, value=0))
+    @property
+    def shown_url(self) -> str:
+        """The URL without a user name or password (for messages and logs)."""
+        return self.url.split("@")[-1] if "@" in self.url else self.url
 
     def dispose(self) -> None:
         self.write_engine.dispose()
@@ -98,6 +103,28 @@ class Database:
                         text("SELECT value FROM counter WHERE name = :n FOR UPDATE"), {"n": SEQ}
                     )
                 yield session
+
+    @contextmanager
+    def bookkeeping(self) -> Iterator[Session]:
+        """A write that allocates no change number and does not lock the counter."""
+        with Session(self.write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Connection]:
+        """One connection in a transaction that only one process at a time may hold
+        (per SQLite file; per PostgreSQL schema), for creating or upgrading the schema."""
+        with self.write_engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
+            if not self.is_sqlite:
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {
+                        "key": "triage.migrate:"
+                        + str(conn.execute(text("SELECT current_schema()")).scalar())
+                    },
+                )
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -118,4 +118,19 @@ class Event(SQLModel, table=True):
 class PolicyDoc(SQLModel, table=True):
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+
+
+class ServerInfo(SQLModel, table=True):
+    """The server's identity, one row made with the database (migration 0002).
+
+    `server_id` never changes; `epoch` starts at 1 and is raised whenever the server's
+    history may have gone back (a restore), so that clients can tell.
+    """
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_serverinfo_one_row"),)
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    server_id: str = Field(max_length=36)
+    epoch: int = 1
     created_at: datetime

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
-from triage.server import models
+from triage.server import migrate, models
 from triage.server.db import Database, SeqAllocator, current_seq, utcnow
 
 CHUNK = 500
@@ -43,6 +43,12 @@ class RowProblems(ServiceError):
         self.problems = problems
         lines = [f"{label}: {'; '.join(p)}" for label, p in problems]
         super().__init__(422, "invalid_rows", "\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    server_id: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +124,34 @@ _PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq",
 class Backend:
     def __init__(self, db: Database):
         self.db = db
+        self.migration: migrate.Migration | None = None  # what open() did to the schema
         self._policy_cache: tuple[int, domain.Policy] | None = None
+        self._identity: Identity | None = None
 
     @classmethod
     def open(cls, url: str) -> Backend:
+        """Open the database at `url`, creating or upgrading its schema first (under a lock,
+        so many processes may open one database at once). Raises SchemaError for a
+        database made by a newer triage."""
         db = Database(url)
-        db.create_all()
-        return cls(db)
+        try:
+            migration = migrate.upgrade(db)
+            backend = cls(db)
+        except BaseException:
+            db.dispose()
+            raise
+        backend.migration = migration
+        return backend
+
+    @property
+    def identity(self) -> Identity:
+        """The server's id (never changes) and history epoch, as read when it was opened."""
+        if self._identity is None:
+            with self.db.read() as s:
+                info = s.get(models.ServerInfo, 1)
+                assert info is not None, "the schema migrations make this row"
+                self._identity = Identity(info.server_id, info.epoch)
+        return self._identity
 
     def close(self) -> None:
         self.db.dispose()
@@ -142,7 +169,7 @@ class Backend:
             raise ServiceError(400, "bad_role", "role must be rep or marketing") from None
         token = new_token()
         now = utcnow()
-        with self.db.write() as s:
+        with self.db.bookkeeping() as s:
             user = s.execute(
                 select(models.User).where(models.User.email == email)
             ).scalar_one_or_none()
@@ -775,4 +802,6 @@ def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
     return [{"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail} for a in acts]
 
 
-__all__ = ["Backend", "Caller", "RowProblems", "ServiceError", "hash_token", "lead_wire"]
+__all__ = [
+    "Backend", "Caller", "Identity", "RowProblems", "ServiceError", "hash_token", "lead_wire",
+]  # fmt: skip
