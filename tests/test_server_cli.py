@@ -214,7 +214,7 @@ def test_import_with_bad_rows_names_every_line_and_imports_nothing(
     text = _csv(
         [
             GOOD_CSV[0],  # line 2
-            'c-4,"Multi\nLine Name",m@x.example,,,,,,,,',  # lines 3-4, good
+            'c-4,Multi Line,m@x.example,,,,,,,,"Form:\nline two"',  # lines 3-4, good
             "c-5,No Email,,,,,,,,,",  # line 5
             "",  # line 6, blank: skipped
             "c-6,Bad Score,s@x.example,,,,,high,,,",  # line 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -92,7 +93,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 3
+        assert version == store_module.SCHEMA_VERSION == 4
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -642,6 +643,8 @@ def queue(store: Store) -> Store:
         make_lead(5, name="Edsger Dijkstra", company="Analytical Engines", source="referral",
                   campaign=None, score=90, mql_at=NOW - timedelta(hours=50)),
     ]  # fmt: skip
+    # assigned when they became MQLs: the SLA clock runs from there
+    leads = [replace(lead, assigned_at=lead.mql_at) for lead in leads]
     store.apply_pull(leads, [], 1)
     return store
 
@@ -735,6 +738,7 @@ def test_queue_row(queue: Store) -> None:
         source="tradeshow", campaign="roadshow-emea", score=15,
         mql_at=NOW - timedelta(hours=50), status="open",
         bant=("no", "unknown", "unknown", "unknown"), pending=False,
+        sla_at=NOW - timedelta(hours=50),
     )  # fmt: skip
 
 
@@ -831,15 +835,49 @@ def test_opening_the_store_again_keeps_the_other_connections_locks(tmp_path):
         check.close()
 
 
-def test_free_words_match_the_source_also_in_a_migrated_file(db_path: Path) -> None:
-    lead = replace(make_lead(1), source="Tradeshow", campaign="spring-push")
+def _version_3_file(db_path: Path, leads: list[domain.Lead]) -> None:
+    """A store file as schema version 3 wrote it (before the SLA clock and folded search)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:3]:
+        migration(conn)
+    conn.execute("PRAGMA user_version = 3")
+    for lead in leads:
+        mql = lead.mql_at.timestamp() if lead.mql_at else None
+        words = (lead.name, lead.company, lead.title, lead.email, lead.campaign, lead.source)
+        conn.execute(
+            "INSERT INTO leads (id, version, name, title, company, source, campaign, source_key, "
+            "campaign_key, score, mql_at, mql_sort, name_key, company_key, search, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+            (lead.id, lead.version, lead.name, lead.title, lead.company, lead.source,
+             lead.campaign, (lead.source or "").lower(), (lead.campaign or "").lower(),
+             lead.score, mql, mql or 1e18, lead.name.casefold(), (lead.company or "").casefold(),
+             "\n".join(w for w in words if w).lower()),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO lead_server (id, version, json) VALUES (?, ?, ?)",
+            (lead.id, lead.version, json.dumps(domain.lead_to_dict(lead))),
+        )
+    conn.close()
+
+
+def test_a_version_3_file_gains_the_sla_clock_and_folded_search(db_path: Path) -> None:
+    fresh = replace(make_lead(1), name="Jürgen Schäfer", source="Tradeshow",
+                    mql_at=NOW - timedelta(days=10), assigned_at=NOW - timedelta(hours=2))  # fmt: skip
+    stale = replace(make_lead(2), name="Ana Kühne", mql_at=NOW - timedelta(hours=30),
+                    assigned_at=None)  # fmt: skip
+    _version_3_file(db_path, [fresh, stale])
     with Store.open(db_path) as s:
-        s.apply_pull([lead], [], 1)
-        # as a version-2 file stored it: search text without the source
-        s._conn.execute("UPDATE leads SET search = replace(search, char(10) || 'tradeshow', '')")
-        s._conn.execute("PRAGMA user_version = 2")
-        assert s.queue_count(domain.parse_filter("tradeshow")) == 0
-    with Store.open(db_path) as s:
-        assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 3
-        assert s.queue_count(domain.parse_filter("tradeshow")) == 1
-        assert s.queue_count(domain.parse_filter("trade spring")) == 1
+        assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert s.queue_count(domain.parse_filter("schafer")) == 1
+        assert s.queue_count(domain.parse_filter("KUHNE")) == 1
+        assert s.queue_count(domain.parse_filter("tradeshow jurgen")) == 1
+        # the SLA clock runs from the assignment (else the MQL time): the lead MQL'd ten
+        # days ago but assigned two hours ago is the less urgent one
+        assert s.queue_ids(domain.Filter(), "sla", now=NOW) == [stale.id, fresh.id]
+        assert s.queue_ids(domain.parse_filter("age:>24h"), "sla", now=NOW) == [stale.id]
+        rows = {r.id: r for r in s.queue_page(domain.Filter(), "sla", 0, 10, now=NOW)}
+        assert rows[fresh.id].sla_at == fresh.assigned_at
+        assert rows[stale.id].sla_at == stale.mql_at
+        indexes = dict(s._conn.execute("SELECT name, sql FROM sqlite_master WHERE type='index'"))
+        assert "sla_sort" in indexes["leads_sla"] and "sla_sort" in indexes["leads_score"]

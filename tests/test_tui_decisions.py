@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from tests.test_tui_support import NOW, app_fixture, messages, open_ids, store_fixture, table_of  # noqa: F401
 from triage import domain
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.queue import QueueScreen
-from triage.screens.reason import ConfirmScreen, ReasonPicker, parse_until
+from triage.screens.reason import ConfirmScreen, ReasonPicker
 from triage.store import Store
 
 SIZE = (120, 40)
@@ -118,18 +116,6 @@ async def test_nurture_with_a_bad_date_says_so(app, store):
         assert isinstance(app.screen, ReasonPicker)
         assert "not a date" in str(app.screen.query_one("#reason-message").render())
         assert store.lead(ids[0]).status is domain.Status.OPEN
-
-
-def test_parse_until():
-    today = date(2026, 1, 31)
-    assert parse_until("+30d", today) == date(2026, 3, 2)
-    assert parse_until("+1m", today) == date(2026, 2, 28)
-    assert parse_until("+2w", today) == date(2026, 2, 14)
-    assert parse_until("+1y", today) == date(2027, 1, 31)
-    assert parse_until("2026-06-01", today) == date(2026, 6, 1)
-    for bad in ("tomorrow", "+3x", "2025-01-01", "2026-13-01"):
-        with pytest.raises(ValueError):
-            parse_until(bad, today)
 
 
 async def test_accept_without_bant_no_commits_at_once(app, store):
@@ -317,7 +303,7 @@ async def test_markup_in_lead_data_is_shown_as_text(app, store):
 
     odd = replace(
         make_lead(500), id="L-odd", name="[b]Bracket[/b] O'Neil [", company="[red]Co",
-        mql_at=NOW - timedelta(days=9),
+        mql_at=NOW - timedelta(days=9), assigned_at=NOW - timedelta(days=9),
     )  # fmt: skip
     store.apply_pull([odd], [], cursor=100)
     async with app.run_test(size=SIZE) as pilot:

@@ -241,7 +241,9 @@ async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypa
         release.wait(5)
         other = Store.open(db_path)  # the worker's own connection, as the real one does
         try:
-            oldest = replace(make_lead(999), id="L-new", mql_at=NOW - timedelta(days=30))
+            oldest = replace(
+                make_lead(999), id="L-new", mql_at=NOW - timedelta(days=30), assigned_at=None
+            )
             other.apply_pull([oldest], [], cursor=2)
             other.record_sync(ok=True, error=None, at=NOW)
         finally:

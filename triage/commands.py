@@ -236,9 +236,10 @@ def _queue(args: argparse.Namespace) -> int:
                 "campaign": r.campaign,
                 "score": r.score,
                 "mql_at": domain.format_time(r.mql_at),
+                "sla_started_at": domain.format_time(r.sla_at),
                 "status": r.status,
                 "bant": dict(zip(domain.BANT_KEYS, r.bant, strict=True)),
-                "age_hours": round(domain.age_hours(r.mql_at, now), 1),
+                "age_hours": round(domain.age_hours(r.sla_at, now), 1),
                 "pending": r.pending,
             }  # fmt: skip
             for r in rows
@@ -249,12 +250,15 @@ def _queue(args: argparse.Namespace) -> int:
         return 0
     glyph = {"yes": "✓", "no": "✗"}
     for r in rows:
-        age = domain.age_hours(r.mql_at, now)
-        flag = "!" if age > sla else " "
+        age = domain.age_hours(r.sla_at, now)
+        flag = "!" if domain.past_sla(age, sla) else " "
         bant = "".join(glyph.get(a, "·") for a in r.bant)
+        name, company, source, campaign = (
+            domain.terminal_text(v or "-") for v in (r.name, r.company, r.source, r.campaign)
+        )  # the store holds clean text already; a table cell is checked once more
         print(
-            f"{r.id:<13} {r.score:>3} {bant} {age:>6.1f}h{flag} {r.name[:24]:<24} "
-            f"{(r.company or '-')[:20]:<20} {(r.source or '-')}/{(r.campaign or '-')}"
+            f"{r.id:<13} {r.score:>3} {bant} {age:>6.1f}h{flag} {name[:24]:<24} "
+            f"{company[:20]:<20} {source}/{campaign}"
         )
     shown = f"{len(rows)} of {total}" if total > len(rows) else f"{total}"
     print(f"-- {shown} lead(s); ! = past the {sla:g} h SLA", file=sys.stderr)
@@ -297,9 +301,9 @@ def _parse_until(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--until {text!r}: use a date like 2027-03-01", EXIT_USAGE) from None
+        return domain.parse_nurture_until(text, datetime.now().astimezone().date())
+    except ValueError as exc:
+        raise CommandError(f"--until: {exc}", EXIT_USAGE) from None
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -438,6 +442,8 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("--reason", metavar="CODE", help="a reason code of the policy (reject, nurture)")
     p.add_argument("--note", metavar="TEXT", help="why, in your words (required by some reasons)")
     p.add_argument(
-        "--until", metavar="DATE", help="nurture: when marketing may bring it back (2027-03-01)"
+        "--until",
+        metavar="DATE",
+        help="nurture: when marketing may bring it back, after today (2027-03-01, +30d, +6w, +3m)",
     )
     p.set_defaults(func=lazy("triage.commands:decide"))

@@ -7,11 +7,13 @@ decision before it commits it, the TUI shows them.
 
 from __future__ import annotations
 
+import calendar
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -415,6 +417,184 @@ def clamp_time(at: datetime, low: datetime | None, high: datetime) -> datetime:
     return min(at, high)
 
 
+# ---------------------------------------------------------------- the SLA clock
+
+SLA_LEVELS = ("fresh", "due", "late", "very-late")
+
+
+def sla_start(assigned_at: datetime | None, mql_at: datetime | None) -> datetime | None:
+    """When a lead's SLA clock started: its assignment, else its MQL time (one rule for
+    the TUI, the CLI, reports and the workspace)."""
+    return assigned_at if assigned_at is not None else mql_at
+
+
+def sla_level(hours: float, sla_hours: float) -> str:
+    """fresh (< 50% of the SLA), due (< 100%), late (past it), very-late (past 2x)."""
+    ratio = hours / sla_hours if sla_hours > 0 else 0.0
+    if ratio < 0.5:
+        return "fresh"
+    if ratio < 1.0:
+        return "due"
+    if ratio < 2.0:
+        return "late"
+    return "very-late"
+
+
+def past_sla(hours: float, sla_hours: float) -> bool:
+    return sla_level(hours, sla_hours) in ("late", "very-late")
+
+
+# ---------------------------------------------------------------- nurture re-entry dates
+
+NURTURE_DATE_FORMS = "a date like 2027-03-01, or +30d, +6w, +3m, +1y from today"
+NURTURE_TOLERANCE = timedelta(days=1)
+_RELATIVE = re.compile(r"^\+(\d{1,4})([dwmy])$")
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def parse_nurture_until(text: str, today: date) -> date:
+    """When marketing may bring a nurtured lead back: an ISO date, or `+30d`, `+6w`,
+    `+3m`, `+1y` counted from `today` (the rep's local date). Only a date after today;
+    ValueError with a sentence otherwise. The CLI and the TUI both use this."""
+    value = text.strip().lower()
+    m = _RELATIVE.match(value)
+    try:
+        if m:
+            n, unit = int(m.group(1)), m.group(2)
+            if unit in "dw":
+                found = today + timedelta(days=n if unit == "d" else 7 * n)
+            else:
+                found = _add_months(today, n if unit == "m" else 12 * n)
+        else:
+            found = date.fromisoformat(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text.strip()!r} is not a date: use {NURTURE_DATE_FORMS}") from None
+    if found <= today:
+        raise ValueError(f"{found.isoformat()} is not after today ({today.isoformat()})")
+    return found
+
+
+def nurture_until_error(until: date | None, decided_at: datetime) -> str | None:
+    """The server's check of a pushed re-entry date: `bad_nurture_until` for a date before
+    the decision's own date (its time as clamped, in UTC) with one day of tolerance, so a
+    rep who nurtures "until tomorrow" on a plane and lands three days later is not refused."""
+    if until is None:
+        return None
+    if until < decided_at.astimezone(timezone.utc).date() - NURTURE_TOLERANCE:
+        return "bad_nurture_until"
+    return None
+
+
+# ---------------------------------------------------------------- control characters
+
+# C0 controls, DEL and C1 controls: what a terminal may take for a command (ESC [ ...,
+# OSC ... BEL). Tab and newline are kept in the few fields that are free text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def control_problem(value: str, *, multiline: bool = False) -> str | None:
+    """A sentence when `value` holds a control character (tab and newline are allowed
+    when `multiline`), else None."""
+    found = (_CONTROL_IN_TEXT if multiline else _CONTROL).search(value)
+    if found is None:
+        return None
+    return (
+        f"contains a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}"
+    )
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Control Pictures: ␛ for ESC, ␇ for BEL
+    if code == 0x7F:
+        return "\u2421"
+    return "\ufffd"
+
+
+def terminal_text(value: str, *, multiline: bool = False) -> str:
+    """`value` safe to write to a terminal: control characters become visible symbols
+    (ESC becomes ␛); tab and newline stay when `multiline`, else become spaces."""
+    if multiline:
+        return _CONTROL_IN_TEXT.sub(_picture, value.replace("\r\n", "\n"))
+    return _CONTROL.sub(_picture, value.replace("\t", " ").replace("\r\n", " ").replace("\n", " "))
+
+
+def _needs_cleaning(lead: Lead) -> bool:
+    """A quick test (a few microseconds): does any text of the lead hold a control character?"""
+    single = "|".join(
+        filter(None, (lead.external_id, lead.name, lead.email, lead.phone, lead.title,
+                      lead.company, lead.industry, lead.company_size, lead.country, lead.source,
+                      lead.campaign, lead.owner))
+    )  # fmt: skip
+    if _CONTROL.search(single):
+        return True
+    multi = "|".join(lead.evidence.values())
+    if lead.activities:
+        if _CONTROL.search("|".join([a.kind for a in lead.activities])):
+            return True
+        multi += "|".join([a.detail for a in lead.activities])
+    if lead.decision is not None and lead.decision.note:
+        multi += lead.decision.note
+    return _CONTROL_IN_TEXT.search(multi) is not None or "\r" in multi
+
+
+def clean_lead(lead: Lead) -> Lead:
+    """The lead with every text made safe for a terminal (see terminal_text). The client
+    applies it to whatever a server sends, so no screen or table can print an escape."""
+    if not _needs_cleaning(lead):
+        return lead
+
+    def one(value: str | None) -> str | None:
+        return None if value is None else terminal_text(value)
+
+    decision = lead.decision
+    if decision is not None and decision.note is not None:
+        decision = replace(decision, note=terminal_text(decision.note, multiline=True))
+    return replace(
+        lead,
+        external_id=terminal_text(lead.external_id),
+        name=terminal_text(lead.name),
+        email=terminal_text(lead.email),
+        phone=one(lead.phone),
+        title=one(lead.title),
+        company=one(lead.company),
+        industry=one(lead.industry),
+        company_size=one(lead.company_size),
+        country=one(lead.country),
+        source=one(lead.source),
+        campaign=one(lead.campaign),
+        owner=one(lead.owner),
+        evidence={k: terminal_text(v, multiline=True) for k, v in lead.evidence.items()},
+        activities=tuple(
+            Activity(a.at, terminal_text(a.kind), terminal_text(a.detail, multiline=True))
+            for a in lead.activities
+        ),
+        decision=decision,
+    )
+
+
+# ---------------------------------------------------------------- search text
+
+
+# Letters that carry no combining accent to drop, folded as a person types them.
+_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                          "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t"})  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """Case and accents folded, for matching what a person types: "Schäfer" -> "schafer",
+    "Kühne" -> "kuhne", "Straße" -> "strasse", "Ørsted" -> "orsted". Both sides of a search."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LETTERS)
+
+
 def decision_to_dict(d: Decision | None) -> dict[str, Any] | None:
     if d is None:
         return None
@@ -557,7 +737,7 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
     if unknown:
         problems.append(f"unknown column(s): {', '.join(map(shown_text, unknown))}")
 
-    def text(key: str, required: bool = False) -> str | None:
+    def text(key: str, required: bool = False, multiline: bool = False) -> str | None:
         value = row.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -571,6 +751,12 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
         value = value.strip()
         if not storable_text(value):
             problems.append(f"{key} contains a NUL character or invalid Unicode")
+            return None
+        if multiline:  # CRM exports write CRLF inside quoted cells
+            value = value.replace("\r\n", "\n")
+        control = control_problem(value, multiline=multiline)
+        if control is not None:
+            problems.append(f"{key} {control}")
             return None
         if len(value) > _TEXT_LIMIT:
             problems.append(f"{key} is longer than {_TEXT_LIMIT} characters")
@@ -628,7 +814,7 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
 
     evidence: dict[str, str] = {}
     for key in BANT_KEYS:
-        value = text(f"evidence_{key}")
+        value = text(f"evidence_{key}", multiline=True)
         if value:
             evidence[key] = value
 
@@ -639,12 +825,18 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
             acts: list[Activity] = []
             for j, a in enumerate(raw_acts, 1):
                 try:
-                    act = Activity(parse_time(a["at"]), str(a["kind"]), str(a.get("detail", "")))
+                    detail = str(a.get("detail", "")).replace("\r\n", "\n")
+                    act = Activity(parse_time(a["at"]), str(a["kind"]), detail)
                     if not (storable_text(act.kind) and storable_text(act.detail)):
                         raise ValueError("not storable text")
-                    acts.append(act)
-                except (KeyError, TypeError, ValueError):
+                except (KeyError, TypeError, ValueError, AttributeError):
                     problems.append(f"activities #{j} needs at (a time), kind and detail")
+                    continue
+                control = control_problem(act.kind) or control_problem(act.detail, multiline=True)
+                if control is not None:
+                    problems.append(f"activities #{j} {control}")
+                    continue
+                acts.append(act)
             activities = tuple(sorted(acts, key=lambda x: x.at))
         else:
             problems.append("activities must be a list of {at, kind, detail}")
@@ -678,17 +870,21 @@ class Filter:
         return self == Filter()
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([hdw]?)$")
+_DURATION = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)([hdw]?)$", re.ASCII)
 _UNITS = {"": 1.0, "h": 1.0, "d": 24.0, "w": 168.0}
+_MAX_AGE_HOURS = 100 * 366 * 24.0
+FILTER_KEYS = ("source", "campaign", "score", "bant", "age", "status")
+_FILTER_KEY = re.compile(r"^[a-z_]+$")
 
 
 def parse_filter(query: str) -> Filter:
     """Parse the filter language of the queue.
 
-    Free words match name, company, title, email and campaign; tokens:
-    `source:webinar`, `campaign:q3-launch`, `score:<20`, `score:>70`,
-    `bant:budget=no`, `age:>24h` (h, d, w), `status:open`. Unknown or malformed
-    tokens are reported in `errors` and otherwise ignored, so typing never fails.
+    Free words match name, company, title, email, campaign and source, with case and
+    accents folded (domain.fold); tokens: `source:webinar`, `campaign:q3-launch`,
+    `score:<20`, `score:>70` (0 to 100), `bant:budget=no`, `age:>24h` (h, d, w, on the
+    SLA clock), `status:open`. Unknown keys and malformed or out-of-range tokens are
+    reported in `errors` and otherwise ignored, so typing never fails.
     """
     text: list[str] = []
     source: list[str] = []
@@ -701,15 +897,19 @@ def parse_filter(query: str) -> Filter:
     for token in query.split():
         key, sep, value = token.partition(":")
         key = key.lower()
-        if not sep or key not in {"source", "campaign", "score", "bant", "age", "status"}:
-            text.append(token.lower())
+        if not sep or not _FILTER_KEY.match(key):
+            text.append(fold(token))  # a word; also "10:30" or "http://..."
+            continue
+        if key not in FILTER_KEYS:
+            known = ", ".join(f"{k}:" for k in FILTER_KEYS)
+            errors.append(f"{key}: is not a filter (known: {known})")
             continue
         if not value:
             continue  # still being typed
         if key == "source":
-            source.append(value.lower())
+            source.append(fold(value))
         elif key == "campaign":
-            campaign.append(value.lower())
+            campaign.append(fold(value))
         elif key == "status":
             if value.lower() in {s.value for s in Status}:
                 status.append(value.lower())
@@ -717,15 +917,17 @@ def parse_filter(query: str) -> Filter:
                 errors.append(f"status:{value}: use open, accepted, rejected or nurture")
         elif key == "score":
             op, num = value[:1], value[1:]
-            if op in "<>" and num.isdigit():
-                if op == "<":
-                    score_lt = int(num)
-                else:
-                    score_gt = int(num)
-            elif value.isdigit():
-                score_gt, score_lt = int(value) - 1, int(value) + 1
-            else:
+            digits = num if op in "<>" else value
+            if not (digits.isascii() and digits.isdigit()):
                 errors.append(f"score:{value}: use score:<N or score:>N")
+            elif len(digits) > 3 or int(digits) > 100:
+                errors.append(f"score:{value}: a score is between 0 and 100")
+            elif op == "<":
+                score_lt = int(num)
+            elif op == ">":
+                score_gt = int(num)
+            else:
+                score_gt, score_lt = int(value) - 1, int(value) + 1
         elif key == "bant":
             k, eq, v = value.lower().partition("=")
             if eq and k in BANT_KEYS and v in {a.value for a in Answer}:
@@ -735,14 +937,15 @@ def parse_filter(query: str) -> Filter:
         elif key == "age":
             op, rest = value[:1], value[1:].lower()
             m = _DURATION.match(rest)
-            if op in "<>" and m:
-                hours = float(m.group(1)) * _UNITS[m.group(2)]
-                if op == ">":
-                    age_gt = hours
-                else:
-                    age_lt = hours
-            else:
+            hours = float(m.group(1)) * _UNITS[m.group(2)] if op in "<>" and m else None
+            if hours is None:
                 errors.append(f"age:{value}: use age:>24h or age:<3d")
+            elif hours > _MAX_AGE_HOURS:
+                errors.append(f"age:{value}: at most 100 years")
+            elif op == ">":
+                age_gt = hours
+            else:
+                age_lt = hours
     return Filter(
         tuple(text), tuple(source), tuple(campaign), score_lt, score_gt, tuple(bant),
         age_gt, age_lt, tuple(status), tuple(errors),

@@ -124,6 +124,7 @@ class QueueRow:
     status: str
     bant: tuple[str, str, str, str]  # answers in BANT_KEYS order
     pending: bool  # the lead has outbox rows the server has not answered yet
+    sla_at: datetime | None = None  # when its SLA clock started (domain.sla_start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +202,13 @@ _lead_from_dict = domain.lead_from_dict
 
 
 def _search_text(lead: domain.Lead) -> str:
+    """What free words of a filter match: folded like the words (domain.fold)."""
     parts = (lead.name, lead.company, lead.title, lead.email, lead.campaign, lead.source)
-    return "\n".join(p for p in parts if p).lower()
+    return domain.fold("\n".join(p for p in parts if p))
+
+
+def _key(value: str | None) -> str | None:
+    return domain.fold(value) or None if value else None
 
 
 def _replay(
@@ -239,6 +245,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The `leads` and `lead_server` rows of a server lead (its view = its server state)."""
     server = _lead_to_dict(lead)
     mql = _epoch(lead.mql_at)
+    sla = _epoch(domain.sla_start(lead.assigned_at, lead.mql_at))
     row = (
         lead.id,
         lead.version,
@@ -247,11 +254,13 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         lead.company,
         lead.source,
         lead.campaign,
-        (lead.source or "").lower() or None,
-        (lead.campaign or "").lower() or None,
+        _key(lead.source),
+        _key(lead.campaign),
         lead.score,
         mql,
         _NO_TIME if mql is None else mql,
+        sla,
+        _NO_TIME if sla is None else sla,
         lead.name.casefold(),
         (lead.company or "\U0010ffff").casefold(),  # no company sorts last
         _search_text(lead),
@@ -266,7 +275,8 @@ def _marks(n: int) -> str:
 
 _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
-    "campaign_key", "score", "mql_at", "mql_sort", "name_key", "company_key", "search",
+    "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
+    "company_key", "search",
     "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 _UPSERT_LEAD = (
@@ -284,6 +294,7 @@ _SET_VIEW = (
 )
 _QUEUE_COLUMNS = (
     f"id, name, title, company, source, campaign, score, mql_at, status, {_BANT_SQL}, "
+    "sla_at, "
     "EXISTS (SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
 )
 
@@ -423,13 +434,40 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     )
 
 
-_MIGRATIONS = (_migration_1, _migration_2, _migration_3)
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """One SLA clock (from assignment, else the MQL time: domain.sla_start), and free words,
+    sources and campaigns matched with case and accents folded ("schafer" finds "Schäfer")."""
+    conn.execute("ALTER TABLE leads ADD COLUMN sla_at REAL")  # unix seconds
+    conn.execute(f"ALTER TABLE leads ADD COLUMN sla_sort REAL NOT NULL DEFAULT {_NO_TIME}")
+    updates = []
+    for lead_id, server_json in conn.execute("SELECT id, json FROM lead_server"):
+        d = json.loads(server_json)
+        start = d.get("assigned_at") or d.get("mql_at")
+        sla = domain.parse_time(start).timestamp() if start else None
+        parts = [d.get(k) for k in ("name", "company", "title", "email", "campaign", "source")]
+        updates.append((
+            sla, _NO_TIME if sla is None else sla,
+            domain.fold("\n".join(p for p in parts if p)),
+            _key(d.get("source")), _key(d.get("campaign")), lead_id,
+        ))  # fmt: skip
+    conn.executemany(
+        "UPDATE leads SET sla_at = ?, sla_sort = ?, search = ?, source_key = ?, campaign_key = ? "
+        "WHERE id = ?",
+        updates,
+    )
+    conn.execute("DROP INDEX leads_sla")
+    conn.execute("DROP INDEX leads_score")
+    conn.execute("CREATE INDEX leads_sla ON leads(status, sla_sort, score DESC)")
+    conn.execute("CREATE INDEX leads_score ON leads(status, score DESC, sla_sort)")
+
+
+_MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _ORDER = {
-    "sla": "mql_sort, score DESC, id",  # oldest MQL first (most urgent vs the SLA)
-    "score": "score DESC, mql_sort, id",
-    "age": "mql_at DESC, id DESC",  # newest first; unknown mql_at last
+    "sla": "sla_sort, score DESC, id",  # longest on the SLA clock first (most urgent)
+    "score": "score DESC, sla_sort, id",
+    "age": "sla_at DESC, id DESC",  # newest on the rep's clock first; unknown last
     "name": "name_key, id",
     "company": "company_key, name_key, id",
 }
@@ -763,6 +801,9 @@ class Store:
         newer than a pull page), unless `force` (after a reset the server may have gone back).
         """
         latest: dict[str, domain.Lead] = {}
+        # Whatever a server sends, no text with a control character reaches the store,
+        # so no screen or table of ours can write an escape sequence to the terminal.
+        leads = [domain.clean_lead(lead) for lead in leads]
         for lead in leads:  # the same lead twice in a page: the newer
             if lead.id not in latest or lead.version >= latest[lead.id].version:
                 latest[lead.id] = lead
@@ -1031,7 +1072,7 @@ class Store:
         Filter semantics: free words must all appear (in name, company, title,
         email or campaign); several source: tokens match any of them, exactly,
         several campaign: tokens any of them, as a substring (both ignore case);
-        `age:<N` counts a lead without mql_at as age 0.
+        `age:` counts on the SLA clock (domain.sla_start); a lead without one is age 0.
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -1044,15 +1085,15 @@ class Store:
         params.extend(statuses)
         for word in flt.text:
             clauses.append("search LIKE ? ESCAPE '\\'")
-            params.append(_like(word.lower()))
+            params.append(_like(domain.fold(word)))
         if flt.source:
-            sources = list(dict.fromkeys(s.lower() for s in flt.source))
+            sources = list(dict.fromkeys(domain.fold(s) for s in flt.source))
             clauses.append(f"source_key IN ({_marks(len(sources))})")
             params.extend(sources)
         if flt.campaign:
             likes = " OR ".join("campaign_key LIKE ? ESCAPE '\\'" for _ in flt.campaign)
             clauses.append(f"({likes})")
-            params.extend(_like(c.lower()) for c in flt.campaign)
+            params.extend(_like(domain.fold(c)) for c in flt.campaign)
         if flt.score_lt is not None:
             clauses.append("+score < ?")
             params.append(flt.score_lt)
@@ -1067,10 +1108,10 @@ class Store:
         if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
             t = (now or domain.utcnow()).timestamp()
             if flt.age_gt_hours is not None:
-                clauses.append("+mql_at < ?")
+                clauses.append("+sla_at < ?")
                 params.append(t - flt.age_gt_hours * 3600)
             if flt.age_lt_hours is not None:
-                clauses.append("(mql_at IS NULL OR +mql_at > ?)")
+                clauses.append("(sla_at IS NULL OR +sla_at > ?)")
                 params.append(t - flt.age_lt_hours * 3600)
         return " AND ".join(clauses), params
 
@@ -1122,7 +1163,8 @@ class Store:
                 mql_at=_from_epoch(r[7]),
                 status=r[8],
                 bant=(r[9], r[10], r[11], r[12]),
-                pending=bool(r[13]),
+                pending=bool(r[14]),
+                sla_at=_from_epoch(r[13]),
             )  # fmt: skip
             for r in rows
         ]
@@ -1224,6 +1266,9 @@ class Store:
         note = (note or "").strip() or None
         if note is not None and len(note) > MAX_NOTE:
             raise ActionError("note_too_long", f"the note is longer than {MAX_NOTE} characters")
+        control = None if note is None else domain.control_problem(note, multiline=True)
+        if control is not None:
+            raise ActionError("bad_value", f"the note {control}")
         if nurture_until is not None and outcome is not Outcome.NURTURE:
             raise ActionError("bad_value", "a re-entry date (nurture_until) goes with nurture only")
         at = domain.utcnow() if at is None else domain.parse_time(at)

@@ -33,6 +33,7 @@ EXPLAIN = {
     "bad_outcome": "The server did not accept the outcome.",
     "unknown_bant_key": "The server's policy has no such BANT criterion.",
     "bad_bant_value": "The server refused the BANT answer.",
+    "bad_nurture_until": "The re-entry date was before the day you decided: pick a later one.",
 }
 
 

@@ -128,7 +128,8 @@ class LeadDetailScreen(Screen[None]):
                 heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
         self.query_one("#lead-heading", Static).update(Content.assemble(*heading))
 
-        age, level = age_vs_sla(lead.mql_at, now, policy.sla_hours)
+        started = domain.sla_start(lead.assigned_at, lead.mql_at)
+        age, level = age_vs_sla(started, now, policy.sla_hours)
         age_style = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
                      "very-late": "bold $text-error"}[level]  # fmt: skip
 
@@ -144,8 +145,9 @@ class LeadDetailScreen(Screen[None]):
             return parts
 
         source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
-        hours = domain.age_hours(lead.mql_at, now)
-        age_content = Content.assemble((age_text(hours), age_style), (" since MQL", "$text-muted"))
+        hours = domain.age_hours(started, now)
+        since = " since assigned" if lead.assigned_at is not None else " since MQL"
+        age_content = Content.assemble((age_text(hours), age_style), (since, "$text-muted"))
         sla_content = Content.styled(SLA_WORDS[level].format(h=f"{policy.sla_hours:g}"), age_style)
         facts = Content.assemble(
             *line("Contact", [lead.email, lead.phone]),

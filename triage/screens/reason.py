@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import calendar
-import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,35 +23,6 @@ class ReasonChoice:
     code: str
     note: str | None = None
     nurture_until: date | None = None
-
-
-_RELATIVE = re.compile(r"^\+(\d{1,4})([dwmy])$")
-
-
-def parse_until(text: str, today: date) -> date:
-    """'2027-03-01', or '+30d' / '+6w' / '+3m' / '+1y' after `today`; ValueError otherwise."""
-    text = text.strip().lower()
-    m = _RELATIVE.match(text)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        if unit == "d":
-            return today + timedelta(days=n)
-        if unit == "w":
-            return today + timedelta(weeks=n)
-        months = n if unit == "m" else 12 * n
-        year, month = divmod(today.month - 1 + months, 12)
-        year += today.year
-        day = min(today.day, calendar.monthrange(year, month + 1)[1])
-        return date(year, month + 1, day)
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a date: use 2027-03-01, or +30d, +6w, +3m, +1y"
-        ) from None
-    if value <= today:
-        raise ValueError(f"{value.isoformat()} is not in the future")
-    return value
 
 
 def reason_digit(index: int) -> str:
@@ -181,7 +150,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
             until_input = self.query_one("#until", Input)
             if until_input.value.strip():
                 try:
-                    until = parse_until(until_input.value, self.today)
+                    until = domain.parse_nurture_until(until_input.value, self.today)
                 except ValueError as exc:
                     self._say(str(exc))
                     until_input.focus()

@@ -592,7 +592,10 @@ class Backend:
             return "invalid", f"bad_mutation:{where}"[:40], None
         for name in ("lead_id", "reason", "note"):
             value = getattr(m, name)
-            if value is not None and not domain.storable_text(value):
+            if value is not None and (
+                not domain.storable_text(value)
+                or domain.control_problem(value, multiline=name == "note") is not None
+            ):
                 return "invalid", f"bad_mutation:{name}", None
         try:
             client_at = _utc(m.at) or received
@@ -609,11 +612,14 @@ class Backend:
                 error = policy.check_bant(m.bant)
             if error is not None:
                 return "invalid", error, lead
-            if lead.status != domain.Status.OPEN:
-                return "conflict", "already_decided", lead
             outcome = domain.Outcome(m.outcome)
             effective = domain.clamp_time(client_at, lead.assigned_at, received)
             nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
+            error = domain.nurture_until_error(nurture_until, effective)
+            if error is not None:
+                return "invalid", error, lead
+            if lead.status != domain.Status.OPEN:
+                return "conflict", "already_decided", lead
             lead.status = outcome.status.value
             lead.decision = {
                 "outcome": outcome.value,

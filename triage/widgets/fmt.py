@@ -25,18 +25,6 @@ def age_text(hours: float) -> str:
     return f"{int(hours // 24)}d"
 
 
-def sla_level(hours: float, sla_hours: float) -> str:
-    """fresh (< 50% of the SLA), due (< 100%), late (overdue), very-late (> 2x)."""
-    ratio = hours / sla_hours if sla_hours > 0 else 0.0
-    if ratio < 0.5:
-        return "fresh"
-    if ratio < 1.0:
-        return "due"
-    if ratio < 2.0:
-        return "late"
-    return "very-late"
-
-
 SLA_FLAG = {"fresh": "", "due": "", "late": " !", "very-late": " !!"}
 SLA_WORDS = {
     "fresh": "within the {h}h SLA",
@@ -46,12 +34,12 @@ SLA_WORDS = {
 }
 
 
-def age_vs_sla(mql_at: datetime | None, now: datetime, sla_hours: float) -> tuple[str, str]:
-    """("26h !", level) for a lead, given the clock and the policy."""
-    if mql_at is None:
+def age_vs_sla(started: datetime | None, now: datetime, sla_hours: float) -> tuple[str, str]:
+    """("26h !", level) for a lead whose SLA clock started at `started` (domain.sla_start)."""
+    if started is None:
         return "–", "fresh"
-    hours = domain.age_hours(mql_at, now)
-    level = sla_level(hours, sla_hours)
+    hours = domain.age_hours(started, now)
+    level = domain.sla_level(hours, sla_hours)
     return age_text(hours) + SLA_FLAG[level], level
 
 

@@ -474,7 +474,7 @@ class LeadTable(ScrollView, can_focus=True):
                         segments.append(Segment(" ", base))
                     segments.append(Segment(bant_glyph(answer), style))
             elif key == "age":
-                text, level = age_vs_sla(row.mql_at, self.clock(), self.sla_hours)
+                text, level = age_vs_sla(row.sla_at, self.clock(), self.sla_hours)
                 style = base + self._style(f"lead-table--age-{level}")
                 segments.append(Segment(_fit(text, col.width, "right"), style))
         return Strip(segments).adjust_cell_length(width, base)
