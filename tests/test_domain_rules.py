@@ -124,3 +124,18 @@ def test_folding_matches_what_a_rep_types() -> None:
     assert domain.fold("Straße") == "strasse"
     assert domain.fold("Ørsted Łódź") == "orsted lodz"
     assert domain.fold("José Müller-Lüdenscheidt") == "jose muller-ludenscheidt"
+
+
+def test_filter_numbers_out_of_range_and_unknown_keys_are_errors_not_crashes() -> None:
+    for query, words in [
+        ("score:<99999999999999999999", "between 0 and 100"),
+        ("score:>101", "between 0 and 100"),
+        ("age:>99999999d", "at most 100 years"),
+        ("foo:bar", "foo: is not a filter (known: source:, campaign:, score:"),
+    ]:
+        flt = domain.parse_filter(query)
+        assert flt.errors and words in flt.errors[0], query
+        assert flt.score_lt is None and flt.age_gt_hours is None
+    ok = domain.parse_filter("score:<100 age:>2w Schäfer 10:30")
+    assert (ok.score_lt, ok.age_gt_hours, ok.errors) == (100, 336.0, ())
+    assert ok.text == ("schafer", "10:30")

@@ -149,3 +149,31 @@ def test_a_hostile_server_cannot_make_the_client_print_an_escape(tmp_path) -> No
     for out in (table.stdout, table.stderr, rows.stdout):
         assert not any(ord(c) < 0x20 and c != "\n" or 0x7F <= ord(c) <= 0x9F for c in out)
     assert "Evil ␛[31mRED" in table.stdout
+
+
+def test_a_number_out_of_range_in_a_filter_is_a_message_not_a_traceback(tmp_path) -> None:
+    store = Store.open(tmp_path / "triage.db")
+    store.apply_pull([make_lead(1)], [], cursor=1)
+    store.close()
+    for query in ("score:<99999999999999999999", "colour:red"):
+        ran = run_cli("queue", query, home=tmp_path)
+        assert ran.returncode == 2 and "bad filter" in ran.stderr, ran.stderr
+        assert "Traceback" not in ran.stderr
+
+
+async def test_the_tui_shows_an_out_of_range_filter_inline_and_keeps_going(tmp_path) -> None:
+    from tests.test_tui_support import build_app, seed_store
+
+    store = seed_store(tmp_path / "triage.db", 20)
+    app = build_app(store)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("slash", *"score:<99999999999999999999", "enter")
+            info = str(app.screen.query_one("#queue-info").render())
+            assert "between 0 and 100" in info
+            table = app.screen.query_one("#leads")
+            assert table.count == 20  # the bad token is ignored, the queue still shows
+            await pilot.press("j", "escape")
+            assert app.return_code is None and app.is_running
+    finally:
+        store.close()

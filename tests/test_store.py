@@ -93,7 +93,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 4
+        assert version == store_module.SCHEMA_VERSION == 5
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -368,9 +368,31 @@ def test_undo_after_seqs_were_handed_out_queues_a_reopen(loaded: Store) -> None:
     undone = loaded.undo()
     assert undone.via_reopen and undone.count == 1
     assert loaded.lead("L0001").status is Status.OPEN
-    items = loaded.pending()
-    assert [(i.seq, i.type) for i in items] == [(1, "decide"), (2, "reopen")]
-    assert items[1].payload["outcome"] is None and items[1].payload["base_version"] == 1
+    # the reopen waits for the decision's answer: it is neither numbered nor sent before
+    [item] = loaded.pending()
+    assert (item.seq, item.type) == (1, "decide")
+    assert loaded.pending_count() == 2
+    loaded.apply_push_results([PushResult(1, "applied", None, None)])
+    [reopen] = loaded.pending()
+    assert (reopen.seq, reopen.type) == (2, "reopen")
+    assert reopen.payload["outcome"] is None and reopen.payload["base_version"] == 1
+
+
+def test_undo_of_a_decision_the_server_then_refuses_sends_nothing(loaded: Store) -> None:
+    loaded.decide(["L0001"], "accept")
+    [item] = loaded.pending()
+    loaded.undo()
+    assert loaded.pending_count() == 2 and len(loaded.pending()) == 1
+    loaded.apply_push_results([PushResult(item.seq, "conflict", "already_decided", None)])
+    assert loaded.pending_count() == 0 and loaded.pending() == []  # the reopen went too
+    # and a decision made again after the undo waits behind the undo as well
+    loaded.decide(["L0002"], "accept")
+    [sent] = loaded.pending()
+    loaded.undo()
+    loaded.decide(["L0002"], "reject", reason="no_need")
+    assert [i.seq for i in loaded.pending()] == [sent.seq]
+    loaded.apply_push_results([PushResult(sent.seq, "applied", None, None)])
+    assert [i.type for i in loaded.pending()] == ["reopen", "decide"]
 
 
 def test_undo_of_a_partly_sent_bulk_action(loaded: Store) -> None:
@@ -380,10 +402,9 @@ def test_undo_of_a_partly_sent_bulk_action(loaded: Store) -> None:
     assert undone.count == 3 and undone.via_reopen
     assert len(open_ids(loaded)) == 5
     items = loaded.pending()
-    assert [(i.seq, i.lead_id, i.type) for i in items] == [
-        (1, first.lead_id, "decide"),
-        (2, first.lead_id, "reopen"),
-    ]
+    assert [(i.seq, i.lead_id, i.type) for i in items] == [(1, first.lead_id, "decide")]
+    loaded.apply_push_results([PushResult(1, "applied", None, None)])
+    assert [(i.seq, i.lead_id, i.type) for i in loaded.pending()] == [(2, first.lead_id, "reopen")]
 
 
 def test_undo_after_the_server_applied_it(loaded: Store) -> None:
@@ -423,11 +444,15 @@ def test_bant_set_cycle_and_undo(loaded: Store) -> None:
     undone = loaded.undo()
     assert undone.kind == "bant" and undone.via_reopen
     assert loaded.lead("L0001").bant == {"budget": "yes"}
+    # the restore waits for the answer to the answer it undoes
+    assert [i.payload["bant"] for i in loaded.pending()] == [{"budget": "yes"}, {"budget": "no"}]
+    loaded.apply_push_results([PushResult(i.seq, "applied", None, None) for i in items])
     assert loaded.pending()[-1].payload["bant"] == {"budget": "yes"}
+    assert loaded.lead("L0001").bant == {"budget": "yes"}
     loaded.set_bant("L0001", "need", "yes")  # never sent: undo deletes it
     loaded.undo()
     assert loaded.lead("L0001").bant == {"budget": "yes"}
-    assert loaded.pending_count() == 3
+    assert loaded.pending_count() == 1
     with pytest.raises(ActionError) as err:
         loaded.set_bant("L0001", "color", "yes")
     assert err.value.code == "unknown_bant_key"
@@ -868,7 +893,7 @@ def test_a_version_3_file_gains_the_sla_clock_and_folded_search(db_path: Path) -
                     assigned_at=None)  # fmt: skip
     _version_3_file(db_path, [fresh, stale])
     with Store.open(db_path) as s:
-        assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert s._conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         assert s.queue_count(domain.parse_filter("schafer")) == 1
         assert s.queue_count(domain.parse_filter("KUHNE")) == 1
         assert s.queue_count(domain.parse_filter("tradeshow jurgen")) == 1

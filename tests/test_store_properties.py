@@ -7,7 +7,9 @@ and close + reopen. After every step the store must agree with the model:
 * the view of every lead = its server state with its pending mutations replayed;
 * the queue shows exactly the leads whose view is open;
 * nothing is lost: every mutation is pending, answered, or a conflict;
-* seqs handed out by pending() run 1, 2, 3, ... with no gap and no reuse.
+* seqs handed out by pending() run 1, 2, 3, ... with no gap and no reuse;
+* an undo's compensation waits for the answer to the row it undoes (and what follows it
+  on the same lead waits too); a refusal of that row takes the compensation with it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Row:
     bant: dict[str, str] | None = None
     seq: int | None = None
     action: str | None = None  # the journal action it belongs to; None for compensations
+    compensates: Row | None = field(
+        default=None, repr=False, compare=False
+    )  # an undo's in-flight target
 
 
 @dataclass
@@ -175,11 +180,17 @@ class StoreMachine(RuleBasedStateMachine):
             if action.results.get(lead_id) in ("conflict", "invalid", "revoked"):
                 continue
             view = self.view(lead_id)
+            target = next(
+                (r for r in self.outbox if r.action == action.action_id and r.lead_id == lead_id),
+                None,
+            )  # still in the outbox and numbered: in flight
             if action.kind == "decide" and view.status is not Status.OPEN:
-                self.outbox.append(Row(lead_id, "reopen"))
+                self.outbox.append(Row(lead_id, "reopen", compensates=target))
                 queued += 1
             elif action.kind == "bant" and view.bant_answer(action.key).value != prior:
-                self.outbox.append(Row(lead_id, "bant", bant={action.key: prior}))
+                self.outbox.append(
+                    Row(lead_id, "bant", bant={action.key: prior}, compensates=target)
+                )
                 queued += 1
         action.undone = True
         assert result.count == len(present)
@@ -197,9 +208,22 @@ class StoreMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ push
 
+    def _eligible(self) -> list[Row]:
+        """Rows pending() may hand out: numbered ones always; an unnumbered one unless a
+        compensation waiting for its target's answer comes before it on its lead."""
+        waiting: set[str] = set()
+        out = []
+        for row in self.outbox:
+            target = row.compensates
+            if row.seq is None and target is not None and any(r is target for r in self.outbox):
+                waiting.add(row.lead_id)
+            if row.seq is not None or row.lead_id not in waiting:
+                out.append(row)
+        return out
+
     def _hand_out(self, limit: int) -> list[Row]:
         items = self.store.pending(limit=limit)
-        rows = self.outbox[:limit]
+        rows = self._eligible()[:limit]
         fresh = [r for r in rows if r.seq is None]
         for row in fresh:
             row.seq = self.next_seq
@@ -244,6 +268,8 @@ class StoreMachine(RuleBasedStateMachine):
             else:
                 self._result(row, effective)
                 self.conflicts += 1
+                # an undo of a refused mutation undoes nothing: it goes too
+                self.outbox = [r for r in self.outbox if r.compensates is not row]
                 if present and row.seq % 2:  # the server's lead, sent with half of them
                     lead = self.server[row.lead_id]
                     if row.type == "decide" and lead.status is Status.OPEN:
@@ -306,6 +332,8 @@ class StoreMachine(RuleBasedStateMachine):
                 del self.server[lead_id]
                 for row in [r for r in self.outbox if r.lead_id == lead_id and r.seq is None]:
                     self.outbox.remove(row)
+                    if row.compensates is not None:  # an undo: no card of its own
+                        continue
                     self._result(row, "revoked")
                     self.conflicts += 1
         for lead in page:

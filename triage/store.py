@@ -461,7 +461,14 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_score ON leads(status, score DESC, sla_sort)")
 
 
-_MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
+def _migration_5(conn: sqlite3.Connection) -> None:
+    """An undo's compensation names the outbox row it compensates: it is neither numbered
+    nor sent until that row has its answer, and goes with it when the answer is a refusal."""
+    conn.execute("ALTER TABLE outbox ADD COLUMN compensates INTEGER")
+    conn.execute("CREATE INDEX outbox_compensates ON outbox(compensates)")
+
+
+_MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _ORDER = {
@@ -904,6 +911,13 @@ class Store:
                 names = dict(
                     conn.execute(f"SELECT id, name FROM leads WHERE id IN ({marks})", chunk)
                 )
+                # An undo waiting for its decision's answer is no card of its own: the
+                # decision's answer (not_assigned) says it all.
+                conn.execute(
+                    f"DELETE FROM outbox WHERE lead_id IN ({marks}) AND seq IS NULL "
+                    "AND compensates IS NOT NULL",
+                    chunk,
+                )
                 unsent = conn.execute(
                     f"SELECT id, lead_id, type, payload, action_id FROM outbox "
                     f"WHERE lead_id IN ({marks}) AND seq IS NULL ORDER BY id",
@@ -962,8 +976,16 @@ class Store:
     def pending(self, limit: int = 500) -> list[OutboxItem]:
         """The next outbox rows to push, in seq order. A row handed out for the first
         time gets its seq now (the next number, no gaps); a row already handed out
-        keeps its seq and comes back until the server answers it."""
-        select = "SELECT id, seq, lead_id, type, payload FROM outbox ORDER BY id LIMIT ?"
+        keeps its seq and comes back until the server answers it. An undo's compensation
+        is not handed out before the row it compensates is answered."""
+        # A compensation whose row is still unanswered waits, and so does everything after
+        # it on the same lead (a decision made again after the undo must follow the undo).
+        select = (
+            "SELECT id, seq, lead_id, type, payload FROM outbox o WHERE o.seq IS NOT NULL "
+            "OR NOT EXISTS (SELECT 1 FROM outbox c JOIN outbox t ON t.id = c.compensates "
+            "WHERE c.lead_id = o.lead_id AND c.id <= o.id AND c.seq IS NULL) "
+            "ORDER BY id LIMIT ?"
+        )
         with self._lock:
             with self._read() as conn:
                 rows = conn.execute(select, (limit,)).fetchall()
@@ -1012,6 +1034,7 @@ class Store:
             server_states: list[domain.Lead] = []  # written once, before the recompute
             answered_before: list[domain.Lead] = []
             deleted: list[tuple[int]] = []
+            refused: list[tuple[int]] = []
             results_by_action: list[tuple[str, str, str]] = []
             for result in results:
                 status = result.status
@@ -1034,6 +1057,7 @@ class Store:
                 deleted.append((row_id,))
                 results_by_action.append((status, action_id, lead_id))
                 if status != "applied":
+                    refused.append((row_id,))
                     self._add_conflict(
                         conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
                         seq=result.seq, status=status, error=result.error, server_lead=lead,
@@ -1046,6 +1070,8 @@ class Store:
                 server_states += [lead for lead in answered_before if lead.id in known]
                 touched += [lead.id for lead in answered_before if lead.id in known]
             self._put_server_leads(conn, server_states)
+            # An undo of a refused mutation undoes nothing: its compensation goes too.
+            conn.executemany("DELETE FROM outbox WHERE compensates = ?", refused)
             conn.executemany("DELETE FROM outbox WHERE id = ?", deleted)
             conn.executemany(
                 "UPDATE action_leads SET result = ? WHERE action_id = ? AND lead_id = ?",
@@ -1391,16 +1417,18 @@ class Store:
         base_version: int,
         bant: dict[str, str] | None,
         now: float,
+        compensates: int | None = None,
     ) -> None:
-        """Append one bant or reopen mutation to the outbox."""
+        """Append one bant or reopen mutation to the outbox. `compensates`: the outbox row
+        (still unanswered) that this one undoes; it waits for that row's answer."""
         payload = {
             "outcome": None, "reason": None, "note": None, "bant": bant, "nurture_until": None,
             "at": domain.format_time(_utc(now)), "base_version": base_version,
         }  # fmt: skip
         conn.execute(
-            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (action_id, lead_id, kind, _dumps(payload), self._actor(conn), now),
+            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at, "
+            "compensates) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (action_id, lead_id, kind, _dumps(payload), self._actor(conn), now, compensates),
         )
 
     def undo(self) -> UndoResult | None:
@@ -1428,6 +1456,14 @@ class Store:
                 (action_id,),
             ).fetchall()
             conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
+            # Rows of the action already handed out may be in flight: a compensation waits
+            # for their answer (and is dropped with them if the server refuses them).
+            in_flight = dict(
+                conn.execute(
+                    "SELECT lead_id, id FROM outbox WHERE action_id = ? AND seq IS NOT NULL",
+                    (action_id,),
+                ).fetchall()
+            )
             ids = [m[0] for m in members]
             self._recompute(conn, ids)
             present = self._existing(conn, ids)
@@ -1437,14 +1473,16 @@ class Store:
                 if lead_id not in present or result in _REFUSED:
                     continue
                 status, version, _name, *answers = present[lead_id]
+                target = in_flight.get(lead_id)
                 if kind == "decide":
                     if status != Status.OPEN.value:
-                        self._queue(conn, compensation, lead_id, "reopen", version, None, now)
+                        self._queue(
+                            conn, compensation, lead_id, "reopen", version, None, now, target
+                        )
                         queued += 1
                 elif answers[BANT_KEYS.index(detail["key"])] != prior:
-                    self._queue(
-                        conn, compensation, lead_id, "bant", version, {detail["key"]: prior}, now
-                    )
+                    restore = {detail["key"]: prior}
+                    self._queue(conn, compensation, lead_id, "bant", version, restore, now, target)
                     queued += 1
             if queued:
                 self._recompute(conn, ids)
