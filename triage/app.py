@@ -458,7 +458,7 @@ class TriageApp(App[None]):
             self.refresh_status()
             if not quiet:
                 self.notify(
-                    "Not logged in: run `triage login --server URL --token TOKEN`",
+                    "Not logged in: run `triage login --server URL` (it asks for your token)",
                     severity="warning",
                 )
             return

@@ -75,12 +75,17 @@ def _login(args: argparse.Namespace) -> int:
 
     url = check_server_url(args.server, args.insecure)
     token = args.token
+    if token not in (None, "-"):
+        _err(
+            "warning: a token on the command line is visible to other users of this machine "
+            "(ps) and may stay in your shell history; use `--token -` (stdin) or the prompt"
+        )
     if token is None or token == "-":
         token = sys.stdin.readline() if token == "-" or not sys.stdin.isatty() else _prompt_token()
     token = (token or "").strip()
     if not token:
         raise CommandError(
-            "no token given (use --token TOKEN, or --token - to read it from stdin)", EXIT_USAGE
+            "no token given (paste it at the prompt, or pipe it to `--token -`)", EXIT_USAGE
         )
     try:
         with ApiClient(url, token) as client:
@@ -382,13 +387,16 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "login",
         help="connect to a server with your token (checked before it is saved)",
-        description="Check the token against the server (/v1/me), then save the server URL in "
-        "config.toml and the token in a 0600 file. Plain http is refused for a host "
+        description="Ask for the token (a prompt that does not echo it; `--token -` reads it "
+        "from stdin instead), check it against the server (/v1/me), then save the server URL "
+        "in config.toml and the token in a 0600 file. Plain http is refused for a host "
         "that is not this machine unless --insecure.",
     )
     p.add_argument("--server", required=True, metavar="URL", help="e.g. https://triage.example.com")
     p.add_argument(
-        "--token", metavar="TOKEN", help="your token; `-` reads it from stdin (default: prompt)"
+        "--token",
+        metavar="-",
+        help="`--token -` reads the token from stdin (without --token: a prompt asks for it)",
     )
     p.add_argument(
         "--insecure", action="store_true", help="allow plain http to a non-loopback host"

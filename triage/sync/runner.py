@@ -36,7 +36,7 @@ def run_once(
         return SyncReport(
             ok=False,
             pending=pending,
-            error="not logged in: run `triage login --server URL --token TOKEN`",
+            error="not logged in: run `triage login --server URL` (it asks for your token)",
             auth_failed=True,
         )
     try:
