@@ -120,12 +120,16 @@ def test_server_killed_mid_batch_and_restarted(world_process, tmp_path):
         """Kill the server 5 ms into the second push request: the request is in flight."""
 
         pushes = 0
+        killer: threading.Timer | None = None
 
         def handle_request(self, request):
             if request.url.path == "/v1/sync/push":
                 KillDuringPush.pushes += 1
                 if KillDuringPush.pushes == 2:
-                    threading.Timer(0.005, server.stop, args=(signal.SIGKILL,)).start()
+                    KillDuringPush.killer = threading.Timer(
+                        0.005, server.stop, args=(signal.SIGKILL,)
+                    )
+                    KillDuringPush.killer.start()
             return super().handle_request(request)
 
     store = Store.open(dev.db_path)
@@ -137,6 +141,10 @@ def test_server_killed_mid_batch_and_restarted(world_process, tmp_path):
     finally:
         store.close()
     assert not report.ok and report.pending > 0
+    # The killer thread reaps the process and clears server.proc: let it finish before the
+    # restart, or it clears the new process (the sync can give up before it is done).
+    assert KillDuringPush.killer is not None
+    KillDuringPush.killer.join()
     server.start()
     assert dev.sync().ok and dev.pending() == 0
     backend = Backend.open(f"sqlite:///{db}")
