@@ -323,18 +323,13 @@ def _decide(args: argparse.Namespace) -> int:
     paths = _paths()
     store = _open_store(paths)
     try:
+        known = store.resolve_ids(ids)  # a lead id, or the marketing system's (HS-2011)
         result = store.decide(
-            ids, args.outcome, reason=args.reason, note=args.note, nurture_until=until,
-            at=datetime.now().astimezone(),
+            [known.get(i, i) for i in ids], args.outcome, reason=args.reason, note=args.note,
+            nurture_until=until, at=datetime.now().astimezone(),
         )  # fmt: skip
         pending = store.pending_count()
-    except ActionError as exc:
-        if exc.code in ("unknown_reason", "reason_required"):
-            policy = store.policy()
-            codes = ", ".join(r.code for r in policy.reasons_for(args.outcome))
-            raise CommandError(
-                f"{exc.message} (reasons for {args.outcome}: {codes}); nothing changed"
-            ) from None
+    except ActionError as exc:  # its message names the known reasons where that helps
         raise CommandError(f"{exc.message}; nothing changed") from None
     finally:
         store.close()
@@ -370,6 +365,17 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+
+
+def _limit(text: str) -> int:
+    """argparse type of --limit: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def add_parsers(sub: Any, lazy: Any) -> None:
@@ -412,7 +418,13 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=lazy("triage.commands:sync"))
 
-    p = sub.add_parser("status", help="pending, conflicts, open leads, last sync")
+    p = sub.add_parser(
+        "status",
+        help="pending, conflicts, open leads, last sync",
+        description="What the local queue holds (works offline): the server and user, open "
+        "leads, changes not sent yet, conflicts to review, decisions made today, the last "
+        "sync and its error if it failed.",
+    )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=lazy("triage.commands:status"))
 
@@ -427,13 +439,19 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.add_argument("--sort", default="sla", choices=["sla", "score", "age", "name", "company"])
     p.add_argument(
-        "--limit", type=int, help="at most this many (default: 50 in the table, all with --json)"
+        "--limit",
+        type=_limit,
+        metavar="N",
+        help="at most N, 1 or more (default: 50 in the table, all with --json)",
     )
     p.set_defaults(func=lazy("triage.commands:queue"))
 
     p = sub.add_parser(
         "reasons",
         help="the reason codes of the qualification policy (as last synced)",
+        description="The reason codes `triage decide reject|nurture --reason CODE` takes, "
+        "from the qualification policy as last synced (the defaults before the first "
+        "sync), and which of them need a --note.",
     )
     p.add_argument("--json", action="store_true", help="the whole policy as JSON")
     p.set_defaults(func=lazy("triage.commands:reasons"))
@@ -442,8 +460,9 @@ def add_parsers(sub: Any, lazy: Any) -> None:
         "decide",
         help="accept, reject or nurture leads (locally; `triage sync` sends them)",
         description="Decide one or many leads in one transaction. The reason is checked "
-        "against the qualification policy (`triage reasons` lists the codes). LEAD_ID `-` "
-        "reads ids from stdin, one per line.",
+        "against the qualification policy (`triage reasons` lists the codes). LEAD_ID is "
+        "the lead's id or the marketing system's (`HS-2011`); `-` reads ids from stdin, "
+        "one per line.",
     )
     p.add_argument("outcome", choices=["accept", "reject", "nurture"])
     p.add_argument("lead_ids", nargs="+", metavar="LEAD_ID")

@@ -264,6 +264,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         lead.name.casefold(),
         (lead.company or "\U0010ffff").casefold(),  # no company sorts last
         _search_text(lead),
+        lead.external_id,
         *_queue_view(server["status"], server["bant"]),
     )
     return row, (lead.id, lead.version, _dumps(server))
@@ -276,7 +277,7 @@ def _marks(n: int) -> str:
 _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
-    "company_key", "search",
+    "company_key", "search", "external_id",
     "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 _UPSERT_LEAD = (
@@ -468,7 +469,22 @@ def _migration_5(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX outbox_compensates ON outbox(compensates)")
 
 
-_MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+def _migration_6(conn: sqlite3.Connection) -> None:
+    """The marketing system's id of each lead (`HS-2011`), indexed: reps name leads by it
+    (`triage decide reject HS-2011`). Filled from the lead JSON kept in lead_server."""
+    conn.execute("ALTER TABLE leads ADD COLUMN external_id TEXT")
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        conn.executemany(
+            "UPDATE leads SET external_id = ? WHERE id = ?",
+            [(json.loads(text).get("external_id"), lead_id) for lead_id, text in batch],
+        )
+    conn.execute("CREATE INDEX leads_external ON leads(external_id)")
+
+
+_MIGRATIONS = (
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+)  # fmt: skip
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _ORDER = {
@@ -1206,6 +1222,40 @@ class Store:
         sql = f"SELECT id FROM leads WHERE {where} ORDER BY {self._order(sort)}"
         with self._read() as conn:
             return [r[0] for r in conn.execute(sql, params)]
+
+    def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
+        """{reference: lead id} for the references that name a lead in the store, by its
+        id or by its external id (the marketing system's, `HS-2011`); the others are left
+        out. A lead's own id wins over another lead's external id. Raises ActionError
+        (`ambiguous_id`) for an external id that several leads carry."""
+        refs = list(dict.fromkeys(refs))
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(refs):
+                found.update(
+                    (r[0], r[0])
+                    for r in conn.execute(
+                        f"SELECT id FROM leads WHERE id IN ({_marks(len(chunk))})", chunk
+                    )
+                )
+            rest = [r for r in refs if r not in found]
+            by_external: dict[str, list[str]] = {}
+            for chunk in _chunks(rest):
+                for external_id, lead_id in conn.execute(
+                    "SELECT external_id, id FROM leads "
+                    f"WHERE external_id IN ({_marks(len(chunk))}) ORDER BY id",
+                    chunk,
+                ):
+                    by_external.setdefault(external_id, []).append(lead_id)
+        several = {e: ids for e, ids in by_external.items() if len(ids) > 1}
+        if several:
+            named = [f"{e} ({', '.join(ids)})" for e, ids in several.items()]
+            raise ActionError(
+                "ambiguous_id",
+                f"external id(s) of several leads: {_name_ids(named)}; use the lead id",
+            )
+        found.update((e, ids[0]) for e, ids in by_external.items())
+        return found
 
     def lead(self, lead_id: str) -> domain.Lead | None:
         """The local view of one lead, in full: its server state with its outbox replayed."""
