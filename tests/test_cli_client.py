@@ -83,7 +83,8 @@ def test_offline_round_trip(world):
     assert r.returncode == 0 and "rejected 50 lead(s)" in r.stdout
     r = triage("sync", home=home)
     assert r.returncode == 1
-    assert "50 decision(s) pending" in r.stderr and "Traceback" not in r.stderr
+    assert "50 changes pending (50 decisions, 0 checklist answers)" in r.stderr
+    assert "Traceback" not in r.stderr
     status = json.loads(triage("status", "--json", home=home).stdout)
     assert status["pending"] == 50 and status["open"] == 30 and status["last_error"]
 

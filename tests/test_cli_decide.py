@@ -91,7 +91,7 @@ def test_queue_refuses_a_limit_below_one(tmp_path, limit):
     assert r.returncode == 2 and "--limit" in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("command", ["status", "reasons", "sync", "queue", "decide"])
+@pytest.mark.parametrize("command", ["status", "reasons", "conflicts", "sync", "queue", "decide"])
 def test_every_client_command_describes_itself_in_its_help(command):
     r = run_cli(command, "--help")
     assert r.returncode == 0

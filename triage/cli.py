@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="triage",
         description="Clear your queue of Marketing Qualified Leads at keyboard speed, online or "
         "not. Without a command, opens the workstation (the TUI) on your local queue.",
+        epilog="Exit status: 0 success; 1 failure (for sync: failed, or changes still "
+        "pending); 2 usage or configuration error; 3 sync only: synced, but conflicts need "
+        "you (`triage conflicts`).",
     )
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -23,6 +23,7 @@ from triage.store import ActionError, Store, StoreError
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_CONFLICTS = 3  # `triage sync`: synced, but unresolved conflicts need the rep
 
 
 class CommandError(Exception):
@@ -101,11 +102,12 @@ def _login(args: argparse.Namespace) -> int:
     try:
         previous = store.me()
         if previous and previous.get("email") != me.email:
-            pending = store.pending_count()
-            if pending:
+            pending = store.pending_counts()
+            if pending.total:
                 raise CommandError(
-                    f"this machine holds {pending} unsent decision(s) of {previous.get('email')}; "
-                    "sync them first (or use another TRIAGE_HOME). Nothing saved."
+                    f"this machine holds {pending.describe('not sent yet')} of "
+                    f"{previous.get('email')}; sync them first (or use another TRIAGE_HOME). "
+                    "Nothing saved."
                 )
             store.close()
             _remove_db(paths.db_file)
@@ -149,16 +151,37 @@ def _sync(args: argparse.Namespace) -> int:
     report = run_once(
         paths.db_file, settings.server_url, settings.token, insecure=settings.insecure
     )
+    store = _open_store(paths)
+    try:
+        unresolved = store.status().conflicts
+    finally:
+        store.close()
+    # Precedence: anything failed or unsent (1) before conflicts to look at (3).
+    if not report.ok or report.pending:
+        code = EXIT_FAIL
+    elif unresolved:
+        code = EXIT_CONFLICTS
+    else:
+        code = 0
     if args.json:
         print(json.dumps({"ok": report.ok, "pushed": report.pushed, "applied": report.applied,
                           "conflicts": report.conflicts, "pulled": report.pulled,
                           "revoked": report.revoked, "pending": report.pending,
+                          "pending_decisions": report.pending_decisions,
+                          "pending_answers": report.pending_answers,
+                          "unresolved_conflicts": unresolved,
                           "error": report.error}))  # fmt: skip
-    elif report.ok and report.pending == 0:
-        print(report.summary())
-    else:
-        _err(report.summary() if not report.ok else f"{report.pending} decision(s) still pending")
-    return 0 if report.ok and report.pending == 0 else EXIT_FAIL
+        return code
+    if not report.ok:
+        _err(report.summary())
+        return code
+    print(report.summary())
+    if report.pending:
+        _err(f"{report.pending_counts.describe('still pending')}: run `triage sync` again")
+    elif unresolved:
+        needs = "1 conflict needs" if unresolved == 1 else f"{unresolved:,} conflicts need"
+        _err(f"synced, but {needs} you: `triage conflicts` lists them")
+    return code
 
 
 # ---------------------------------------------------------------- status
@@ -176,12 +199,15 @@ def _status(args: argparse.Namespace) -> int:
         st = store.status()
         me = store.me()
         state = store.sync_state()
+        pending = store.pending_counts()
     finally:
         store.close()
     data = {
         "server": settings.server_url,
         "user": me.get("email") if me else None,
-        "pending": st.pending,
+        "pending": pending.total,
+        "pending_decisions": pending.decisions,
+        "pending_answers": pending.answers,
         "conflicts": st.conflicts,
         "open": st.open,
         "decided_today": st.decided_today,
@@ -197,7 +223,7 @@ def _status(args: argparse.Namespace) -> int:
         ("server", data["server"] or "(not logged in: triage login --server URL)"),
         ("user", data["user"] or "-"),
         ("open", st.open),
-        ("pending", st.pending),
+        ("pending", f"{pending.total} ({pending.parts()})" if pending.total else 0),
         ("conflicts", st.conflicts),
         ("decided today", st.decided_today),
         ("last sync", last),
@@ -292,6 +318,97 @@ def _reasons(args: argparse.Namespace) -> int:
         for r in items:
             extra = " (needs --note)" if r.note_required else ""
             print(f"  {r.code:<24} {r.label}{extra}")
+    return 0
+
+
+# ---------------------------------------------------------------- conflicts
+
+
+def conflicts(args: argparse.Namespace) -> int:
+    return run(_conflicts, args)
+
+
+def _tried(mutation: dict[str, Any], policy: domain.Policy) -> str:
+    """What the rep tried: `reject · No budget · “note”`, `BANT budget=yes`, `undo (reopen)`."""
+    kind = mutation.get("type")
+    if kind == "decide":
+        outcome = str(mutation.get("outcome") or "decide")
+        parts = [outcome]
+        if mutation.get("reason"):
+            try:
+                known = policy.reason(outcome, str(mutation["reason"]))
+            except ValueError:
+                known = None
+            parts.append(known.label if known is not None else str(mutation["reason"]))
+        if mutation.get("note"):
+            parts.append(f"“{mutation['note']}”")
+        if mutation.get("nurture_until"):
+            parts.append(f"until {mutation['nurture_until']}")
+        return " · ".join(parts)
+    if kind == "bant":
+        answers = mutation.get("bant") or {}
+        return "BANT " + ", ".join(f"{k}={v}" for k, v in answers.items())
+    if kind == "reopen":
+        return "undo (reopen)"
+    return str(kind)
+
+
+def _local_time(text: Any) -> str:
+    try:
+        return domain.parse_time(text).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return "-"
+
+
+def _conflicts(args: argparse.Namespace) -> int:
+    store = _open_store(_paths())
+    try:
+        entries = store.conflicts()
+        policy = store.policy()
+        external = {}
+        for e in entries:
+            lead = e.server_lead or store.lead(e.lead_id)
+            external[e.id] = lead.external_id if lead is not None else None
+    finally:
+        store.close()
+    rows = [
+        {
+            "id": e.id,
+            "lead_id": e.lead_id,
+            "external_id": external[e.id],
+            "lead_name": e.lead_name or (e.server_lead.name if e.server_lead else None),
+            "status": e.status,
+            "error": e.error,
+            "explanation": domain.explain_refusal(e.status, e.error),
+            "tried": {
+                k: e.mutation.get(k)
+                for k in ("type", "outcome", "reason", "note", "bant", "nurture_until")
+            },
+            "at": e.mutation.get("at"),  # when the rep made the change (the rep's clock)
+            "recorded_at": domain.format_time(e.created_at),  # when the refusal came back
+        }
+        for e in entries
+    ]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for row, e in zip(rows, entries, strict=True):
+        ids = ", ".join(i for i in (row["lead_id"], row["external_id"]) if i)
+        # the store holds clean text already (domain.clean_lead); a terminal line is
+        # checked once more, as the queue's table does
+        name = domain.terminal_text(row["lead_name"] or "(a lead no longer on this machine)")
+        print(f"#{row['id']:<4} {_local_time(row['at'])}  {name} ({domain.terminal_text(ids)})")
+        print(f"      tried:  {domain.terminal_text(_tried(e.mutation, policy))}")
+        print(f"      server: {row['explanation']}")
+    if rows:
+        n = "1 conflict" if len(rows) == 1 else f"{len(rows):,} conflicts"
+        print(
+            f"-- {n}; in the workstation (`triage`), `c` shows them: open a lead to decide "
+            "it again, `d` dismisses",
+            file=sys.stderr,
+        )
+    else:
+        print("-- no conflicts to review", file=sys.stderr)
     return 0
 
 
@@ -412,11 +529,24 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "sync",
         help="push your decisions, pull your queue",
-        description="Push every pending decision, then pull changes. Exit 0 only when everything "
-        "was pushed and pulled; otherwise says what is pending (nothing is lost).",
+        description="Push every pending change (decisions and BANT answers), then pull changes; "
+        "nothing pending is ever lost. Exit status: 0 when everything was pushed and pulled "
+        "and no conflict waits; 1 when the sync failed or changes are still pending; 2 for a "
+        "usage or configuration error; 3 when it synced but conflicts need you (`triage "
+        "conflicts` lists them). A failure or pending change (1) wins over conflicts (3).",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=lazy("triage.commands:sync"))
+
+    p = sub.add_parser(
+        "conflicts",
+        help="changes the server refused, for you to look at",
+        description="List the unresolved conflicts (works offline): each change the server "
+        "refused or could not apply, with the lead, what you tried, why the server refused "
+        "it and when. The workstation (`c`) lets you decide such a lead again or dismiss it.",
+    )
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=lazy("triage.commands:conflicts"))
 
     p = sub.add_parser(
         "status",

@@ -595,6 +595,36 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LETTERS)
 
 
+# ---------------------------------------------------------------- refusals
+
+# What the server's refusal codes (push results `conflict` and `invalid`) mean, for the rep.
+REFUSALS: dict[str, str] = {
+    "already_decided": "Someone already decided this lead on the server "
+    "(a colleague, or you from another device).",
+    "not_assigned": "The lead is no longer assigned to you (reassigned or withdrawn).",
+    "unknown_reason": "The server does not know this reason: the policy changed since.",
+    "note_required": "The server's policy needs a note with this reason.",
+    "reason_required": "The server needs a reason for this decision.",
+    "not_open": "The lead was not open any more on the server.",
+    "not_decided": "There was nothing to undo: the lead was not decided on the server.",
+    "not_own_decision": "Your undo was refused: the decision on the server is someone else's.",
+    "bant_required": "The server needs at least one BANT answer in the change.",
+    "bad_outcome": "The server did not accept the outcome.",
+    "unknown_bant_key": "The server's policy has no such BANT criterion.",
+    "bad_bant_value": "The server refused the BANT answer.",
+    "bad_nurture_until": "The re-entry date was before the day you decided: pick a later one.",
+}
+
+
+def explain_refusal(status: str, error: str | None) -> str:
+    """The server's refusal of a change as a sentence (status: conflict | invalid)."""
+    if error in REFUSALS:
+        return REFUSALS[error]
+    if status == "invalid":
+        return f"The server refused the change as invalid ({error or 'no reason given'})."
+    return f"The server could not apply the change ({error or 'no reason given'})."
+
+
 def decision_to_dict(d: Decision | None) -> dict[str, Any] | None:
     if d is None:
         return None

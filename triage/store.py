@@ -163,6 +163,31 @@ class StoreStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingCounts:
+    """Outbox rows not answered by the server yet: decisions (decide, and reopen: an
+    undone decision) apart from BANT checklist answers."""
+
+    decisions: int
+    answers: int
+
+    @property
+    def total(self) -> int:
+        return self.decisions + self.answers
+
+    def parts(self) -> str:
+        """`2 decisions, 1 checklist answer`."""
+        return f"{_plural(self.decisions, 'decision')}, {_plural(self.answers, 'checklist answer')}"
+
+    def describe(self, state: str = "pending") -> str:
+        """`3 changes pending (2 decisions, 1 checklist answer)`; `state` names the state."""
+        return f"{_plural(self.total, 'change')} {state} ({self.parts()})"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+@dataclass(frozen=True, slots=True)
 class ConflictEntry:
     id: int
     lead_id: str
@@ -1023,6 +1048,15 @@ class Store:
     def pending_count(self) -> int:
         with self._read() as conn:
             return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def pending_counts(self) -> PendingCounts:
+        """The outbox by kind: decisions (decide, reopen) and BANT answers."""
+        with self._read() as conn:
+            by_type = dict(conn.execute("SELECT type, count(*) FROM outbox GROUP BY type"))
+        return PendingCounts(
+            decisions=by_type.get("decide", 0) + by_type.get("reopen", 0),
+            answers=by_type.get("bant", 0),
+        )
 
     def apply_push_results(
         self, results: Sequence[PushResult], *, last_seq: int | None = None

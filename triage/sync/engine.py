@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from triage import protocol
-from triage.store import PushResult, Store
+from triage.store import PendingCounts, PushResult, Store
 from triage.sync.client import ApiClient, AuthError, ProtocolError, RequestError, SyncError
 
 T = TypeVar("T")
@@ -31,9 +31,15 @@ class SyncReport:
     conflicts: int = 0  # new conflicts and invalid results for the rep to look at
     pulled: int = 0  # lead states received
     revoked: int = 0
-    pending: int = 0  # mutations still in the outbox
+    pending: int = 0  # mutations still in the outbox: pending_decisions + pending_answers
     error: str | None = None
     auth_failed: bool = False
+    pending_decisions: int = 0  # decide and reopen mutations
+    pending_answers: int = 0  # BANT checklist answers
+
+    @property
+    def pending_counts(self) -> PendingCounts:
+        return PendingCounts(self.pending_decisions, self.pending_answers)
 
     def summary(self) -> str:
         if self.ok:
@@ -43,7 +49,7 @@ class SyncReport:
             if self.conflicts:
                 parts.append(f"{self.conflicts} conflict(s) to review")
             return "synced: " + ", ".join(parts)
-        return f"sync failed: {self.error}; {self.pending} decision(s) pending, kept locally"
+        return f"sync failed: {self.error}; {self.pending_counts.describe()}, kept locally"
 
 
 @dataclass
@@ -92,13 +98,13 @@ class SyncEngine:
             return SyncReport(
                 ok=False,
                 error=exc.message,
-                pending=self.store.pending_count(),
                 auth_failed=isinstance(exc, AuthError),
+                **_pending(self.store.pending_counts()),
                 **self._counts,
             )
-        pending = self.store.pending_count()
+        pending = self.store.pending_counts()
         self.store.record_sync(ok=True, error=None, at=_now())
-        return SyncReport(ok=True, pending=pending, **self._counts)
+        return SyncReport(ok=True, **_pending(pending), **self._counts)
 
     # ------------------------------------------------------------ push
 
@@ -202,6 +208,14 @@ class SyncEngine:
                 if not exc.retry or attempt >= self.retry.attempts or self.should_stop():
                     raise
                 self.retry.sleep(self.retry.delay(attempt))
+
+
+def _pending(counts: PendingCounts) -> dict[str, int]:
+    return {
+        "pending": counts.total,
+        "pending_decisions": counts.decisions,
+        "pending_answers": counts.answers,
+    }
 
 
 def _zero_counts() -> dict[str, int]:

@@ -27,22 +27,28 @@ def run_once(
     retry: RetryPolicy | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
+    refusal = None
     if not server_url or not token:
+        refusal = "not logged in: run `triage login --server URL` (it asks for your token)"
+    else:
+        try:
+            server_url = check_server_url(server_url, insecure)
+        except ConfigError as exc:
+            refusal = str(exc)
+    if refusal is not None:
         store = Store.open(db_path)
         try:
-            pending = store.pending_count()
+            pending = store.pending_counts()
         finally:
             store.close()
         return SyncReport(
             ok=False,
-            pending=pending,
-            error="not logged in: run `triage login --server URL` (it asks for your token)",
+            pending=pending.total,
+            pending_decisions=pending.decisions,
+            pending_answers=pending.answers,
+            error=refusal,
             auth_failed=True,
         )
-    try:
-        server_url = check_server_url(server_url, insecure)
-    except ConfigError as exc:
-        return SyncReport(ok=False, error=str(exc), auth_failed=True)
     store = Store.open(db_path)
     try:
         with ApiClient(server_url, token, transport=transport) as client:
