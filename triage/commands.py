@@ -149,8 +149,9 @@ def _sync(args: argparse.Namespace) -> int:
     paths = _paths()
     settings = _settings(paths)
     report = run_once(
-        paths.db_file, settings.server_url, settings.token, insecure=settings.insecure
-    )
+        paths.db_file, settings.server_url, settings.token, insecure=settings.insecure,
+        timeout=args.timeout, on_wait=_err,
+    )  # fmt: skip
     store = _open_store(paths)
     try:
         unresolved = store.status().conflicts
@@ -174,6 +175,8 @@ def _sync(args: argparse.Namespace) -> int:
         return code
     if not report.ok:
         _err(report.summary())
+        if report.timed_out:
+            _err(f"`triage sync --timeout SECONDS` gives it longer than {args.timeout:g} s")
         return code
     print(report.summary())
     if report.pending:
@@ -495,6 +498,17 @@ def _limit(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """argparse type of --timeout: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
 def add_parsers(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "demo",
@@ -536,6 +550,14 @@ def add_parsers(sub: Any, lazy: Any) -> None:
         "conflicts` lists them). A failure or pending change (1) wins over conflicts (3).",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up after this long, keeping everything for the next sync (default 60); "
+        "stderr says what it is waiting for",
+    )
     p.set_defaults(func=lazy("triage.commands:sync"))
 
     p = sub.add_parser(

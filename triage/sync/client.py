@@ -4,6 +4,8 @@ so a malformed or wrong-shaped reply is an error with a clear message, never a c
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -38,6 +40,32 @@ class ServerError(SyncError):
     """The server answered 5xx: a transient failure on its side."""
 
 
+class ConnectionRefused(NetworkError):
+    """Nothing listens at the server's address: no use waiting long (one quick retry)."""
+
+
+class DeadlineError(SyncError):
+    """The sync's deadline passed (`triage sync --timeout`): stop, keep everything."""
+
+    retry = False
+
+
+class Deadline:
+    """When a whole sync must end, on a monotonic clock. Every request's timeouts are cut
+    to what is left of it, and no retry waits past it."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self.at = clock() + seconds
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+    def __repr__(self) -> str:
+        return f"Deadline({self.seconds:g} s, {self.remaining():.1f} s left)"
+
+
 class ProtocolError(SyncError):
     """The answer was not what protocol v1 promises (bad JSON, wrong shape)."""
 
@@ -62,11 +90,14 @@ class ApiClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = TIMEOUT,
+        deadline: Deadline | None = None,
     ):
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
+        self.deadline = deadline
+        self._timeout = httpx.Timeout(timeout)
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
@@ -108,12 +139,37 @@ class ApiClient:
 
     # ------------------------------------------------------------ plumbing
 
+    def _timeouts(self) -> httpx.Timeout | None:
+        """This request's timeouts: the client's, cut to what is left of the deadline."""
+        if self.deadline is None:
+            return None
+        left = self.deadline.remaining()
+        if left <= 0:
+            raise DeadlineError(
+                f"{self.base_url}: out of time (the sync's {self.deadline.seconds:g} s deadline)"
+            )
+        t = self._timeout
+
+        def cut(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cut(t.connect), read=cut(t.read), write=cut(t.write), pool=cut(t.pool)
+        )
+
     def _call(self, method: str, path: str, model: type[T], **kw: Any) -> T:
+        timeouts = self._timeouts()
+        if timeouts is not None:
+            kw["timeout"] = timeouts
         try:
             response = self._http.request(method, path, **kw)
         except httpx.TimeoutException:
             raise NetworkError(f"{self.base_url}: timed out") from None
         except httpx.TransportError as exc:
+            if _refused(exc):
+                raise ConnectionRefused(
+                    f"{self.base_url}: connection refused (is the server running?)"
+                ) from None
             raise NetworkError(f"{self.base_url}: {_reason(exc)}") from None
         status = response.status_code
         if status >= 400:
@@ -136,6 +192,18 @@ class ApiClient:
             raise ProtocolError(
                 f"{self.base_url}{path}: unexpected answer ({where}: {first.get('msg')})"
             ) from None
+
+
+def _refused(exc: BaseException) -> bool:
+    """Was the connection refused (nothing listening)? httpx wraps the OSError twice."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _reason(exc: httpx.TransportError) -> str:

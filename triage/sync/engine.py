@@ -4,12 +4,16 @@ Each pulled page and its cursor are saved in one transaction (the store's
 `apply_pull`), so a crash between pages loses nothing and repeats nothing. The
 outbox is never dropped here: only the server's answer for a seq removes it.
 Network errors, timeouts, 5xx and malformed answers are retried with
-exponential backoff and full jitter; 401/403 stop at once and say so.
+exponential backoff and full jitter; 401/403 stop at once and say so. A refused
+connection (nothing listens there) gets one quick retry only. With a deadline
+(the client's, `triage sync --timeout`) no request and no retry outlives it:
+the sync stops between two steps, each of which was saved whole or not at all.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +22,15 @@ from typing import TypeVar
 
 from triage import protocol
 from triage.store import PendingCounts, PushResult, Store
-from triage.sync.client import ApiClient, AuthError, ProtocolError, RequestError, SyncError
+from triage.sync.client import (
+    ApiClient,
+    AuthError,
+    ConnectionRefused,
+    DeadlineError,
+    ProtocolError,
+    RequestError,
+    SyncError,
+)
 
 T = TypeVar("T")
 
@@ -34,6 +46,7 @@ class SyncReport:
     pending: int = 0  # mutations still in the outbox: pending_decisions + pending_answers
     error: str | None = None
     auth_failed: bool = False
+    timed_out: bool = False  # the sync's deadline passed
     pending_decisions: int = 0  # decide and reopen mutations
     pending_answers: int = 0  # BANT checklist answers
 
@@ -59,6 +72,10 @@ class RetryPolicy:
     cap: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     rng: Callable[[], float] = random.random
+    # Connection refused: nothing listens there (the server is down, the port is wrong).
+    # One quick retry covers a restart; waiting out the back-off only keeps the rep waiting.
+    refused_attempts: int = 2
+    refused_delay: float = 0.2
 
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
@@ -75,13 +92,20 @@ class SyncEngine:
         page: int = 500,
         retry: RetryPolicy | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        on_wait: Callable[[str], None] | None = None,
+        notice_after: float = 5.0,
     ):
+        """`on_wait`: told, in a sentence, what the sync waits for: a retry's back-off, and
+        a request without an answer after `notice_after` seconds (from a timer thread).
+        The deadline, if any, is the client's (ApiClient(deadline=...))."""
         self.store = store
         self.client = client
         self.batch = batch
         self.page = page
         self.retry = retry or RetryPolicy()
         self.should_stop = should_stop
+        self.on_wait = on_wait
+        self.notice_after = notice_after
         self._counts = _zero_counts()  # push_all/pull_all may also be called on their own
 
     def sync(self) -> SyncReport:
@@ -99,6 +123,7 @@ class SyncEngine:
                 ok=False,
                 error=exc.message,
                 auth_failed=isinstance(exc, AuthError),
+                timed_out=isinstance(exc, DeadlineError),
                 **_pending(self.store.pending_counts()),
                 **self._counts,
             )
@@ -202,12 +227,45 @@ class SyncEngine:
         attempt = 0
         while True:
             try:
-                return call()
+                return self._waiting(call)
+            except DeadlineError:
+                raise
             except SyncError as exc:
                 attempt += 1
-                if not exc.retry or attempt >= self.retry.attempts or self.should_stop():
+                refused = isinstance(exc, ConnectionRefused)
+                limit = self.retry.refused_attempts if refused else self.retry.attempts
+                if not exc.retry or attempt >= limit or self.should_stop():
                     raise
-                self.retry.sleep(self.retry.delay(attempt))
+                delay = self.retry.refused_delay if refused else self.retry.delay(attempt)
+                deadline = self.client.deadline
+                if deadline is not None and delay >= deadline.remaining():
+                    raise DeadlineError(
+                        f"{exc.message}; gave up at the sync's {deadline.seconds:g} s deadline"
+                    ) from None
+                self._say(
+                    f"waiting for {exc.message}; attempt {attempt + 1} of {limit} in {delay:.1f} s"
+                )
+                self.retry.sleep(delay)
+
+    def _waiting(self, call: Callable[[], T]) -> T:
+        """`call()`, saying so if it has no answer after `notice_after` seconds."""
+        if self.on_wait is None:
+            return call()
+        timer = threading.Timer(
+            self.notice_after,
+            self._say,
+            (f"waiting for {self.client.base_url}: no answer after {self.notice_after:g} s",),
+        )
+        timer.daemon = True
+        timer.start()
+        try:
+            return call()
+        finally:
+            timer.cancel()
+
+    def _say(self, message: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(message)
 
 
 def _pending(counts: PendingCounts) -> dict[str, int]:

@@ -13,7 +13,7 @@ import httpx
 
 from triage.config import ConfigError, check_server_url
 from triage.store import Store
-from triage.sync.client import ApiClient
+from triage.sync.client import ApiClient, Deadline
 from triage.sync.engine import RetryPolicy, SyncEngine, SyncReport
 
 
@@ -26,7 +26,11 @@ def run_once(
     transport: httpx.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SyncReport:
+    """`timeout`: seconds the whole round may take (None: no deadline; each request still
+    has its own timeouts). `on_wait`: told what the sync is waiting for (SyncEngine)."""
     refusal = None
     if not server_url or not token:
         refusal = "not logged in: run `triage login --server URL` (it asks for your token)"
@@ -51,7 +55,10 @@ def run_once(
         )
     store = Store.open(db_path)
     try:
-        with ApiClient(server_url, token, transport=transport) as client:
-            return SyncEngine(store, client, retry=retry, should_stop=should_stop).sync()
+        deadline = None if timeout is None else Deadline(timeout)
+        with ApiClient(server_url, token, transport=transport, deadline=deadline) as client:
+            return SyncEngine(
+                store, client, retry=retry, should_stop=should_stop, on_wait=on_wait
+            ).sync()
     finally:
         store.close()
