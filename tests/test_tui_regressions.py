@@ -219,11 +219,11 @@ async def test_decision_toasts_name_the_reason_and_the_undo_key(app, store):
 
 
 async def test_conflicts_screen_shows_labels_and_a_sentence_for_each_error(app, store):
-    from triage.screens.conflicts import EXPLAIN
+    from triage.domain import REFUSALS
 
     for code in ("not_assigned", "already_decided", "unknown_reason", "note_required",
                  "not_decided", "not_own_decision"):  # fmt: skip
-        assert code in EXPLAIN
+        assert code in REFUSALS
     make_conflict(store, 5)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("c")

@@ -19,30 +19,8 @@ from triage.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from triage.app import TriageApp
 
-EXPLAIN = {
-    "already_decided": "Someone already decided this lead on the server "
-    "(a colleague, or you from another device).",
-    "not_assigned": "The lead is no longer assigned to you (reassigned or withdrawn).",
-    "unknown_reason": "The server does not know this reason: the policy changed since.",
-    "note_required": "The server's policy needs a note with this reason.",
-    "reason_required": "The server needs a reason for this decision.",
-    "not_open": "The lead was not open any more on the server.",
-    "not_decided": "There was nothing to undo: the lead was not decided on the server.",
-    "not_own_decision": "Your undo was refused: the decision on the server is someone else's.",
-    "bant_required": "The server needs at least one BANT answer in the change.",
-    "bad_outcome": "The server did not accept the outcome.",
-    "unknown_bant_key": "The server's policy has no such BANT criterion.",
-    "bad_bant_value": "The server refused the BANT answer.",
-    "bad_nurture_until": "The re-entry date was before the day you decided: pick a later one.",
-}
-
-
 def explain(entry: ConflictEntry) -> str:
-    if entry.error in EXPLAIN:
-        return EXPLAIN[entry.error]
-    if entry.status == "invalid":
-        return f"The server refused the change as invalid ({entry.error or 'no reason given'})."
-    return f"The server could not apply the change ({entry.error or 'no reason given'})."
+    return domain.explain_refusal(entry.status, entry.error)
 
 
 def reason_label(policy: domain.Policy | None, outcome: object, code: object) -> str:
