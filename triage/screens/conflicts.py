@@ -19,6 +19,7 @@ from triage.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from triage.app import TriageApp
 
+
 def explain(entry: ConflictEntry) -> str:
     return domain.explain_refusal(entry.status, entry.error)
 
