@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from triage import domain
+from triage import csvsafe, domain
 from triage.server.db import Database
 from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.migrate import SchemaError, upgrade, upgrade_sql
@@ -214,7 +213,7 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
     ]
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csvsafe.writer(buf)
         w.writerow([data["by"], *cols, "top_reasons"])
         for r in rows:
             reasons = " ".join(f"{k}={v}" for k, v in r["reasons"].items())

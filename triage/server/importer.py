@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from triage import domain
+from triage import csvsafe, domain
 from triage.server.service import RowProblems
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
@@ -101,7 +101,11 @@ def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
         if len(values) != len(header):
             bad.append((f"line {start}", [f"{len(values)} fields, the header has {len(header)}"]))
             continue
-        rows.append({k: v for k, v in zip(header, values, strict=True) if v.strip() != ""})
+        # A cell Triage's own CSV writer guarded against spreadsheet formulas gets its
+        # value back (triage.csvsafe), so a CSV Triage wrote imports unchanged.
+        rows.append(
+            {k: csvsafe.uncell(v) for k, v in zip(header, values, strict=True) if v.strip() != ""}
+        )
         labels.append(f"line {start}")
     if bad:
         raise _with_row_problems(bad, rows, labels)
