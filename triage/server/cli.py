@@ -155,9 +155,12 @@ def policy(args: argparse.Namespace) -> int:
         new = domain.load_policy_toml(text, where=str(args.file))
     except domain.PolicyError as exc:
         return _fail(f"{exc}; the policy is unchanged")
+    before = backend.policy().version
     saved = backend.set_policy(new)
     print(
-        f"policy version {saved.version}: SLA {saved.sla_hours:g} h, "
+        f"policy version {saved.version}"
+        + (" (unchanged: the same as the current policy)" if saved.version == before else "")
+        + f": SLA {saved.sla_hours:g} h, "
         f"{len(saved.reject_reasons)} reject and {len(saved.nurture_reasons)} nurture reasons"
     )
     return 0

@@ -228,10 +228,14 @@ class Backend:
             return self._policy(s)
 
     def set_policy(self, policy: domain.Policy) -> domain.Policy:
+        """Store `policy` as the next version; the same content as the current policy is no
+        change and keeps its version (a new version makes every client refetch it)."""
         with self.db.write() as s:
             current = self._policy(s)
-            version = current.version + 1
             body = policy.to_dict()
+            if {**body, "version": current.version} == current.to_dict():
+                return current
+            version = current.version + 1
             body["version"] = version
             s.add(models.PolicyDoc(version=version, body=body, created_at=utcnow()))
         return domain.Policy.from_dict(body, version=version)
