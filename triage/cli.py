@@ -24,6 +24,18 @@ def _lazy(target: str) -> Any:
     return run
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port: use 1-65535, or 0 for any free port"
+        )
+    return port
+
+
 def _server_parsers(sub: Any) -> None:
     server = sub.add_parser(
         "server",
@@ -53,7 +65,12 @@ def _server_parsers(sub: Any) -> None:
     )
     p = cmd("run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=SERVER_PORT, help=f"port (default {SERVER_PORT})")
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=SERVER_PORT,
+        help=f"port (default {SERVER_PORT}; 0: any free port, announced when bound)",
+    )
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

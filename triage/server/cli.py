@@ -3,37 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
+import socket
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from triage import csvsafe, domain
-from triage.server.db import Database
+from triage.server.db import BadURL, Database, Unavailable, explain, shown_url
 from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.migrate import SchemaError, upgrade, upgrade_sql
 from triage.server.service import Backend, RowProblems, ServiceError
 
 
 def default_db_url() -> str:
+    return _db_source(None)[0]
+
+
+def _db_source(args: argparse.Namespace | None) -> tuple[str, str]:
+    """The database URL and where it came from (for "check ..." in a message). The default
+    data directory is made (0700) here on first use; a directory that `--db` or
+    TRIAGE_SERVER_DB names must exist already."""
+    given = getattr(args, "db", None)
+    if given:
+        return given, "--db"
     url = os.environ.get("TRIAGE_SERVER_DB")
     if url:
-        return url
-    from triage.config import paths_from_env
+        return url, "TRIAGE_SERVER_DB"
+    from triage.config import ensure_private_dir, paths_from_env
 
-    return "sqlite:///" + str(paths_from_env().server_db_file)
+    paths = paths_from_env()
+    try:
+        ensure_private_dir(paths.data_dir)
+    except OSError as exc:
+        raise Unavailable(
+            f"{paths.data_dir}: cannot create the data directory: {exc.strerror or exc}"
+        ) from None
+    return "sqlite:///" + str(paths.server_db_file), "the data directory, or pass --db"
+
+
+def _database(args: argparse.Namespace) -> Database:
+    url, _ = _db_source(args)
+    return Database(url)
 
 
 def _backend(args: argparse.Namespace) -> Backend:
-    """The command's backend, opened once (and closed by `dispatch` when the command ends)."""
+    """The command's backend, opened once (and closed by `dispatch` when the command ends).
+    Says on stderr when it created or upgraded the schema."""
     backend = getattr(args, "backend", None)
     if backend is None:
+        url, _ = _db_source(args)
         try:
-            backend = args.backend = Backend.open(args.db or default_db_url())
+            backend = args.backend = Backend.open(url)
         except SchemaError as exc:
             raise CommandFailed(str(exc)) from None
+        migration = backend.migration
+        assert migration is not None
+        if migration.applied or migration.stamped:
+            print(migration.describe(backend.db.shown_url), file=sys.stderr)
     return backend
 
 
@@ -42,7 +75,7 @@ class CommandFailed(Exception):
 
 
 def migrate(args: argparse.Namespace) -> int:
-    db = Database(args.db or default_db_url())
+    db = _database(args)
     try:
         if args.sql:
             sys.stdout.write(upgrade_sql(db))
@@ -56,20 +89,75 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    """Run `triage server <command>`: a refusal is one line on stderr and exit 1."""
+    """Run `triage server <command>`. A refusal is one line on stderr that says what is
+    wrong and what to do: exit 2 for a usage error, 1 for the environment (a database that
+    cannot be reached, a port in use)."""
     try:
         return globals()[args.server_func](args)
     except CommandFailed as exc:
         return _fail(str(exc))
+    except BadURL as exc:
+        return _fail(f"{exc}; check {_source_name(args)}", 2)
+    except Unavailable as exc:
+        return _fail(f"{exc}; check {_source_name(args)}")
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        where = _shown(args)
+        return _fail(
+            f"cannot use the database at {where}: {explain(exc)}; "
+            f"check {_source_name(args)} and that the database is up"
+        )
     finally:
         backend = getattr(args, "backend", None)
         if backend is not None:
             backend.close()
 
 
-def _fail(message: str) -> int:
+def _source_name(args: argparse.Namespace) -> str:
+    if getattr(args, "db", None):
+        return "--db"
+    if os.environ.get("TRIAGE_SERVER_DB"):
+        return "TRIAGE_SERVER_DB"
+    return "the data directory, or pass --db"
+
+
+def _shown(args: argparse.Namespace) -> str:
+    backend = getattr(args, "backend", None)
+    if backend is not None:
+        return backend.db.shown_url
+    url = getattr(args, "db", None) or os.environ.get("TRIAGE_SERVER_DB") or "server.db"
+    return shown_url(url)
+
+
+def _fail(message: str, code: int = 1) -> int:
     print(f"triage server: {message}", file=sys.stderr)
-    return 1
+    return code
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port (before anything is announced), or CommandFailed."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CommandFailed(f"cannot listen on {host!r}: {exc.strerror}; check --host") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+        sock.listen(2048)  # connections wait in the backlog from now on, as uvicorn's do
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "is already in use (another server?); stop it or choose another --port"
+        elif exc.errno == errno.EACCES:
+            why = "is not allowed (ports below 1024 need privileges); choose another --port"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "is not an address of this machine; check --host"
+        else:
+            why = f"cannot be listened on: {exc.strerror or exc}"
+        raise CommandFailed(f"{where} {why}") from None
+    return sock
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,20 +166,19 @@ def run(args: argparse.Namespace) -> int:
     from triage.server.app import create_app
 
     backend = _backend(args)
-    assert backend.migration is not None
-    if backend.migration.applied or backend.migration.stamped:
-        print(backend.migration.describe(backend.db.shown_url), file=sys.stderr)
-    print(
-        f"triage server on http://{args.host}:{args.port} (database: {backend.db.shown_url})",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        create_app(backend),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        server_header=False,
-    )
+    sock = _listen(args.host, args.port)
+    try:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"triage server on http://{shown}:{port} (database: {backend.db.shown_url})",
+            file=sys.stderr,
+            flush=True,
+        )
+        config = uvicorn.Config(create_app(backend), log_level=args.log_level, server_header=False)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 

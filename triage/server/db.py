@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import event, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
 
 from triage.server import models
@@ -33,6 +34,33 @@ SEQ = "seq"
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class BadURL(Exception):
+    """The URL names no database Triage can use (a usage error); the message says why."""
+
+
+class Unavailable(Exception):
+    """The database cannot be opened or reached; the message says what and what to do."""
+
+
+def explain(exc: BaseException) -> str:
+    """A database error in one line: the driver's own first line, without SQLAlchemy's
+    wrapping (the statement, the parameters, the link to its docs)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [x.strip() for x in str(orig).strip().splitlines() if x.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def shown_url(url: str) -> str:
+    """A database URL for messages and logs: without its password or driver name."""
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1]
+    parsed = parsed.set(drivername=parsed.get_backend_name())
+    return parsed.render_as_string(hide_password=True)
 
 
 def normalise_url(url: str) -> str:
@@ -67,12 +95,43 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
 class Database:
     def __init__(self, url: str):
+        """Raises BadURL for a URL of no database Triage can use, Unavailable for a SQLite
+        file whose directory does not exist (a mistyped path is refused, never made)."""
         self.url = normalise_url(url)
-        self.is_sqlite = self.url.startswith("sqlite")
+        try:
+            parsed = make_url(self.url)
+        except (ArgumentError, ValueError) as exc:
+            raise BadURL(f"not a database URL: {self.shown_url} ({exc})") from None
+        kind = parsed.get_backend_name()
+        self.is_sqlite = kind == "sqlite"
+        self.sqlite_path: Path | None = None
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if parsed.host:
+                raise BadURL(
+                    f"a SQLite URL has no host: {self.url} (write sqlite:///relative.db or "
+                    "sqlite:////absolute/path.db, or the path itself)"
+                )
+            if parsed.database and parsed.database != ":memory:":
+                self.sqlite_path = Path(parsed.database)
+                folder = self.sqlite_path.parent
+                if not folder.is_dir():
+                    raise Unavailable(
+                        f"{folder.absolute()}: no such directory (the database's); "
+                        "create it first, or correct the path"
+                    )
+        elif kind == "postgresql":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise Unavailable(
+                    "PostgreSQL needs the postgres extra: pip install 'triage[server,postgres]'"
+                ) from None
+        else:
+            raise BadURL(
+                f"not a database Triage can use: {kind}:// (use a SQLite file, as a path or "
+                "sqlite:///path.db, or postgresql://user@host/db)"
+            )
+        if self.is_sqlite:
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         else:
@@ -84,8 +143,7 @@ class Database:
 
     @property
     def shown_url(self) -> str:
-        """The URL without a user name or password (for messages and logs)."""
-        return self.url.split("@")[-1] if "@" in self.url else self.url
+        return shown_url(self.url)
 
     def dispose(self) -> None:
         self.write_engine.dispose()
