@@ -50,7 +50,14 @@ def _db_source(args: argparse.Namespace | None) -> tuple[str, str]:
 
 def _database(args: argparse.Namespace) -> Database:
     url, _ = _db_source(args)
-    return Database(url)
+    db = Database(url)
+    _warn(db)
+    return db
+
+
+def _warn(db: Database) -> None:
+    for warning in db.warnings:
+        print(f"triage server: warning: {warning}", file=sys.stderr)
 
 
 def _backend(args: argparse.Namespace) -> Backend:
@@ -63,6 +70,7 @@ def _backend(args: argparse.Namespace) -> Backend:
             backend = args.backend = Backend.open(url)
         except SchemaError as exc:
             raise CommandFailed(str(exc)) from None
+        _warn(backend.db)
         migration = backend.migration
         assert migration is not None
         if migration.applied or migration.stamped:

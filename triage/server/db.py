@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
 
+from triage.config import ensure_private_db_file, loose_dir_warning
 from triage.server import models
 
 SEQ = "seq"
@@ -105,6 +106,7 @@ class Database:
         kind = parsed.get_backend_name()
         self.is_sqlite = kind == "sqlite"
         self.sqlite_path: Path | None = None
+        self.warnings: list[str] = []  # for the operator (e.g. a directory others may read)
         if self.is_sqlite:
             if parsed.host:
                 raise BadURL(
@@ -113,12 +115,7 @@ class Database:
                 )
             if parsed.database and parsed.database != ":memory:":
                 self.sqlite_path = Path(parsed.database)
-                folder = self.sqlite_path.parent
-                if not folder.is_dir():
-                    raise Unavailable(
-                        f"{folder.absolute()}: no such directory (the database's); "
-                        "create it first, or correct the path"
-                    )
+                self._private_file(self.sqlite_path)
         elif kind == "postgresql":
             try:
                 import psycopg  # noqa: F401
@@ -140,6 +137,24 @@ class Database:
             self.read_engine = base.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
+
+    def _private_file(self, path: Path) -> None:
+        """The SQLite file made 0600 before SQLite makes it (its -wal and -shm take the
+        file's mode), or tightened to owner-only; its directory is not ours to change
+        (the operator chose it): a warning when others may read it."""
+        folder = path.parent
+        if not folder.is_dir():
+            raise Unavailable(
+                f"{folder.absolute()}: no such directory (the database's); "
+                "create it first, or correct the path"
+            )
+        try:
+            ensure_private_db_file(path)
+        except OSError as exc:
+            raise Unavailable(f"{path}: cannot create or secure the database file: {exc}") from None
+        warning = loose_dir_warning(folder.absolute())
+        if warning:
+            self.warnings.append(warning)
 
     @property
     def shown_url(self) -> str:
