@@ -17,6 +17,7 @@ Four kinds of transaction, and nothing else touches the database:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -159,6 +160,27 @@ class Database:
     @property
     def shown_url(self) -> str:
         return shown_url(self.url)
+
+    def ping(self) -> None:
+        """One small read from the database as it is now; raises when that fails.
+
+        SQLite: a fresh connection that may not create the file (the pool's connections
+        would go on reading a file that was moved or deleted under them). PostgreSQL: a
+        pooled connection, with a statement timeout so a lock cannot hold it for ever.
+        """
+        if self.sqlite_path is not None:
+            uri = self.sqlite_path.absolute().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=2, check_same_thread=False)
+            try:
+                conn.execute("SELECT value FROM counter WHERE name = ?", (SEQ,)).fetchone()
+            finally:
+                conn.close()
+            return
+        with self.read_engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SET LOCAL statement_timeout = 2000"))
+            conn.execute(select(models.Counter.value).where(models.Counter.name == SEQ)).one()
+            conn.rollback()
 
     def dispose(self) -> None:
         self.write_engine.dispose()

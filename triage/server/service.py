@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import secrets
 import statistics
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
 from triage.server import migrate, models
-from triage.server.db import Database, SeqAllocator, current_seq, utcnow
+from triage.server.db import Database, SeqAllocator, current_seq, explain, utcnow
 
 CHUNK = 500
 TOKEN_BYTES = 32
@@ -121,12 +122,54 @@ LEAD = models.Lead.__table__
 _PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
 
 
+READY_TIMEOUT = 1.0  # seconds: a database slower than this is not ready
+
+
+class _ReadyCheck:
+    """`db.ping()` in a thread of its own, waited for at most `timeout`.
+
+    The request gives up after the timeout whatever the database's own busy or connect
+    timeout; the check goes on in its daemon thread until the database answers or fails.
+    One check at a time: a request that comes while one is running waits for that one,
+    so a database that never answers cannot pile up threads.
+    """
+
+    def __init__(self, ping: Callable[[], None]):
+        self._ping = ping
+        self._lock = threading.Lock()
+        self._running: tuple[threading.Thread, dict[str, BaseException | None]] | None = None
+
+    def __call__(self, timeout: float) -> str | None:
+        """None when the database answered in time, else what went wrong."""
+        with self._lock:
+            if self._running is None or not self._running[0].is_alive():
+                box: dict[str, BaseException | None] = {}
+
+                def check() -> None:
+                    try:
+                        self._ping()
+                        box["error"] = None
+                    except BaseException as exc:  # reported to the request, not raised
+                        box["error"] = exc
+
+                thread = threading.Thread(target=check, name="triage-ready", daemon=True)
+                self._running = (thread, box)
+                thread.start()
+            thread, box = self._running
+        thread.join(timeout)
+        if thread.is_alive() or "error" not in box:
+            return f"the database did not answer within {timeout:g} s"
+        error = box["error"]
+        return None if error is None else f"the database check failed: {explain(error)}"
+
+
 class Backend:
     def __init__(self, db: Database):
         self.db = db
         self.migration: migrate.Migration | None = None  # what open() did to the schema
         self._policy_cache: tuple[int, domain.Policy] | None = None
         self._identity: Identity | None = None
+        self._ready_check = _ReadyCheck(lambda: self.db.ping())
 
     @classmethod
     def open(cls, url: str) -> Backend:
@@ -152,6 +195,11 @@ class Backend:
                 assert info is not None, "the schema migrations make this row"
                 self._identity = Identity(info.server_id, info.epoch)
         return self._identity
+
+    def ready(self, timeout: float = READY_TIMEOUT) -> str | None:
+        """None when the database answers a small read within `timeout` seconds, else why
+        not (for /v1/ready)."""
+        return self._ready_check(timeout)
 
     def close(self) -> None:
         self.db.dispose()
