@@ -121,7 +121,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
             raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token>")
         who = backend.authenticate(token.strip())
         if who is None:
-            raise ServiceError(401, "unauthorized", "unknown token")
+            raise ServiceError(
+                401, "unauthorized", "unknown, revoked or expired token (or a deactivated user)"
+            )
         return who
 
     def rep(who: Annotated[Caller, Depends(caller)]) -> Caller:

@@ -10,6 +10,7 @@ import os
 import socket
 import sqlite3
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -190,18 +191,122 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expiry(args: argparse.Namespace) -> datetime | None:
+    lifetime = getattr(args, "expires", None)
+    return None if lifetime is None else datetime.now(timezone.utc) + lifetime
+
+
+def _until(expires_at: datetime | None) -> str:
+    return "" if expires_at is None else f", valid until {_when(expires_at)}"
+
+
 def add_user(args: argparse.Namespace) -> int:
     backend = _backend(args)
+    expires_at = _expiry(args)
     try:
-        user, token, created = backend.add_user(args.email, args.name, args.role)
+        user, token, _ = backend.add_user(args.email, args.name, args.role, expires_at=expires_at)
     except ServiceError as exc:
         return _fail(exc.detail)
-    verb = "created" if created else "new token for"
     print(
-        f"{verb} {user.role} {user.email} ({user.name}); the token below is shown once:",
+        f"created {user.role} {user.email} ({user.name}){_until(expires_at)}; "
+        "the token below is shown once:",
         file=sys.stderr,
     )
     print(token)
+    return 0
+
+
+def token_rotate(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    expires_at = _expiry(args)
+    try:
+        user, token, public_id, revoked = backend.rotate_token(args.email, expires_at=expires_at)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    print(
+        f"new token {public_id} for {user.role} {user.email}{_until(expires_at)}; "
+        f"{revoked} older token(s) revoked; the token below is shown once:",
+        file=sys.stderr,
+    )
+    if not user.active:
+        print(
+            f"note: {user.email} is deactivated; the token works once they are activated",
+            file=sys.stderr,
+        )
+    print(token)
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        if args.user:
+            user, count = backend.revoke_tokens(args.user)
+            print(f"revoked {count} token(s) of {user.email}")
+        else:
+            info = backend.revoke_token(args.id)
+            print(f"token {info.id} of {info.email} is revoked")
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    return 0
+
+
+def _when(t: datetime | None) -> str:
+    return "-" if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
+def token_list(args: argparse.Namespace) -> int:
+    try:
+        tokens = _backend(args).tokens(args.email)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    rows = [("id", "user", "created", "last used", "expires", "state")]
+    for t in tokens:
+        rows.append(
+            (t.id, t.email, _when(t.created_at), _when(t.last_used_at) if t.last_used_at
+             else "never", _when(t.expires_at) if t.expires_at else "never", t.state)
+        )  # fmt: skip
+    if len(rows) == 1:
+        print("no tokens")
+        return 0
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    try:
+        user, open_leads = _backend(args).set_active(args.email, active)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    if active:
+        print(f"activated {user.email}: their live tokens work again")
+    else:
+        leads = (
+            f"; their {open_leads} open lead(s) stay assigned to them until reassigned "
+            "(triage server assign)"
+            if open_leads
+            else ""
+        )
+        print(f"deactivated {user.email}: every token of theirs is refused from now on{leads}")
+    return 0
+
+
+def user_deactivate(args: argparse.Namespace) -> int:
+    return _set_active(args, False)
+
+
+def user_activate(args: argparse.Namespace) -> int:
+    return _set_active(args, True)
+
+
+def user_role(args: argparse.Namespace) -> int:
+    try:
+        user = _backend(args).set_role(args.email, args.role)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    print(f"{user.email} is now {user.role}")
     return 0
 
 
@@ -355,5 +460,5 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
 
 def users(args: argparse.Namespace) -> int:
     for u in _backend(args).users():
-        print(f"{u.role:9}  {u.email}  ({u.name})")
+        print(f"{u.role:9}  {u.email}  ({u.name})" + ("" if u.active else "  deactivated"))
     return 0
