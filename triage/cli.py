@@ -141,6 +141,11 @@ def _server_parsers(sub: Any) -> None:
     p = cmd("assign", "assign", "assign a lead (id or external_id) to a rep")
     p.add_argument("lead_id")
     p.add_argument("email")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reassign a decided lead: it reopens for the new owner, its decision moves to its history",
+    )
     p = cmd("policy", "policy", "set the qualification policy from a TOML file, or print it")
     p.add_argument(
         "file", nargs="?", type=Path, help="policy TOML; without it the current policy is printed"

@@ -192,9 +192,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
 
     @app.post("/v1/leads/{lead_id}/assign", response_model=protocol.LeadWire)
     def assign(
-        _who: Annotated[Caller, Depends(marketing)], lead_id: str, body: protocol.AssignRequest
+        who: Annotated[Caller, Depends(marketing)], lead_id: str, body: protocol.AssignRequest
     ) -> JSONResponse:
-        return JSONResponse(backend.assign(lead_id, body.owner))
+        return JSONResponse(backend.assign(lead_id, body.owner, force=body.force, by=who.email))
 
     @app.get("/v1/feedback", response_model=protocol.FeedbackResponse)
     def feedback(

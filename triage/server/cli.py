@@ -334,11 +334,17 @@ def import_file(args: argparse.Namespace) -> int:
 
 
 def assign(args: argparse.Namespace) -> int:
+    backend = _backend(args)
     try:
-        lead = _backend(args).assign(args.lead_id, args.email)
+        before = len(backend.lead(args.lead_id).get("history", ()))
+        lead = backend.assign(args.lead_id, args.email, force=args.force)
     except ServiceError as exc:
         return _fail(exc.detail)
-    print(f"{lead['id']} ({lead['name']}, {lead['company'] or '-'}) assigned to {lead['owner']}")
+    reopened = len(lead.get("history", ())) > before
+    print(
+        f"{lead['id']} ({lead['name']}, {lead['company'] or '-'}) assigned to {lead['owner']}"
+        + ("; reopened, its earlier decision is in its history" if reopened else "")
+    )
     return 0
 
 

@@ -75,6 +75,9 @@ class Lead(SQLModel, table=True):
     status: str = Field(default="open", max_length=10)
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     decided_at: datetime | None = None  # the decision's time, clamped for reports
+    # Earlier cycles: each decision set aside when marketing reassigned the decided lead
+    # (assign --force), in order, notes included; served without notes (migration 0004).
+    history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
 

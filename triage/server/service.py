@@ -155,7 +155,14 @@ def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
         "bant": row.bant,
         "status": row.status,
         "decision": row.decision,
+        **({"history": history_wire(row.history)} if row.history else {}),
     }
+
+
+def history_wire(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier cycles as the lead's owner sees them: outcome, reason, when and who; never
+    the note (it was written for another rep's cycle)."""
+    return [{k: h.get(k) for k in ("outcome", "reason", "at", "by")} for h in history]
 
 
 LEAD = models.Lead.__table__
@@ -557,12 +564,27 @@ class Backend:
                 ).scalars():
                     existing[lead.external_id] = lead
             for label, item in inputs:
-                # A deactivated rep keeps the leads they have; no lead is given to them.
                 u = owners.get(item.owner.lower()) if item.owner else None
-                if u is not None and not u.active and u.role == domain.Role.REP:
-                    lead = existing.get(item.external_id)
-                    if lead is None or lead.owner_id != u.id:
-                        problems.append((label, [f"owner {item.owner} is deactivated"]))
+                if u is None or u.role != domain.Role.REP:
+                    continue
+                lead = existing.get(item.external_id)
+                if lead is not None and lead.owner_id == u.id:
+                    continue
+                # A deactivated rep keeps the leads they have; no lead is given to them.
+                if not u.active:
+                    problems.append((label, [f"owner {item.owner} is deactivated"]))
+                # A decided lead changes hands only by `assign --force` (a new cycle).
+                elif lead is not None and lead.status != domain.Status.OPEN.value:
+                    by = (lead.decision or {}).get("by") or "its owner"
+                    problems.append(
+                        (
+                            label,
+                            [
+                                f"{item.external_id} was {lead.status} by {by}; a decided lead "
+                                "changes owner only with `triage server assign --force`"
+                            ],
+                        )
+                    )
             if problems:
                 order = {lb: i for i, lb in enumerate(labels)}
                 problems.sort(key=lambda p: order.get(p[0], 0))
@@ -660,7 +682,13 @@ class Backend:
             raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
         return lead
 
-    def assign(self, lead_ref: str, owner_email: str) -> dict[str, Any]:
+    def assign(
+        self, lead_ref: str, owner_email: str, *, force: bool = False, by: str | None = None
+    ) -> dict[str, Any]:
+        """Assign a lead to a rep. A decided lead is refused (409 already_decided) unless
+        `force`, which starts a new cycle: the lead is open again, its decision moves to
+        its history, and the feedback stream gets a "reassign" event. `by`: who asked
+        (marketing's email; None from the command line), kept in the history."""
         with self.db.write() as s:
             lead = self._find_lead(s, lead_ref)
             owner = None
@@ -672,13 +700,67 @@ class Backend:
                 raise ServiceError(
                     409, "inactive_rep", f"{owner.email} is deactivated; assign it to another rep"
                 )
-            if lead.owner_id != owner.id:
+            decided = lead.status != domain.Status.OPEN.value
+            moves = lead.owner_id != owner.id
+            if decided and moves and not force:
+                d = lead.decision or {}
+                when = str(d.get("at") or "")[:10]
+                raise ServiceError(
+                    409,
+                    "already_decided",
+                    f"lead {lead.id} was {lead.status} by {d.get('by') or 'its owner'}"
+                    + (f" on {when}" if when else "")
+                    + (f" ({d['reason']})" if d.get("reason") else "")
+                    + "; reassigning it reopens it for the new owner and moves the decision "
+                    'to its history: pass --force (API: "force": true)',
+                )
+            if moves or (decided and force):
+                now = utcnow()
                 seqs = SeqAllocator(s)
-                self._reassign(s, lead, owner, seqs, utcnow())
+                if decided:
+                    self._set_aside(s, lead, owner, by, now)
+                if moves:
+                    self._reassign(s, lead, owner, seqs, now)
+                else:
+                    lead.assigned_at = now  # a new cycle: its SLA clock starts again
+                    lead.seq = seqs.next()
+                if decided:
+                    s.add(
+                        models.Event(
+                            seq=lead.seq,
+                            lead_id=lead.id,
+                            user_id=owner.id,
+                            kind="reassign",
+                            client_at=now,
+                            effective_at=now,
+                            received_at=now,
+                        )  # fmt: skip
+                    )
                 lead.version += 1
-                lead.updated_at = utcnow()
+                lead.updated_at = now
                 seqs.close()
             return lead_wire(lead, owner.email)
+
+    @staticmethod
+    def _set_aside(
+        s: Session, lead: models.Lead, owner: models.User, by: str | None, now: datetime
+    ) -> None:
+        """End the lead's cycle: its decision, note included, joins its history; the lead
+        is open again."""
+        previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
+        entry = {
+            **(lead.decision or {"outcome": None}),
+            "decided_at": _iso(lead.decided_at),
+            "owner": previous.email if previous else None,
+            "bant": lead.bant,
+            "ended_at": _iso(now),
+            "ended_by": by,
+            "reassigned_to": owner.email,
+        }
+        lead.history = [*(lead.history or []), entry]
+        lead.status = domain.Status.OPEN.value
+        lead.decision = None
+        lead.decided_at = None
 
     # ------------------------------------------------------------ rep: pull
 
