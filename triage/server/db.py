@@ -32,6 +32,7 @@ from triage.config import ensure_private_db_file, loose_dir_warning
 from triage.server import models
 
 SEQ = "seq"
+SQLITE_BUSY_MS = 30_000  # how long a SQLite write waits for another writer
 
 
 def utcnow() -> datetime:
@@ -76,7 +77,9 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -85,7 +88,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -200,11 +203,29 @@ class Database:
                 yield session
 
     @contextmanager
-    def bookkeeping(self) -> Iterator[Session]:
-        """A write that allocates no change number and does not lock the counter."""
-        with Session(self.write_engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+    def bookkeeping(self, *, wait: bool = True) -> Iterator[Session]:
+        """A write that allocates no change number and does not lock the counter.
+
+        `wait=False` is for a write that may be skipped (a token's last use): on SQLite,
+        where every write takes the one database lock, it fails at once (OperationalError,
+        "database is locked") instead of waiting out the busy timeout behind another
+        writer, so a request that only reads never queues behind an import or a push.
+        """
+        if wait or not self.is_sqlite:
+            with Session(self.write_engine, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+            return
+        with self.write_engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout = 0")
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
 
     @contextmanager
     def migration_lock(self) -> Iterator[Connection]:

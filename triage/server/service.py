@@ -463,14 +463,15 @@ class Backend:
 
     def _touch(self, digest: str, now: datetime) -> None:
         """Record a token's use: a bookkeeping write (no change number, no counter lock),
-        at most once a minute per token. A failure here does not fail the request."""
+        at most once a minute per token, that never waits for another writer: when the
+        database is busy it is left to a later request. It never fails the request."""
         try:
-            with self.db.bookkeeping() as s:
+            with self.db.bookkeeping(wait=False) as s:
                 s.execute(
                     update(models.Token).where(models.Token.hash == digest).values(last_used_at=now)
                 )
-        except SQLAlchemyError:
-            log.warning("could not record a token's last use", exc_info=True)
+        except SQLAlchemyError as exc:
+            log.debug("a token's last use is left for later: %s", explain(exc))
 
     def users(self) -> list[Caller]:
         with self.db.read() as s:
