@@ -28,6 +28,9 @@ COMMANDS = [
     ("report",),
     ("run", "--port", "0"),
     ("import", "LEADS"),
+    ("token", "list"),
+    ("token", "rotate", "ann@example.com"),
+    ("user", "deactivate", "ann@example.com"),
 ]
 
 
