@@ -23,20 +23,15 @@ from triage.server.migrate import SchemaError, upgrade, upgrade_sql
 from triage.server.service import Backend, RowProblems, ServiceError
 
 
-def default_db_url() -> str:
-    return _db_source(None)[0]
-
-
-def _db_source(args: argparse.Namespace | None) -> tuple[str, str]:
-    """The database URL and where it came from (for "check ..." in a message). The default
-    data directory is made (0700) here on first use; a directory that `--db` or
-    TRIAGE_SERVER_DB names must exist already."""
-    given = getattr(args, "db", None)
-    if given:
-        return given, "--db"
+def _db_url(args: argparse.Namespace) -> str:
+    """The database URL: --db, else TRIAGE_SERVER_DB, else server.db in the data directory,
+    which is made (0700) here on first use; a directory that --db or TRIAGE_SERVER_DB
+    names must exist already (Database refuses it otherwise)."""
+    if args.db:
+        return args.db
     url = os.environ.get("TRIAGE_SERVER_DB")
     if url:
-        return url, "TRIAGE_SERVER_DB"
+        return url
     from triage.config import ensure_private_dir, paths_from_env
 
     paths = paths_from_env()
@@ -46,12 +41,11 @@ def _db_source(args: argparse.Namespace | None) -> tuple[str, str]:
         raise Unavailable(
             f"{paths.data_dir}: cannot create the data directory: {exc.strerror or exc}"
         ) from None
-    return "sqlite:///" + str(paths.server_db_file), "the data directory, or pass --db"
+    return "sqlite:///" + str(paths.server_db_file)
 
 
 def _database(args: argparse.Namespace) -> Database:
-    url, _ = _db_source(args)
-    db = Database(url)
+    db = Database(_db_url(args))
     _warn(db)
     return db
 
@@ -66,9 +60,8 @@ def _backend(args: argparse.Namespace) -> Backend:
     Says on stderr when it created or upgraded the schema."""
     backend = getattr(args, "backend", None)
     if backend is None:
-        url, _ = _db_source(args)
         try:
-            backend = args.backend = Backend.open(url)
+            backend = args.backend = Backend.open(_db_url(args))
         except SchemaError as exc:
             raise CommandFailed(str(exc)) from None
         _warn(backend.db)
