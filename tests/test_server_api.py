@@ -500,7 +500,22 @@ def test_reopen_of_another_reps_decision_is_a_conflict(seeded: Live) -> None:
     live = seeded
     lead_id = ann_ids(live)[0]
     push(live.ann, cid(), [reject(1, lead_id, "no_budget")])
-    assert live.mo.post(f"/v1/leads/{lead_id}/assign", json={"owner": "bob@example.com"}).is_success
+    # Issue 8: a decided lead is no longer reassigned without a word (see
+    # tests/server/test_reassign.py); a server before it did, as done here by hand.
+    r = live.mo.post(f"/v1/leads/{lead_id}/assign", json={"owner": "bob@example.com"})
+    assert r.status_code == 409 and r.json()["error"] == "already_decided"
+    from sqlalchemy import select
+
+    from triage.server import models
+    from triage.server.db import SeqAllocator, utcnow
+
+    with live.backend.db.write() as s:
+        seqs = SeqAllocator(s)
+        bob = s.execute(
+            select(models.User).where(models.User.email == "bob@example.com")
+        ).scalar_one()
+        Backend._reassign(s, s.get(models.Lead, lead_id), bob, seqs, utcnow())
+        seqs.close()
     body = by_seq(push(live.bob, cid(), [mut(1, lead_id, "reopen")]))
     assert (body[1]["status"], body[1]["error"]) == ("conflict", "not_own_decision")
     assert live.backend.lead(lead_id)["status"] == "rejected"

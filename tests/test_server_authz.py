@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import Live
 from tests.support.factories import lead_row
 from triage.server.db import normalise_url
+from triage.server.service import ServiceError
 
 CALLERS = ("ann", "bob", "mo", "none", "wrong", "malformed")
 
@@ -174,13 +175,17 @@ def test_bearer_scheme_is_case_insensitive(live: Live) -> None:
         assert r.status_code == 200 and r.json()["email"] == "ann@example.com"
 
 
-def test_a_new_token_keeps_the_old_one_working(live: Live) -> None:
-    again = live.actor("ann@example.com")
-    assert again.token != live.ann.token
-    for token in (again.token, live.ann.token):
-        r = live.anon.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
-        assert r.json()["email"] == "ann@example.com"
-    again.client.close()
+def test_a_rotated_token_replaces_the_old_one(live: Live) -> None:
+    """Issue 8: add-user on an existing user no longer hands out another live token; a new
+    token comes from rotation, which revokes the old ones at once."""
+    with pytest.raises(ServiceError, match="token rotate"):
+        live.backend.add_user("ann@example.com", None, "rep")
+    _, token, _, revoked = live.backend.rotate_token("ann@example.com")
+    assert token != live.ann.token and revoked == 1
+    r = live.anon.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.json()["email"] == "ann@example.com"
+    r = live.anon.get("/v1/me", headers={"Authorization": f"Bearer {live.ann.token}"})
+    assert r.status_code == 401
 
 
 # ---------------------------------------------------------------- bob never learns about ann's leads

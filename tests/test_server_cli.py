@@ -117,21 +117,19 @@ def test_add_user_prints_a_working_token_last(cli: Cli) -> None:
     assert token not in p.stderr
     p = cli.server("add-user", "mo@example.com", "--role", "marketing")
     mo_token = p.stdout.splitlines()[-1]
-    # again for ann: a new token, the old one still works
-    p = cli.server("add-user", "ann@example.com")
-    second = p.stdout.splitlines()[-1]
-    assert second != token and "new token for rep ann@example.com" in p.stderr
+    # again for ann (issue 8): refused, with the way to a new token; the first still works
+    p = cli.server("add-user", "ann@example.com", check=False)
+    assert p.returncode == 1 and p.stdout == "" and "token rotate" in p.stderr
     bad = cli.server("add-user", "not-an-email", check=False)
     assert "not an email address" in bad.stderr and bad.stdout == ""
     with serve(cli) as (url, _):
-        for t in (token, second):
-            r = _get(url, "/v1/me", t)
-            assert r.status_code == 200
-            assert {k: r.json()[k] for k in ("email", "name", "role")} == {
-                "email": "ann@example.com",
-                "name": "Ann Archer",
-                "role": "rep",
-            }
+        r = _get(url, "/v1/me", token)
+        assert r.status_code == 200
+        assert {k: r.json()[k] for k in ("email", "name", "role")} == {
+            "email": "ann@example.com",
+            "name": "Ann Archer",
+            "role": "rep",
+        }
         assert _get(url, "/v1/me", mo_token).json()["role"] == "marketing"
         assert _get(url, "/v1/sync/pull", mo_token).status_code == 403
         assert (

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,32 @@ def _lazy(target: str) -> Any:
     return run
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port: use 1-65535, or 0 for any free port"
+        )
+    return port
+
+
+_UNITS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def _lifetime(text: str) -> timedelta:
+    """A token's lifetime: a whole number of hours, days or weeks (36h, 90d, 12w)."""
+    raw = text.strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _UNITS or not number.isdigit() or not 0 < int(number) <= 100_000:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a lifetime: use a whole number of hours, days or weeks (36h, 90d, 12w)"
+        )
+    return timedelta(hours=int(number) * _UNITS[unit])
+
+
 def _server_parsers(sub: Any) -> None:
     server = sub.add_parser(
         "server",
@@ -33,8 +60,8 @@ def _server_parsers(sub: Any) -> None:
     )
     ssub = server.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
 
-    def cmd(name: str, func: str, help: str) -> argparse.ArgumentParser:
-        p = ssub.add_parser(name, help=help, description=help)
+    def cmd(name: str, func: str, help: str, under: Any = ssub) -> argparse.ArgumentParser:
+        p = under.add_parser(name, help=help, description=help)
         p.add_argument(
             "--db",
             metavar="URL",
@@ -42,6 +69,18 @@ def _server_parsers(sub: Any) -> None:
         )
         p.set_defaults(func=_lazy("triage.server.cli:dispatch"), server_func=func)
         return p
+
+    def group(name: str, help: str) -> Any:
+        p = ssub.add_parser(name, help=help, description=help)
+        return p.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+    def expires(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--expires",
+            type=_lifetime,
+            metavar="AGE",
+            help="the token stops working after this long: 90d, 12w, 36h (default: never)",
+        )
 
     p = cmd(
         "migrate",
@@ -53,19 +92,60 @@ def _server_parsers(sub: Any) -> None:
     )
     p = cmd("run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=SERVER_PORT, help=f"port (default {SERVER_PORT})")
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=SERVER_PORT,
+        help=f"port (default {SERVER_PORT}; 0: any free port, announced when bound)",
+    )
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
-    p = cmd("add-user", "add_user", "create a user, or give one a new token; prints the token last")
+    p = cmd("add-user", "add_user", "create a user and their first token; prints the token last")
     p.add_argument("email")
     p.add_argument("--name", help="display name (default: the part of the email before @)")
     p.add_argument("--role", choices=["rep", "marketing"], default="rep")
+    expires(p)
+    tokens = group("token", "list, revoke and rotate users' tokens")
+    p = cmd(
+        "list", "token_list", "list tokens (id, user, created, last used; never the secret)", tokens
+    )
+    p.add_argument("email", nargs="?", help="only this user's tokens")
+    p = cmd("revoke", "token_revoke", "revoke a token by its id, or every token of a user", tokens)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="the token's id (from `token list`)")
+    which.add_argument("--user", metavar="EMAIL", help="revoke every token of this user")
+    p = cmd(
+        "rotate",
+        "token_rotate",
+        "a new token for a user, their old ones revoked; prints it last",
+        tokens,
+    )
+    p.add_argument("email")
+    expires(p)
+    user = group("user", "deactivate or activate a user, or change their role")
+    p = cmd(
+        "deactivate",
+        "user_deactivate",
+        "refuse every token of a user at once (their leads stay assigned)",
+        user,
+    )
+    p.add_argument("email")
+    p = cmd("activate", "user_activate", "let a deactivated user's live tokens work again", user)
+    p.add_argument("email")
+    p = cmd("role", "user_role", "change a user's role", user)
+    p.add_argument("email")
+    p.add_argument("role", choices=["rep", "marketing"])
     p = cmd("import", "import_file", "load leads from a .csv or .jsonl file (all or nothing)")
     p.add_argument("file", type=Path)
     p = cmd("assign", "assign", "assign a lead (id or external_id) to a rep")
     p.add_argument("lead_id")
     p.add_argument("email")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reassign a decided lead: it reopens for the new owner, its decision moves to its history",
+    )
     p = cmd("policy", "policy", "set the qualification policy from a TOML file, or print it")
     p.add_argument(
         "file", nargs="?", type=Path, help="policy TOML; without it the current policy is printed"

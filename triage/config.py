@@ -215,14 +215,92 @@ def save_login(paths: Paths, server_url: str, token: str, insecure: bool = False
 
 
 def _make_private_dir(path: Path) -> None:
-    if path.is_dir():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path)
+
+
+# ---------------------------------------------------------------- private files
+#
+# Leads, phone numbers and notes live in Triage's databases; on a shared host nobody but
+# their owner may read them, whatever the umask. Both sides use these: the client's store
+# (triage.store) and the server's SQLite file (triage.server.db).
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# What SQLite keeps beside a database: it makes them with the database file's own mode.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _open_to_others(path: Path) -> int:
+    """The permission bits of `path` that let group or others in (0: none)."""
+    return os.stat(path).st_mode & 0o077
+
+
+def _tighten(path: Path) -> None:
+    """Take group's and others' permissions off `path` (the owner's stay as they are)."""
+    mode = os.stat(path).st_mode
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+
+
+def ensure_private_dir(path: Path | str) -> None:
+    """Triage's own directory: made 0700 whatever the umask (its parents as the umask
+    says), or taken to 0700 when group or others may enter it. Raises OSError."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            pass
+    _tighten(path)
+
+
+def loose_dir_warning(path: Path | str) -> str | None:
+    """For a directory someone chose (`--db`): a warning when group or others may read
+    it, and nothing changed; None when it is private."""
+    path = Path(path)
     try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        return
-    os.chmod(path, 0o700)  # whatever the umask
+        bits = _open_to_others(path)
+    except OSError:
+        return None
+    if not bits:
+        return None
+    return (
+        f"{path} is open to other users (mode {os.stat(path).st_mode & 0o777:o}); "
+        f"the database in it is 0600, but consider chmod 700 {path}"
+    )
+
+
+def ensure_private_db_file(path: Path | str) -> None:
+    """Make the database file `path` 0600 before SQLite does (SQLite gives its -wal and
+    -shm files the database's own mode), or take an existing one and its companions to
+    owner-only. Raises OSError.
+
+    An existing file is never opened here: closing any descriptor of a database file drops
+    every POSIX lock this process holds on it, its SQLite connections' included. A new one
+    is made under a temporary name, closed, then linked into place, so no descriptor of
+    ours is open on it by the time SQLite can see it.
+    """
+    path = Path(path)
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.new")
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # made meanwhile by another process: tightened below
+        except OSError:  # a file system without hard links
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    for name in ("", *SQLITE_COMPANIONS):
+        try:
+            _tighten(path.with_name(path.name + name))
+        except FileNotFoundError:
+            pass
 
 
 def _write_atomic(path: Path, content: bytes) -> None:

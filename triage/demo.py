@@ -148,7 +148,7 @@ DEMO_MARKETING = "mo.marketing@demo.example"
 
 def run(args: Any) -> int:
     """Entry point of `triage demo`."""
-    from triage.config import Paths, load_settings, paths_from_env, save_login
+    from triage.config import Paths, ensure_private_dir, load_settings, paths_from_env, save_login
     from triage.server.live import ServerThread
     from triage.server.service import Backend
     from triage.store import Store
@@ -163,7 +163,8 @@ def run(args: Any) -> int:
             )
             return 2
         shutil.rmtree(base)  # a previous demo's data: each run starts fresh
-    (base / "client").mkdir(parents=True)
+    ensure_private_dir(base)  # leads and notes: for this user's eyes only
+    (base / "client").mkdir(mode=0o700)
     (base / MARKER).write_text("made by `triage demo`; the next run deletes this directory\n")
     server_db = base / "server.db"
     backend = Backend.open(f"sqlite:///{server_db}")

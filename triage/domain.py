@@ -745,6 +745,18 @@ def shown_text(value: Any) -> str:
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def quoted(value: Any, limit: int = 60) -> str:
+    """`value`'s repr for a problem message, cut to about `limit` characters: a bad
+    value can be megabytes long, and the message names it, not prints it."""
+    try:
+        text = shown_text(repr(value))
+    except ValueError:  # an int of more than 4,300 digits has no repr
+        return "a number of more than 4,300 digits"
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."
+
+
 @dataclass(frozen=True, slots=True)
 class LeadInput:
     """One validated row of an import file or of a marketing upsert."""
@@ -797,7 +809,7 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
     name = text("name", True)
     email = text("email", True)
     if email and not _EMAIL.match(email):
-        problems.append(f"email {email!r} is not an email address")
+        problems.append(f"email {quoted(email)} is not an email address")
 
     fields: dict[str, Any] = {}
     for key in (
@@ -824,23 +836,23 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
                     raise ValueError
                 score = int(score)
             if not 0 <= score <= 100:
-                problems.append(f"score must be between 0 and 100, not {raw!r}")
+                problems.append(f"score must be between 0 and 100, not {quoted(raw)}")
             else:
                 fields["score"] = score
         except ValueError:
-            problems.append(f"score must be a whole number, not {raw!r}")
+            problems.append(f"score must be a whole number, not {quoted(raw)}")
 
     if "mql_at" in row and row["mql_at"] not in (None, ""):
         try:
             fields["mql_at"] = parse_time(row["mql_at"])
         except (ValueError, TypeError):
-            problems.append(f"mql_at {row['mql_at']!r} is not a date or time (use ISO 8601)")
+            problems.append(f"mql_at {quoted(row['mql_at'])} is not a date or time (use ISO 8601)")
 
     owner = None
     if "owner" in row:
         owner = text("owner")
         if owner is not None and not _EMAIL.match(owner):
-            problems.append(f"owner {owner!r} is not an email address")
+            problems.append(f"owner {quoted(owner)} is not an email address")
 
     evidence: dict[str, str] = {}
     for key in BANT_KEYS:

@@ -25,7 +25,9 @@ MAX_NOTE = 2000
 # What this server offers beyond protocol v1 as first written; listed by GET /v1/health.
 # A client sends a new request field, mutation type or value only to a server that lists
 # the feature (an older server refuses unknown mutation fields: never send them blind).
-FEATURES: tuple[str, ...] = ()
+# - "assign_force": POST /v1/leads/{id}/assign takes "force": true (a decided lead is
+#   reassigned and reopened). An older server ignores the field and reassigns anyway.
+FEATURES: tuple[str, ...] = ("assign_force",)
 
 AnswerStr = Literal["yes", "no", "unknown"]
 StatusStr = Literal["open", "accepted", "rejected", "nurture"]
@@ -98,6 +100,16 @@ class DecisionWire(Wire):
     nurture_until: date | None = None
 
 
+class HistoryWire(Wire):
+    """A decision of an earlier cycle, set aside when marketing reassigned the decided lead:
+    what the new owner may see of it (never the note)."""
+
+    outcome: OutcomeStr
+    reason: str | None = None
+    at: datetime
+    by: str | None = None
+
+
 class LeadWire(Wire):
     id: str
     external_id: str
@@ -121,6 +133,9 @@ class LeadWire(Wire):
     bant: dict[str, AnswerStr] = {}
     status: StatusStr = "open"
     decision: DecisionWire | None = None
+    # Optional (left out when empty; an older server never sends it, an older client
+    # ignores it): earlier cycles' decisions, oldest first.
+    history: list[HistoryWire] = []
 
 
 class PullResponse(Wire):
@@ -188,13 +203,19 @@ class UpsertResponse(Wire):
 
 class AssignRequest(Wire):
     owner: str
+    # Optional: reassign a decided lead, which starts a new cycle (status open, the
+    # decision moved to the lead's history). Without it a decided lead is refused (409).
+    force: bool = False
 
 
 class FeedbackEvent(Wire):
     cursor: int
     lead_id: str
     external_id: str
-    kind: Literal["decide", "reopen"]
+    # Consumers ignore kinds they do not know; kinds are added, never renamed.
+    # "reassign": marketing reassigned a decided lead (--force); its decision no longer
+    # stands and the lead is open again for `rep`, the new owner.
+    kind: Literal["decide", "reopen", "reassign"]
     outcome: OutcomeStr | None = None
     reason: str | None = None
     note: str | None = None

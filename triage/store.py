@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from triage import domain
+from triage.config import ensure_private_db_file, ensure_private_dir
 from triage.domain import BANT_KEYS, Answer, Outcome, Status
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -597,16 +598,23 @@ class Store:
     def open(cls, path: Path | str) -> Store:
         """Open the store at `path`, creating directories, file and schema, migrating forward.
 
-        Raises StoreError, changing nothing, for a file that is not a triage store.
+        The directory is made 0700 and the file 0600 (and SQLite's -wal and -shm with it),
+        whatever the umask; looser ones are taken back to that: they hold leads, phone
+        numbers and notes. Raises StoreError, changing nothing, for a file that is not a
+        triage store.
         """
         path = Path(path).expanduser()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(path.parent)
         except OSError as exc:
             raise StoreError(
                 f"{path.parent}: cannot create the directory: {exc.strerror}"
             ) from None
         _inspect(path)
+        try:
+            ensure_private_db_file(path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot make the database private: {exc.strerror}") from None
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
         except sqlite3.Error as exc:

@@ -83,6 +83,7 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
         summary="Sync protocol v1 for Triage: reps pull leads and push decisions; marketing loads leads and reads feedback.",
     )
     app.state.backend = backend
+    identity = backend.identity  # read once: liveness must not touch the database
 
     @app.exception_handler(ServiceError)
     async def _service_error(_req: Request, exc: ServiceError) -> JSONResponse:
@@ -120,7 +121,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
             raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token>")
         who = backend.authenticate(token.strip())
         if who is None:
-            raise ServiceError(401, "unauthorized", "unknown token")
+            raise ServiceError(
+                401, "unauthorized", "unknown, revoked or expired token (or a deactivated user)"
+            )
         return who
 
     def rep(who: Annotated[Caller, Depends(caller)]) -> Caller:
@@ -135,8 +138,8 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
 
     @app.get("/v1/health", response_model=protocol.Health)
     def health() -> dict[str, Any]:
-        """Liveness, and who this server is (no authentication; see DESIGN's growth rules)."""
-        identity = backend.identity
+        """Liveness, and who this server is (no authentication; see DESIGN's growth rules).
+        Never touches the database: /v1/ready does."""
         return {
             "status": "ok",
             "version": triage.__version__,
@@ -145,6 +148,16 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
             "epoch": identity.epoch,
             "features": list(protocol.FEATURES),
         }
+
+    @app.get("/v1/ready")
+    def ready() -> JSONResponse:
+        """Readiness (no authentication): 200 when the database answers a small read within
+        one second, else 503, so a load balancer stops routing here."""
+        problem = backend.ready()
+        if problem is None:
+            return JSONResponse({"status": "ready"})
+        log.warning("not ready: %s", problem)
+        return _error(503, "not_ready", "the database is unavailable or slow; see the server log")
 
     @app.get("/v1/me", response_model=protocol.Me)
     def me(who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
@@ -179,9 +192,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
 
     @app.post("/v1/leads/{lead_id}/assign", response_model=protocol.LeadWire)
     def assign(
-        _who: Annotated[Caller, Depends(marketing)], lead_id: str, body: protocol.AssignRequest
+        who: Annotated[Caller, Depends(marketing)], lead_id: str, body: protocol.AssignRequest
     ) -> JSONResponse:
-        return JSONResponse(backend.assign(lead_id, body.owner))
+        return JSONResponse(backend.assign(lead_id, body.owner, force=body.force, by=who.email))
 
     @app.get("/v1/feedback", response_model=protocol.FeedbackResponse)
     def feedback(

@@ -3,38 +3,72 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import errno
 import io
 import json
 import os
+import socket
+import sqlite3
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from triage import domain
-from triage.server.db import Database
+from sqlalchemy.exc import SQLAlchemyError
+
+from triage import csvsafe, domain
+from triage.server.db import BadURL, Database, Unavailable, explain, shown_url
 from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.migrate import SchemaError, upgrade, upgrade_sql
 from triage.server.service import Backend, RowProblems, ServiceError
 
 
-def default_db_url() -> str:
+def _db_url(args: argparse.Namespace) -> str:
+    """The database URL: --db, else TRIAGE_SERVER_DB, else server.db in the data directory,
+    which is made (0700) here on first use; a directory that --db or TRIAGE_SERVER_DB
+    names must exist already (Database refuses it otherwise)."""
+    if args.db:
+        return args.db
     url = os.environ.get("TRIAGE_SERVER_DB")
     if url:
         return url
-    from triage.config import paths_from_env
+    from triage.config import ensure_private_dir, paths_from_env
 
-    return "sqlite:///" + str(paths_from_env().server_db_file)
+    paths = paths_from_env()
+    try:
+        ensure_private_dir(paths.data_dir)
+    except OSError as exc:
+        raise Unavailable(
+            f"{paths.data_dir}: cannot create the data directory: {exc.strerror or exc}"
+        ) from None
+    return "sqlite:///" + str(paths.server_db_file)
+
+
+def _database(args: argparse.Namespace) -> Database:
+    db = Database(_db_url(args))
+    _warn(db)
+    return db
+
+
+def _warn(db: Database) -> None:
+    for warning in db.warnings:
+        print(f"triage server: warning: {warning}", file=sys.stderr)
 
 
 def _backend(args: argparse.Namespace) -> Backend:
-    """The command's backend, opened once (and closed by `dispatch` when the command ends)."""
+    """The command's backend, opened once (and closed by `dispatch` when the command ends).
+    Says on stderr when it created or upgraded the schema."""
     backend = getattr(args, "backend", None)
     if backend is None:
         try:
-            backend = args.backend = Backend.open(args.db or default_db_url())
+            backend = args.backend = Backend.open(_db_url(args))
         except SchemaError as exc:
             raise CommandFailed(str(exc)) from None
+        _warn(backend.db)
+        migration = backend.migration
+        assert migration is not None
+        if migration.applied or migration.stamped:
+            print(migration.describe(backend.db.shown_url), file=sys.stderr)
     return backend
 
 
@@ -43,7 +77,7 @@ class CommandFailed(Exception):
 
 
 def migrate(args: argparse.Namespace) -> int:
-    db = Database(args.db or default_db_url())
+    db = _database(args)
     try:
         if args.sql:
             sys.stdout.write(upgrade_sql(db))
@@ -57,20 +91,75 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    """Run `triage server <command>`: a refusal is one line on stderr and exit 1."""
+    """Run `triage server <command>`. A refusal is one line on stderr that says what is
+    wrong and what to do: exit 2 for a usage error, 1 for the environment (a database that
+    cannot be reached, a port in use)."""
     try:
         return globals()[args.server_func](args)
     except CommandFailed as exc:
         return _fail(str(exc))
+    except BadURL as exc:
+        return _fail(f"{exc}; check {_source_name(args)}", 2)
+    except Unavailable as exc:
+        return _fail(f"{exc}; check {_source_name(args)}")
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        where = _shown(args)
+        return _fail(
+            f"cannot use the database at {where}: {explain(exc)}; "
+            f"check {_source_name(args)} and that the database is up"
+        )
     finally:
         backend = getattr(args, "backend", None)
         if backend is not None:
             backend.close()
 
 
-def _fail(message: str) -> int:
+def _source_name(args: argparse.Namespace) -> str:
+    if getattr(args, "db", None):
+        return "--db"
+    if os.environ.get("TRIAGE_SERVER_DB"):
+        return "TRIAGE_SERVER_DB"
+    return "the data directory, or pass --db"
+
+
+def _shown(args: argparse.Namespace) -> str:
+    backend = getattr(args, "backend", None)
+    if backend is not None:
+        return backend.db.shown_url
+    url = getattr(args, "db", None) or os.environ.get("TRIAGE_SERVER_DB") or "server.db"
+    return shown_url(url)
+
+
+def _fail(message: str, code: int = 1) -> int:
     print(f"triage server: {message}", file=sys.stderr)
-    return 1
+    return code
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port (before anything is announced), or CommandFailed."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CommandFailed(f"cannot listen on {host!r}: {exc.strerror}; check --host") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+        sock.listen(2048)  # connections wait in the backlog from now on, as uvicorn's do
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "is already in use (another server?); stop it or choose another --port"
+        elif exc.errno == errno.EACCES:
+            why = "is not allowed (ports below 1024 need privileges); choose another --port"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "is not an address of this machine; check --host"
+        else:
+            why = f"cannot be listened on: {exc.strerror or exc}"
+        raise CommandFailed(f"{where} {why}") from None
+    return sock
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,35 +168,138 @@ def run(args: argparse.Namespace) -> int:
     from triage.server.app import create_app
 
     backend = _backend(args)
-    assert backend.migration is not None
-    if backend.migration.applied or backend.migration.stamped:
-        print(backend.migration.describe(backend.db.shown_url), file=sys.stderr)
-    print(
-        f"triage server on http://{args.host}:{args.port} (database: {backend.db.shown_url})",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        create_app(backend),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        server_header=False,
-    )
+    sock = _listen(args.host, args.port)
+    try:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"triage server on http://{shown}:{port} (database: {backend.db.shown_url})",
+            file=sys.stderr,
+            flush=True,
+        )
+        config = uvicorn.Config(create_app(backend), log_level=args.log_level, server_header=False)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
+
+
+def _expiry(args: argparse.Namespace) -> datetime | None:
+    lifetime = getattr(args, "expires", None)
+    return None if lifetime is None else datetime.now(timezone.utc) + lifetime
+
+
+def _until(expires_at: datetime | None) -> str:
+    return "" if expires_at is None else f", valid until {_when(expires_at)}"
 
 
 def add_user(args: argparse.Namespace) -> int:
     backend = _backend(args)
+    expires_at = _expiry(args)
     try:
-        user, token, created = backend.add_user(args.email, args.name, args.role)
+        user, token, _ = backend.add_user(args.email, args.name, args.role, expires_at=expires_at)
     except ServiceError as exc:
         return _fail(exc.detail)
-    verb = "created" if created else "new token for"
     print(
-        f"{verb} {user.role} {user.email} ({user.name}); the token below is shown once:",
+        f"created {user.role} {user.email} ({user.name}){_until(expires_at)}; "
+        "the token below is shown once:",
         file=sys.stderr,
     )
     print(token)
+    return 0
+
+
+def token_rotate(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    expires_at = _expiry(args)
+    try:
+        user, token, public_id, revoked = backend.rotate_token(args.email, expires_at=expires_at)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    print(
+        f"new token {public_id} for {user.role} {user.email}{_until(expires_at)}; "
+        f"{revoked} older token(s) revoked; the token below is shown once:",
+        file=sys.stderr,
+    )
+    if not user.active:
+        print(
+            f"note: {user.email} is deactivated; the token works once they are activated",
+            file=sys.stderr,
+        )
+    print(token)
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        if args.user:
+            user, count = backend.revoke_tokens(args.user)
+            print(f"revoked {count} token(s) of {user.email}")
+        else:
+            info = backend.revoke_token(args.id)
+            print(f"token {info.id} of {info.email} is revoked")
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    return 0
+
+
+def _when(t: datetime | None) -> str:
+    return "-" if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
+def token_list(args: argparse.Namespace) -> int:
+    try:
+        tokens = _backend(args).tokens(args.email)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    rows = [("id", "user", "created", "last used", "expires", "state")]
+    for t in tokens:
+        rows.append(
+            (t.id, t.email, _when(t.created_at), _when(t.last_used_at) if t.last_used_at
+             else "never", _when(t.expires_at) if t.expires_at else "never", t.state)
+        )  # fmt: skip
+    if len(rows) == 1:
+        print("no tokens")
+        return 0
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    try:
+        user, open_leads = _backend(args).set_active(args.email, active)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    if active:
+        print(f"activated {user.email}: their live tokens work again")
+    else:
+        leads = (
+            f"; their {open_leads} open lead(s) stay assigned to them until reassigned "
+            "(triage server assign)"
+            if open_leads
+            else ""
+        )
+        print(f"deactivated {user.email}: every token of theirs is refused from now on{leads}")
+    return 0
+
+
+def user_deactivate(args: argparse.Namespace) -> int:
+    return _set_active(args, False)
+
+
+def user_activate(args: argparse.Namespace) -> int:
+    return _set_active(args, True)
+
+
+def user_role(args: argparse.Namespace) -> int:
+    try:
+        user = _backend(args).set_role(args.email, args.role)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    print(f"{user.email} is now {user.role}")
     return 0
 
 
@@ -135,11 +327,17 @@ def import_file(args: argparse.Namespace) -> int:
 
 
 def assign(args: argparse.Namespace) -> int:
+    backend = _backend(args)
     try:
-        lead = _backend(args).assign(args.lead_id, args.email)
+        before = len(backend.lead(args.lead_id).get("history", ()))
+        lead = backend.assign(args.lead_id, args.email, force=args.force)
     except ServiceError as exc:
         return _fail(exc.detail)
-    print(f"{lead['id']} ({lead['name']}, {lead['company'] or '-'}) assigned to {lead['owner']}")
+    reopened = len(lead.get("history", ())) > before
+    print(
+        f"{lead['id']} ({lead['name']}, {lead['company'] or '-'}) assigned to {lead['owner']}"
+        + ("; reopened, its earlier decision is in its history" if reopened else "")
+    )
     return 0
 
 
@@ -156,9 +354,12 @@ def policy(args: argparse.Namespace) -> int:
         new = domain.load_policy_toml(text, where=str(args.file))
     except domain.PolicyError as exc:
         return _fail(f"{exc}; the policy is unchanged")
+    before = backend.policy().version
     saved = backend.set_policy(new)
     print(
-        f"policy version {saved.version}: SLA {saved.sla_hours:g} h, "
+        f"policy version {saved.version}"
+        + (" (unchanged: the same as the current policy)" if saved.version == before else "")
+        + f": SLA {saved.sla_hours:g} h, "
         f"{len(saved.reject_reasons)} reject and {len(saved.nurture_reasons)} nurture reasons"
     )
     return 0
@@ -214,7 +415,7 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
     ]
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csvsafe.writer(buf)
         w.writerow([data["by"], *cols, "top_reasons"])
         for r in rows:
             reasons = " ".join(f"{k}={v}" for k, v in r["reasons"].items())
@@ -258,5 +459,5 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
 
 def users(args: argparse.Namespace) -> int:
     for u in _backend(args).users():
-        print(f"{u.role:9}  {u.email}  ({u.name})")
+        print(f"{u.role:9}  {u.email}  ({u.name})" + ("" if u.active else "  deactivated"))
     return 0

@@ -17,22 +17,53 @@ Four kinds of transaction, and nothing else touches the database:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import event, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
 
+from triage.config import ensure_private_db_file, loose_dir_warning
 from triage.server import models
 
 SEQ = "seq"
+SQLITE_BUSY_MS = 30_000  # how long a SQLite write waits for another writer
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class BadURL(Exception):
+    """The URL names no database Triage can use (a usage error); the message says why."""
+
+
+class Unavailable(Exception):
+    """The database cannot be opened or reached; the message says what and what to do."""
+
+
+def explain(exc: BaseException) -> str:
+    """A database error in one line: the driver's own first line, without SQLAlchemy's
+    wrapping (the statement, the parameters, the link to its docs)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [x.strip() for x in str(orig).strip().splitlines() if x.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def shown_url(url: str) -> str:
+    """A database URL for messages and logs: without its password or driver name."""
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1]
+    parsed = parsed.set(drivername=parsed.get_backend_name())
+    return parsed.render_as_string(hide_password=True)
 
 
 def normalise_url(url: str) -> str:
@@ -46,7 +77,9 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -55,7 +88,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -67,12 +100,39 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
 class Database:
     def __init__(self, url: str):
+        """Raises BadURL for a URL of no database Triage can use, Unavailable for a SQLite
+        file whose directory does not exist (a mistyped path is refused, never made)."""
         self.url = normalise_url(url)
-        self.is_sqlite = self.url.startswith("sqlite")
+        try:
+            parsed = make_url(self.url)
+        except (ArgumentError, ValueError) as exc:
+            raise BadURL(f"not a database URL: {self.shown_url} ({exc})") from None
+        kind = parsed.get_backend_name()
+        self.is_sqlite = kind == "sqlite"
+        self.sqlite_path: Path | None = None
+        self.warnings: list[str] = []  # for the operator (e.g. a directory others may read)
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if parsed.host:
+                raise BadURL(
+                    f"a SQLite URL has no host: {self.url} (write sqlite:///relative.db or "
+                    "sqlite:////absolute/path.db, or the path itself)"
+                )
+            if parsed.database and parsed.database != ":memory:":
+                self.sqlite_path = Path(parsed.database)
+                self._private_file(self.sqlite_path)
+        elif kind == "postgresql":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise Unavailable(
+                    "PostgreSQL needs the postgres extra: pip install 'triage[server,postgres]'"
+                ) from None
+        else:
+            raise BadURL(
+                f"not a database Triage can use: {kind}:// (use a SQLite file, as a path or "
+                "sqlite:///path.db, or postgresql://user@host/db)"
+            )
+        if self.is_sqlite:
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         else:
@@ -82,10 +142,48 @@ class Database:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
 
+    def _private_file(self, path: Path) -> None:
+        """The SQLite file made 0600 before SQLite makes it (its -wal and -shm take the
+        file's mode), or tightened to owner-only; its directory is not ours to change
+        (the operator chose it): a warning when others may read it."""
+        folder = path.parent
+        if not folder.is_dir():
+            raise Unavailable(
+                f"{folder.absolute()}: no such directory (the database's); "
+                "create it first, or correct the path"
+            )
+        try:
+            ensure_private_db_file(path)
+        except OSError as exc:
+            raise Unavailable(f"{path}: cannot create or secure the database file: {exc}") from None
+        warning = loose_dir_warning(folder.absolute())
+        if warning:
+            self.warnings.append(warning)
+
     @property
     def shown_url(self) -> str:
-        """The URL without a user name or password (for messages and logs)."""
-        return self.url.split("@")[-1] if "@" in self.url else self.url
+        return shown_url(self.url)
+
+    def ping(self) -> None:
+        """One small read from the database as it is now; raises when that fails.
+
+        SQLite: a fresh connection that may not create the file (the pool's connections
+        would go on reading a file that was moved or deleted under them). PostgreSQL: a
+        pooled connection, with a statement timeout so a lock cannot hold it for ever.
+        """
+        if self.sqlite_path is not None:
+            uri = self.sqlite_path.absolute().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=2, check_same_thread=False)
+            try:
+                conn.execute("SELECT value FROM counter WHERE name = ?", (SEQ,)).fetchone()
+            finally:
+                conn.close()
+            return
+        with self.read_engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SET LOCAL statement_timeout = 2000"))
+            conn.execute(select(models.Counter.value).where(models.Counter.name == SEQ)).one()
+            conn.rollback()
 
     def dispose(self) -> None:
         self.write_engine.dispose()
@@ -105,11 +203,29 @@ class Database:
                 yield session
 
     @contextmanager
-    def bookkeeping(self) -> Iterator[Session]:
-        """A write that allocates no change number and does not lock the counter."""
-        with Session(self.write_engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+    def bookkeeping(self, *, wait: bool = True) -> Iterator[Session]:
+        """A write that allocates no change number and does not lock the counter.
+
+        `wait=False` is for a write that may be skipped (a token's last use): on SQLite,
+        where every write takes the one database lock, it fails at once (OperationalError,
+        "database is locked") instead of waiting out the busy timeout behind another
+        writer, so a request that only reads never queues behind an import or a push.
+        """
+        if wait or not self.is_sqlite:
+            with Session(self.write_engine, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+            return
+        with self.write_engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout = 0")
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
 
     @contextmanager
     def migration_lock(self) -> Iterator[Connection]:

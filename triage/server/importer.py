@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from triage import domain
+from triage import csvsafe, domain
 from triage.server.service import RowProblems
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
@@ -101,7 +101,11 @@ def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
         if len(values) != len(header):
             bad.append((f"line {start}", [f"{len(values)} fields, the header has {len(header)}"]))
             continue
-        rows.append({k: v for k, v in zip(header, values, strict=True) if v.strip() != ""})
+        # A cell Triage's own CSV writer guarded against spreadsheet formulas gets its
+        # value back (triage.csvsafe), so a CSV Triage wrote imports unchanged.
+        rows.append(
+            {k: csvsafe.uncell(v) for k, v in zip(header, values, strict=True) if v.strip() != ""}
+        )
         labels.append(f"line {start}")
     if bad:
         raise _with_row_problems(bad, rows, labels)
@@ -115,11 +119,11 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]
     for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            bad.append((f"line {n}", [f"not valid JSON: {exc.msg} at column {exc.colno}"]))
+        problem = _json_problem(raw)
+        if isinstance(problem, str):
+            bad.append((f"line {n}", [problem]))
             continue
+        obj = problem[0]
         if not isinstance(obj, dict):
             bad.append((f"line {n}", ["expected a JSON object"]))
             continue
@@ -128,6 +132,25 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]
     if bad:
         raise _with_row_problems(bad, rows, labels)
     return rows, labels
+
+
+def _json_problem(raw: str) -> str | tuple[Any]:
+    """The line's JSON value (in a 1-tuple), or what is wrong with it.
+
+    Python's reader raises more than JSONDecodeError: ValueError for a number of more
+    than 4,300 digits (int's limit on converting text) and RecursionError for arrays or
+    objects nested past the interpreter's limit. Each is one bad line, like any other.
+    """
+    try:
+        return (json.loads(raw),)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not valid JSON: arrays or objects nested too deeply"
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        if "digits" in str(exc):
+            return "not valid JSON: a number with more than 4,300 digits"
+        return f"not valid JSON: {domain.shown_text(exc)[:100]}"
 
 
 def _with_row_problems(

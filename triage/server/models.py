@@ -15,14 +15,25 @@ class User(SQLModel, table=True):
     name: str = Field(max_length=200)
     role: str = Field(max_length=20)
     created_at: datetime
+    # A deactivated user's tokens are refused (401); their leads stay assigned (migration 0003).
+    active: bool = True
 
 
 class Token(SQLModel, table=True):
-    """A token is stored only as its SHA-256; the token itself is shown once."""
+    """A token is stored only as its SHA-256; the token itself is shown once.
+
+    `public_id` names it in lists and revocations (random, neither the secret nor its
+    hash). A token is refused once revoked, once past `expires_at`, or while its user is
+    deactivated. `last_used_at` is written at most once a minute (migration 0003).
+    """
 
     hash: str = Field(primary_key=True, max_length=64)
+    public_id: str = Field(unique=True, index=True, max_length=16)
     user_id: int = Field(foreign_key="user.id", index=True)
     created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Counter(SQLModel, table=True):
@@ -64,6 +75,9 @@ class Lead(SQLModel, table=True):
     status: str = Field(default="open", max_length=10)
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     decided_at: datetime | None = None  # the decision's time, clamped for reports
+    # Earlier cycles: each decision set aside when marketing reassigned the decided lead
+    # (assign --force), in order, notes included; served without notes (migration 0004).
+    history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
 

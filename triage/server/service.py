@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import statistics
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
 from triage.server import migrate, models
-from triage.server.db import Database, SeqAllocator, current_seq, utcnow
+from triage.server.db import Database, SeqAllocator, current_seq, explain, utcnow
+
+log = logging.getLogger("triage.server")
 
 CHUNK = 500
 TOKEN_BYTES = 32
@@ -57,8 +62,44 @@ class Caller:
     email: str
     name: str
     role: str
+    active: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What may be shown about a token: never the secret, never its hash."""
+
+    id: str
+    email: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: str  # active | revoked | expired | user deactivated
+
+
+def _caller(u: models.User) -> Caller:
+    assert u.id is not None
+    return Caller(u.id, u.email, u.name, u.role, u.active)
+
+
+def _token_info(t: models.Token, u: models.User, now: datetime) -> TokenInfo:
+    expires_at = _utc(t.expires_at)
+    if t.revoked_at is not None:
+        state = "revoked"
+    elif expires_at is not None and expires_at <= now:
+        state = "expired"
+    elif not u.active:
+        state = "user deactivated"
+    else:
+        state = "active"
+    return TokenInfo(
+        t.public_id, u.email, _utc(t.created_at) or now, _utc(t.last_used_at), expires_at,
+        _utc(t.revoked_at), state,
+    )  # fmt: skip
+
+
+LAST_USED_EVERY = timedelta(minutes=1)  # a token's last use is written at most this often
 TOKEN_PREFIX = "trg_"
 
 
@@ -114,11 +155,59 @@ def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
         "bant": row.bant,
         "status": row.status,
         "decision": row.decision,
+        **({"history": history_wire(row.history)} if row.history else {}),
     }
+
+
+def history_wire(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier cycles as the lead's owner sees them: outcome, reason, when and who; never
+    the note (it was written for another rep's cycle)."""
+    return [{k: h.get(k) for k in ("outcome", "reason", "at", "by")} for h in history]
 
 
 LEAD = models.Lead.__table__
 _PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
+
+
+READY_TIMEOUT = 1.0  # seconds: a database slower than this is not ready
+
+
+class _ReadyCheck:
+    """`db.ping()` in a thread of its own, waited for at most `timeout`.
+
+    The request gives up after the timeout whatever the database's own busy or connect
+    timeout; the check goes on in its daemon thread until the database answers or fails.
+    One check at a time: a request that comes while one is running waits for that one,
+    so a database that never answers cannot pile up threads.
+    """
+
+    def __init__(self, ping: Callable[[], None]):
+        self._ping = ping
+        self._lock = threading.Lock()
+        self._running: tuple[threading.Thread, dict[str, BaseException | None]] | None = None
+
+    def __call__(self, timeout: float) -> str | None:
+        """None when the database answered in time, else what went wrong."""
+        with self._lock:
+            if self._running is None or not self._running[0].is_alive():
+                box: dict[str, BaseException | None] = {}
+
+                def check() -> None:
+                    try:
+                        self._ping()
+                        box["error"] = None
+                    except BaseException as exc:  # reported to the request, not raised
+                        box["error"] = exc
+
+                thread = threading.Thread(target=check, name="triage-ready", daemon=True)
+                self._running = (thread, box)
+                thread.start()
+            thread, box = self._running
+        thread.join(timeout)
+        if thread.is_alive() or "error" not in box:
+            return f"the database did not answer within {timeout:g} s"
+        error = box["error"]
+        return None if error is None else f"the database check failed: {explain(error)}"
 
 
 class Backend:
@@ -127,6 +216,7 @@ class Backend:
         self.migration: migrate.Migration | None = None  # what open() did to the schema
         self._policy_cache: tuple[int, domain.Policy] | None = None
         self._identity: Identity | None = None
+        self._ready_check = _ReadyCheck(lambda: self.db.ping())
 
     @classmethod
     def open(cls, url: str) -> Backend:
@@ -153,60 +243,240 @@ class Backend:
                 self._identity = Identity(info.server_id, info.epoch)
         return self._identity
 
+    def ready(self, timeout: float = READY_TIMEOUT) -> str | None:
+        """None when the database answers a small read within `timeout` seconds, else why
+        not (for /v1/ready)."""
+        return self._ready_check(timeout)
+
     def close(self) -> None:
         self.db.dispose()
 
     # ------------------------------------------------------------ users
 
-    def add_user(self, email: str, name: str | None, role: str) -> tuple[Caller, str, bool]:
-        """Create a user (or give an existing one a new token). Returns (user, token, created)."""
+    @staticmethod
+    def _email(email: str) -> str:
         email = email.strip().lower()
-        if not domain._EMAIL.match(email):
-            raise ServiceError(400, "bad_email", f"{email!r} is not an email address")
+        if not domain.storable_text(email) or not domain._EMAIL.match(email):
+            raise ServiceError(400, "bad_email", f"{domain.quoted(email)} is not an email address")
+        return email
+
+    @staticmethod
+    def _role(role: str) -> str:
         try:
-            role = domain.Role(role).value
+            return domain.Role(role).value
         except ValueError:
             raise ServiceError(400, "bad_role", "role must be rep or marketing") from None
+
+    def _user(self, s: Session, email: str) -> models.User:
+        user = s.execute(
+            select(models.User).where(models.User.email == self._email(email))
+        ).scalar_one_or_none()
+        if user is None:
+            raise ServiceError(404, "unknown_user", f"no user {email.strip().lower()}")
+        return user
+
+    @staticmethod
+    def _issue(
+        s: Session, user: models.User, now: datetime, expires_at: datetime | None
+    ) -> tuple[str, str]:
+        """A new token for `user`: (its public id, the token itself, to be shown once)."""
         token = new_token()
+        public_id = secrets.token_hex(5)
+        while s.execute(
+            select(models.Token.hash).where(models.Token.public_id == public_id)
+        ).first():  # 40 random bits: a repeat is all but impossible, and checked anyway
+            public_id = secrets.token_hex(5)
+        assert user.id is not None
+        s.add(
+            models.Token(
+                hash=hash_token(token),
+                public_id=public_id,
+                user_id=user.id,
+                created_at=now,
+                expires_at=expires_at,
+            )  # fmt: skip
+        )
+        return public_id, token
+
+    def add_user(
+        self, email: str, name: str | None, role: str, *, expires_at: datetime | None = None
+    ) -> tuple[Caller, str, bool]:
+        """Create a user with a first token. Returns (user, token, True).
+
+        An existing user is refused (409 user_exists): a new token for them is
+        `rotate_token`, which also revokes the old ones."""
+        email = self._email(email)
+        role = self._role(role)
         now = utcnow()
         with self.db.bookkeeping() as s:
             user = s.execute(
                 select(models.User).where(models.User.email == email)
             ).scalar_one_or_none()
-            created = user is None
-            if user is None:
-                user = models.User(
-                    email=email, name=name or email.split("@")[0], role=role, created_at=now
-                )
-                s.add(user)
-                s.flush()
-            elif user.role != role:
+            if user is not None:
                 raise ServiceError(
-                    409, "role_mismatch", f"{email} exists with role {user.role}, not {role}"
+                    409,
+                    "user_exists",
+                    f"{email} already exists; `triage server token rotate {email}` gives "
+                    "them a new token (and revokes the old ones)",
                 )
-            s.add(models.Token(hash=hash_token(token), user_id=user.id, created_at=now))
-            caller = Caller(user.id, user.email, user.name, user.role)
-        return caller, token, created
+            user = models.User(
+                email=email, name=name or email.split("@")[0], role=role, created_at=now
+            )
+            s.add(user)
+            s.flush()
+            _, token = self._issue(s, user, now, expires_at)
+            caller = _caller(user)
+        return caller, token, True
+
+    def rotate_token(
+        self, email: str, *, expires_at: datetime | None = None
+    ) -> tuple[Caller, str, str, int]:
+        """A new token for a user, and every other token of theirs revoked, in one
+        transaction. Returns (user, token, its public id, how many were revoked)."""
+        now = utcnow()
+        with self.db.bookkeeping() as s:
+            user = self._user(s, email)
+            revoked = s.execute(
+                update(models.Token)
+                .where(models.Token.user_id == user.id, models.Token.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+            public_id, token = self._issue(s, user, now, expires_at)
+            caller = _caller(user)
+        return caller, token, public_id, revoked
+
+    def revoke_token(self, public_id: str) -> TokenInfo:
+        """Revoke one token by its public id (a token already revoked stays as it was)."""
+        now = utcnow()
+        with self.db.bookkeeping() as s:
+            row = None
+            if domain.storable_text(public_id):
+                row = s.execute(
+                    select(models.Token, models.User)
+                    .join(models.User, models.User.id == models.Token.user_id)
+                    .where(models.Token.public_id == public_id.strip().lower())
+                ).first()
+            if row is None:
+                raise ServiceError(
+                    404, "unknown_token", f"no token with id {domain.quoted(public_id)}"
+                )
+            token, user = row
+            if token.revoked_at is None:
+                token.revoked_at = now
+            return _token_info(token, user, now)
+
+    def revoke_tokens(self, email: str) -> tuple[Caller, int]:
+        """Revoke every live token of a user. Returns (user, how many)."""
+        now = utcnow()
+        with self.db.bookkeeping() as s:
+            user = self._user(s, email)
+            count = s.execute(
+                update(models.Token)
+                .where(models.Token.user_id == user.id, models.Token.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+            return _caller(user), count
+
+    def tokens(self, email: str | None = None) -> list[TokenInfo]:
+        """Every token (of one user, given `email`), oldest first; never the secret."""
+        now = utcnow()
+        with self.db.read() as s:
+            q = select(models.Token, models.User).join(
+                models.User, models.User.id == models.Token.user_id
+            )
+            if email is not None:
+                q = q.where(models.Token.user_id == self._user(s, email).id)
+            rows = s.execute(q.order_by(models.Token.created_at, models.Token.public_id)).all()
+        return [_token_info(t, u, now) for t, u in rows]
+
+    def set_active(self, email: str, active: bool) -> tuple[Caller, int]:
+        """Deactivate (every token refused at once) or activate a user. Their leads stay
+        assigned either way. Returns (user, their open leads)."""
+        with self.db.bookkeeping() as s:
+            user = self._user(s, email)
+            user.active = active
+            open_leads = s.execute(
+                select(func.count())
+                .select_from(models.Lead)
+                .where(
+                    models.Lead.owner_id == user.id,
+                    models.Lead.status == domain.Status.OPEN.value,
+                )
+            ).scalar_one()
+            return _caller(user), open_leads
+
+    def set_role(self, email: str, role: str) -> Caller:
+        """Change a user's role. A rep who still owns open leads stays a rep until they are
+        reassigned (a lead's owner is always a rep)."""
+        role = self._role(role)
+        with self.db.bookkeeping() as s:
+            user = self._user(s, email)
+            if user.role == domain.Role.REP and role != domain.Role.REP:
+                owned = s.execute(
+                    select(func.count())
+                    .select_from(models.Lead)
+                    .where(
+                        models.Lead.owner_id == user.id,
+                        models.Lead.status == domain.Status.OPEN.value,
+                    )
+                ).scalar_one()
+                if owned:
+                    raise ServiceError(
+                        409,
+                        "owns_leads",
+                        f"{user.email} owns {owned} open lead(s); reassign them first "
+                        "(triage server assign)",
+                    )
+            user.role = role
+            return _caller(user)
 
     def authenticate(self, token: str) -> Caller | None:
+        """The caller of a token, checked against the database on every request (no cache:
+        a revocation, an expiry or a deactivation counts at once, on every instance)."""
         if not token or len(token) > 200:
             return None
         digest = hash_token(token)
         with self.db.read() as s:
             row = s.execute(
-                select(models.Token.hash, models.User)
+                select(
+                    models.Token.hash,
+                    models.Token.expires_at,
+                    models.Token.revoked_at,
+                    models.Token.last_used_at,
+                    models.User,
+                )
                 .join(models.User, models.User.id == models.Token.user_id)
                 .where(models.Token.hash == digest)
             ).first()
         if row is None or not hmac.compare_digest(row[0], digest):
             return None
-        u = row[1]
-        return Caller(u.id, u.email, u.name, u.role)
+        _, expires_at, revoked_at, last_used_at, user = row
+        now = utcnow()
+        if revoked_at is not None or not user.active:
+            return None
+        if expires_at is not None and _utc(expires_at) <= now:
+            return None
+        last = _utc(last_used_at)
+        if last is None or now - last >= LAST_USED_EVERY:
+            self._touch(digest, now)
+        return _caller(user)
+
+    def _touch(self, digest: str, now: datetime) -> None:
+        """Record a token's use: a bookkeeping write (no change number, no counter lock),
+        at most once a minute per token, that never waits for another writer: when the
+        database is busy it is left to a later request. It never fails the request."""
+        try:
+            with self.db.bookkeeping(wait=False) as s:
+                s.execute(
+                    update(models.Token).where(models.Token.hash == digest).values(last_used_at=now)
+                )
+        except SQLAlchemyError as exc:
+            log.debug("a token's last use is left for later: %s", explain(exc))
 
     def users(self) -> list[Caller]:
         with self.db.read() as s:
             rows = s.execute(select(models.User).order_by(models.User.email)).scalars().all()
-        return [Caller(u.id, u.email, u.name, u.role) for u in rows]
+        return [_caller(u) for u in rows]
 
     # ------------------------------------------------------------ policy
 
@@ -228,10 +498,14 @@ class Backend:
             return self._policy(s)
 
     def set_policy(self, policy: domain.Policy) -> domain.Policy:
+        """Store `policy` as the next version; the same content as the current policy is no
+        change and keeps its version (a new version makes every client refetch it)."""
         with self.db.write() as s:
             current = self._policy(s)
-            version = current.version + 1
             body = policy.to_dict()
+            if {**body, "version": current.version} == current.to_dict():
+                return current
+            version = current.version + 1
             body["version"] = version
             s.add(models.PolicyDoc(version=version, body=body, created_at=utcnow()))
         return domain.Policy.from_dict(body, version=version)
@@ -283,10 +557,6 @@ class Backend:
                         problems.append((label, [f"owner {item.owner} is not a user"]))
                     elif u.role != domain.Role.REP:
                         problems.append((label, [f"owner {item.owner} is not a rep"]))
-            if problems:
-                order = {lb: i for i, lb in enumerate(labels)}
-                problems.sort(key=lambda p: order.get(p[0], 0))
-                raise RowProblems(problems)
             existing: dict[str, models.Lead] = {}
             ext_ids = [i.external_id for _, i in inputs]
             for chunk in _chunks(ext_ids):
@@ -294,6 +564,32 @@ class Backend:
                     select(models.Lead).where(models.Lead.external_id.in_(chunk))
                 ).scalars():
                     existing[lead.external_id] = lead
+            for label, item in inputs:
+                u = owners.get(item.owner.lower()) if item.owner else None
+                if u is None or u.role != domain.Role.REP:
+                    continue
+                lead = existing.get(item.external_id)
+                if lead is not None and lead.owner_id == u.id:
+                    continue
+                # A deactivated rep keeps the leads they have; no lead is given to them.
+                if not u.active:
+                    problems.append((label, [f"owner {item.owner} is deactivated"]))
+                # A decided lead changes hands only by `assign --force` (a new cycle).
+                elif lead is not None and lead.status != domain.Status.OPEN.value:
+                    by = (lead.decision or {}).get("by") or "its owner"
+                    problems.append(
+                        (
+                            label,
+                            [
+                                f"{item.external_id} was {lead.status} by {by}; a decided lead "
+                                "changes owner only with `triage server assign --force`"
+                            ],
+                        )
+                    )
+            if problems:
+                order = {lb: i for i, lb in enumerate(labels)}
+                problems.sort(key=lambda p: order.get(p[0], 0))
+                raise RowProblems(problems)
             seqs = SeqAllocator(s)
             created = updated = unchanged = 0
             new_rows = []
@@ -387,7 +683,13 @@ class Backend:
             raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
         return lead
 
-    def assign(self, lead_ref: str, owner_email: str) -> dict[str, Any]:
+    def assign(
+        self, lead_ref: str, owner_email: str, *, force: bool = False, by: str | None = None
+    ) -> dict[str, Any]:
+        """Assign a lead to a rep. A decided lead is refused (409 already_decided) unless
+        `force`, which starts a new cycle: the lead is open again, its decision moves to
+        its history, and the feedback stream gets a "reassign" event. `by`: who asked
+        (marketing's email; None from the command line), kept in the history."""
         with self.db.write() as s:
             lead = self._find_lead(s, lead_ref)
             owner = None
@@ -395,13 +697,71 @@ class Backend:
                 owner = self._reps_by_email(s, [owner_email]).get(owner_email.strip().lower())
             if owner is None or owner.role != domain.Role.REP:
                 raise ServiceError(404, "unknown_rep", f"{owner_email!r} is not a rep")
-            if lead.owner_id != owner.id:
+            if not owner.active and lead.owner_id != owner.id:
+                raise ServiceError(
+                    409, "inactive_rep", f"{owner.email} is deactivated; assign it to another rep"
+                )
+            decided = lead.status != domain.Status.OPEN.value
+            moves = lead.owner_id != owner.id
+            if decided and moves and not force:
+                d = lead.decision or {}
+                when = str(d.get("at") or "")[:10]
+                raise ServiceError(
+                    409,
+                    "already_decided",
+                    f"lead {lead.id} was {lead.status} by {d.get('by') or 'its owner'}"
+                    + (f" on {when}" if when else "")
+                    + (f" ({d['reason']})" if d.get("reason") else "")
+                    + "; reassigning it reopens it for the new owner and moves the decision "
+                    'to its history: pass --force (API: "force": true)',
+                )
+            if moves or (decided and force):
+                now = utcnow()
                 seqs = SeqAllocator(s)
-                self._reassign(s, lead, owner, seqs, utcnow())
+                if decided:
+                    self._set_aside(s, lead, owner, by, now)
+                if moves:
+                    self._reassign(s, lead, owner, seqs, now)
+                else:
+                    lead.assigned_at = now  # a new cycle: its SLA clock starts again
+                    lead.seq = seqs.next()
+                if decided:
+                    s.add(
+                        models.Event(
+                            seq=lead.seq,
+                            lead_id=lead.id,
+                            user_id=owner.id,
+                            kind="reassign",
+                            client_at=now,
+                            effective_at=now,
+                            received_at=now,
+                        )  # fmt: skip
+                    )
                 lead.version += 1
-                lead.updated_at = utcnow()
+                lead.updated_at = now
                 seqs.close()
             return lead_wire(lead, owner.email)
+
+    @staticmethod
+    def _set_aside(
+        s: Session, lead: models.Lead, owner: models.User, by: str | None, now: datetime
+    ) -> None:
+        """End the lead's cycle: its decision, note included, joins its history; the lead
+        is open again."""
+        previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
+        entry = {
+            **(lead.decision or {"outcome": None}),
+            "decided_at": _iso(lead.decided_at),
+            "owner": previous.email if previous else None,
+            "bant": lead.bant,
+            "ended_at": _iso(now),
+            "ended_by": by,
+            "reassigned_to": owner.email,
+        }
+        lead.history = [*(lead.history or []), entry]
+        lead.status = domain.Status.OPEN.value
+        lead.decision = None
+        lead.decided_at = None
 
     # ------------------------------------------------------------ rep: pull
 
@@ -809,5 +1169,6 @@ def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
 
 
 __all__ = [
-    "Backend", "Caller", "Identity", "RowProblems", "ServiceError", "hash_token", "lead_wire",
+    "Backend", "Caller", "Identity", "RowProblems", "ServiceError", "TokenInfo", "hash_token",
+    "lead_wire",
 ]  # fmt: skip
