@@ -1,5 +1,7 @@
-"""Regressions found by a newcomer: navigation, bulk cursor, palette ranking, filters,
-notifications, labels, the conflicts screen's empty state and small wording fixes."""
+"""Regressions, a test per bug. Found by a newcomer: navigation, bulk cursor, palette
+ranking, filters, notifications, labels, the conflicts screen's empty state and small
+wording fixes. Issue 8: keys typed in a burst, every reason reachable, changes made by
+other processes, the empty queue's words, the keymap and the help."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from textual.command import CommandPalette
 from tests.test_tui_support import (  # noqa: F401
     NOW,
     app_fixture,
+    build_app,
+    burst,
     make_conflict,
     messages,
     open_ids,
@@ -21,6 +25,7 @@ from triage.screens.conflicts import ConflictsScreen
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.help import HelpScreen
 from triage.screens.queue import QueueScreen
+from triage.screens.reason import ReasonPicker, parse_until
 
 SIZE = (120, 40)
 
@@ -294,3 +299,86 @@ async def test_a_sync_the_rep_asked_for_says_why_it_failed(store, monkeypatch):
         assert not any("connection refused" in m for m in messages(app))  # not asked: quiet
         await pilot.press("s")
         await until(pilot, lambda: any("connection refused" in m for m in messages(app)))
+
+
+# ---------------------------------------------------------------- issue 8.1: keys typed in a burst
+
+
+async def test_reject_with_a_note_typed_in_one_burst(app, store):
+    """`r` `0` picks "Other (say why)", which needs a note: the keys typed right behind
+    it are the note, and enter confirms (they went to the queue, and the picker's resume
+    reset the note and the highlight after them)."""
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, "r", "0", *"partner deal", "enter")
+        lead = store.lead(ids[0])
+        assert lead.status is domain.Status.REJECTED
+        assert (lead.decision.reason, lead.decision.note) == ("other", "partner deal")
+        assert isinstance(app.screen, QueueScreen)
+        assert table_of(app).cursor_id == ids[1]
+
+
+async def test_nurture_with_a_date_typed_in_one_burst(app, store):
+    ids = open_ids(store)
+    today = NOW.astimezone().date()
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, "n", "tab", "tab", *"+3m", "enter")
+        lead = store.lead(ids[0])
+        assert lead.status is domain.Status.NURTURE
+        assert lead.decision.reason == "timing_later"
+        assert lead.decision.nurture_until == parse_until("+3m", today)
+
+
+async def test_a_burst_of_decisions_is_applied_in_the_order_typed(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, "j", "r", "2", "r", "3", "n", "2", "k", "r", "0", *"dup 2", "enter")
+        assert store.lead(ids[1]).decision.reason == "not_decision_maker"
+        assert store.lead(ids[2]).decision.reason == "no_need"
+        nurtured = store.lead(ids[3])
+        assert nurtured.status is domain.Status.NURTURE
+        assert nurtured.decision.reason == "early_research"
+        first = store.lead(ids[0])
+        assert (first.decision.reason, first.decision.note) == ("other", "dup 2")
+        assert store.lead(ids[4]).status is domain.Status.OPEN
+        assert isinstance(app.screen, QueueScreen)
+
+
+async def test_a_burst_into_the_filter_then_a_decision(app, store):
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, "slash", *"source:webinar", "enter", "r", "1")
+        table = table_of(app)
+        assert table.filter.source == ("webinar",)
+        assert table.count == 11  # 12 webinar leads, one rejected
+        assert isinstance(app.screen, QueueScreen)
+
+
+# ---------------------------------------------------------------- issue 8.1: every reason reachable
+
+
+def twelve_reasons(store) -> list[domain.Reason]:
+    from dataclasses import replace
+
+    extra = [domain.Reason("wrong_region", "Wrong region"), domain.Reason("too_small", "Too small")]
+    policy = domain.DEFAULT_POLICY
+    reasons = [*policy.reject_reasons, *extra]
+    store.save_policy(replace(policy, version=2, reject_reasons=tuple(reasons)))
+    return reasons
+
+
+async def test_a_policy_of_twelve_reasons_shows_and_reaches_every_one(store):
+    reasons = twelve_reasons(store)
+    ids = open_ids(store)
+    app = build_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        picker = app.screen
+        assert isinstance(picker, ReasonPicker)
+        options = picker.query_one("#reason-list")
+        assert options.option_count == 12
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(12)]
+        assert prompts[11].endswith("Too small")
+        await burst(pilot, *["down"] * 11, "enter")
+        assert store.lead(ids[0]).decision.reason == reasons[11].code == "too_small"
+        await burst(pilot, "r", "end", "up", "enter")
+        assert store.lead(ids[1]).decision.reason == "wrong_region"

@@ -97,3 +97,46 @@ def open_ids(store: Store) -> list[str]:
 
 def messages(app) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+def key_event(key: str):
+    """The Key event a terminal sends for `key` ("r", "enter", "+", "shift+down")."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    return events.Key(key, char)
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Send `keys` the way a paste, a macro or `tmux send-keys` does: all at once, with no
+    pause between them (`pilot.press` waits for the app to go idle after every key), then
+    let the app work through them."""
+    app = pilot.app
+    for key in keys:
+        event = key_event(key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await settle(pilot)
+
+
+async def settle(pilot) -> None:
+    """Until every typed key has been applied and the screen has caught up."""
+    app = pilot.app
+    typeahead = getattr(app, "typeahead", None)  # None before the fix: then only pauses
+
+    def done() -> bool:
+        return typeahead is None or typeahead.idle or not app.is_running
+
+    for _ in range(3):
+        await pilot.pause()
+        await until(pilot, done)
+        if app.is_running:
+            await pilot._wait_for_screen()

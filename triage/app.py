@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -27,6 +27,7 @@ from triage import domain
 from triage.config import Settings
 from triage.domain import Outcome
 from triage.store import ActionError, ActionResult, Store, StoreError
+from triage.typeahead import TypeAhead
 from triage.widgets.fmt import OUTCOME_PAST, plural
 from triage.widgets.status_bar import StatusBar, SyncView
 
@@ -85,8 +86,16 @@ class TriageApp(App[None]):
         self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
         self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
         self._sync_quiet = True
+        # Keys and pastes from the terminal, applied one after the other (see typeahead.py)
+        self.typeahead = TypeAhead(self, super().on_event)
 
     # ------------------------------------------------------------ basics
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            await self.typeahead.feed(event)  # typed input: in order, whatever the pace
+            return
+        await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
@@ -489,6 +498,7 @@ class TriageApp(App[None]):
         )
 
     def exit(self, *args, **kwargs) -> None:
+        self.typeahead.close()  # keys typed after quitting are not applied
         self._stop_sync.set()  # a running sync stops at its next step
         super().exit(*args, **kwargs)
 

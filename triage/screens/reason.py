@@ -18,6 +18,12 @@ from triage import domain
 from triage.domain import Outcome
 
 
+def _key_label(app, binding_id: str, default: str) -> str:
+    """The key the keymap gives `binding_id` now, as help shows it."""
+    label = getattr(app, "key_label", None)
+    return label(binding_id, default) if label is not None else default
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonChoice:
     code: str
@@ -26,7 +32,7 @@ class ReasonChoice:
 
 
 def reason_digit(index: int) -> str:
-    """1..9 for the first nine reasons, 0 for the tenth."""
+    """1..9 for the first nine reasons, 0 for the tenth; the rest have none (arrows)."""
     return str((index + 1) % 10) if index < 10 else " "
 
 
@@ -38,7 +44,8 @@ _DIGIT_BINDINGS = [
 
 
 class ReasonPicker(ModalScreen[ReasonChoice | None]):
-    """Pick a reason: a digit picks at once (a reason that needs a note asks for it first)."""
+    """Pick a reason: a digit picks one of the first ten at once; arrows (and page down,
+    end) reach every reason, enter picks it. A reason that needs a note asks for it first."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel",
@@ -67,7 +74,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         with Vertical(id="reason-dialog", classes="dialog"):
             yield Label(self._title(), id="reason-title")
             options = []
-            for i, reason in enumerate(self.reasons[:10]):
+            for i, reason in enumerate(self.reasons):
                 extra: list[tuple[str, str]] = []
                 criterion = labels.get(reason.bant, reason.bant) if reason.bant else ""
                 if criterion and not reason.label.lower().startswith(criterion.lower()):
@@ -84,11 +91,13 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
                 yield Input(placeholder="bring back on: 2027-03-01 or +30d, +3m (optional)",
                             id="until")  # fmt: skip
             yield Static("", id="reason-message")
-            fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
-            yield Static(
-                f"digit: pick · ↑↓ enter: pick · tab: {fields} · esc: cancel",
-                id="reason-help",
-            )
+            yield Static(self._help_line(), id="reason-help")
+
+    def _help_line(self) -> str:
+        fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
+        digits = "digit" if len(self.reasons) <= 10 else "digit: the first 10"
+        cancel = _key_label(self.app, "cancel", "esc")
+        return f"{digits}: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
 
     def _title(self) -> Content:
         """ "Reject: Liam Costa" for one lead, "Reject 2 marked leads" for the marks."""
@@ -98,21 +107,28 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         )
 
     def prepare(self, subject: str, today: date, *, bulk: bool = False) -> ReasonPicker:
-        """Reuse the picker for another decision (the app keeps one per outcome)."""
+        """Reuse the picker for another decision (the app keeps one per outcome): a fresh
+        title, empty fields, the first reason, set now, before the picker is pushed, so
+        that no key typed after the one that opened it is undone by a late reset."""
         self.subject = subject
         self.today = today
         self.bulk = bulk
+        if self.is_mounted:
+            self._reset()
         return self
 
-    def on_screen_resume(self) -> None:
-        """Each time it is shown: a fresh title, empty fields, the first reason."""
+    def on_mount(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.query_one("#reason-title", Label).update(self._title())
         for field in self.query(Input):
             field.value = ""
         self.query_one("#reason-message", Static).update("")
         option_list = self.query_one("#reason-list", OptionList)
         option_list.highlighted = 0
-        option_list.focus()
+        option_list.scroll_home(animate=False)
+        self.set_focus(option_list, scroll_visible=False)
 
     # ------------------------------------------------------------ picking
 
@@ -180,8 +196,10 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.detail:
                 yield Static(Content(self.detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Yes (y)", variant="warning", id="yes")
-                yield Button("No (n)", variant="primary", id="no")
+                yes = _key_label(self.app, "confirm_yes", "y")
+                no = _key_label(self.app, "confirm_no", "n")
+                yield Button(f"Yes ({yes})", variant="warning", id="yes")
+                yield Button(f"No ({no})", variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
