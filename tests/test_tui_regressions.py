@@ -382,3 +382,115 @@ async def test_a_policy_of_twelve_reasons_shows_and_reaches_every_one(store):
         assert store.lead(ids[0]).decision.reason == reasons[11].code == "too_small"
         await burst(pilot, "r", "end", "up", "enter")
         assert store.lead(ids[1]).decision.reason == "wrong_region"
+
+
+# ---------------------------------------------------------------- issue 8.18: toasts, keymap, help
+
+
+async def test_ctrl_c_says_which_key_quits_in_words_not_markup(store):
+    from textual.content import Content
+
+    app = build_app(store, keys={"quit": "ctrl+x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+c")
+        (note,) = [n for n in app._notifications if "quit" in n.message]
+        shown = Content.from_markup(note.message).plain if note.markup else note.message
+        assert shown == "Press ^x to quit (every decision is already saved)"
+        assert app.is_running
+
+
+async def test_data_in_a_toast_is_never_markup(app, store):
+    from dataclasses import replace
+
+    from tests.test_tui_support import make_lead
+
+    odd = replace(make_lead(501), id="L-odd", name="[b]Bold[/b] $accent", mql_at=NOW)
+    store.apply_pull([odd], [], cursor=100)
+    async with app.run_test(size=SIZE) as pilot:
+        table_of(app).move_to(table_of(app).locate("L-odd"))
+        await pilot.press("r", "1")
+        (note,) = [n for n in app._notifications if "Bold" in n.message]
+        assert not note.markup and note.message.startswith("Rejected [b]Bold[/b] $accent")
+
+
+def test_a_keymap_that_gives_one_key_two_jobs_is_refused():
+    import pytest
+
+    from triage.config import ConfigError
+    from triage.keymap import check_keymap
+
+    with pytest.raises(ConfigError) as refused:
+        check_keymap({"accept": "y,a", "nurture": "a"})
+    message = str(refused.value)
+    assert "accept (Accept)" in message and "nurture (Nurture)" in message and '"a"' in message
+    with pytest.raises(ConfigError, match="undo"):
+        check_keymap({"accept": "u"})  # the app's undo, live on the queue too
+    with pytest.raises(ConfigError, match="'rejct' is not a binding id"):
+        check_keymap({"rejct": "x"})
+    check_keymap({"reject": "x", "accept": "r"})  # a swap is fine
+    check_keymap({"accept": "y,a", "help": "?"})
+
+
+def test_triage_refuses_to_start_with_a_clashing_keymap(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[keys]\naccept = "y,a"\nnurture = "a"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env["TRIAGE_HOME"] = str(tmp_path)
+    env["TRIAGE_EXIT_AFTER_FIRST_PAINT"] = str(tmp_path / "painted")  # if it ever starts
+    ran = subprocess.run(
+        [sys.executable, "-m", "triage"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert not (tmp_path / "painted").exists()
+    assert "accept (Accept)" in ran.stderr and "nurture (Nurture)" in ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
+async def test_text_that_names_a_key_names_the_active_one(store):
+    from triage.screens.reason import ConfirmScreen
+
+    keys = {"reject": "x", "undo": "z", "bant_1": "f1", "dismiss_conflict": "D",
+            "confirm_yes": "Y", "close_help": "escape,f10"}  # fmt: skip
+    make_conflict(store, 5)
+    app = build_app(store, keys=keys)
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        screen_text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "r then" not in screen_text and "then the reason's digit" not in screen_text
+        assert "esc or f10 closes this" in screen_text
+        await pilot.press("escape", "x", "1")
+        assert any(m.endswith("· z to undo") for m in messages(app))
+        await pilot.press("enter")
+        assert "keys f1 2 3 4 cycle" in str(app.screen.query(".section-title").first().render())
+        await pilot.press("escape", "c")
+        assert "D dismiss" in str(app.screen.query_one("#conflicts-info").render())
+        await pilot.press("escape")
+        no = next(
+            i
+            for i in ids
+            if store.lead(i).status is domain.Status.OPEN and store.lead(i).has_bant_no()
+        )
+        table_of(app).move_to(table_of(app).locate(no))
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert str(app.screen.query_one("#yes").label) == "Yes (Y)"
+
+
+async def test_help_shows_each_binding_id_beside_its_keys(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        ids = [str(s.render()) for s in app.screen.query(".help-id")]
+        assert {"accept", "reject", "nurture", "cursor_down", "undo", "quit"} <= set(ids)
+        keys = [str(s.render()) for s in app.screen.query(".help-key")]
+        assert len(ids) == len(keys)
+        title = str(app.screen.query_one("#help-title").render())
+        assert "binding id" in title and "[keys]" in title

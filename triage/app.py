@@ -19,6 +19,7 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -99,8 +100,37 @@ class TriageApp(App[None]):
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
-        """Notifications carry data (lead names, notes, server errors): never markup."""
+        """Notifications carry data (lead names, notes, server errors): plain text, always,
+        whatever the caller says (a screen's `notify` asks for markup by default). A
+        message of our own with styling goes through `notify_styled`."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def notify_styled(self, content: Content, *, title: str = "", severity="information",
+                      timeout: float | None = None) -> None:  # fmt: skip
+        """A message of our own, styled: Content, whose text parts (data included) are
+        escaped when it becomes markup."""
+        super().notify(content.markup, title=title, severity=severity, timeout=timeout, markup=True)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit: say which key does (Textual's own toast is markup)."""
+        key = self.key_label("quit", "q")
+        self.notify_styled(
+            Content.assemble("Press ", (key, "bold"), " to quit (every decision is already saved)"),
+            title="Do you want to quit?",
+        )
+
+    def key_label(self, binding_id: str, default: str = "") -> str:
+        """The first key of binding `binding_id` under the keymap, as the footer shows it:
+        text that names a key names the one that works now."""
+        from triage.keymap import bindings_by_id, keys_of
+
+        binding = bindings_by_id().get(binding_id)
+        if binding is None:
+            return default
+        keys = keys_of(binding, self.keymap)
+        if not keys or (default and keys == keys_of(binding, {})):
+            return default  # not remapped: the caller's own words for it ("enter", "esc")
+        return self.get_key_display(Binding(keys[0], binding.action))
 
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else domain.utcnow()
@@ -419,7 +449,7 @@ class TriageApp(App[None]):
         if bulk and table is not None:
             table.marks = set()
         self.data_changed("decision", lead_id=follow)
-        self.notify(f"{label} · {self.keymap.get('undo', 'u')} to undo", timeout=4)
+        self.notify(f"{label} · {self.key_label('undo', 'u')} to undo", timeout=4)
         return result
 
     def reason_label(self, outcome: Outcome | str, code: str | None) -> str:
@@ -528,7 +558,8 @@ class TriageApp(App[None]):
                 self._sync_timer.resume()
             if report.conflicts:
                 self.notify(
-                    f"{plural(report.conflicts, 'conflict')} to review: press c",
+                    f"{plural(report.conflicts, 'conflict')} to review: "
+                    f"press {self.key_label('conflicts', 'c')}",
                     severity="warning",
                     title="Sync",
                 )
@@ -555,5 +586,10 @@ def make_app(
     sync: bool = True,
 ) -> TriageApp:
     """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
-    `clock`: a frozen "now" for ages and SLA colours."""
+    `clock`: a frozen "now" for ages and SLA colours. Raises ConfigError, before anything
+    starts, for a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
+    if settings.keys:
+        from triage.keymap import check_keymap
+
+        check_keymap(settings.keys)
     return TriageApp(store=store, settings=settings, db_path=db_path, clock=clock, sync=sync)

@@ -135,11 +135,18 @@ class ConflictsScreen(Screen[None]):
         self.query_one("#conflicts-info", Static).update(
             Content.assemble(
                 (f"{count} conflict{'s' if count != 1 else ''}", "bold"),
-                ("  ·  d dismiss · enter open the lead to decide again · esc back", "$text-muted"),
+                (f"  ·  {self._keys_line()}", "$text-muted"),
             )  # fmt: skip
         )
         if self.entries:
             option_list.highlighted = min(keep, len(self.entries) - 1)
+
+    def _keys_line(self) -> str:
+        key = self.triage.key_label
+        return (
+            f"{key('dismiss_conflict', 'd')} dismiss · {key('open_conflict', 'enter')} open "
+            f"the lead to decide again · {key('back', 'esc')} back"
+        )
 
     def empty_text(self) -> str:
         try:
@@ -189,7 +196,7 @@ class ConflictsScreen(Screen[None]):
         if self.store.lead(entry.lead_id) is None:
             self.notify(
                 f"{entry.lead_name or entry.lead_id} is no longer in your queue; "
-                "press d to dismiss the conflict",
+                f"press {self.triage.key_label('dismiss_conflict', 'd')} to dismiss the conflict",
                 severity="warning",
             )
             return

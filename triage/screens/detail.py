@@ -42,7 +42,7 @@ def _fmt_time(dt) -> str:
 # Same ids as the queue's (one remap moves both), but here they decide the shown lead only.
 _ONLY = {
     "accept": "Accept this lead only (marks in the queue are left alone), then show the next",
-    "reject": "Reject this lead only, with a reason: r then the reason's digit",
+    "reject": "Reject this lead only, with a reason (a digit picks it at once)",
     "nurture": "Return this lead only to nurture, with a reason and an optional re-entry date",
 }
 DETAIL_DECISION_BINDINGS = [replace(b, tooltip=_ONLY[b.action]) for b in DECISION_BINDINGS]
@@ -82,7 +82,7 @@ class LeadDetailScreen(Screen[None]):
         with VerticalScroll(id="detail-body"):
             yield Static(id="lead-heading")
             yield Static(id="lead-facts")
-            yield Static("BANT · keys 1-4 cycle the rep's answer", classes="section-title")
+            yield Static(self._bant_title(), classes="section-title")
             yield BantChecklist(self.triage.policy, id="bant")
             yield Static("Activity", classes="section-title")
             yield Static(id="lead-activity", classes="timeline")
@@ -90,6 +90,12 @@ class LeadDetailScreen(Screen[None]):
             yield Static(id="lead-history", classes="timeline")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
+
+    def _bant_title(self) -> str:
+        """ "BANT · keys 1-4 cycle the rep's answer", with the keys of the keymap."""
+        keys = [self.triage.key_label(f"bant_{i}", str(i)) for i in range(1, 5)]
+        shown = "1-4" if keys == ["1", "2", "3", "4"] else " ".join(keys)
+        return f"BANT · keys {shown} cycle the rep's answer"
 
     def on_screen_resume(self) -> None:
         """Each time the screen is shown (it is kept installed between leads)."""

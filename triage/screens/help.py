@@ -12,6 +12,8 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from triage.keymap import keys_of, own_bindings
+
 
 @dataclass(frozen=True, slots=True)
 class HelpEntry:
@@ -21,29 +23,16 @@ class HelpEntry:
     tooltip: str
 
 
-def _own_bindings(node: DOMNode) -> list[Binding]:
-    """The Binding objects declared by the node's own (triage) classes, most derived first."""
-    out: list[Binding] = []
-    for cls in type(node).__mro__:
-        if not cls.__module__.startswith("triage."):
-            continue
-        for b in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(b, Binding):
-                out.append(b)
-    return out
-
-
 def entries_for(node: DOMNode, app: App) -> list[HelpEntry]:
     """One entry per binding id, with the keys the keymap gives it now."""
     keymap: dict[str, str] = dict(getattr(app, "keymap", {}) or {})
     seen: dict[str, HelpEntry] = {}
-    for binding in _own_bindings(node):
+    for binding in own_bindings(type(node)):
         binding_id = binding.id or binding.action
         if binding_id in seen:
             continue
-        raw = keymap.get(binding_id, binding.key)
         keys = tuple(
-            app.get_key_display(Binding(k.strip(), binding.action)) for k in raw.split(",")
+            app.get_key_display(Binding(k, binding.action)) for k in keys_of(binding, keymap)
         )
         seen[binding_id] = HelpEntry(binding_id, keys, binding.description, binding.tooltip)
     return list(seen.values())
@@ -77,10 +66,20 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         title = getattr(self.target, "HELP_TITLE", type(self.target).__name__)
         sections = sections_for(self.target, self.app)
+        close = next(e for e in entries_for(self, self.app) if e.id == "close_help")
+        closers = (
+            ", ".join(close.keys[:-1]) + f" or {close.keys[-1]}"
+            if len(close.keys) > 1
+            else close.keys[0]
+        )
         with VerticalScroll(id="help-body", classes="dialog"):
             yield Static(
                 Content.assemble(
-                    (f"Keys: {title}", "bold"), ("    esc, ? or q closes this", "$text-muted")
+                    (f"Keys: {title}", "bold"),
+                    (f"    {closers} closes this", "$text-muted"),
+                    ("\nThe third column is each key's binding id: ", "$text-muted"),
+                    ("[keys]", "$text-muted bold"),
+                    (' in config.toml moves it (reject = "x").', "$text-muted"),
                 ),
                 id="help-title",
             )
@@ -90,6 +89,7 @@ class HelpScreen(ModalScreen[None]):
                     for e in entries:
                         yield Static(Content(" ".join(e.keys)), classes="help-key")
                         yield Static(Content(e.description), classes="help-description")
+                        yield Static(Content(e.id), classes="help-id")
                         yield Static(Content(e.tooltip), classes="help-tooltip")
 
     def on_mount(self) -> None:

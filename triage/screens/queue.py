@@ -35,7 +35,7 @@ DECISION_BINDINGS = [
     Binding("a", "accept", "Accept", id="accept",
             tooltip="Accept the lead (or every marked lead): it becomes sales-accepted"),
     Binding("r", "reject", "Reject", id="reject",
-            tooltip="Reject with a reason: r then the reason's digit"),
+            tooltip="Reject with a reason: the picker's digits pick one at once"),
     Binding("n", "nurture", "Nurture", id="nurture",
             tooltip="Return to marketing nurture with a reason and an optional re-entry date"),
 ]  # fmt: skip

@@ -95,9 +95,10 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
 
     def _help_line(self) -> str:
         fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
-        digits = "digit" if len(self.reasons) <= 10 else "digit: the first 10"
         cancel = _key_label(self.app, "cancel", "esc")
-        return f"{digits}: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
+        if len(self.reasons) > 10:  # the reasons after the tenth have no digit
+            return f"digit: one of the first 10 · ↑↓ enter: any · tab: {fields} · {cancel}: cancel"
+        return f"digit: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
 
     def _title(self) -> Content:
         """ "Reject: Liam Costa" for one lead, "Reject 2 marked leads" for the marks."""
