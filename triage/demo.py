@@ -196,14 +196,38 @@ def run(args: Any) -> int:
         server.stop()
         backend.close()
     done = final is not None and final.ok and final.pending == 0
-    sent = "What you decided reached" if done else "Not all of it reached"
     triage = f"{sys.executable} -m triage"  # works whether or not the venv is on PATH
-    print(
-        ("The workstation stopped with an error (see above).\n" if crashed else "")
-        + f"Demo over. {sent} the demo server; marketing's view of it:\n"
+    report = (
         f"  {triage} server report --db {server_db} --by campaign\n"
         f"  {triage} server report --db {server_db} --by source --format csv\n"
+    )
+    if crashed:
+        # Never "Demo over, what you decided reached the server": it did not end well, and
+        # the rep must not take a crash for a finished session.
+        if done:
+            sent = "A last sync sent the decisions it had saved before the error."
+        else:
+            sent = _not_sent(final)
+        print(
+            "The workstation stopped with an error (see above): the demo did not finish.\n"
+            f"{sent} What the demo server has:\n{report}"
+            f"Data: {base}",
+            file=sys.stderr,
+        )
+        return 1
+    sent = "What you decided reached" if done else "Not all of it reached"
+    print(
+        f"Demo over. {sent} the demo server; marketing's view of it:\n{report}"
         f"Run it again with `triage demo` (it starts fresh). Data: {base}",
         file=sys.stderr,
     )
-    return 1 if crashed or not done else 0
+    return 0 if done else 1
+
+
+def _not_sent(final: Any) -> str:
+    if final is None:
+        return "Nothing was sent after the error."
+    pending = getattr(final, "pending", 0)
+    error = getattr(final, "error", None)
+    text = f"A last sync could not send everything: {pending} decision(s) still pending"
+    return text + (f" ({error})." if error else ".")

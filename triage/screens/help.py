@@ -96,4 +96,5 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
-        self.dismiss()
+        if self.is_active:
+            self.dismiss()

@@ -141,7 +141,13 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self._submit(index)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._close(None)
+
+    def _close(self, choice: ReasonChoice | None) -> None:
+        """Dismiss once: a second enter or click on the way out must not pop the screen
+        below it (with one screen left that is a crash)."""
+        if self.is_active:
+            self.dismiss(choice)
 
     @on(OptionList.OptionSelected, "#reason-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -155,6 +161,8 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self._submit(0 if highlighted is None else highlighted)
 
     def _submit(self, index: int) -> None:
+        if not self.is_active or not 0 <= index < len(self.reasons):
+            return
         reason = self.reasons[index]
         note_input = self.query_one("#note", Input)
         note = note_input.value.strip() or None
@@ -172,7 +180,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
                     self._say(str(exc))
                     until_input.focus()
                     return
-        self.dismiss(ReasonChoice(reason.code, note, until))
+        self._close(ReasonChoice(reason.code, note, until))
 
     def _say(self, message: str) -> None:
         self.query_one("#reason-message", Static).update(Content.styled(message, "$text-warning"))
@@ -206,8 +214,9 @@ class ConfirmScreen(ModalScreen[bool]):
         self.query_one("#no", Button).focus()
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        if self.is_active:  # answered once only (a double click)
+            self.dismiss(value)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")
