@@ -494,3 +494,64 @@ async def test_help_shows_each_binding_id_beside_its_keys(app):
         assert len(ids) == len(keys)
         title = str(app.screen.query_one("#help-title").render())
         assert "binding id" in title and "[keys]" in title
+
+
+# ---------------------------------------------------------------- issue 8.15: other processes
+
+
+async def test_the_queue_notices_what_other_processes_wrote(app, store):
+    """`triage decide` and `triage sync` in another terminal write the same store: one tick
+    of the data-version timer (called here directly, no sleeping) shows what they did."""
+    from dataclasses import replace
+
+    from tests.support.cli import run_cli
+    from tests.test_tui_support import make_lead
+    from triage.store import Store
+    from triage.widgets.status_bar import StatusBar
+
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("j", "j")
+        assert table.count == 60 and table.cursor_id == ids[2]
+        counts = table.stats.counts
+        app.check_outside_changes()  # nothing changed: nothing reloaded
+        assert table.stats.counts == counts
+
+        other = Store.open(store.path)  # what `triage sync` in another terminal does
+        try:
+            new = [replace(make_lead(200 + i), id=f"L-new{i}", mql_at=NOW) for i in range(5)]
+            other.apply_pull(new, [], cursor=500)
+            other.record_sync(ok=True, error=None, at=NOW)
+        finally:
+            other.close()
+        home = store.path.parent
+        ran = run_cli("decide", "reject", ids[0], "--reason", "no_budget", home=home)
+        assert ran.returncode == 0, ran.stderr
+        await pilot.pause()
+        assert table.count == 60  # not noticed before the timer ticks
+
+        app.check_outside_changes()
+        await pilot.pause()
+        assert table.count == 64
+        assert table.cursor_id == ids[2]  # the cursor stays on its lead
+        bar = str(app.screen.query_one(StatusBar).render())
+        assert "1 pending" in bar and "64 open" in bar
+        # the tick runs on a timer of about a second
+        (timer,) = [t for t in app._timers if t.name == "data-version"]
+        assert 0.5 <= timer._interval <= 2
+
+
+def test_store_data_version_moves_for_other_connections_only(store):
+    from triage.store import Store
+
+    ids = open_ids(store)
+    before = store.data_version()
+    store.decide([ids[0]], "accept", at=NOW)  # our own commit
+    assert store.data_version() == before
+    other = Store.open(store.path)
+    try:
+        other.decide([ids[1]], "accept", at=NOW)
+    finally:
+        other.close()
+    assert store.data_version() != before

@@ -32,6 +32,8 @@ from triage.typeahead import TypeAhead
 from triage.widgets.fmt import OUTCOME_PAST, plural
 from triage.widgets.status_bar import StatusBar, SyncView
 
+DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other processes
+
 EXIT_AFTER_FIRST_PAINT = "TRIAGE_EXIT_AFTER_FIRST_PAINT"
 """Set to a file path: after the first paint of the queue the app writes
 `{"time": time.time(), "rows": <rows fetched>}` there and exits (bench/tui.py uses it)."""
@@ -87,6 +89,7 @@ class TriageApp(App[None]):
         self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
         self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
         self._sync_quiet = True
+        self._data_version: int | None = None  # the store's, when the screens last saw it
         # Keys and pastes from the terminal, applied one after the other (see typeahead.py)
         self.typeahead = TypeAhead(self, super().on_event)
 
@@ -175,6 +178,8 @@ class TriageApp(App[None]):
         server = self.settings.server_url
         self.sub_title = server.split("://", 1)[-1] if server else "not logged in: local only"
         self.set_interval(30, self.refresh_status, name="status-clock")
+        self._data_version = self._store_version()
+        self.set_interval(DATA_VERSION_SECONDS, self.check_outside_changes, name="data-version")
 
     def first_paint(self) -> None:
         """Called by the queue after its first refresh: start syncing, or exit for the bench."""
@@ -207,12 +212,33 @@ class TriageApp(App[None]):
                 bar.show(status, self.sync_view, now)
 
     def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        """Tell every screen in the stack (decision | undo | bant | sync); refresh the bar."""
+        """Tell every screen in the stack (decision | undo | bant | sync | outside: another
+        process wrote to the store); refresh the bar."""
         for screen in self.screen_stack:
             handler = getattr(screen, "data_changed", None)
             if handler is not None:
                 handler(reason, lead_id)
         self.refresh_status()
+
+    def _store_version(self) -> int | None:
+        try:
+            return self.store.data_version()
+        except StoreError:
+            return None
+
+    def check_outside_changes(self) -> None:
+        """The data-version timer's tick (about once a second): has another process
+        (`triage decide` or `triage sync` in another terminal) or the sync worker
+        committed to the store? Then every screen shows the store again. Costs one
+        PRAGMA on the UI's connection when nothing changed."""
+        version = self._store_version()
+        if version is None or version == self._data_version:
+            return
+        self._data_version = version
+        if any(w.group == "sync" and w.is_running for w in self.workers):
+            return  # its end refreshes everything (sync_done)
+        self._policy = None  # `triage sync` may have brought a new policy
+        self.data_changed("outside")
 
     def filter_applied(self, query: str) -> None:
         """Hook for the benchmark: a filter keystroke has been re-queried and redrawn."""
@@ -574,6 +600,7 @@ class TriageApp(App[None]):
                 self.notify(f"Sync failed: {report.error or 'server unreachable'}",
                             severity="warning", title="Offline")  # fmt: skip
         self._policy = None  # a sync may bring a new policy
+        self._data_version = self._store_version()  # what follows shows the worker's commits
         self.data_changed("sync")
 
 

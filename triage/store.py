@@ -1642,6 +1642,16 @@ class Store:
                 (time.time(), conflict_id),
             )
 
+    def data_version(self) -> int:
+        """SQLite's PRAGMA data_version on this instance's connection: it changes when
+        another connection (another process, or another Store on the same file) commits,
+        not for this instance's own commits. A few microseconds: cheap to poll."""
+        with self._lock:
+            try:
+                return int(self._connection().execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: database error: {exc}") from exc
+
     def integrity_check(self) -> str:
         """PRAGMA integrity_check: "ok" when the file is sound."""
         with self._read() as conn:

@@ -206,5 +206,5 @@ class ConflictsScreen(Screen[None]):
             self.triage.open_lead(entry.lead_id)
 
     def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        if reason == "sync":
+        if reason in ("sync", "outside"):
             self.reload()
