@@ -555,3 +555,89 @@ def test_store_data_version_moves_for_other_connections_only(store):
     finally:
         other.close()
     assert store.data_version() != before
+
+
+# ---------------------------------------------------------------- issue 8.16: the empty queue's words
+
+
+def empty_line(app) -> str:
+    table = table_of(app)
+    assert table.count == 0
+    return str(table.render_line(2).text).strip()
+
+
+async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path, monkeypatch):
+    import threading
+
+    import triage.sync.runner as runner
+    from tests.test_tui_support import seed_store
+    from triage.config import Settings
+    from triage.store import Store
+    from triage.sync.engine import SyncReport
+
+    store = seed_store(tmp_path / "triage.db", 0)  # just logged in: nothing pulled yet
+    release = threading.Event()
+
+    def first_sync(db_path, *a, **kw):
+        release.wait(10)
+        other = Store.open(db_path)
+        try:
+            other.record_sync(ok=True, error=None, at=NOW)
+        finally:
+            other.close()
+        return SyncReport(ok=True)
+
+    monkeypatch.setattr(runner, "run_once", first_sync)
+    settings = Settings(server_url="https://triage.example.com", token="t0k3n")
+    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert empty_line(app) == "Fetching your queue from triage.example.com…"
+            await until(pilot, lambda: app.sync_view.state == "syncing")
+            assert empty_line(app) == "Fetching your queue from triage.example.com…"
+            release.set()
+            await until(pilot, lambda: app.sync_view.state == "online")
+            await pilot.pause()
+            assert empty_line(app).startswith("No open leads: your queue is clear.")
+    finally:
+        release.set()
+        store.close()
+
+
+async def test_an_empty_queue_without_a_login_says_so(tmp_path):
+    from tests.test_tui_support import seed_store
+    from triage.config import Settings
+
+    store = seed_store(tmp_path / "triage.db", 0)
+    app = make_app(store=store, settings=Settings(), db_path=store.path, clock=lambda: NOW)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert empty_line(app) == "Not signed in: run triage login to fetch your queue."
+    finally:
+        store.close()
+
+
+async def test_an_empty_queue_whose_first_sync_failed_says_so(tmp_path, monkeypatch):
+    import triage.sync.runner as runner
+    from tests.test_tui_support import seed_store
+    from triage.config import Settings
+    from triage.sync.engine import SyncReport
+
+    store = seed_store(tmp_path / "triage.db", 0)
+    monkeypatch.setattr(
+        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
+    )
+    settings = Settings(server_url="https://triage.example.com", token="t0k3n")
+    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.sync_view.state == "offline")
+            await pilot.pause()
+            assert empty_line(app) == (
+                "Could not fetch your queue from triage.example.com (connection refused). "
+                "Press s to try again."
+            )
+    finally:
+        store.close()

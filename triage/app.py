@@ -210,6 +210,26 @@ class TriageApp(App[None]):
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
                 bar.show(status, self.sync_view, now)
+        table = self.queue_table
+        if table is not None:
+            table.set_empty_text(self.empty_queue_text(status))
+
+    def empty_queue_text(self, status) -> str:  # status: StoreStatus
+        """What an empty queue means: not signed in, the first sync still fetching (or
+        failing), or a queue that is really clear."""
+        server = self.settings.server_url
+        if not (server and self.settings.token):
+            return "Not signed in: run triage login to fetch your queue."
+        sync_key = self.key_label("sync", "s")
+        host = server.split("://", 1)[-1]
+        state = self.sync_view.state
+        if status.last_sync is None:  # never synced: the queue is not known yet
+            if state == "syncing" or (state == "never" and self.sync_enabled):
+                return f"Fetching your queue from {host}…"
+            if state in ("offline", "stopped"):
+                why = self.sync_view.message or "no answer"
+                return f"Could not fetch your queue from {host} ({why}). Press {sync_key} to try again."
+        return f"No open leads: your queue is clear. Press {sync_key} to look for new ones."
 
     def data_changed(self, reason: str, lead_id: str | None = None) -> None:
         """Tell every screen in the stack (decision | undo | bant | sync | outside: another

@@ -174,6 +174,7 @@ class LeadTable(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
         self._columns: tuple[int, list[Column]] | None = None
         self._loaded = False
+        self._empty_text: str | None = None  # what the app says an empty queue means now
 
     # ------------------------------------------------------------ data
 
@@ -391,7 +392,17 @@ class LeadTable(ScrollView, can_focus=True):
     def empty_text(self) -> str:
         if not self.filter.empty:
             return "No lead matches this filter. Escape clears it."
+        if self._empty_text:
+            return self._empty_text
         return "No open leads: your queue is clear. Press s to look for new ones."
+
+    def set_empty_text(self, text: str | None) -> None:
+        """What an empty, unfiltered queue means now (fetching, not signed in, clear):
+        the app says it, after every change of sync state."""
+        if text != self._empty_text:
+            self._empty_text = text
+            if self.count == 0:
+                self.refresh()
 
     def columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
