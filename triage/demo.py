@@ -8,9 +8,11 @@ The generator (`demo_rows`) is also what tests and benchmarks load.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -142,30 +144,137 @@ def demo_rows(
 
 
 MARKER = ".triage-demo"
+LOCK = ".triage-demo.lock"  # flock'ed by the run that uses the directory, for its life
+RUNS = "demo"  # under the user data dir: one directory per run
+
+
+class DemoDirError(Exception):
+    """The demo cannot have that directory; nothing was deleted."""
+
+
+def _lock(directory: Path) -> int | None:
+    """An fd holding an exclusive flock on the directory's lock file (the kernel lets go
+    when the process ends, however it ends); None if another process holds it."""
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: nothing to guard with
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _holder(directory: Path) -> str:
+    try:
+        pid = (directory / LOCK).read_text().strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "another process"
+
+
+def _empty_out(directory: Path) -> None:
+    """Delete a demo directory's contents, all but the lock file (which we hold)."""
+    for entry in directory.iterdir():
+        if entry.name == LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _clean_finished_runs(root: Path) -> None:
+    """Delete the directories of demo runs that have ended (nobody holds their lock).
+    A directory without the marker is left alone: not ours, or a run still starting."""
+    for entry in root.iterdir():
+        if entry.name.startswith("run-") and (entry / MARKER).exists():
+            fd = _lock(entry)
+            if fd is None:
+                continue  # that demo is still running
+            try:
+                shutil.rmtree(entry)
+            finally:
+                os.close(fd)
+    # the layout before runs had directories of their own: the data directly in root
+    if (root / MARKER).exists():
+        for name in ("client", "server.db", "server.db-wal", "server.db-shm", MARKER):
+            path = root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+def claim_directory(chosen: Path | None = None) -> tuple[Path, int]:
+    """The directory this demo run owns, empty, and the fd of the lock held on it.
+
+    Without `chosen`: a new directory of its own under <user data dir>/demo/, after
+    deleting those of runs that have ended; two demos at once never share one. With
+    `chosen` (--dir): that directory, emptied, if it is empty or a demo directory that no
+    running demo holds; otherwise DemoDirError, and nothing is deleted. Both are private
+    (0700): leads and notes are for this user's eyes only."""
+    from triage.config import ensure_private_dir, paths_from_env
+
+    if chosen is not None:
+        base = chosen.expanduser()
+        if base.exists() and any(base.iterdir()) and not (base / MARKER).exists():
+            raise DemoDirError(
+                f"{base} is not empty and is not a demo directory; "
+                "choose an empty or new --dir (nothing was deleted)"
+            )
+        ensure_private_dir(base)  # leads and notes: for this user's eyes only
+        lock = _lock(base)
+        if lock is None:
+            raise DemoDirError(
+                f"another triage demo ({_holder(base)}) is using {base}; let it end, or "
+                "choose another --dir (nothing was deleted)"
+            )
+        _empty_out(base)  # a previous demo's data: each run starts fresh
+    else:
+        root = paths_from_env().data_dir / RUNS
+        ensure_private_dir(root)
+        _clean_finished_runs(root)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = root / f"run-{stamp}-{os.getpid()}"
+        base.mkdir(mode=0o700)
+        lock = _lock(base)
+        assert lock is not None  # a new directory: nobody else knows it yet
+    (base / MARKER).write_text(
+        "made by `triage demo`; the first run after this one ends deletes it\n"
+    )
+    return base, lock
+
+
 DEMO_REP = "dana.rep@demo.example"
 DEMO_MARKETING = "mo.marketing@demo.example"
 
 
 def run(args: Any) -> int:
     """Entry point of `triage demo`."""
-    from triage.config import Paths, ensure_private_dir, load_settings, paths_from_env, save_login
+    try:
+        base, lock = claim_directory(Path(args.dir) if getattr(args, "dir", None) else None)
+    except DemoDirError as exc:
+        print(f"triage demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, base)
+    finally:
+        os.close(lock)  # the next demo may now clean this run's directory up
+
+
+def _run(args: Any, base: Path) -> int:
+    from triage.config import Paths, load_settings, save_login
     from triage.server.live import ServerThread
     from triage.server.service import Backend
     from triage.store import Store
 
-    base = Path(args.dir) if getattr(args, "dir", None) else paths_from_env().data_dir / "demo"
-    if base.exists():
-        if any(base.iterdir()) and not (base / MARKER).exists():
-            print(
-                f"triage demo: {base} is not empty and is not a demo directory; "
-                "choose an empty or new --dir (nothing was deleted)",
-                file=sys.stderr,
-            )
-            return 2
-        shutil.rmtree(base)  # a previous demo's data: each run starts fresh
-    ensure_private_dir(base)  # leads and notes: for this user's eyes only
     (base / "client").mkdir(mode=0o700)
-    (base / MARKER).write_text("made by `triage demo`; the next run deletes this directory\n")
     server_db = base / "server.db"
     backend = Backend.open(f"sqlite:///{server_db}")
     backend.add_user(DEMO_MARKETING, "Mo (marketing)", "marketing")
@@ -218,7 +327,8 @@ def run(args: Any) -> int:
     sent = "What you decided reached" if done else "Not all of it reached"
     print(
         f"Demo over. {sent} the demo server; marketing's view of it:\n{report}"
-        f"Run it again with `triage demo` (it starts fresh). Data: {base}",
+        f"Run it again with `triage demo` (each run starts fresh, in a directory of its own). "
+        f"Data: {base} (the next run deletes it)",
         file=sys.stderr,
     )
     return 0 if done else 1
