@@ -192,3 +192,40 @@ def test_a_chosen_directory_is_refused_while_a_demo_uses_it(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(30)
+
+
+# ---------------------------------------------------------------- the demo's data (issue 8.25)
+
+# Words that only a lead of one source can show, in its activities or its evidence.
+ONLY = {
+    "booth": "tradeshow",
+    "badge": "tradeshow",
+    "attended": "webinar",
+    "registered for": "webinar",
+    "search ad": "paid_search",
+    "partner": "referral",
+}
+# How each source brings a lead in: its first activity.
+FIRST_KIND = {
+    "webinar": "form",
+    "tradeshow": "booth_scan",
+    "content": "download",
+    "paid_search": "ad_click",
+    "referral": "referral",
+}
+
+
+def test_demo_activities_fit_the_lead_source():
+    from triage.demo import demo_rows
+
+    rows = [row for seed in (1, 7, 11) for row in demo_rows(300, seed=seed)]
+    assert {row["source"] for row in rows} == set(FIRST_KIND)
+    for row in rows:
+        source, acts = row["source"], row["activities"]
+        assert acts and acts[0]["kind"] == FIRST_KIND[source], row
+        texts = [f"{a['kind']} {a['detail']}".lower() for a in acts]
+        texts.append(row.get("evidence_need", "").lower())
+        for text in texts:
+            for word, owner in ONLY.items():
+                if word in text.replace(row["campaign"], ""):
+                    assert source == owner, (source, text)

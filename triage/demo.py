@@ -71,16 +71,47 @@ AUTHORITY = ["Title suggests decision maker", "Influencer; reports to VP", "Indi
              "Signed up with personal email", "Champion named: their CFO"]  # fmt: skip
 NEED = [
     "Downloaded the ROI calculator", "Asked about carrier integrations",
-    "Attended the full webinar and asked 2 questions", "Only opened one email",
-    "Uses a competitor today, contract ends in Q2", "Chat: 'just researching for a thesis'",
+    "Only opened one email", "Uses a competitor today, contract ends in Q2",
+    "Chat: 'just researching for a thesis'",
 ]  # fmt: skip
+NEED_BY_SOURCE = {  # evidence that only a lead of that source can have
+    "webinar": ["Attended the full webinar and asked 2 questions"],
+    "tradeshow": ["Long talk at the booth about their warehouse backlog"],
+    "referral": ["The partner says they are replacing their current tool"],
+}
 TIMING = ["Form: buying this quarter", "Form: 6-12 months", "Form: just researching",
           "Renewal of current tool in March", "No timeline given"]  # fmt: skip
-ACTIVITY = [
-    ("email_open", "Opened '{c}' invitation"), ("page_view", "Viewed /pricing"),
-    ("form", "Filled in the '{c}' form"), ("webinar", "Attended '{c}' (52 min)"),
-    ("download", "Downloaded the {c} asset"), ("chat", "Chatted with the website bot"),
-    ("booth_scan", "Badge scanned at the booth ({c})"), ("page_view", "Viewed /case-studies"),
+# What a lead did before it became an MQL, by the source that brought it in: the first
+# activity is how that source brought it (a webinar registration, a badge scan at the
+# booth, ...); the others fit the source too, or any source (a pricing page view). A
+# webinar lead never had its badge scanned at a booth.
+ACTIVITY_BY_SOURCE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
+    "webinar": (
+        [("form", "Registered for '{c}'")],
+        [("email_open", "Opened the '{c}' reminder"), ("webinar", "Attended '{c}' ({m} min)"),
+         ("download", "Downloaded the '{c}' slides")],
+    ),
+    "tradeshow": (
+        [("booth_scan", "Badge scanned at the booth ({c})")],
+        [("meeting", "Booth demo at {c}"), ("email_open", "Opened the {c} follow-up email")],
+    ),
+    "content": (
+        [("download", "Downloaded the {c} asset")],
+        [("email_open", "Opened the '{c}' nurture email"), ("form", "Filled in the '{c}' form")],
+    ),
+    "paid_search": (
+        [("ad_click", "Clicked the '{c}' search ad")],
+        [("form", "Asked for a demo on the '{c}' landing page")],
+    ),
+    "referral": (
+        [("referral", "Introduced by a partner ({c})")],
+        [("meeting", "Intro call with the referring partner"),
+         ("email_open", "Opened the partner's introduction email")],
+    ),
+}  # fmt: skip
+ANY_SOURCE = [
+    ("page_view", "Viewed /pricing"), ("page_view", "Viewed /case-studies"),
+    ("chat", "Chatted with the website bot"),
 ]  # fmt: skip
 
 
@@ -105,14 +136,17 @@ def demo_rows(
         score = max(1, min(100, int(rng.gauss(55 if authority == "yes" else 35, 20))))
         acts = []
         t = mql_at - timedelta(days=rng.randint(3, 40))
-        for _ in range(rng.randint(1, 5)):
-            kind, detail = rng.choice(ACTIVITY)
+        brought_in, later = ACTIVITY_BY_SOURCE[source]
+        pool = later + ANY_SOURCE
+        count = rng.randint(1, 5)
+        steps = [rng.choice(brought_in), *rng.sample(pool, min(count - 1, len(pool)))]
+        for kind, detail in steps:  # the first is how the source brought the lead in
             t += timedelta(hours=rng.randint(2, 120))
             acts.append(
                 {
                     "at": min(t, mql_at).isoformat(),
                     "kind": kind,
-                    "detail": detail.format(c=campaign),
+                    "detail": detail.format(c=campaign, m=rng.randint(20, 60)),
                 }
             )
         row: dict[str, Any] = {
@@ -131,7 +165,7 @@ def demo_rows(
             "mql_at": mql_at.isoformat(),
             "evidence_budget": rng.choice(BUDGET),
             "evidence_authority": rng.choice(AUTHORITY),
-            "evidence_need": rng.choice(NEED),
+            "evidence_need": rng.choice(NEED + NEED_BY_SOURCE.get(source, [])),
             "evidence_timing": rng.choice(TIMING),
             "activities": sorted(acts, key=lambda a: a["at"]),
         }
