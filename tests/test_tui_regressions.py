@@ -353,6 +353,24 @@ async def test_a_burst_into_the_filter_then_a_decision(app, store):
         assert isinstance(app.screen, QueueScreen)
 
 
+async def test_a_paste_on_the_queue_is_applied_as_the_keys_it_holds(app, store):
+    from textual import events
+
+    from tests.test_tui_support import settle
+
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(events.Paste("r0partner deal\r"))  # a bracketed paste
+        await settle(pilot)
+        lead = store.lead(ids[0])
+        assert (lead.decision.reason, lead.decision.note) == ("other", "partner deal")
+        await burst(pilot, "slash")
+        app.post_message(events.Paste("source:webinar\nr1"))  # into a text field: text
+        await settle(pilot)
+        assert app.screen.query_one("#filter").value == "source:webinar"
+        assert store.lead(ids[1]).status is domain.Status.OPEN
+
+
 # ---------------------------------------------------------------- issue 8.1: every reason reachable
 
 

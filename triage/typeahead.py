@@ -15,6 +15,9 @@ started on and ended on, with their widgets) and starting over until a round fin
 every queue empty. A key typed at human pace finds nothing to wait for and goes
 straight through. Nothing here waits on time: a check twice a second, only while a key
 waits, counts a queue that was closed with our callback in it as done.
+
+A paste is typed input too: where a text field has the focus it gets the text, as
+Textual gives it; anywhere else it is applied as the keys it holds, one by one.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from collections.abc import Awaitable, Callable
 
 from textual import events
 from textual.app import App
+from textual.keys import _character_to_key
 from textual.message_pump import MessagePump
 from textual.screen import Screen
+from textual.widget import Widget
 
 Dispatch = Callable[[events.Event], Awaitable[None]]
 
@@ -39,6 +44,27 @@ def _has_work(pump: MessagePump) -> bool:
     if pump._closing or pump._closed:
         return False
     return not pump._message_queue.empty() or bool(pump._next_callbacks)
+
+
+def _takes_text(widget: Widget | None) -> bool:
+    """Does the widget take a paste as text (Input, TextArea: they handle Paste)?"""
+    if widget is None:
+        return False
+    return any("_on_paste" in c.__dict__ or "on_paste" in c.__dict__ for c in type(widget).__mro__)
+
+
+def _keys_of(text: str) -> list[events.Key]:
+    """The key events that typing `text` sends: enter for a line break, tab for a tab;
+    other control characters are dropped."""
+    out: list[events.Key] = []
+    for char in text.replace("\r\n", "\r"):
+        if char in "\r\n":
+            out.append(events.Key("enter", "\r"))
+        elif char == "\t":
+            out.append(events.Key("tab", "\t"))
+        elif char.isprintable():
+            out.append(events.Key(_character_to_key(char), char))
+    return out
 
 
 def _gone(pump: MessagePump) -> bool:
@@ -86,6 +112,14 @@ class TypeAhead:
             self._busy = False
             return
         event = self._held.popleft()
+        if isinstance(event, events.Paste) and not _takes_text(self._focused()):
+            # A paste where no text field has the focus is what its keys would do,
+            # typed one after the other (`r0partner deal⏎` from a macro or a snippet).
+            self._held.extendleft(reversed(_keys_of(event.text)))
+            if not self._held:
+                self._busy = False
+                return
+            event = self._held.popleft()
         self._generation += 1
         generation = self._generation
         origin = self._screen()
@@ -93,6 +127,10 @@ class TypeAhead:
             await self._dispatch(event)
         finally:
             self._wait(origin, generation, 0)
+
+    def _focused(self) -> Widget | None:
+        screen = self._screen()
+        return None if screen is None else screen.focused
 
     def _screen(self) -> Screen | None:
         try:
