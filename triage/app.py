@@ -228,7 +228,9 @@ class TriageApp(App[None]):
                 return f"Fetching your queue from {host}…"
             if state in ("offline", "stopped"):
                 why = self.sync_view.message or "no answer"
-                return f"Could not fetch your queue from {host} ({why}). Press {sync_key} to try again."
+                return (
+                    f"Could not fetch your queue from {host}. Press {sync_key} to try again.\n{why}"
+                )
         return f"No open leads: your queue is clear. Press {sync_key} to look for new ones."
 
     def data_changed(self, reason: str, lead_id: str | None = None) -> None:

@@ -425,8 +425,9 @@ class LeadTable(ScrollView, can_focus=True):
             return self._header_strip(width)
         index = round(self.scroll_y) + y - 1
         if index >= self.count:
-            if self.count == 0 and y == 2 and self._loaded:
-                text = set_cell_size("  " + self.empty_text(), width)
+            lines = self.empty_text().split("\n") if self.count == 0 and self._loaded else []
+            if 0 <= y - 2 < len(lines):
+                text = set_cell_size("  " + lines[y - 2], width)
                 return Strip([Segment(text, base + self._style("lead-table--empty"))], width)
             return Strip.blank(width, base)
         row = self.row_at(index)
