@@ -135,10 +135,11 @@ async def key_to_decision(db: Path, runs: int) -> tuple[list[float], list[float]
         committed.append(time.perf_counter())
         return result
 
-    resume = ReasonPicker.on_screen_resume
+    resume = ReasonPicker.__dict__.get("on_screen_resume")  # the picker resets in prepare()
 
     def timed_resume(self):
-        resume(self)
+        if resume is not None:
+            resume(self)
         self.call_after_refresh(lambda: shown.append(time.perf_counter()))
 
     store.decide = timed_decide  # type: ignore[method-assign]
@@ -161,7 +162,10 @@ async def key_to_decision(db: Path, runs: int) -> tuple[list[float], list[float]
                 assert len(committed) == before + 1
                 decisions.append(committed[-1] - t)
     finally:
-        ReasonPicker.on_screen_resume = resume  # type: ignore[method-assign]
+        if resume is None:
+            del ReasonPicker.on_screen_resume
+        else:
+            ReasonPicker.on_screen_resume = resume  # type: ignore[method-assign]
     store.close()
     return decisions, pickers
 

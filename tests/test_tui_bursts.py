@@ -1,5 +1,5 @@
-"""No key sequence ends in a traceback: random bursts of keys, sent with no pause between
-them (as a paste, a macro or `tmux send-keys` sends them), on every screen.
+"""No key sequence ends in a traceback: random bursts of keys (and bracketed pastes), sent
+with no pause between them (as a macro or `tmux send-keys` sends them), on every screen.
 
 After each burst: no exception escaped the app (its `_exception` and `return_code`), the
 store is intact (`PRAGMA integrity_check`) and every lead's decision is consistent with
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_tui_support import NOW, build_app, burst, make_conflict, seed_store, settle
+from tests.test_tui_support import NOW, build_app, make_conflict, seed_store, settle
 from triage import domain
 from triage.store import Store
 
@@ -33,7 +33,9 @@ SPECIAL = [
     "ctrl+p", "ctrl+c", "ctrl+a", "ctrl+e", "ctrl+u", "ctrl+w",
 ]  # fmt: skip
 TEXT = list("abcdefghijklmnoprstuvwxyzG0123456789/*?+-:<>=., ")
-KEYS = st.sampled_from([*SPECIAL, *TEXT, *TEXT[:26], "q"])
+# A bracketed paste arrives as one event: "paste:" then its text.
+PASTES = ["paste:r0pasted note\r", "paste:source:webinar\n", "paste:+3m", "paste:jjr2", "paste:"]
+KEYS = st.sampled_from([*SPECIAL, *TEXT, *TEXT[:26], *PASTES, "q"])
 BURSTS = st.lists(KEYS, min_size=1, max_size=40)
 
 
@@ -115,6 +117,18 @@ def check_store(store: Store) -> None:
             assert decision.nurture_until > NOW.astimezone().date()
 
 
+def send(app, keys: list[str]) -> None:
+    """All the keys (and pastes) at once, with no pause: as a terminal sends a burst."""
+    from textual import events
+
+    from tests.test_tui_support import key_event
+
+    for key in keys:
+        event = events.Paste(key[6:]) if key.startswith("paste:") else key_event(key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def run_burst(template: Path, screen: str, keys: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "triage.db"
@@ -127,7 +141,8 @@ async def run_burst(template: Path, screen: str, keys: list[str]) -> None:
                 async with app.run_test(size=SIZE) as pilot:
                     await go(app, pilot)
                     assert type(app.screen).__name__ == kind
-                    await burst(pilot, *keys)
+                    send(app, keys)
+                    await settle(pilot)
                     if app.is_running:
                         await settle(pilot)
             except Exception as exc:  # run_test re-raises what the app raised
