@@ -25,7 +25,7 @@ from triage.screens.conflicts import ConflictsScreen
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.help import HelpScreen
 from triage.screens.queue import QueueScreen
-from triage.screens.reason import ReasonPicker, parse_until
+from triage.screens.reason import ReasonPicker
 
 SIZE = (120, 40)
 
@@ -326,7 +326,7 @@ async def test_nurture_with_a_date_typed_in_one_burst(app, store):
         lead = store.lead(ids[0])
         assert lead.status is domain.Status.NURTURE
         assert lead.decision.reason == "timing_later"
-        assert lead.decision.nurture_until == parse_until("+3m", today)
+        assert lead.decision.nurture_until == domain.parse_nurture_until("+3m", today)
 
 
 async def test_a_burst_of_decisions_is_applied_in_the_order_typed(app, store):
