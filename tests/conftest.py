@@ -15,7 +15,11 @@ import httpx
 import pytest
 
 PG_URL = os.environ.get("TRIAGE_TEST_PG_URL")
-ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# The server tests run on SQLite in the fast lane and on PostgreSQL too in the full suite
+# (the PostgreSQL variants are marked slow; they need TRIAGE_TEST_PG_URL).
+ENGINES = [pytest.param("sqlite", id="sqlite")] + (
+    [pytest.param("postgresql", id="postgresql", marks=pytest.mark.slow)] if PG_URL else []
+)
 
 
 def _pg_schema_url(base: str, schema: str) -> str:

@@ -219,7 +219,8 @@ class StoreMachine(RuleBasedStateMachine):
                 waiting.add(row.lead_id)
             if row.seq is not None or row.lead_id not in waiting:
                 out.append(row)
-        return out
+        # in flight first, by number; then new rows in the order they were made
+        return sorted(out, key=lambda r: (r.seq is None, r.seq or 0))
 
     def _hand_out(self, limit: int) -> list[Row]:
         items = self.store.pending(limit=limit)

@@ -1033,7 +1033,9 @@ class Store:
             "SELECT id, seq, lead_id, type, payload FROM outbox o WHERE o.seq IS NOT NULL "
             "OR NOT EXISTS (SELECT 1 FROM outbox c JOIN outbox t ON t.id = c.compensates "
             "WHERE c.lead_id = o.lead_id AND c.id <= o.id AND c.seq IS NULL) "
-            "ORDER BY id LIMIT ?"
+            # rows in flight first, by their numbers; then new ones in the order made (a
+            # compensation that waited is numbered after rows made later on other leads)
+            "ORDER BY o.seq IS NULL, o.seq, o.id LIMIT ?"
         )
         with self._lock:
             with self._read() as conn:
