@@ -364,6 +364,17 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class PastDecision:
+    """A decision of an earlier cycle of the lead (before marketing reassigned it): what its
+    new owner may see of it, never the note."""
+
+    outcome: Outcome
+    reason: str | None
+    at: datetime
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lead:
     id: str
     external_id: str
@@ -387,6 +398,7 @@ class Lead:
     bant: dict[str, str] = field(default_factory=dict)
     status: Status = Status.OPEN
     decision: Decision | None = None
+    history: tuple[PastDecision, ...] = ()  # earlier cycles, oldest first
 
     def bant_answer(self, key: str) -> Answer:
         try:
@@ -679,6 +691,21 @@ def lead_to_dict(lead: Lead) -> dict[str, Any]:
         "bant": dict(lead.bant),
         "status": Status(lead.status).value,
         "decision": decision_to_dict(lead.decision),
+        **(
+            {
+                "history": [
+                    {
+                        "outcome": Outcome(h.outcome).value,
+                        "reason": h.reason,
+                        "at": format_time(h.at),
+                        "by": h.by,
+                    }
+                    for h in lead.history
+                ]
+            }
+            if lead.history
+            else {}
+        ),  # fmt: skip
     }
 
 
@@ -713,6 +740,10 @@ def lead_from_dict(d: dict[str, Any]) -> Lead:
         bant=dict(d.get("bant") or {}),
         status=Status(d.get("status", "open")),
         decision=decision_from_dict(d.get("decision")),
+        history=tuple(
+            PastDecision(Outcome(h["outcome"]), h.get("reason"), parse_time(h["at"]), h.get("by"))
+            for h in d.get("history") or ()
+        ),
     )
 
 

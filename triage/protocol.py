@@ -293,4 +293,8 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
             by=d.by,
             nurture_until=d.nurture_until,
         ),
+        history=tuple(
+            domain.PastDecision(domain.Outcome(h.outcome), h.reason, domain.parse_time(h.at), h.by)
+            for h in w.history
+        ),
     )

@@ -200,6 +200,14 @@ class LeadDetailScreen(Screen[None]):
 
     def _render_history(self, entries: list[HistoryEntry], lead: domain.Lead) -> None:
         parts: list[tuple[str, str] | str] = []
+        for past in lead.history:  # earlier cycles, before marketing reassigned it
+            if parts:
+                parts.append("\n")
+            parts.append((f"{_fmt_time(past.at)}  ", "$text-muted"))
+            parts.append((f"{past.outcome.value}", "bold"))
+            if past.reason:
+                parts.append(f" · {self.triage.reason_label(past.outcome, past.reason)}")
+            parts.append((f" · by {past.by or 'someone'}, an earlier cycle", "$text-muted"))
         for e in entries:
             if parts:
                 parts.append("\n")
