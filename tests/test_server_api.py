@@ -737,10 +737,16 @@ def test_feedback_stream_pages_decisions_and_reopenings(seeded: Live) -> None:
     last = live.mo.get("/v1/feedback", params={"cursor": cursors[-1]}).json()
     assert last["events"] == [] and last["has_more"] is False
     assert last["cursor"] >= cursors[-1]
-    # a cursor past the counter (a restored database): nothing, and no failure
+    # a cursor past the counter (a restored database): reset, from the start again; the
+    # consumer drops the event_ids it has seen (stable and unique)
     beyond = live.mo.get("/v1/feedback", params={"cursor": 2**40})
-    assert beyond.status_code == 200
-    assert beyond.json()["events"] == [] and beyond.json()["has_more"] is False
+    assert beyond.status_code == 200 and beyond.json()["reset"] is True
+    again = beyond.json()["events"]
+    assert [e["event_id"] for e in again] == [e["event_id"] for e in events]
+    assert len({e["event_id"] for e in events}) == 5
+    decides = [e for e in events if e["kind"] == "decide"]
+    assert decides[0]["event_id"] == f"decide:{client}:1" == "decide:" + decides[0]["decision_id"]
+    assert events[3]["decision_id"] == decides[0]["decision_id"]  # the reopen names it
     # decide and reopen in one batch left the lead open, two versions on
     lead0 = live.backend.lead(ids[0])
     assert (lead0["status"], lead0["decision"], lead0["version"]) == ("open", None, 3)

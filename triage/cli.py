@@ -90,6 +90,28 @@ def _server_parsers(sub: Any) -> None:
     p.add_argument(
         "--sql", action="store_true", help="print the SQL it would run instead of running it"
     )
+    p = cmd(
+        "backup",
+        "backup",
+        "write a consistent copy of the database to a new file, while the server runs "
+        "(SQLite: online backup; PostgreSQL: pg_dump)",
+    )
+    p.add_argument("file", help="the backup file to write (it must not exist)")
+    p = cmd(
+        "restore",
+        "restore",
+        "put a backup in place of the database and mark the history as gone back "
+        "(stop the servers first); reps' next syncs heal",
+    )
+    p.add_argument("file", help="a file written by `triage server backup`")
+    p = cmd(
+        "prune",
+        "prune",
+        "drop change-log rows older than --keep-days (a rep with an older cursor refetches)",
+    )
+    p.add_argument(
+        "--keep-days", type=int, default=90, metavar="N", help="days to keep (default 90)"
+    )
     p = cmd("run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(

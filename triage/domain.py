@@ -361,6 +361,7 @@ class Decision:
     at: datetime
     by: str | None = None
     nurture_until: date | None = None
+    id: str | None = None  # "client_id:seq" of its first sending (servers with "origin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +648,7 @@ def decision_to_dict(d: Decision | None) -> dict[str, Any] | None:
         "at": format_time(d.at),
         "by": d.by,
         "nurture_until": d.nurture_until.isoformat() if d.nurture_until else None,
+        **({"id": d.id} if d.id else {}),
     }
 
 
@@ -661,6 +663,7 @@ def decision_from_dict(d: dict[str, Any] | None) -> Decision | None:
         at=parse_time(d["at"]),
         by=d.get("by"),
         nurture_until=date.fromisoformat(until) if until else None,
+        id=d.get("id"),
     )
 
 

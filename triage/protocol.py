@@ -27,7 +27,16 @@ MAX_NOTE = 2000
 # the feature (an older server refuses unknown mutation fields: never send them blind).
 # - "assign_force": POST /v1/leads/{id}/assign takes "force": true (a decided lead is
 #   reassigned and reopened). An older server ignores the field and reassigns anyway.
-FEATURES: tuple[str, ...] = ("assign_force",)
+# - "history_check": GET /v1/sync/pull and /v1/feedback take `digest`, the
+#   `cursor_digest` the last answer gave; a cursor from another history (the server was
+#   restored) answers `reset`. Answers carry server_id, epoch and cursor_digest.
+# - "origin": a mutation may carry `origin` (a decide sent again after a restore: the
+#   identity of its first sending) and `reopens` (the decision id a reopen undoes); a
+#   decision carries its `id`; feedback events carry `event_id` and `decision_id`.
+# - "lookup": POST /v1/sync/lookup answers the current state of given leads of the rep.
+FEATURES: tuple[str, ...] = ("assign_force", "history_check", "origin", "lookup")
+MAX_LOOKUP = 1000
+MAX_DIGEST = 32
 
 AnswerStr = Literal["yes", "no", "unknown"]
 StatusStr = Literal["open", "accepted", "rejected", "nurture"]
@@ -59,6 +68,8 @@ class Me(Wire):
     email: str
     name: str
     role: Literal["rep", "marketing"]
+    server_id: str | None = None  # optional: an older server sends neither
+    epoch: int | None = None
 
 
 class CriterionWire(Wire):
@@ -98,6 +109,7 @@ class DecisionWire(Wire):
     at: datetime
     by: str | None = None
     nurture_until: date | None = None
+    id: str | None = None  # optional ("origin"): "client_id:seq" of its first sending
 
 
 class HistoryWire(Wire):
@@ -146,6 +158,19 @@ class PullResponse(Wire):
     policy_version: int
     last_seq: int = Field(0, ge=0)
     reset: bool = False
+    # Optional ("history_check"): who answered, and the digest of the change at `cursor`
+    # to present with it next time.
+    server_id: str | None = None
+    epoch: int | None = None
+    cursor_digest: str | None = None
+
+
+class Origin(Wire):
+    """Where a decision was first sent from: the identity it keeps when sent again."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: UUID
+    seq: StrictInt = Field(ge=1)
 
 
 class Mutation(Wire):
@@ -163,6 +188,9 @@ class Mutation(Wire):
     nurture_until: date | None = None
     at: datetime
     base_version: int | None = None
+    # Sent only to a server that lists "origin" (an older one refuses unknown fields).
+    origin: Origin | None = None  # decide: sent again after a restore; its first identity
+    reopens: str | None = Field(None, max_length=80)  # reopen: the decision id it undoes
 
 
 class MutationEnvelope(Wire):
@@ -189,6 +217,23 @@ class MutationResult(Wire):
 class PushResponse(Wire):
     results: list[MutationResult]
     last_seq: int
+    server_id: str | None = None  # optional ("history_check")
+    epoch: int | None = None
+
+
+class LookupRequest(Wire):
+    lead_ids: list[str] = Field(max_length=MAX_LOOKUP)
+
+
+class LookupResponse(Wire):
+    """The current state of the asked leads that are the caller's; the others in
+    `missing` (unknown, or assigned to someone else: nothing is said about them)."""
+
+    leads: list[LeadWire]
+    missing: list[str]
+    last_seq: int = Field(0, ge=0)
+    server_id: str | None = None
+    epoch: int | None = None
 
 
 class UpsertRequest(Wire):
@@ -225,12 +270,22 @@ class FeedbackEvent(Wire):
     source: str | None = None
     at: datetime
     received_at: datetime
+    # Optional ("origin"): unique and stable across retries and restores; a consumer
+    # drops an event_id it has seen. decision_id names the decision a decide or reopen
+    # event is about (the same when a rep sends a decision again after a restore).
+    event_id: str | None = None
+    decision_id: str | None = None
 
 
 class FeedbackResponse(Wire):
     events: list[FeedbackEvent]
     cursor: int
     has_more: bool
+    # Optional ("history_check"): as in the pull.
+    reset: bool = False
+    server_id: str | None = None
+    epoch: int | None = None
+    cursor_digest: str | None = None
 
 
 class ReportRow(Wire):
@@ -292,6 +347,7 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
             at=domain.parse_time(d.at),
             by=d.by,
             nurture_until=d.nurture_until,
+            id=d.id,
         ),
         history=tuple(
             domain.PastDecision(domain.Outcome(h.outcome), h.reason, domain.parse_time(h.at), h.by)

@@ -161,7 +161,11 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
 
     @app.get("/v1/me", response_model=protocol.Me)
     def me(who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
-        return {"id": who.id, "email": who.email, "name": who.name, "role": who.role}
+        identity = backend.identity
+        return {
+            "id": who.id, "email": who.email, "name": who.name, "role": who.role,
+            "server_id": identity.server_id, "epoch": backend.current_epoch(),
+        }  # fmt: skip
 
     @app.get("/v1/policy", response_model=protocol.PolicyWire)
     def policy(_who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
@@ -176,12 +180,25 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
         ] = protocol.DEFAULT_PULL_LIMIT,
         # A UUID, as in push: any spelling of it names the same client.
         client_id: Annotated[UUID | None, Query()] = None,
+        # "history_check": the cursor_digest the answer that gave `cursor` carried.
+        digest: Annotated[str | None, Query(max_length=protocol.MAX_DIGEST)] = None,
     ) -> JSONResponse:
-        return JSONResponse(backend.pull(who, cursor, limit, str(client_id) if client_id else None))
+        cid = str(client_id) if client_id else None
+        return JSONResponse(backend.pull(who, cursor, limit, cid, digest))
 
     @app.post("/v1/sync/push", response_model=protocol.PushResponse)
     def push(who: Annotated[Caller, Depends(rep)], body: protocol.PushRequest) -> JSONResponse:
         return JSONResponse(backend.push(who, str(body.client_id), body.mutations))
+
+    @app.post("/v1/sync/lookup", response_model=protocol.LookupResponse)
+    def lookup(
+        who: Annotated[Caller, Depends(rep)],
+        body: protocol.LookupRequest,
+        client_id: Annotated[UUID | None, Query()] = None,
+    ) -> JSONResponse:
+        """("lookup") The current state of the given leads that are the caller's."""
+        cid = str(client_id) if client_id else None
+        return JSONResponse(backend.lookup(who, body.lead_ids, cid))
 
     @app.post("/v1/leads", response_model=protocol.UpsertResponse)
     def upsert(
@@ -203,8 +220,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
         limit: Annotated[
             int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)
         ] = protocol.DEFAULT_PULL_LIMIT,
+        digest: Annotated[str | None, Query(max_length=protocol.MAX_DIGEST)] = None,
     ) -> JSONResponse:
-        return JSONResponse(backend.feedback(cursor, limit))
+        return JSONResponse(backend.feedback(cursor, limit, digest))
 
     @app.get("/v1/reports/qualification", response_model=protocol.Report)
     def report(

@@ -90,6 +90,49 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def backup(args: argparse.Namespace) -> int:
+    from triage.server.backups import BackupError, backup
+
+    backend = _backend(args)  # a current schema: a backup restores to this release
+    try:
+        epoch = backup(backend.db, Path(args.file))
+    except BackupError as exc:
+        return _fail(str(exc))
+    print(
+        f"backed up {backend.db.shown_url} to {args.file} (epoch {epoch} in the copy: a "
+        "restore of it tells every client that the server's history went back)"
+    )
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from triage.server.backups import BackupError, restore
+
+    db = Database(_db_url(args))  # its warnings come once, from the backend below
+    try:
+        done = restore(db, Path(args.file))
+    except BackupError as exc:
+        return _fail(str(exc))
+    finally:
+        db.dispose()
+    backend = _backend(args)  # brings a backup of an older release up to date
+    print(
+        f"restored {args.file} into {backend.db.shown_url}; epoch {done.epoch} (was "
+        f"{done.replaced_epoch if done.replaced_epoch is not None else 'none'}, the backup's "
+        f"{done.backup_epoch}). Start the servers again; each rep's next sync refetches "
+        "its queue and sends again what the server lost of its work."
+    )
+    return 0
+
+
+def prune(args: argparse.Namespace) -> int:
+    from triage.server.backups import prune_changelog
+
+    gone = prune_changelog(_backend(args).db, args.keep_days)
+    print(f"change log: {gone} row(s) older than {args.keep_days} days removed")
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run `triage server <command>`. A refusal is one line on stderr that says what is
     wrong and what to do: exit 2 for a usage error, 1 for the environment (a database that

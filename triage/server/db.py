@@ -17,13 +17,14 @@ Four kinds of transaction, and nothing else touches the database:
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
@@ -250,19 +251,28 @@ class Database:
 
 
 class SeqAllocator:
-    """Hands out change numbers inside one write transaction and stores the last at the end."""
+    """Hands out change numbers inside one write transaction; at the end it stores the last
+    and writes a change-log row (with a random digest) for each number handed out."""
 
     def __init__(self, session: Session):
         self.session = session
         row = session.execute(select(models.Counter).where(models.Counter.name == SEQ)).scalar_one()
         self.row = row
         self.value = row.value
+        self.changes: list[dict[str, object]] = []
 
-    def next(self) -> int:
+    def next(self, lead_id: str | None = None, kind: str = "change") -> int:
         self.value += 1
+        self.changes.append(
+            {"seq": self.value, "digest": secrets.token_hex(6), "lead_id": lead_id,
+             "kind": kind, "at": utcnow()}
+        )  # fmt: skip
         return self.value
 
     def close(self) -> None:
+        if self.changes:
+            self.session.execute(insert(models.ChangeLog.__table__), self.changes)
+            self.changes = []
         if self.value != self.row.value:
             self.row.value = self.value
 

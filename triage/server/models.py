@@ -127,6 +127,24 @@ class Event(SQLModel, table=True):
     client_at: datetime
     effective_at: datetime
     received_at: datetime
+    # A decision's identity, "client_id:seq" of the mutation that first made it (the same
+    # when a rep sends it again after a server restore); and the mutation that made this
+    # event (reopen events: the reopen's own). NULL before revision 0005 and for reassign.
+    decision_id: str | None = Field(default=None, max_length=80)
+    client_id: str | None = Field(default=None, max_length=36)
+    mutation_seq: int | None = None
+
+
+class ChangeLog(SQLModel, table=True):
+    """One row per change number, append-only: what changed and a random digest. A client
+    presents the digest of the last change it pulled; a different digest at that number
+    means the server's history went back (a restore), and the pull answers reset."""
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    digest: str = Field(max_length=16)
+    lead_id: str | None = Field(default=None, max_length=24)
+    kind: str = Field(max_length=12)
+    at: datetime = Field(index=True)
 
 
 class PolicyDoc(SQLModel, table=True):

@@ -243,6 +243,11 @@ class Backend:
                 self._identity = Identity(info.server_id, info.epoch)
         return self._identity
 
+    def current_epoch(self) -> int:
+        """The epoch as the database says now (a restore changes it)."""
+        with self.db.read() as s:
+            return self._here(s)["epoch"]
+
     def ready(self, timeout: float = READY_TIMEOUT) -> str | None:
         """None when the database answers a small read within `timeout` seconds, else why
         not (for /v1/ready)."""
@@ -597,10 +602,11 @@ class Backend:
                 owner = owners[item.owner.lower()] if item.owner else None
                 lead = existing.get(item.external_id)
                 if lead is None:
+                    lead_id = secrets.token_hex(6)
                     lead = models.Lead(
-                        id=secrets.token_hex(6),
+                        id=lead_id,
                         external_id=item.external_id,
-                        seq=seqs.next(),
+                        seq=seqs.next(lead_id, "import"),
                         owner_id=owner.id if owner else None,
                         assigned_at=now if owner else None,
                         name=item.name,
@@ -622,7 +628,7 @@ class Backend:
                     changed = True
                 if changed:
                     lead.version += 1
-                    lead.seq = seqs.next()
+                    lead.seq = seqs.next(lead.id, "update")
                     lead.updated_at = now
                     updated += 1
                 else:
@@ -655,7 +661,7 @@ class Backend:
         s: Session, lead: models.Lead, owner: models.User, seqs: SeqAllocator, now: datetime
     ) -> None:
         """Move a lead to `owner`; the previous owner gets a revocation at this change number."""
-        seq = seqs.next()
+        seq = seqs.next(lead.id, "assign")
         if lead.owner_id is not None:
             rev = s.get(models.Revocation, (lead.owner_id, lead.id))
             if rev is None:
@@ -724,8 +730,9 @@ class Backend:
                     self._reassign(s, lead, owner, seqs, now)
                 else:
                     lead.assigned_at = now  # a new cycle: its SLA clock starts again
-                    lead.seq = seqs.next()
+                    lead.seq = seqs.next(lead.id, "cycle")
                 if decided:
+                    set_aside = (lead.history or [{}])[-1]
                     s.add(
                         models.Event(
                             seq=lead.seq,
@@ -735,6 +742,7 @@ class Backend:
                             client_at=now,
                             effective_at=now,
                             received_at=now,
+                            decision_id=set_aside.get("id"),
                         )  # fmt: skip
                     )
                 lead.version += 1
@@ -765,22 +773,55 @@ class Backend:
 
     # ------------------------------------------------------------ rep: pull
 
+    @staticmethod
+    def _here(s: Session) -> dict[str, Any]:
+        """Who answers, read in the answer's own transaction: server_id and epoch."""
+        info = s.get(models.ServerInfo, 1)
+        assert info is not None, "the schema migrations make this row"
+        return {"server_id": info.server_id, "epoch": info.epoch}
+
+    @staticmethod
+    def _digest(s: Session, seq: int) -> str | None:
+        if seq <= 0:
+            return None
+        return s.execute(
+            select(models.ChangeLog.digest).where(models.ChangeLog.seq == seq)
+        ).scalar_one_or_none()
+
+    def _from_another_history(self, s: Session, cursor: int, top: int, digest: str | None) -> bool:
+        """Can the server not serve `cursor`? Past its counter (a restore), or, with the
+        digest the client was given for it, a change log that says something else there
+        (a restore, then new changes) or nothing any more (pruned): answer reset."""
+        if cursor > top:
+            return True
+        if digest is None or cursor == 0:
+            return False
+        return self._digest(s, cursor) != digest
+
+    def _client_last_seq(self, s: Session, caller: Caller, client_id: str | None) -> int:
+        if client_id is None:
+            return 0
+        state = s.get(models.ClientState, client_id)
+        if state is None:
+            return 0
+        if state.user_id != caller.id:
+            raise ServiceError(403, "client_id_taken", "this client_id belongs to another user")
+        return state.last_seq
+
     def pull(
-        self, caller: Caller, cursor: int, limit: int, client_id: str | None
+        self,
+        caller: Caller,
+        cursor: int,
+        limit: int,
+        client_id: str | None,
+        digest: str | None = None,
     ) -> dict[str, Any]:
         with self.db.read() as s:
             top = current_seq(s)
             policy = self._policy(s)
-            last_seq = 0
-            if client_id is not None:
-                state = s.get(models.ClientState, client_id)
-                if state is not None:
-                    if state.user_id != caller.id:
-                        raise ServiceError(
-                            403, "client_id_taken", "this client_id belongs to another user"
-                        )
-                    last_seq = state.last_seq
-            reset = cursor > top
+            here = self._here(s)
+            last_seq = self._client_last_seq(s, caller, client_id)
+            reset = self._from_another_history(s, cursor, top, digest)
             if reset:
                 cursor = 0
             q = select(LEAD).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
@@ -800,14 +841,15 @@ class Backend:
                         .limit(limit + 1)
                     ).scalars()
                 ]
-        items: list[tuple[int, int, Any]] = [(lead.seq, 1, lead) for lead in leads]
-        items += [(seq, 0, lead_id) for seq, lead_id in revs]
-        items.sort(key=lambda t: (t[0], t[1]))
-        has_more = len(items) > limit
-        items = items[:limit]
+            items: list[tuple[int, int, Any]] = [(lead.seq, 1, lead) for lead in leads]
+            items += [(seq, 0, lead_id) for seq, lead_id in revs]
+            items.sort(key=lambda t: (t[0], t[1]))
+            has_more = len(items) > limit
+            items = items[:limit]
+            new_cursor = items[-1][0] if has_more else top
+            cursor_digest = self._digest(s, new_cursor)
         out_leads = [lead_wire(x, caller.email) for _, kind, x in items if kind == 1]
         revoked = [x for _, kind, x in items if kind == 0]
-        new_cursor = items[-1][0] if has_more else top
         return {
             "leads": out_leads,
             "revoked": revoked,
@@ -816,6 +858,31 @@ class Backend:
             "policy_version": policy.version,
             "last_seq": last_seq,
             "reset": reset,
+            **here,
+            "cursor_digest": cursor_digest,
+        }
+
+    def lookup(
+        self, caller: Caller, lead_ids: Sequence[str], client_id: str | None
+    ) -> dict[str, Any]:
+        """The current state of the given leads that are the caller's (any status); the
+        rest in `missing`, with nothing said about them. For a client that must learn
+        what a restored server still holds of its own decisions."""
+        wanted = list(dict.fromkeys(i for i in lead_ids if domain.storable_text(i)))
+        found: dict[str, Any] = {}
+        with self.db.read() as s:
+            here = self._here(s)
+            last_seq = self._client_last_seq(s, caller, client_id)
+            for chunk in _chunks(wanted):
+                for row in s.execute(
+                    select(LEAD).where(LEAD.c.id.in_(chunk), LEAD.c.owner_id == caller.id)
+                ):
+                    found[row.id] = row
+        return {
+            "leads": [lead_wire(found[i], caller.email) for i in wanted if i in found],
+            "missing": [i for i in lead_ids if i not in found],
+            "last_seq": last_seq,
+            **here,
         }
 
     # ------------------------------------------------------------ rep: push
@@ -889,7 +956,7 @@ class Backend:
                     )
                     continue
                 status, error, lead = self._apply(
-                    caller, policy, env, leads, seqs, received, events
+                    caller, client_id, policy, env, leads, seqs, received, events
                 )
                 last = env.seq
                 log = {
@@ -930,11 +997,13 @@ class Backend:
             state.last_seq = last
             state.updated_at = received
             seqs.close()
-        return {"results": results, "last_seq": last}
+            here = self._here(s)
+        return {"results": results, "last_seq": last, **here}
 
     def _apply(
         self,
         caller: Caller,
+        client_id: str,
         policy: domain.Policy,
         env: MutationEnvelope,
         leads: dict[str, Any],
@@ -978,7 +1047,14 @@ class Backend:
             error = domain.nurture_until_error(nurture_until, effective)
             if error is not None:
                 return "invalid", error, lead
+            # A decision keeps the identity of its first sending, also when a rep sends it
+            # again after a restore: the same decision is never applied twice.
+            decision_id = (
+                f"{m.origin.client_id}:{m.origin.seq}" if m.origin else f"{client_id}:{m.seq}"
+            )
             if lead.status != domain.Status.OPEN:
+                if (lead.decision or {}).get("id") == decision_id:
+                    return "applied", None, lead  # this very decision stands already
                 return "conflict", "already_decided", lead
             lead.status = outcome.status.value
             lead.decision = {
@@ -988,6 +1064,7 @@ class Backend:
                 "at": _iso(client_at),
                 "by": caller.email,
                 "nurture_until": nurture_until.isoformat() if nurture_until else None,
+                "id": decision_id,
             }
             if m.bant:
                 lead.bant = {**lead.bant, **m.bant}
@@ -996,6 +1073,7 @@ class Backend:
                 lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
                 reason=lead.decision["reason"], note=m.note, nurture_until=nurture_until,
                 client_at=client_at, effective_at=effective, received_at=received,
+                decision_id=decision_id, client_id=client_id, mutation_seq=m.seq,
             )  # fmt: skip
         elif m.type == "bant":
             if not m.bant:
@@ -1011,7 +1089,12 @@ class Backend:
         else:  # reopen
             if lead.status == domain.Status.OPEN:
                 return "conflict", "not_decided", lead
-            if (lead.decision or {}).get("by") != caller.email:
+            standing = lead.decision or {}
+            if standing.get("by") != caller.email:
+                return "conflict", "not_own_decision", lead
+            # An undo names the decision it undoes: never another one (say, the same rep's
+            # decision from another device, made after this one was refused).
+            if m.reopens is not None and standing.get("id") not in (None, m.reopens):
                 return "conflict", "not_own_decision", lead
             effective = domain.clamp_time(client_at, lead.assigned_at, received)
             lead.status = domain.Status.OPEN.value
@@ -1020,10 +1103,11 @@ class Backend:
             event = dict(
                 lead_id=lead.id, user_id=caller.id, kind="reopen", outcome=None, reason=None,
                 note=None, nurture_until=None, client_at=client_at, effective_at=effective,
-                received_at=received,
+                received_at=received, decision_id=standing.get("id"), client_id=client_id,
+                mutation_seq=m.seq,
             )  # fmt: skip
         lead.version += 1
-        lead.seq = seqs.next()
+        lead.seq = seqs.next(lead.id, m.type)
         lead.updated_at = received
         if event is not None:
             event["seq"] = lead.seq
@@ -1032,12 +1116,17 @@ class Backend:
 
     # ------------------------------------------------------------ marketing: feedback, reports
 
-    def feedback(self, cursor: int, limit: int) -> dict[str, Any]:
+    def feedback(self, cursor: int, limit: int, digest: str | None = None) -> dict[str, Any]:
+        """Decisions, reopenings and reassignments after `cursor`, in order. A cursor from
+        another history (a restore; see pull) answers `reset` and starts from 0: a
+        consumer drops the event_ids it has seen."""
         with self.db.read() as s:
             top = current_seq(s)
+            here = self._here(s)
             # Nothing lies beyond the counter; and PostgreSQL's INTEGER column cannot
             # even compare with a cursor past 2**31 (a 500 before this clamp).
-            cursor = min(cursor, top)
+            reset = self._from_another_history(s, cursor, top, digest)
+            cursor = 0 if reset else min(cursor, top)
             rows = s.execute(
                 select(models.Event, models.Lead, models.User)
                 .join(models.Lead, models.Lead.id == models.Event.lead_id)
@@ -1046,8 +1135,10 @@ class Backend:
                 .order_by(models.Event.seq)
                 .limit(limit + 1)
             ).all()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            new_cursor = rows[-1][0].seq if has_more else top
+            cursor_digest = self._digest(s, new_cursor)
         events = [
             {
                 "cursor": e.seq,
@@ -1063,11 +1154,19 @@ class Backend:
                 "source": lead.source,
                 "at": _iso(e.effective_at),
                 "received_at": _iso(e.received_at),
+                "event_id": (
+                    f"{e.kind}:{e.decision_id}"
+                    if e.decision_id
+                    else f"{e.kind}:{here['server_id']}:{e.seq}"
+                ),
+                "decision_id": e.decision_id,
             }
             for e, lead, u in rows
         ]
-        new_cursor = rows[-1][0].seq if has_more else top
-        return {"events": events, "cursor": new_cursor, "has_more": has_more}
+        return {
+            "events": events, "cursor": new_cursor, "has_more": has_more, "reset": reset,
+            **here, "cursor_digest": cursor_digest,
+        }  # fmt: skip
 
     def report(self, by: str) -> dict[str, Any]:
         if by not in ("campaign", "source", "rep"):
