@@ -77,13 +77,14 @@ def test_a_network_that_stalls_mid_push_gives_up_at_the_deadline(live_sqlite, tm
     dev.decide(ids, "reject", "no_need")
 
     clock, waits = FakeClock(), []
-    stall = StallAfter(clock, ok=2)  # the probe pull and the first push of 5 go through
+    stall = StallAfter(clock, ok=3)  # health, the probe pull and the first push of 5 go through
     report = _sync_with_a_deadline(dev, stall, clock, waits)
 
     assert not report.ok and report.timed_out and "60 s deadline" in report.error
     assert report.applied == 5 and report.pending == 7 and dev.pending() == 7
     # Each stalled request got only what was left of the 60 s; no back-off went past it.
     assert stall.log == [
+        ("/v1/health", None),
         ("/v1/sync/pull", None),
         ("/v1/sync/push", None),
         ("/v1/sync/push", 30.0),  # the client's read timeout: 60 s were left
@@ -101,12 +102,13 @@ def test_a_network_that_stalls_mid_pull_keeps_the_pages_it_saved(live_sqlite, tm
     live_sqlite.upsert([lead_row(i) for i in range(12)])
     dev = device(tmp_path, live_sqlite, live_sqlite.ann)
     clock, waits = FakeClock(), []
-    stall = StallAfter(clock, ok=3)  # /v1/me, the first page of 5, the policy
+    stall = StallAfter(clock, ok=4)  # /v1/health, /v1/me, the first page of 5, the policy
     report = _sync_with_a_deadline(dev, stall, clock, waits)
 
     assert not report.ok and report.timed_out and report.pulled == 5
     assert [p for p, _ in stall.log] == [
-        "/v1/me", "/v1/sync/pull", "/v1/policy", "/v1/sync/pull", "/v1/sync/pull",
+        "/v1/health", "/v1/me", "/v1/sync/pull", "/v1/policy", "/v1/sync/pull",
+        "/v1/sync/pull",
     ]  # fmt: skip
     with Store.open(dev.db_path) as store:
         assert len(store.queue_ids(_everything(), "sla")) == 5  # the saved page, whole

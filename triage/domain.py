@@ -626,6 +626,10 @@ REFUSALS: dict[str, str] = {
     "unknown_bant_key": "The server's policy has no such BANT criterion.",
     "bad_bant_value": "The server refused the BANT answer.",
     "bad_nurture_until": "The re-entry date was before the day you decided: pick a later one.",
+    "server_restored": "The server was restored from a backup and had lost this; it was sent "
+    "again, as the same decision (nothing for you to do but look).",
+    "unknown_outcome": "The server had processed this change before but did not say how it "
+    "went; its version of the lead is shown.",
 }
 
 

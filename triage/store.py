@@ -84,6 +84,20 @@ class SyncState:
     last_sync: datetime | None
     last_error: str | None
     policy_version: int  # 0 until a policy has been saved
+    cursor_digest: str | None = None  # the server's digest of the change at `cursor`
+    acked_seq: int = 0  # the highest last_seq the server ever reported for this client
+    healing: bool = False  # the server's history went back; the heal has not finished
+    server_id: str | None = None  # the server this queue belongs to (once known)
+    epoch: int | None = None  # its history's epoch, as last seen
+
+
+@dataclass(frozen=True, slots=True)
+class Healed:
+    """What a heal did after the server's history went back."""
+
+    resent: int  # decisions (and undos) the server had lost, queued again
+    revoked: int  # leads no longer the rep's on the restored server
+    conflicts: int  # cards made (what was sent again; what could not be)
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,8 +522,16 @@ def _migration_6(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_external ON leads(external_id)")
 
 
+def _migration_7(conn: sqlite3.Connection) -> None:
+    """Each decision's identity in the journal ("client_id:seq" of its first sending): an
+    undo names the decision it undoes, and after a server restore a decision the server
+    lost is sent again as the same decision."""
+    conn.execute("ALTER TABLE action_leads ADD COLUMN decision_id TEXT")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_7,
 )  # fmt: skip
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -571,6 +593,24 @@ def _inspect(path: Path) -> int | None:
     if version < 1:
         raise StoreError(f"{path}: a triage database without a schema version; it may be damaged")
     return version
+
+
+def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None) -> str:
+    """A `duplicate` answer without `stored` (an older or buggy server): applied when the
+    server's lead shows this mutation's effect, else "unknown" (never taken for applied:
+    a refusal would vanish)."""
+    if row is None or lead is None:
+        return "unknown"
+    _row_id, _lead_id, kind, payload_json, _action_id, _name = row
+    payload = json.loads(payload_json)
+    if kind == "decide":
+        d = lead.decision
+        same = d is not None and d.outcome.value == payload["outcome"] and d.by == actor
+        return "applied" if same else "unknown"
+    if kind == "reopen":
+        return "applied" if lead.status is Status.OPEN else "unknown"
+    wanted = payload.get("bant") or {}
+    return "applied" if all(lead.bant.get(k) == v for k, v in wanted.items()) else "unknown"
 
 
 # ---------------------------------------------------------------- the store
@@ -745,6 +785,11 @@ class Store:
             last_sync=domain.parse_time(last_sync) if last_sync else None,
             last_error=m.get("last_error"),
             policy_version=int(m.get("policy_version") or 0),
+            cursor_digest=m.get("cursor_digest"),
+            acked_seq=int(m.get("acked_seq") or 0),
+            healing=bool(m.get("healing")),
+            server_id=m.get("server_id"),
+            epoch=int(m["epoch"]) if m.get("epoch") else None,
         )
 
     def set_me(self, email: str, name: str, role: str) -> None:
@@ -799,6 +844,8 @@ class Store:
 
     def _note_last_seq(self, conn: sqlite3.Connection, last_seq: int) -> None:
         self._set_meta(conn, "last_seq", last_seq)
+        if last_seq > int(self._meta(conn, "acked_seq") or 0):
+            self._set_meta(conn, "acked_seq", last_seq)
         # The server has processed more than this file ever handed out (the file was
         # restored from a backup): number new mutations after it, or they would be
         # taken for duplicates and never applied.
@@ -914,6 +961,44 @@ class Store:
 
     # ------------------------------------------------------------ pull
 
+    def _revoke(
+        self, conn: sqlite3.Connection, revoked: Sequence[str], now: float
+    ) -> tuple[int, int]:
+        """Leads no longer the rep's leave the store. Their changes never sent become
+        not_assigned conflicts; a change already handed out stays until its answer.
+        Returns (leads removed, conflicts made)."""
+        removed = conflicts = 0
+        for chunk in _chunks(list(dict.fromkeys(revoked))):
+            marks = _marks(len(chunk))
+            names = dict(conn.execute(f"SELECT id, name FROM leads WHERE id IN ({marks})", chunk))
+            # An undo waiting for its decision's answer is no card of its own: the
+            # decision's answer (not_assigned) says it all.
+            conn.execute(
+                f"DELETE FROM outbox WHERE lead_id IN ({marks}) AND seq IS NULL "
+                "AND compensates IS NOT NULL",
+                chunk,
+            )
+            unsent = conn.execute(
+                f"SELECT id, lead_id, type, payload, action_id FROM outbox "
+                f"WHERE lead_id IN ({marks}) AND seq IS NULL ORDER BY id",
+                chunk,
+            ).fetchall()
+            for _row_id, lead_id, kind, payload, _action_id in unsent:
+                self._add_conflict(
+                    conn, lead_id=lead_id, lead_name=names.get(lead_id), seq=None,
+                    status="conflict", error="not_assigned", server_lead=None,
+                    kind=kind, payload=payload, now=now,
+                )  # fmt: skip
+            conflicts += len(unsent)
+            conn.executemany(
+                "UPDATE action_leads SET result = 'revoked' WHERE action_id = ? AND lead_id = ?",
+                [(r[4], r[1]) for r in unsent],
+            )
+            conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in unsent])
+            removed += conn.execute(f"DELETE FROM leads WHERE id IN ({marks})", chunk).rowcount
+            conn.execute(f"DELETE FROM lead_server WHERE id IN ({marks})", chunk)
+        return removed, conflicts
+
     def apply_pull(
         self,
         leads: list[domain.Lead],
@@ -922,8 +1007,10 @@ class Store:
         *,
         reset: bool = False,
         last_seq: int | None = None,
+        digest: str | None = None,
     ) -> PullApplied:
-        """Apply one pulled page and save its cursor, in one transaction.
+        """Apply one pulled page and save its cursor (and the server's digest of the change
+        at it, to present next time), in one transaction.
 
         Pulled leads become the server state; their view is recomputed with their
         pending mutations on top, so a pull never undoes what the rep just did.
@@ -954,38 +1041,7 @@ class Store:
                     "(SELECT 1 FROM leads WHERE leads.id = lead_server.id)"
                 )
 
-            removed = conflicts = 0
-            for chunk in _chunks(list(dict.fromkeys(revoked))):
-                marks = _marks(len(chunk))
-                names = dict(
-                    conn.execute(f"SELECT id, name FROM leads WHERE id IN ({marks})", chunk)
-                )
-                # An undo waiting for its decision's answer is no card of its own: the
-                # decision's answer (not_assigned) says it all.
-                conn.execute(
-                    f"DELETE FROM outbox WHERE lead_id IN ({marks}) AND seq IS NULL "
-                    "AND compensates IS NOT NULL",
-                    chunk,
-                )
-                unsent = conn.execute(
-                    f"SELECT id, lead_id, type, payload, action_id FROM outbox "
-                    f"WHERE lead_id IN ({marks}) AND seq IS NULL ORDER BY id",
-                    chunk,
-                ).fetchall()
-                for _row_id, lead_id, kind, payload, _action_id in unsent:
-                    self._add_conflict(
-                        conn, lead_id=lead_id, lead_name=names.get(lead_id), seq=None,
-                        status="conflict", error="not_assigned", server_lead=None,
-                        kind=kind, payload=payload, now=now,
-                    )  # fmt: skip
-                conflicts += len(unsent)
-                conn.executemany(
-                    "UPDATE action_leads SET result = 'revoked' WHERE action_id = ? AND lead_id = ?",
-                    [(r[4], r[1]) for r in unsent],
-                )
-                conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in unsent])
-                removed += conn.execute(f"DELETE FROM leads WHERE id IN ({marks})", chunk).rowcount
-                conn.execute(f"DELETE FROM lead_server WHERE id IN ({marks})", chunk)
+            removed, conflicts = self._revoke(conn, revoked, now)
 
             written = self._put_server_leads(conn, leads, force=reset)
             self._recompute(conn, self._ids_with_outbox(conn, written))
@@ -1018,6 +1074,7 @@ class Store:
                 self._note_last_seq(conn, last_seq)
 
             self._set_meta(conn, "cursor", cursor)
+            self._set_meta(conn, "cursor_digest", digest)
         return PullApplied(len(written), removed, conflicts, processed, dropped)
 
     # ------------------------------------------------------------ push
@@ -1052,8 +1109,27 @@ class Store:
                             next_seq += 1
                     conn.executemany("UPDATE outbox SET seq = ? WHERE id = ?", assigned)
                     self._set_meta(conn, "next_seq", next_seq)
+                    self._remember_decision_ids(conn, [r for r in rows if r[3] == "decide"])
             self._handed.update(r[1] for r in rows)
         return [OutboxItem(r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def _remember_decision_ids(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+        """A decision's identity is the client id and seq of its first sending (or the
+        `origin` it carries when sent again): the journal keeps it, for an undo to name
+        the decision it undoes and for a heal to send it again as the same decision."""
+        client_id = self._meta(conn, "client_id")
+        updates = []
+        for row_id, seq, lead_id, _kind, payload in rows:
+            origin = json.loads(payload).get("origin")
+            decision_id = (
+                f"{origin['client_id']}:{origin['seq']}" if origin else f"{client_id}:{seq}"
+            )
+            updates.append((decision_id, row_id, lead_id))
+        conn.executemany(
+            "UPDATE action_leads SET decision_id = ? WHERE decision_id IS NULL AND lead_id = ? "
+            "AND action_id = (SELECT action_id FROM outbox WHERE id = ?)",
+            [(d, lead_id, row_id) for d, row_id, lead_id in updates],
+        )
 
     def pending_count(self) -> int:
         with self._read() as conn:
@@ -1096,12 +1172,13 @@ class Store:
             deleted: list[tuple[int]] = []
             refused: list[tuple[int]] = []
             results_by_action: list[tuple[str, str, str]] = []
+            actor = self._actor(conn)
             for result in results:
-                status = result.status
+                status, error = result.status, result.error
                 if status == "duplicate":
-                    status = (
-                        result.stored if result.stored in ("conflict", "invalid") else "applied"
-                    )
+                    status = result.stored or _what_it_did(rows.get(result.seq), result.lead, actor)
+                    if status == "unknown":  # a server that does not say: the rep looks
+                        status, error = "conflict", "unknown_outcome"
                 if status not in ("applied", "conflict", "invalid"):
                     continue
                 lead = result.lead
@@ -1120,7 +1197,7 @@ class Store:
                     refused.append((row_id,))
                     self._add_conflict(
                         conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
-                        seq=result.seq, status=status, error=result.error, server_lead=lead,
+                        seq=result.seq, status=status, error=error, server_lead=lead,
                         kind=kind, payload=payload, now=now,
                     )  # fmt: skip
                 if present:
@@ -1140,6 +1217,147 @@ class Store:
             self._recompute(conn, touched)
             if last_seq is not None:
                 self._note_last_seq(conn, last_seq)
+
+    # ------------------------------------------------------------ the server's identity
+
+    def remember_server(self, server_id: str | None, epoch: int | None) -> None:
+        """The server this queue belongs to, and the epoch of its history as seen now."""
+        with self._write() as conn:
+            if server_id is not None and self._meta(conn, "server_id") is None:
+                self._set_meta(conn, "server_id", server_id)
+            if epoch is not None:
+                self._set_meta(conn, "epoch", epoch)
+
+    # ------------------------------------------------------------ healing a restore
+    #
+    # When the server's history went back (restored from a backup), the rep's queue no
+    # longer matches it: changes it pulled are gone, and so may be decisions it made. The
+    # sync engine then heals, in steps that each commit, and resumes after a crash:
+    # start_heal() (cursor back to 0, `healing` set) -> a full pull (reset) ->
+    # renumber_unanswered(last_seq) -> lookup of heal_candidates() -> apply_heal() ->
+    # finish_heal(). The outbox is kept throughout.
+
+    def start_heal(self) -> None:
+        with self._write() as conn:
+            self._set_meta(conn, "healing", "1")
+            self._set_meta(conn, "cursor", 0)
+            self._set_meta(conn, "cursor_digest", None)
+
+    def finish_heal(self, epoch: int | None) -> None:
+        with self._write() as conn:
+            self._set_meta(conn, "healing", None)
+            if epoch is not None:
+                self._set_meta(conn, "epoch", epoch)
+
+    def renumber_unanswered(self, last_seq: int) -> int:
+        """Number the outbox rows the server has not processed from its `last_seq` + 1 on,
+        in the order they were numbered: a restored server knows fewer of this client's
+        mutations, and would answer every later number out_of_order. Returns how many."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id FROM outbox WHERE seq > ? ORDER BY seq", (last_seq,)
+            ).fetchall()
+            # two steps, so that no number is held twice on the way (seq is UNIQUE)
+            conn.executemany("UPDATE outbox SET seq = -seq WHERE id = ?", rows)
+            conn.executemany(
+                "UPDATE outbox SET seq = ? WHERE id = ?",
+                [(last_seq + 1 + i, row_id) for i, (row_id,) in enumerate(rows)],
+            )
+            self._set_meta(conn, "next_seq", last_seq + 1 + len(rows))
+            self._set_meta(conn, "last_seq", last_seq)
+            self._set_meta(conn, "acked_seq", last_seq)
+            self._handed.update(last_seq + 1 + i for i in range(len(rows)))
+        return len(rows)
+
+    def heal_candidates(self, since_days: float = 90) -> list[str]:
+        """Leads whose server state a heal must know: those with pending changes, and those
+        this rep decided (answered) in the last `since_days` days."""
+        since = time.time() - since_days * 86400
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute("SELECT DISTINCT lead_id FROM outbox")]
+            ids += [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT al.lead_id FROM action_leads al "
+                    "JOIN actions a ON a.action_id = al.action_id "
+                    "WHERE a.kind = 'decide' AND a.created_at >= ? "
+                    "AND al.result IN ('applied', 'processed')",
+                    (since,),
+                )
+            ]
+        return list(dict.fromkeys(ids))
+
+    def apply_heal(self, found: Sequence[domain.Lead], missing: Sequence[str]) -> Healed:
+        """After a full pull from a restored server: its state of `found` (the rep's leads
+        it still has, any status) becomes the server state; `missing` ones are no longer
+        the rep's (revoked). A decision of this rep the server no longer has is queued
+        again as the same decision (its origin), and an undo it lost likewise; each gets a
+        card saying what happened. One transaction."""
+        now = time.time()
+        with self._write() as conn:
+            revoked, conflicts = self._revoke(conn, list(missing), now)
+            written = self._put_server_leads(conn, list(found), force=True)
+            actor = self._actor(conn)
+            with_outbox = set(self._ids_with_outbox(conn, [lead.id for lead in found]))
+            resent = 0
+            for lead in found:
+                if lead.id in with_outbox:  # what is pending will be sent anyway
+                    continue
+                last = conn.execute(
+                    "SELECT a.action_id, a.detail, a.undone_at, al.result, al.decision_id "
+                    "FROM action_leads al JOIN actions a ON a.action_id = al.action_id "
+                    "WHERE al.lead_id = ? AND a.kind = 'decide' ORDER BY a.id DESC LIMIT 1",
+                    (lead.id,),
+                ).fetchone()
+                if last is None or last[3] not in ("applied", "processed"):
+                    continue
+                action_id, detail_json, undone_at, _result, decision_id = last
+                standing = lead.decision
+                if undone_at is None:
+                    if lead.status is not Status.OPEN:
+                        continue  # it stands (this decision, or one made since elsewhere)
+                    self._queue_decision_again(conn, action_id, lead, detail_json, decision_id)
+                elif (
+                    standing is not None
+                    and standing.by == actor
+                    and (standing.id is None or standing.id == decision_id)
+                ):
+                    self._queue(
+                        conn, action_id, lead.id, "reopen", lead.version, None, now,
+                        reopens=decision_id,
+                    )  # fmt: skip
+                else:
+                    continue
+                resent += 1
+                self._add_conflict(
+                    conn, lead_id=lead.id, lead_name=lead.name, seq=None, status="conflict",
+                    error="server_restored", server_lead=lead,
+                    kind="decide" if undone_at is None else "reopen",
+                    payload=_dumps(json.loads(detail_json)), now=now,
+                )  # fmt: skip
+                conflicts += 1
+            self._recompute(conn, written)
+        return Healed(resent, revoked, conflicts)
+
+    def _queue_decision_again(
+        self,
+        conn: sqlite3.Connection,
+        action_id: str,
+        lead: domain.Lead,
+        detail_json: str,
+        decision_id: str | None,
+    ) -> None:
+        detail = json.loads(detail_json)
+        payload = {k: detail.get(k) for k in ("outcome", "reason", "note", "nurture_until", "at")}
+        payload |= {"bant": None, "base_version": lead.version}
+        if decision_id and ":" in decision_id:
+            origin_client, origin_seq = decision_id.rsplit(":", 1)
+            payload["origin"] = {"client_id": origin_client, "seq": int(origin_seq)}
+        conn.execute(
+            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
+            "VALUES (?, ?, 'decide', ?, ?, ?)",
+            (action_id, lead.id, _dumps(payload), self._actor(conn), time.time()),
+        )
 
     # ------------------------------------------------------------ queue
 
@@ -1512,13 +1730,19 @@ class Store:
         bant: dict[str, str] | None,
         now: float,
         compensates: int | None = None,
+        *,
+        reopens: str | None = None,
     ) -> None:
         """Append one bant or reopen mutation to the outbox. `compensates`: the outbox row
-        (still unanswered) that this one undoes; it waits for that row's answer."""
+        (still unanswered) that this one undoes; it waits for that row's answer.
+        `reopens`: the identity of the decision a reopen undoes (servers with "origin"
+        undo no other)."""
         payload = {
             "outcome": None, "reason": None, "note": None, "bant": bant, "nurture_until": None,
             "at": domain.format_time(_utc(now)), "base_version": base_version,
         }  # fmt: skip
+        if reopens is not None:
+            payload["reopens"] = reopens
         conn.execute(
             "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at, "
             "compensates) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1549,6 +1773,13 @@ class Store:
                 "ORDER BY lead_id",
                 (action_id,),
             ).fetchall()
+            decision_ids = dict(
+                conn.execute(
+                    "SELECT lead_id, decision_id FROM action_leads WHERE action_id = ? "
+                    "AND decision_id IS NOT NULL",
+                    (action_id,),
+                ).fetchall()
+            )
             conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
             # Rows of the action already handed out may be in flight: a compensation waits
             # for their answer (and is dropped with them if the server refuses them).
@@ -1571,8 +1802,9 @@ class Store:
                 if kind == "decide":
                     if status != Status.OPEN.value:
                         self._queue(
-                            conn, compensation, lead_id, "reopen", version, None, now, target
-                        )
+                            conn, compensation, lead_id, "reopen", version, None, now, target,
+                            reopens=decision_ids.get(lead_id),
+                        )  # fmt: skip
                         queued += 1
                 elif answers[BANT_KEYS.index(detail["key"])] != prior:
                     restore = {detail["key"]: prior}

@@ -125,9 +125,23 @@ class ApiClient:
     def policy(self) -> protocol.PolicyWire:
         return self._call("GET", "/v1/policy", protocol.PolicyWire)
 
-    def pull(self, cursor: int, limit: int, client_id: str) -> protocol.PullResponse:
-        params = {"cursor": cursor, "limit": limit, "client_id": client_id}
+    def pull(
+        self, cursor: int, limit: int, client_id: str, digest: str | None = None
+    ) -> protocol.PullResponse:
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit, "client_id": client_id}
+        if digest is not None:  # only to a server with "history_check"
+            params["digest"] = digest
         return self._call("GET", "/v1/sync/pull", protocol.PullResponse, params=params)
+
+    def lookup(self, lead_ids: list[str], client_id: str) -> protocol.LookupResponse:
+        """("lookup") The server's current state of these leads of the rep."""
+        return self._call(
+            "POST",
+            "/v1/sync/lookup",
+            protocol.LookupResponse,
+            params={"client_id": client_id},
+            json={"lead_ids": lead_ids},
+        )
 
     def push(self, client_id: str, mutations: list[dict[str, Any]]) -> protocol.PushResponse:
         body = {"client_id": client_id, "mutations": mutations}

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from triage import protocol
+from triage.domain import PolicyError
 from triage.store import PendingCounts, PushResult, Store
 from triage.sync.client import (
     ApiClient,
@@ -47,6 +48,7 @@ class SyncReport:
     error: str | None = None
     auth_failed: bool = False
     timed_out: bool = False  # the sync's deadline passed
+    resent: int = 0  # decisions the server had lost (a restore), sent again
     pending_decisions: int = 0  # decide and reopen mutations
     pending_answers: int = 0  # BANT checklist answers
 
@@ -107,16 +109,37 @@ class SyncEngine:
         self.on_wait = on_wait
         self.notice_after = notice_after
         self._counts = _zero_counts()  # push_all/pull_all may also be called on their own
+        self.features: frozenset[str] = frozenset()  # the server's, from GET /v1/health
+        self._epoch: int | None = None
+        self._problems: list[str] = []
 
     def sync(self) -> SyncReport:
-        """One full round: push everything, then pull until done. Never raises SyncError."""
+        """One full round: push everything, then pull until done. Never raises SyncError.
+
+        When the server's history went back (a restore: its epoch changed, a pull answered
+        reset, or it knows fewer of this client's mutations than it acknowledged), the
+        round heals first: the whole queue again, the unanswered mutations numbered after
+        what the server knows, and what it lost of this rep's decisions sent again."""
         self._counts = _zero_counts()
+        self._problems: list[str] = []
         try:
+            self._meet_server()
             if self.store.me() is None:
                 me = self._with_retry(self.client.me)
                 self.store.set_me(me.email, me.name, me.role)
-            self.push_all()
-            self.pull_all()
+            for _ in range(3):
+                if self.store.sync_state().healing:
+                    self.heal()
+                try:
+                    self.push_all()
+                    self.pull_all()
+                    break
+                except HistoryWentBack:
+                    continue  # heal, then go on
+            else:
+                raise ProtocolError("the server's history kept going back; nothing was dropped")
+            if self._problems:
+                raise ProtocolError("; ".join(self._problems))
         except SyncError as exc:
             self.store.record_sync(ok=False, error=exc.message, at=_now())
             return SyncReport(
@@ -131,6 +154,68 @@ class SyncEngine:
         self.store.record_sync(ok=True, error=None, at=_now())
         return SyncReport(ok=True, **_pending(pending), **self._counts)
 
+    # ------------------------------------------------------------ the server, and its history
+
+    def _meet_server(self) -> None:
+        """Who answers at this address (GET /v1/health): the server this queue belongs to,
+        and its history as this queue saw it? An older server says neither."""
+        health = self._with_retry(self.client.health)
+        self.features = frozenset(health.features)
+        state = self.store.sync_state()
+        if health.server_id and state.server_id and health.server_id != state.server_id:
+            pending = self.store.pending_counts()
+            raise ServerChanged(
+                f"the server at {self.client.base_url} is not the one this queue belongs to "
+                "(it was reinstalled or replaced); run `triage login --server "
+                f"{self.client.base_url}` to start a queue for it. This queue and its "
+                f"{pending.describe('unsent')} are kept."
+            )
+        if health.epoch is not None and state.epoch is not None and health.epoch != state.epoch:
+            self.store.start_heal()  # its history went back (a restore): heal first
+        self.store.remember_server(health.server_id, health.epoch if state.epoch is None else None)
+        self._epoch = health.epoch
+
+    def _went_back(self, last_seq: int) -> bool:
+        """Does the server know fewer of this client's mutations than it acknowledged?"""
+        state = self.store.sync_state()
+        if state.healing or last_seq >= state.acked_seq:
+            return False
+        self.store.start_heal()
+        return True
+
+    def heal(self) -> None:
+        """The server's history went back. Keep the outbox; pull the whole queue again;
+        number the unanswered mutations after the server's last; learn what it still has
+        of this rep's decisions (lookup) and queue again, as the same decisions, those it
+        lost. Each step commits; a crash resumes here on the next sync."""
+        self.store.start_heal()
+        client_id = self.store.client_id()
+        last_seq = self.pull_all(healing=True)
+        self.store.renumber_unanswered(last_seq)
+        if "lookup" in self.features:
+            found: list = []
+            missing: list[str] = []
+            ids = self.store.heal_candidates()
+            for start in range(0, len(ids), protocol.MAX_LOOKUP):
+                chunk = ids[start : start + protocol.MAX_LOOKUP]
+                resp = self._with_retry(lambda c=chunk: self.client.lookup(c, client_id))
+                found += [protocol.lead_from_wire(w) for w in resp.leads]
+                missing += resp.missing
+            healed = self.store.apply_heal(found, missing)
+            self._counts["conflicts"] += healed.conflicts
+            self._counts["revoked"] += healed.revoked
+            self._counts["resent"] += healed.resent
+        self.store.finish_heal(self._epoch)
+
+    def _wire(self, item) -> dict:
+        """An outbox item as protocol v1: fields of features this server lacks left out
+        (an older server refuses fields it does not know)."""
+        mutation = {"seq": item.seq, "lead_id": item.lead_id, "type": item.type, **item.payload}
+        if "origin" not in self.features:
+            mutation.pop("origin", None)
+            mutation.pop("reopens", None)
+        return mutation
+
     # ------------------------------------------------------------ push
 
     def push_all(self) -> None:
@@ -143,15 +228,14 @@ class SyncEngine:
             # server has already processed, and its answer `duplicate` would swallow them.
             cursor = self.store.sync_state().cursor
             probe = self._with_retry(lambda: self.client.pull(cursor, 1, client_id))
+            if self._went_back(probe.last_seq):
+                raise HistoryWentBack()
             self.store.note_server_last_seq(probe.last_seq)
         while not self.should_stop():
             items = self.store.pending(batch)
             if not items:
                 return
-            mutations = [
-                {"seq": it.seq, "lead_id": it.lead_id, "type": it.type, **it.payload}
-                for it in items
-            ]
+            mutations = [self._wire(it) for it in items]
             try:
                 resp = self._with_retry(lambda m=mutations: self.client.push(client_id, m))
             except RequestError as exc:
@@ -169,6 +253,8 @@ class SyncEngine:
                 )
                 for r in resp.results
             ]
+            if self._went_back(resp.last_seq):
+                raise HistoryWentBack()  # its answers belong to another history: heal first
             self.store.apply_push_results(results, last_seq=resp.last_seq)
             answered = [r for r in results if r.status != "out_of_order"]
             self._counts["pushed"] += len(answered)
@@ -197,29 +283,60 @@ class SyncEngine:
 
     # ------------------------------------------------------------ pull
 
-    def pull_all(self) -> None:
+    def pull_all(self, *, healing: bool = False) -> int:
+        """Pull pages until the server has no more; returns its last processed seq for this
+        client. `healing`: the first page replaces the local server state (a full pull)."""
         client_id = self.store.client_id()
-        while not self.should_stop():
+        first = True
+        policy_tried = False
+        while True:
+            if self.should_stop():
+                raise SyncError("stopped")
             state = self.store.sync_state()
+            digest = state.cursor_digest if "history_check" in self.features else None
             page = self._with_retry(
-                lambda c=state.cursor: self.client.pull(c, self.page, client_id)
+                lambda c=state.cursor, d=digest: self.client.pull(c, self.page, client_id, d)
             )
-            if page.policy_version != state.policy_version:
-                policy = self._with_retry(self.client.policy)
-                self.store.save_policy(policy.to_domain())
+            if not healing and (page.reset or self._went_back(page.last_seq)):
+                self.store.start_heal()
+                raise HistoryWentBack()  # the server's history went back: heal first
+            if page.has_more and page.cursor <= state.cursor and not (first and healing):
+                raise ProtocolError(
+                    f"the server's pull made no progress (cursor {page.cursor} again, with "
+                    "more to come); stopped rather than ask again for ever. Nothing was lost."
+                )
+            if page.policy_version != state.policy_version and not policy_tried:
+                policy_tried = True
+                self._take_policy()
             leads = [protocol.lead_from_wire(w) for w in page.leads]
             applied = self.store.apply_pull(
                 leads,
                 list(page.revoked),
                 page.cursor,
-                reset=page.reset,
+                reset=page.reset or (healing and first),
                 last_seq=None if page.has_more else page.last_seq,
+                digest=page.cursor_digest,
             )
+            first = False
             self._counts["pulled"] += len(page.leads)
             self._counts["revoked"] += applied.revoked
             self._counts["conflicts"] += applied.conflicts
             if not page.has_more:
-                return
+                return page.last_seq
+
+    def _take_policy(self) -> None:
+        """The server's new policy; one this client cannot use (a newer server's, a buggy
+        one's) is a sync error that names the problem, and the last good policy stays:
+        pulls go on."""
+        policy = self._with_retry(self.client.policy)
+        try:
+            self.store.save_policy(policy.to_domain())
+        except PolicyError as exc:
+            self._problems.append(
+                f"the server's qualification policy (version {policy.version}) cannot be used "
+                f"by this triage ({exc}); kept the last good one, version "
+                f"{self.store.policy().version}: upgrade triage if this goes on"
+            )
 
     # ------------------------------------------------------------ retries
 
@@ -276,8 +393,16 @@ def _pending(counts: PendingCounts) -> dict[str, int]:
     }
 
 
+class HistoryWentBack(Exception):
+    """The server's history went back (a restore): heal, then go on (internal)."""
+
+
+class ServerChanged(AuthError):
+    """Another server answers at this address: this queue is not its. Not retried."""
+
+
 def _zero_counts() -> dict[str, int]:
-    return dict.fromkeys(("pushed", "applied", "conflicts", "pulled", "revoked"), 0)
+    return dict.fromkeys(("pushed", "applied", "conflicts", "pulled", "revoked", "resent"), 0)
 
 
 def _now() -> datetime:
