@@ -20,10 +20,11 @@ class Device:
     home: Path
     url: str
     token: str
+    db: Path | None = None  # the queue's file (default: triage.db in `home`)
 
     @property
     def db_path(self) -> Path:
-        return self.home / "triage.db"
+        return self.db or self.home / "triage.db"
 
     def open(self) -> Store:
         return Store.open(self.db_path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.cli import run_cli
+from tests.support.cli import queue_path, run_cli
 from tests.support.factories import lead_row
 from triage.store import Store
 
@@ -27,7 +27,7 @@ def _a_conflict(live, tmp_path: Path) -> tuple[Path, str]:
     run_cli("decide", "reject", "HS-2003", "--reason", "no_need", home=phone, check=True)
     run_cli("sync", home=phone, check=True)
     run_cli("decide", "reject", "HS-2003", "--reason", "no_budget", home=laptop, check=True)
-    with Store.open(laptop / "triage.db") as store:
+    with Store.open(queue_path(laptop)) as store:
         [lead_id] = store.resolve_ids(["HS-2003"]).values()
     return laptop, lead_id
 
@@ -56,7 +56,7 @@ def test_sync_exits_3_when_conflicts_need_the_rep_and_conflicts_lists_them(live_
 
     # still unresolved: the next sync says so again; once dismissed, all is well
     assert run_cli("sync", home=laptop).returncode == 3
-    with Store.open(laptop / "triage.db") as store:
+    with Store.open(queue_path(laptop)) as store:
         store.resolve_conflict(store.conflicts()[0].id)
     r = run_cli("sync", home=laptop)
     assert r.returncode == 0 and "conflict" not in r.stderr, r.stderr
@@ -78,7 +78,7 @@ def test_pending_counts_decisions_and_checklist_answers_apart(live_sqlite, tmp_p
     live_sqlite.upsert([lead_row(i, external_id=f"HS-{2000 + i}") for i in range(6)])
     home = _device(live_sqlite, tmp_path, "laptop")
     run_cli("decide", "reject", "HS-2001", "HS-2002", "--reason", "no_budget", home=home)
-    with Store.open(home / "triage.db") as store:
+    with Store.open(queue_path(home)) as store:
         [lead_id] = store.resolve_ids(["HS-2005"]).values()
         store.set_bant(lead_id, "budget", "yes")
     live_sqlite.thread.stop()

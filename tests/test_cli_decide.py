@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.client_support import decisions_per_lead
-from tests.support.cli import run_cli
+from tests.support.cli import queue_path, run_cli
 from tests.support.factories import lead_row, make_leads
 from triage.store import Store
 
@@ -27,7 +27,7 @@ def _rep(live, tmp_path: Path, n: int = 6) -> Path:
 
 
 def _ids_by_external(home: Path) -> dict[str, str]:
-    with Store.open(home / "triage.db") as store:
+    with Store.open(queue_path(home)) as store:
         return {store.lead(i).external_id: i for i in store.queue_ids(_everything(), "sla")}
 
 

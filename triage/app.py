@@ -68,6 +68,7 @@ class TriageApp(App[None]):
         db_path: Path,
         clock: Callable[[], datetime] | None = None,
         sync: bool = True,
+        logged_in_queue: Callable[[], Path | None] | None = None,
     ) -> None:
         from triage.screens.palette import TriageCommands
 
@@ -76,6 +77,10 @@ class TriageApp(App[None]):
         self.store = store
         self.settings = settings
         self.db_path = Path(db_path)
+        # The queue a `triage login` (here or in another terminal) now points to: when it is
+        # another one, this window stops rather than go on with a queue no longer in use.
+        self.logged_in_queue = logged_in_queue
+        self.switched_to: Path | None = None
         self.clock = clock
         self.sync_enabled = sync
         self.keymap: dict[str, str] = dict(settings.keys)
@@ -253,6 +258,8 @@ class TriageApp(App[None]):
         (`triage decide` or `triage sync` in another terminal) or the sync worker
         committed to the store? Then every screen shows the store again. Costs one
         PRAGMA on the UI's connection when nothing changed."""
+        if self._login_moved():
+            return
         version = self._store_version()
         if version is None or version == self._data_version:
             return
@@ -261,6 +268,18 @@ class TriageApp(App[None]):
             return  # its end refreshes everything (sync_done)
         self._policy = None  # `triage sync` may have brought a new policy
         self.data_changed("outside")
+
+    def _login_moved(self) -> bool:
+        """Did a login in another terminal switch to another queue (another server or rep)?
+        Then stop: this window's queue keeps its work for when that login comes back."""
+        if self.logged_in_queue is None or self.switched_to is not None:
+            return self.switched_to is not None
+        now = self.logged_in_queue()
+        if now is None or now.resolve() == self.db_path.resolve():
+            return False
+        self.switched_to = now
+        self.exit()
+        return True
 
     def filter_applied(self, query: str) -> None:
         """Hook for the benchmark: a filter keystroke has been re-queried and redrawn."""
@@ -633,12 +652,17 @@ def make_app(
     db_path: Path,
     clock: Callable[[], datetime] | None = None,
     sync: bool = True,
+    logged_in_queue: Callable[[], Path | None] | None = None,
 ) -> TriageApp:
     """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
-    `clock`: a frozen "now" for ages and SLA colours. Raises ConfigError, before anything
-    starts, for a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
+    `clock`: a frozen "now" for ages and SLA colours; `logged_in_queue`: the queue the
+    login now points to (the app stops when it is another). Raises ConfigError, before
+    anything starts, for a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
     if settings.keys:
         from triage.keymap import check_keymap
 
         check_keymap(settings.keys)
-    return TriageApp(store=store, settings=settings, db_path=db_path, clock=clock, sync=sync)
+    return TriageApp(
+        store=store, settings=settings, db_path=db_path, clock=clock, sync=sync,
+        logged_in_queue=logged_in_queue,
+    )  # fmt: skip

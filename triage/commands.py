@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,13 @@ def _settings(paths: Paths) -> Settings:
     return load_settings(paths)
 
 
+def _store_path(paths: Paths) -> Path:
+    """The queue of the server and rep of the last login (see config.store_name)."""
+    return load_settings(paths).db_path(paths)
+
+
 def _open_store(paths: Paths) -> Store:
-    return Store.open(paths.db_file)
+    return Store.open(_store_path(paths))
 
 
 # ---------------------------------------------------------------- login
@@ -91,6 +97,10 @@ def _login(args: argparse.Namespace) -> int:
     try:
         with ApiClient(url, token) as client:
             me = client.me()
+            try:
+                server_id = client.health().server_id  # an older server has none
+            except SyncError:
+                server_id = None
     except SyncError as exc:
         raise CommandError(f"login failed, nothing saved: {exc.message}") from None
     if me.role != domain.Role.REP:
@@ -98,42 +108,72 @@ def _login(args: argparse.Namespace) -> int:
             f"{me.email} is a {me.role} user; the triage client is for reps. Nothing saved."
         )
     paths = _paths()
-    store = _open_store(paths)
+    settings = load_settings(paths)
+    before = settings.db_path(paths)
+    store_rel = _queue_for(paths, settings, url, server_id, me.email)
+    after = paths.data_dir / store_rel if store_rel else paths.db_file
+    # Each server and rep has a queue of its own: a login elsewhere never touches the
+    # queue of another (its unsent work waits there until you log in there again).
+    store = Store.open(after)
     try:
-        previous = store.me()
-        if previous and previous.get("email") != me.email:
-            pending = store.pending_counts()
-            if pending.total:
-                raise CommandError(
-                    f"this machine holds {pending.describe('not sent yet')} of "
-                    f"{previous.get('email')}; sync them first (or use another TRIAGE_HOME). "
-                    "Nothing saved."
-                )
-            store.close()
-            _remove_db(paths.db_file)
-            store = _open_store(paths)
         store.set_me(me.email, me.name, me.role)
+        store.remember_server(server_id, None)
+        pending_here = store.pending_counts()
     finally:
         store.close()
-    save_login(paths, url, token, args.insecure)
+    save_login(paths, url, token, args.insecure, store=store_rel)
     print(
         f"logged in to {url} as {me.name} <{me.email}>; the token is in {paths.token_file} (0600)"
     )
+    print(f"your queue: {after}" + (f" ({pending_here.describe('waiting to be sent')})"
+                                    if pending_here.total else ""))  # fmt: skip
+    if before != after and before.exists():
+        left = _pending_in(before)
+        if left:
+            _err(
+                f"the queue you were using ({before}) keeps {left}; they go out when you "
+                "log in there again"
+            )
     print("next: `triage sync` to fetch your queue, then `triage` to work it")
     return 0
+
+
+def _queue_for(
+    paths: Paths, settings: Settings, url: str, server_id: str | None, email: str
+) -> str | None:
+    """The queue of this server and rep, relative to the data directory. None keeps the
+    single triage.db of an installation from before per-server queues, when it is theirs."""
+    from triage.config import store_name
+
+    if settings.store is None and paths.db_file.exists():
+        try:
+            with Store.open(paths.db_file) as legacy:
+                me, state = legacy.me(), legacy.sync_state()
+        except StoreError:
+            me, state = None, None
+        same_server = state is not None and (
+            state.server_id == server_id
+            if state.server_id and server_id
+            else (settings.server_url or "").rstrip("/") == url.rstrip("/")
+        )
+        if me and me.get("email") == email and same_server:
+            return None
+    return store_name(url, server_id, email)
+
+
+def _pending_in(path: Path) -> str:
+    try:
+        with Store.open(path) as other:
+            counts = other.pending_counts()
+    except StoreError:
+        return ""
+    return counts.describe("not sent yet") if counts.total else ""
 
 
 def _prompt_token() -> str:
     import getpass
 
     return getpass.getpass("token: ")
-
-
-def _remove_db(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        p = Path(str(path) + suffix)
-        if p.exists():
-            p.unlink()
 
 
 # ---------------------------------------------------------------- sync
@@ -149,7 +189,7 @@ def _sync(args: argparse.Namespace) -> int:
     paths = _paths()
     settings = _settings(paths)
     report = run_once(
-        paths.db_file, settings.server_url, settings.token, insecure=settings.insecure,
+        settings.db_path(paths), settings.server_url, settings.token, insecure=settings.insecure,
         timeout=args.timeout, on_wait=_err,
     )  # fmt: skip
     store = _open_store(paths)
@@ -208,6 +248,7 @@ def _status(args: argparse.Namespace) -> int:
     data = {
         "server": settings.server_url,
         "user": me.get("email") if me else None,
+        "queue": str(settings.db_path(paths)),
         "pending": pending.total,
         "pending_decisions": pending.decisions,
         "pending_answers": pending.answers,
@@ -225,6 +266,7 @@ def _status(args: argparse.Namespace) -> int:
     lines = [
         ("server", data["server"] or "(not logged in: triage login --server URL)"),
         ("user", data["user"] or "-"),
+        ("queue", data["queue"]),
         ("open", st.open),
         ("pending", f"{pending.total} ({pending.parts()})" if pending.total else 0),
         ("conflicts", st.conflicts),
@@ -471,17 +513,51 @@ def tui(args: argparse.Namespace) -> int:
 def _tui(args: argparse.Namespace) -> int:
     paths = _paths()
     settings = _settings(paths)
-    store = _open_store(paths)
+    db_path = settings.db_path(paths)
+    store = Store.open(db_path)
     try:
         from triage.app import make_app
 
-        app = make_app(store=store, settings=settings, db_path=paths.db_file)
+        app = make_app(
+            store=store, settings=settings, db_path=db_path,
+            logged_in_queue=_login_watch(paths),
+        )  # fmt: skip
         app.run()
+        left = store.pending_counts()
     finally:
         store.close()
+    if app.switched_to is not None:
+        _err(
+            f"you logged in elsewhere in another terminal: this window's queue ({db_path}) "
+            f"is no longer the one in use ({app.switched_to}). Its work is saved"
+            + (f": {left.describe('not sent yet')}, sent when you log in there again" if
+               left.total else "")
+            + ". Start `triage` again for the queue you logged in to."
+        )  # fmt: skip
     if app.return_code:
         _err("the workstation stopped with an error; every decision it showed is saved locally")
     return app.return_code or 0
+
+
+def _login_watch(paths: Paths) -> Callable[[], Path | None]:
+    """The queue config.toml now points to, read again only when the file changes (a stat
+    a second, from the TUI's timer)."""
+    seen: list[Any] = [None, None]  # (mtime of config.toml, its queue)
+
+    def current() -> Path | None:
+        try:
+            mtime = paths.config_file.stat().st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime != seen[0]:
+            seen[0] = mtime
+            try:
+                seen[1] = load_settings(paths).db_path(paths)
+            except ConfigError:
+                pass  # a config being written, or broken: keep what it said before
+        return seen[1]
+
+    return current
 
 
 # ---------------------------------------------------------------- parser

@@ -14,6 +14,7 @@ path is first resolved).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import os
@@ -97,14 +98,22 @@ class Settings:
     sync_interval_seconds: float = DEFAULT_SYNC_INTERVAL
     keys: dict[str, str] = field(default_factory=dict)
     theme: str | None = None
+    # The queue of the server and rep of the last login: a path under the data directory
+    # (stores/<server>/<rep>/triage.db); None: triage.db at its top (before 0.2, or never
+    # logged in). Written by `triage login`; each server and rep keeps a queue of its own.
+    store: str | None = None
 
     def __repr__(self) -> str:  # the token never reaches a log or a traceback
         token = None if self.token is None else "'***'"
         return (
             f"Settings(server_url={self.server_url!r}, token={token}, "
             f"insecure={self.insecure!r}, sync_interval_seconds={self.sync_interval_seconds!r}, "
-            f"keys={self.keys!r}, theme={self.theme!r})"
+            f"keys={self.keys!r}, theme={self.theme!r}, store={self.store!r})"
         )
+
+    def db_path(self, paths: Paths) -> Path:
+        """The queue (local store) these settings open."""
+        return paths.data_dir / self.store if self.store else paths.db_file
 
     __str__ = __repr__
 
@@ -137,7 +146,12 @@ def _settings_from_table(data: Mapping[str, Any], where: Path) -> Settings:
             return None
         return value.strip() or None
 
-    settings = Settings(server_url=text("server_url"), theme=text("theme"))
+    settings = Settings(server_url=text("server_url"), theme=text("theme"), store=text("store"))
+    if settings.store is not None and (
+        Path(settings.store).is_absolute() or ".." in Path(settings.store).parts
+    ):
+        problems.append("store must be a path inside the data directory (written by login)")
+        settings.store = None
     insecure = data.get("insecure", False)
     if isinstance(insecure, bool):
         settings.insecure = insecure
@@ -194,11 +208,13 @@ def load_settings(paths: Paths, environ: Mapping[str, str] = os.environ) -> Sett
 # ---------------------------------------------------------------- saving
 
 
-def save_login(paths: Paths, server_url: str, token: str, insecure: bool = False) -> None:
-    """Remember a server and its token.
+def save_login(
+    paths: Paths, server_url: str, token: str, insecure: bool = False, store: str | None = None
+) -> None:
+    """Remember a server and its token (and the queue of that server and rep, `store`).
 
-    config.toml gets server_url and insecure and keeps its other keys; the token goes
-    to its own file, mode 0600, written atomically; a new config dir is made 0700.
+    config.toml gets server_url, insecure and store and keeps its other keys; the token
+    goes to its own file, mode 0600, written atomically; a new config dir is made 0700.
     """
     server_url = check_server_url(server_url, insecure)
     token = token.strip()
@@ -210,8 +226,25 @@ def save_login(paths: Paths, server_url: str, token: str, insecure: bool = False
     data = _read_config(paths.config_file)
     data["server_url"] = server_url
     data["insecure"] = bool(insecure)
+    if store is None:
+        data.pop("store", None)
+    else:
+        data["store"] = store
     _write_atomic(paths.config_file, dumps_toml(data).encode("utf-8"))
     _write_atomic(paths.token_file, (token + "\n").encode("utf-8"))
+
+
+def store_name(server_url: str, server_id: str | None, email: str) -> str:
+    """Where the queue of one rep on one server lives, under the data directory:
+    stores/<host>[-<port>]-<8 of the server's id, or of its URL's hash>/<email>/triage.db.
+    A reinstalled server (another id) at the same address gets a queue of its own."""
+    parts = urlsplit(server_url)
+    host = (parts.hostname or "server").lower()
+    if parts.port:
+        host += f"-{parts.port}"
+    ident = (server_id or hashlib.sha256(server_url.encode()).hexdigest())[:8]
+    safe = re.sub(r"[^a-z0-9@._+-]", "_", email.lower())
+    return f"stores/{re.sub(r'[^a-z0-9._-]', '_', host)}-{ident}/{safe}/triage.db"
 
 
 def _make_private_dir(path: Path) -> None:

@@ -76,3 +76,12 @@ def run_cli(
     elif check is False:
         assert ran.returncode != 0, f"triage {' '.join(argv)} should have failed\n{ran.stdout}"
     return ran
+
+
+def queue_path(home: Path | str) -> Path:
+    """The queue (local store) `triage` uses in TRIAGE_HOME `home`: the one of the server
+    and rep of its last login (stores/...), or triage.db before any login."""
+    from triage.config import Paths, load_settings
+
+    paths = Paths.under(home)
+    return load_settings(paths, environ={}).db_path(paths)

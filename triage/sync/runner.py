@@ -6,7 +6,11 @@ in a worker thread beside the UI's own connection to the same file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -53,12 +57,58 @@ def run_once(
             error=refusal,
             auth_failed=True,
         )
-    store = Store.open(db_path)
+    store = Store.open(db_path)  # (makes the queue's directory, private)
     try:
-        deadline = None if timeout is None else Deadline(timeout)
-        with ApiClient(server_url, token, transport=transport, deadline=deadline) as client:
-            return SyncEngine(
-                store, client, retry=retry, should_stop=should_stop, on_wait=on_wait
-            ).sync()
+        with _one_sync_at_a_time(db_path, timeout, should_stop, on_wait) as busy:
+            if busy is not None:
+                pending = store.pending_counts()
+                return SyncReport(
+                    ok=False, pending=pending.total, pending_decisions=pending.decisions,
+                    pending_answers=pending.answers, error=busy,
+                )  # fmt: skip
+            deadline = None if timeout is None else Deadline(timeout)
+            with ApiClient(server_url, token, transport=transport, deadline=deadline) as client:
+                return SyncEngine(
+                    store, client, retry=retry, should_stop=should_stop, on_wait=on_wait
+                ).sync()
     finally:
         store.close()
+
+
+LOCK_WAIT = 60.0  # seconds a sync waits for another sync of the same queue to end
+
+
+@contextmanager
+def _one_sync_at_a_time(
+    db_path: Path | str,
+    timeout: float | None,
+    should_stop: Callable[[], bool],
+    on_wait: Callable[[str], None] | None,
+) -> Iterator[str | None]:
+    """Hold the queue's sync lock (a flock on <queue>.sync-lock) while one sync runs: the
+    TUI's worker and `triage sync` in a terminal take turns, so no sync numbers, renumbers
+    (a heal) or answers mutations another has in flight. Yields None once held, or a
+    sentence when the other sync did not end in time (or the caller stopped)."""
+    path = Path(str(db_path) + ".sync-lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        give_up = time.monotonic() + (LOCK_WAIT if timeout is None else timeout)
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if should_stop() or time.monotonic() >= give_up:
+                    yield "another sync of this queue is still running; try again shortly"
+                    return
+                if on_wait is not None and not said:
+                    on_wait("waiting for another sync of this queue to end")
+                    said = True
+                time.sleep(0.05)
+        try:
+            yield None
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
