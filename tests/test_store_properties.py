@@ -74,12 +74,16 @@ class Action:
 
 
 def apply_row(lead: domain.Lead, row: Row) -> domain.Lead:
-    if row.type == "decide":
-        outcome = Outcome(row.outcome)
-        return lead.decided(domain.Decision(outcome, row.reason, None, AT, None, None))
-    if row.type == "reopen":
-        return lead.reopened()
-    return replace(lead, bant=domain.merge_bant(lead.bant, (row.bant or {}).items()))
+    """The model's view of a pending row: the one rule (domain.apply) the store and the
+    server use."""
+    change = {"type": row.type, "outcome": row.outcome, "reason": row.reason,
+              "bant": row.bant, "at": domain.format_time(AT)}  # fmt: skip
+    status, bant, decision = domain.apply(
+        lead.status.value, lead.bant, domain.decision_to_dict(lead.decision), change, by=None
+    )
+    return replace(
+        lead, status=Status(status), bant=bant, decision=domain.decision_from_dict(decision)
+    )
 
 
 class StoreMachine(RuleBasedStateMachine):

@@ -255,25 +255,15 @@ def _replay(
     server: dict[str, Any], rows: Iterable[tuple[str, dict[str, Any], str | None]]
 ) -> tuple[str, dict[str, str], dict[str, Any] | None]:
     """The local view (status, bant, decision) of a server lead (as a dict) with its
-    outbox rows (type, payload, actor) applied in order."""
+    outbox rows (type, payload, actor) applied in order, by the one rule the server
+    applies too (domain.apply)."""
     status: str = server["status"]
     bant: dict[str, str] = dict(server.get("bant") or {})
     decision: dict[str, Any] | None = server.get("decision")
     for kind, payload, actor in rows:
-        if kind == "decide":
-            status = Outcome(payload["outcome"]).status.value
-            decision = {
-                "outcome": payload["outcome"],
-                "reason": payload["reason"],
-                "note": payload["note"],
-                "at": payload["at"],
-                "by": actor,
-                "nurture_until": payload["nurture_until"],
-            }
-        elif kind == "reopen":
-            status, decision = Status.OPEN.value, None
-        elif kind == "bant":
-            bant.update(payload["bant"] or {})
+        status, bant, decision = domain.apply(
+            status, bant, decision, {**payload, "type": kind}, by=actor
+        )
     return status, bant, decision
 
 

@@ -261,7 +261,7 @@ class Backend:
     @staticmethod
     def _email(email: str) -> str:
         email = email.strip().lower()
-        if not domain.storable_text(email) or not domain._EMAIL.match(email):
+        if not domain.storable_text(email) or not domain.is_email(email):
             raise ServiceError(400, "bad_email", f"{domain.quoted(email)} is not an email address")
         return email
 
@@ -1056,18 +1056,12 @@ class Backend:
                 if (lead.decision or {}).get("id") == decision_id:
                     return "applied", None, lead  # this very decision stands already
                 return "conflict", "already_decided", lead
-            lead.status = outcome.status.value
-            lead.decision = {
-                "outcome": outcome.value,
-                "reason": m.reason if outcome is not domain.Outcome.ACCEPT else None,
-                "note": m.note,
-                "at": _iso(client_at),
-                "by": caller.email,
-                "nurture_until": nurture_until.isoformat() if nurture_until else None,
-                "id": decision_id,
-            }
-            if m.bant:
-                lead.bant = {**lead.bant, **m.bant}
+            lead.status, lead.bant, lead.decision = domain.apply(
+                lead.status, lead.bant, lead.decision,
+                {"type": "decide", "outcome": outcome.value, "reason": m.reason, "note": m.note,
+                 "bant": m.bant, "nurture_until": nurture_until, "at": _iso(client_at)},
+                by=caller.email, decision_id=decision_id,
+            )  # fmt: skip
             lead.decided_at = effective
             event = dict(
                 lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
@@ -1081,7 +1075,9 @@ class Backend:
             error = policy.check_bant(m.bant)
             if error is not None:
                 return "invalid", error, lead
-            merged = {**lead.bant, **m.bant}
+            _, merged, _ = domain.apply(
+                lead.status, lead.bant, lead.decision, {"type": "bant", "bant": m.bant}, by=None
+            )
             if merged == lead.bant:
                 return "applied", None, lead
             lead.bant = merged
@@ -1097,8 +1093,9 @@ class Backend:
             if m.reopens is not None and standing.get("id") not in (None, m.reopens):
                 return "conflict", "not_own_decision", lead
             effective = domain.clamp_time(client_at, lead.assigned_at, received)
-            lead.status = domain.Status.OPEN.value
-            lead.decision = None
+            lead.status, lead.bant, lead.decision = domain.apply(
+                lead.status, lead.bant, lead.decision, {"type": "reopen"}, by=caller.email
+            )
             lead.decided_at = None
             event = dict(
                 lead_id=lead.id, user_id=caller.id, kind="reopen", outcome=None, reason=None,

@@ -1,0 +1,251 @@
+"""The qualification policy: the organisation's agreed definition of "qualified"."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from triage.domain.lead import _ANSWERS, BANT_KEYS, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    key: str
+    label: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    label: str
+    bant: str | None = None
+    note_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The organisation's agreed definition of "qualified", served by the server."""
+
+    version: int
+    sla_hours: float
+    bant: tuple[Criterion, ...]
+    reject_reasons: tuple[Reason, ...]
+    nurture_reasons: tuple[Reason, ...]
+
+    def reasons_for(self, outcome: Outcome | str) -> tuple[Reason, ...]:
+        outcome = Outcome(outcome)
+        if outcome is Outcome.REJECT:
+            return self.reject_reasons
+        if outcome is Outcome.NURTURE:
+            return self.nurture_reasons
+        return ()
+
+    def reason(self, outcome: Outcome | str, code: str | None) -> Reason | None:
+        for r in self.reasons_for(outcome):
+            if r.code == code:
+                return r
+        return None
+
+    def check_decision(
+        self, outcome: Outcome | str, reason: str | None, note: str | None
+    ) -> str | None:
+        """None when the decision is valid, else the error code of the protocol."""
+        try:
+            outcome = Outcome(outcome)
+        except ValueError:
+            return "bad_outcome"
+        if outcome is Outcome.ACCEPT:
+            return "unknown_reason" if reason else None
+        found = self.reason(outcome, reason)
+        if found is None:
+            return "unknown_reason" if reason else "reason_required"
+        if found.note_required and not (note or "").strip():
+            return "note_required"
+        return None
+
+    def check_bant(self, answers: Mapping[str, Any]) -> str | None:
+        keys = {c.key for c in self.bant}
+        for k, v in answers.items():
+            if k not in keys:
+                return "unknown_bant_key"
+            if v not in _ANSWERS:
+                return "bad_bant_value"
+        return None
+
+    @property
+    def bant_keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.bant)
+
+    def to_dict(self) -> dict[str, Any]:
+        def reason(r: Reason) -> dict[str, Any]:
+            return {
+                "code": r.code,
+                "label": r.label,
+                "bant": r.bant,
+                "note_required": r.note_required,
+            }
+
+        return {
+            "version": self.version,
+            "sla_hours": self.sla_hours,
+            "bant": [{"key": c.key, "label": c.label, "question": c.question} for c in self.bant],
+            "reject_reasons": [reason(r) for r in self.reject_reasons],
+            "nurture_reasons": [reason(r) for r in self.nurture_reasons],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], version: int | None = None) -> Policy:
+        """Build and validate a policy; raises PolicyError naming what is wrong."""
+        return _policy_from_mapping(data, version=version, where="policy")
+
+
+class PolicyError(ValueError):
+    """A policy file or document that cannot be used; the message says why."""
+
+
+DEFAULT_BANT = (
+    Criterion("budget", "Budget", "Is there budget for this purchase, or a path to it?"),
+    Criterion("authority", "Authority", "Is this person the decision maker, or close to one?"),
+    Criterion("need", "Need", "Do they have a problem we solve?"),
+    Criterion("timing", "Timing", "Will they buy within the next two quarters?"),
+)
+
+DEFAULT_REJECT_REASONS = (
+    Reason("no_budget", "No budget", "budget"),
+    Reason("not_decision_maker", "Not a decision maker", "authority"),
+    Reason("no_need", "No need", "need"),
+    Reason("not_icp_fit", "Not our ideal customer profile"),
+    Reason("bad_contact_data", "Bad contact data"),
+    Reason("duplicate", "Duplicate lead"),
+    Reason("existing_customer", "Existing customer"),
+    Reason("competitor_or_partner", "Competitor or partner"),
+    Reason("spam_or_student", "Spam or student"),
+    Reason("other", "Other (say why)", None, True),
+)
+
+DEFAULT_NURTURE_REASONS = (
+    Reason("timing_later", "Timing: buying later", "timing"),
+    Reason("early_research", "Early research"),
+    Reason("no_response", "No response"),
+    Reason("budget_next_cycle", "Budget next cycle", "budget"),
+)
+
+DEFAULT_POLICY = Policy(
+    version=1,
+    sla_hours=24.0,
+    bant=DEFAULT_BANT,
+    reject_reasons=DEFAULT_REJECT_REASONS,
+    nurture_reasons=DEFAULT_NURTURE_REASONS,
+)
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where: str) -> Policy:
+    errors: list[str] = []
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{where}: expected a table of settings")
+    known = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons"}
+    for key in data:
+        if key not in known:
+            errors.append(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+
+    sla = data.get("sla_hours", DEFAULT_POLICY.sla_hours)
+    if isinstance(sla, bool) or not isinstance(sla, (int, float)) or not 0 < sla <= 24 * 365:
+        errors.append(f"sla_hours must be a number of hours between 0 and 8760, not {sla!r}")
+        sla = DEFAULT_POLICY.sla_hours
+
+    bant: list[Criterion] = []
+    raw_bant = data.get("bant")
+    if raw_bant is None:
+        bant = list(DEFAULT_BANT)
+    elif not isinstance(raw_bant, list) or not raw_bant:
+        errors.append("bant must be a non-empty list of [[bant]] tables")
+    else:
+        for i, item in enumerate(raw_bant, 1):
+            if not isinstance(item, Mapping):
+                errors.append(f"bant #{i}: expected a table")
+                continue
+            key = item.get("key")
+            if key not in BANT_KEYS:
+                errors.append(f"bant #{i}: key must be one of {', '.join(BANT_KEYS)}, not {key!r}")
+                continue
+            label = item.get("label") or key.capitalize()
+            question = item.get("question") or ""
+            if not isinstance(label, str) or not isinstance(question, str):
+                errors.append(f"bant #{i} ({key}): label and question must be text")
+                continue
+            bant.append(Criterion(key, label, question))
+        dupes = {c.key for c in bant if [d.key for d in bant].count(c.key) > 1}
+        if dupes:
+            errors.append(f"bant: key repeated: {', '.join(sorted(dupes))}")
+
+    def reasons(name: str, default: tuple[Reason, ...]) -> tuple[Reason, ...]:
+        raw = data.get(name)
+        if raw is None:
+            return default
+        if not isinstance(raw, list) or not raw:
+            errors.append(f"{name} must be a non-empty list of [[{name}]] tables")
+            return default
+        out: list[Reason] = []
+        for i, item in enumerate(raw, 1):
+            if not isinstance(item, Mapping):
+                errors.append(f"{name} #{i}: expected a table")
+                continue
+            code = item.get("code")
+            if not isinstance(code, str) or not _CODE.match(code):
+                errors.append(
+                    f"{name} #{i}: code must be lower_snake_case (letters, digits, _), not {code!r}"
+                )
+                continue
+            label = item.get("label") or code.replace("_", " ").capitalize()
+            linked = item.get("bant")
+            if linked is not None and linked not in BANT_KEYS:
+                errors.append(f"{name} #{i} ({code}): bant must be one of {', '.join(BANT_KEYS)}")
+                continue
+            note_required = item.get("note_required", False)
+            if not isinstance(note_required, bool):
+                errors.append(f"{name} #{i} ({code}): note_required must be true or false")
+                continue
+            unknown = set(item) - {"code", "label", "bant", "note_required"}
+            if unknown:
+                errors.append(f"{name} #{i} ({code}): unknown key(s) {', '.join(sorted(unknown))}")
+            out.append(Reason(code, str(label), linked, note_required))
+        codes = [r.code for r in out]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            errors.append(f"{name}: code repeated: {', '.join(dupes)}")
+        return tuple(out)
+
+    reject = reasons("reject_reasons", DEFAULT_REJECT_REASONS)
+    nurture = reasons("nurture_reasons", DEFAULT_NURTURE_REASONS)
+    if errors:
+        raise PolicyError(f"{where}: " + "; ".join(errors))
+    v = version if version is not None else data.get("version", 1)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise PolicyError(f"{where}: version must be a positive whole number")
+    return Policy(int(v), float(sla), tuple(bant), reject, nurture)
+
+
+def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
+    """Parse an organisation's policy from TOML text.
+
+    ```toml
+    sla_hours = 48
+    [[reject_reasons]]
+    code = "no_budget"
+    label = "No budget"
+    bant = "budget"
+    ```
+    Sections left out keep their defaults. Raises PolicyError with every problem.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{where}: not valid TOML: {exc}") from None
+    data.pop("version", None)  # the server numbers policies itself
+    return _policy_from_mapping(data, version=1, where=where)
