@@ -1,0 +1,276 @@
+"""The rep's actions: decide (one lead or thousands), BANT answers, and undo."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from triage import domain
+from triage.domain import BANT_KEYS, Answer, Outcome, Status
+from triage.store.common import (
+    _REFUSED,
+    MAX_NOTE,
+    _dumps,
+    _name_ids,
+    _utc,
+)
+from triage.store.records import (
+    ActionError,
+    ActionResult,
+    UndoResult,
+)
+
+
+class ActionsMixin:
+    """Each action one transaction: the new view, its outbox rows and the undo journal."""
+
+    def decide(
+        self,
+        lead_ids: Sequence[str],
+        outcome: Outcome | str,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+        nurture_until: date | None = None,
+        at: datetime | None = None,
+    ) -> ActionResult:
+        """Decide open leads, one or thousands, in one transaction; one step to undo.
+
+        Checked against the cached policy first; raises ActionError, writing
+        nothing, for a bad outcome, reason or note, an unknown lead or a lead that
+        is not open.
+        """
+        ids = list(dict.fromkeys(lead_ids))
+        if not ids:
+            raise ActionError("no_leads", "no leads to decide")
+        try:
+            outcome = Outcome(outcome)
+        except ValueError:
+            raise ActionError(
+                "bad_outcome", f"unknown outcome {outcome!r} (use accept, reject or nurture)"
+            ) from None
+        reason = reason or None
+        note = (note or "").strip() or None
+        if note is not None and len(note) > MAX_NOTE:
+            raise ActionError("note_too_long", f"the note is longer than {MAX_NOTE} characters")
+        control = None if note is None else domain.control_problem(note, multiline=True)
+        if control is not None:
+            raise ActionError("bad_value", f"the note {control}")
+        if nurture_until is not None and outcome is not Outcome.NURTURE:
+            raise ActionError("bad_value", "a re-entry date (nurture_until) goes with nurture only")
+        at = domain.utcnow() if at is None else domain.parse_time(at)
+        detail = {
+            "outcome": outcome.value,
+            "reason": reason,
+            "note": note,
+            "at": domain.format_time(at),
+            "nurture_until": nurture_until.isoformat() if nurture_until else None,
+        }
+        now = time.time()
+        action_id = str(uuid.uuid4())
+        with self._write() as conn:
+            self._check_decision(self._policy(conn), outcome, reason, note)
+            found = self._existing(conn, ids)
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise ActionError("unknown_lead", f"unknown lead id(s): {_name_ids(missing)}")
+            decided = [
+                f"{i} ({found[i].status})" for i in ids if found[i].status != Status.OPEN.value
+            ]
+            if decided:
+                raise ActionError("not_open", f"already decided: {_name_ids(decided)}")
+            actor = self._actor(conn)
+            ordered = sorted(ids)  # index order: each B-tree is written front to back
+            conn.execute(
+                "INSERT INTO actions (action_id, kind, detail, count, created_at) "
+                "VALUES (?, 'decide', ?, ?, ?)",
+                (action_id, _dumps(detail), len(ids), now),
+            )
+            conn.executemany(
+                "INSERT INTO action_leads (action_id, lead_id) VALUES (?, ?)",
+                [(action_id, i) for i in ordered],
+            )
+            payload = {k: detail[k] for k in ("outcome", "reason", "note")}
+            payload |= {"bant": None, "nurture_until": detail["nurture_until"], "at": detail["at"]}
+            conn.executemany(
+                "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
+                "VALUES (?, ?, 'decide', ?, ?, ?)",
+                [
+                    (
+                        action_id,
+                        i,
+                        _dumps({**payload, "base_version": found[i].version}),
+                        actor,
+                        now,
+                    )
+                    for i in ordered
+                ],
+            )
+            # The view directly: a decide replayed last sets the status, nothing else
+            # the queue shows.
+            conn.executemany(
+                "UPDATE leads SET status = ? WHERE id = ?",
+                [(outcome.status.value, i) for i in ordered],
+            )
+        return ActionResult(action_id, len(ids), tuple(ids))
+
+    @staticmethod
+    def _check_decision(
+        policy: domain.Policy, outcome: Outcome, reason: str | None, note: str | None
+    ) -> None:
+        error = policy.check_decision(outcome, reason, note)
+        if error is None:
+            return
+        known = ", ".join(r.code for r in policy.reasons_for(outcome))
+        if error == "reason_required":
+            message = f"{outcome.value} needs a reason (one of: {known})"
+        elif error == "unknown_reason" and outcome is Outcome.ACCEPT:
+            message = "accept takes no reason"
+        elif error == "unknown_reason":
+            message = f"unknown reason {reason!r} for {outcome.value} (known: {known})"
+        elif error == "note_required":
+            message = f"reason {reason!r} needs a note saying why"
+        else:
+            message = f"this decision is not valid ({error})"
+        raise ActionError(error, message)
+
+    def set_bant(self, lead_id: str, key: str, answer: str) -> ActionResult:
+        """Record the rep's answer to one BANT criterion: one outbox mutation, undoable."""
+        with self._write() as conn:
+            policy = self._policy(conn)
+            error = policy.check_bant({key: answer})
+            if error == "unknown_bant_key":
+                known = ", ".join(policy.bant_keys)
+                raise ActionError(error, f"unknown BANT criterion {key!r} (known: {known})")
+            if error:
+                raise ActionError(error, f"a BANT answer is yes, no or unknown, not {answer!r}")
+            found = self._existing(conn, [lead_id])
+            if not found:
+                raise ActionError("unknown_lead", f"unknown lead id(s): {lead_id}")
+            version, prior = found[lead_id].version, found[lead_id].answer(key)
+            action_id = str(uuid.uuid4())
+            now = time.time()
+            conn.execute(
+                "INSERT INTO actions (action_id, kind, detail, count, created_at) "
+                "VALUES (?, 'bant', ?, 1, ?)",
+                (action_id, _dumps({"key": key, "answer": answer}), now),
+            )
+            conn.execute(
+                "INSERT INTO action_leads (action_id, lead_id, prior) VALUES (?, ?, ?)",
+                (action_id, lead_id, prior),
+            )
+            self._queue(conn, action_id, lead_id, "bant", version, {key: answer}, now)
+            self._recompute(conn, [lead_id])
+        return ActionResult(action_id, 1, (lead_id,))
+
+    def cycle_bant(self, lead_id: str, key: str) -> Answer:
+        """Move one BANT answer along unknown -> yes -> no -> unknown; returns the new one."""
+        if key not in BANT_KEYS:
+            raise ActionError("unknown_bant_key", f"unknown BANT criterion {key!r}")
+        with self._lock:
+            with self._read() as conn:
+                found = self._existing(conn, [lead_id])
+            if not found:
+                raise ActionError("unknown_lead", f"unknown lead id(s): {lead_id}")
+            answer = domain.next_answer(found[lead_id].answer(key))
+            self.set_bant(lead_id, key, answer.value)
+        return answer
+
+    def _queue(
+        self,
+        conn: sqlite3.Connection,
+        action_id: str,
+        lead_id: str,
+        kind: str,
+        base_version: int,
+        bant: dict[str, str] | None,
+        now: float,
+        compensates: int | None = None,
+        *,
+        reopens: str | None = None,
+    ) -> None:
+        """Append one bant or reopen mutation to the outbox. `compensates`: the outbox row
+        (still unanswered) that this one undoes; it waits for that row's answer.
+        `reopens`: the identity of the decision a reopen undoes (servers with "origin"
+        undo no other)."""
+        payload = {
+            "outcome": None, "reason": None, "note": None, "bant": bant, "nurture_until": None,
+            "at": domain.format_time(_utc(now)), "base_version": base_version,
+        }  # fmt: skip
+        if reopens is not None:
+            payload["reopens"] = reopens
+        conn.execute(
+            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at, "
+            "compensates) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (action_id, lead_id, kind, _dumps(payload), self._actor(conn), now, compensates),
+        )
+
+    def undo(self) -> UndoResult | None:
+        """Undo the most recent action not undone yet; None when there is none.
+
+        Its outbox rows never handed out for pushing are deleted. Where the action
+        may have reached the server (a row handed out, or answered applied), a
+        compensating mutation is queued if the view still differs from before:
+        `reopen` for a decision, a `bant` mutation restoring the previous answer.
+        Leads since revoked, and mutations the server refused, need nothing.
+        """
+        now = time.time()
+        with self._write() as conn:
+            act = conn.execute(
+                "SELECT action_id, kind, detail FROM actions WHERE undone_at IS NULL "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if act is None:
+                return None
+            action_id, kind, detail_json = act
+            detail = json.loads(detail_json)
+            members = conn.execute(
+                "SELECT lead_id, prior, result FROM action_leads WHERE action_id = ? "
+                "ORDER BY lead_id",
+                (action_id,),
+            ).fetchall()
+            decision_ids = dict(
+                conn.execute(
+                    "SELECT lead_id, decision_id FROM action_leads WHERE action_id = ? "
+                    "AND decision_id IS NOT NULL",
+                    (action_id,),
+                ).fetchall()
+            )
+            conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
+            # Rows of the action already handed out may be in flight: a compensation waits
+            # for their answer (and is dropped with them if the server refuses them).
+            in_flight = dict(
+                conn.execute(
+                    "SELECT lead_id, id FROM outbox WHERE action_id = ? AND seq IS NOT NULL",
+                    (action_id,),
+                ).fetchall()
+            )
+            ids = [m[0] for m in members]
+            self._recompute(conn, ids)
+            present = self._existing(conn, ids)
+            compensation = str(uuid.uuid4())
+            queued = 0
+            for lead_id, prior, result in members:
+                if lead_id not in present or result in _REFUSED:
+                    continue
+                status, version = present[lead_id].status, present[lead_id].version
+                target = in_flight.get(lead_id)
+                if kind == "decide":
+                    if status != Status.OPEN.value:
+                        self._queue(
+                            conn, compensation, lead_id, "reopen", version, None, now, target,
+                            reopens=decision_ids.get(lead_id),
+                        )  # fmt: skip
+                        queued += 1
+                elif present[lead_id].answer(detail["key"]) != prior:
+                    restore = {detail["key"]: prior}
+                    self._queue(conn, compensation, lead_id, "bant", version, restore, now, target)
+                    queued += 1
+            if queued:
+                self._recompute(conn, ids)
+            conn.execute("UPDATE actions SET undone_at = ? WHERE action_id = ?", (now, action_id))
+        return UndoResult(action_id, kind, len(present), queued > 0)

@@ -1,0 +1,143 @@
+"""Healing a queue when the server's history went back (a restore)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from triage import domain
+from triage.domain import Status
+from triage.store.common import (
+    _dumps,
+)
+from triage.store.records import (
+    Healed,
+)
+
+
+class HealMixin:
+    """The steps of a heal, each one transaction."""
+
+    def start_heal(self) -> None:
+        with self._write() as conn:
+            self._set_meta(conn, "healing", "1")
+            self._set_meta(conn, "cursor", 0)
+            self._set_meta(conn, "cursor_digest", None)
+
+    def finish_heal(self, epoch: int | None) -> None:
+        with self._write() as conn:
+            self._set_meta(conn, "healing", None)
+            if epoch is not None:
+                self._set_meta(conn, "epoch", epoch)
+
+    def renumber_unanswered(self, last_seq: int) -> int:
+        """Number the outbox rows the server has not processed from its `last_seq` + 1 on,
+        in the order they were numbered: a restored server knows fewer of this client's
+        mutations, and would answer every later number out_of_order. Returns how many."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id FROM outbox WHERE seq > ? ORDER BY seq", (last_seq,)
+            ).fetchall()
+            # two steps, so that no number is held twice on the way (seq is UNIQUE)
+            conn.executemany("UPDATE outbox SET seq = -seq WHERE id = ?", rows)
+            conn.executemany(
+                "UPDATE outbox SET seq = ? WHERE id = ?",
+                [(last_seq + 1 + i, row_id) for i, (row_id,) in enumerate(rows)],
+            )
+            self._set_meta(conn, "next_seq", last_seq + 1 + len(rows))
+            self._set_meta(conn, "last_seq", last_seq)
+            self._set_meta(conn, "acked_seq", last_seq)
+            self._handed.update(last_seq + 1 + i for i in range(len(rows)))
+        return len(rows)
+
+    def heal_candidates(self, since_days: float = 90) -> list[str]:
+        """Leads whose server state a heal must know: those with pending changes, and those
+        this rep decided (answered) in the last `since_days` days."""
+        since = time.time() - since_days * 86400
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute("SELECT DISTINCT lead_id FROM outbox")]
+            ids += [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT al.lead_id FROM action_leads al "
+                    "JOIN actions a ON a.action_id = al.action_id "
+                    "WHERE a.kind = 'decide' AND a.created_at >= ? "
+                    "AND al.result IN ('applied', 'processed')",
+                    (since,),
+                )
+            ]
+        return list(dict.fromkeys(ids))
+
+    def apply_heal(self, found: Sequence[domain.Lead], missing: Sequence[str]) -> Healed:
+        """After a full pull from a restored server: its state of `found` (the rep's leads
+        it still has, any status) becomes the server state; `missing` ones are no longer
+        the rep's (revoked). A decision of this rep the server no longer has is queued
+        again as the same decision (its origin), and an undo it lost likewise; each gets a
+        card saying what happened. One transaction."""
+        now = time.time()
+        with self._write() as conn:
+            revoked, conflicts = self._revoke(conn, list(missing), now)
+            written = self._put_server_leads(conn, list(found), force=True)
+            actor = self._actor(conn)
+            with_outbox = set(self._ids_with_outbox(conn, [lead.id for lead in found]))
+            resent = 0
+            for lead in found:
+                if lead.id in with_outbox:  # what is pending will be sent anyway
+                    continue
+                last = conn.execute(
+                    "SELECT a.action_id, a.detail, a.undone_at, al.result, al.decision_id "
+                    "FROM action_leads al JOIN actions a ON a.action_id = al.action_id "
+                    "WHERE al.lead_id = ? AND a.kind = 'decide' ORDER BY a.id DESC LIMIT 1",
+                    (lead.id,),
+                ).fetchone()
+                if last is None or last[3] not in ("applied", "processed"):
+                    continue
+                action_id, detail_json, undone_at, _result, decision_id = last
+                standing = lead.decision
+                if undone_at is None:
+                    if lead.status is not Status.OPEN:
+                        continue  # it stands (this decision, or one made since elsewhere)
+                    self._queue_decision_again(conn, action_id, lead, detail_json, decision_id)
+                elif (
+                    standing is not None
+                    and standing.by == actor
+                    and (standing.id is None or standing.id == decision_id)
+                ):
+                    self._queue(
+                        conn, action_id, lead.id, "reopen", lead.version, None, now,
+                        reopens=decision_id,
+                    )  # fmt: skip
+                else:
+                    continue
+                resent += 1
+                self._add_conflict(
+                    conn, lead_id=lead.id, lead_name=lead.name, seq=None, status="conflict",
+                    error="server_restored", server_lead=lead,
+                    kind="decide" if undone_at is None else "reopen",
+                    payload=_dumps(json.loads(detail_json)), now=now,
+                )  # fmt: skip
+                conflicts += 1
+            self._recompute(conn, written)
+        return Healed(resent, revoked, conflicts)
+
+    def _queue_decision_again(
+        self,
+        conn: sqlite3.Connection,
+        action_id: str,
+        lead: domain.Lead,
+        detail_json: str,
+        decision_id: str | None,
+    ) -> None:
+        detail = json.loads(detail_json)
+        payload = {k: detail.get(k) for k in ("outcome", "reason", "note", "nurture_until", "at")}
+        payload |= {"bant": None, "base_version": lead.version}
+        if decision_id and ":" in decision_id:
+            origin_client, origin_seq = decision_id.rsplit(":", 1)
+            payload["origin"] = {"client_id": origin_client, "seq": int(origin_seq)}
+        conn.execute(
+            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
+            "VALUES (?, ?, 'decide', ?, ?, ?)",
+            (action_id, lead.id, _dumps(payload), self._actor(conn), time.time()),
+        )

@@ -1,0 +1,181 @@
+"""The outbox: numbering mutations for a push, and applying the server's answers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from triage import domain
+from triage.domain import Status
+from triage.store.common import (
+    _chunks,
+    _marks,
+)
+from triage.store.records import (
+    OutboxItem,
+    PendingCounts,
+    PushResult,
+)
+
+
+def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None) -> str:
+    """A `duplicate` answer without `stored` (an older or buggy server): applied when the
+    server's lead shows this mutation's effect, else "unknown" (never taken for applied:
+    a refusal would vanish)."""
+    if row is None or lead is None:
+        return "unknown"
+    _row_id, _lead_id, kind, payload_json, _action_id, _name = row
+    payload = json.loads(payload_json)
+    if kind == "decide":
+        d = lead.decision
+        same = d is not None and d.outcome.value == payload["outcome"] and d.by == actor
+        return "applied" if same else "unknown"
+    if kind == "reopen":
+        return "applied" if lead.status is Status.OPEN else "unknown"
+    wanted = payload.get("bant") or {}
+    return "applied" if all(lead.bant.get(k) == v for k, v in wanted.items()) else "unknown"
+
+
+class OutboxMixin:
+    """What waits to be sent, and the answers to it."""
+
+    def pending(self, limit: int = 500) -> list[OutboxItem]:
+        """The next outbox rows to push, in seq order. A row handed out for the first
+        time gets its seq now (the next number, no gaps); a row already handed out
+        keeps its seq and comes back until the server answers it. An undo's compensation
+        is not handed out before the row it compensates is answered."""
+        # A compensation whose row is still unanswered waits, and so does everything after
+        # it on the same lead (a decision made again after the undo must follow the undo).
+        select = (
+            "SELECT id, seq, lead_id, type, payload FROM outbox o WHERE o.seq IS NOT NULL "
+            "OR NOT EXISTS (SELECT 1 FROM outbox c JOIN outbox t ON t.id = c.compensates "
+            "WHERE c.lead_id = o.lead_id AND c.id <= o.id AND c.seq IS NULL) "
+            # rows in flight first, by their numbers; then new ones in the order made (a
+            # compensation that waited is numbered after rows made later on other leads)
+            "ORDER BY o.seq IS NULL, o.seq, o.id LIMIT ?"
+        )
+        with self._lock:
+            with self._read() as conn:
+                rows = conn.execute(select, (limit,)).fetchall()
+            if any(r[1] is None for r in rows):
+                with self._write() as conn:
+                    rows = conn.execute(select, (limit,)).fetchall()
+                    next_seq = int(self._meta(conn, "next_seq") or 1)
+                    assigned = []
+                    for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
+                        if seq is None:
+                            assigned.append((next_seq, row_id))
+                            rows[i] = (row_id, next_seq, lead_id, kind, payload)
+                            next_seq += 1
+                    conn.executemany("UPDATE outbox SET seq = ? WHERE id = ?", assigned)
+                    self._set_meta(conn, "next_seq", next_seq)
+                    self._remember_decision_ids(conn, [r for r in rows if r[3] == "decide"])
+            self._handed.update(r[1] for r in rows)
+        return [OutboxItem(r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def _remember_decision_ids(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+        """A decision's identity is the client id and seq of its first sending (or the
+        `origin` it carries when sent again): the journal keeps it, for an undo to name
+        the decision it undoes and for a heal to send it again as the same decision."""
+        client_id = self._meta(conn, "client_id")
+        updates = []
+        for row_id, seq, lead_id, _kind, payload in rows:
+            origin = json.loads(payload).get("origin")
+            decision_id = (
+                f"{origin['client_id']}:{origin['seq']}" if origin else f"{client_id}:{seq}"
+            )
+            updates.append((decision_id, row_id, lead_id))
+        conn.executemany(
+            "UPDATE action_leads SET decision_id = ? WHERE decision_id IS NULL AND lead_id = ? "
+            "AND action_id = (SELECT action_id FROM outbox WHERE id = ?)",
+            [(d, lead_id, row_id) for d, row_id, lead_id in updates],
+        )
+
+    def pending_count(self) -> int:
+        with self._read() as conn:
+            return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def pending_counts(self) -> PendingCounts:
+        """The outbox by kind: decisions (decide, reopen) and BANT answers."""
+        with self._read() as conn:
+            by_type = dict(conn.execute("SELECT type, count(*) FROM outbox GROUP BY type"))
+        return PendingCounts(
+            decisions=by_type.get("decide", 0) + by_type.get("reopen", 0),
+            answers=by_type.get("bant", 0),
+        )
+
+    def apply_push_results(
+        self, results: Sequence[PushResult], *, last_seq: int | None = None
+    ) -> None:
+        """Apply the server's answers to a push, in one transaction.
+
+        applied: the row goes; the lead sent back becomes the server state.
+        duplicate: as what was stored the first time (applied, conflict or invalid).
+        conflict / invalid: the row goes and becomes a conflicts row (with the
+        server's lead if sent); the view shows the server's state again.
+        out_of_order (or anything else): the row stays, to be pushed again.
+        """
+        now = time.time()
+        with self._write() as conn:
+            touched: list[str] = []
+            rows: dict[int, tuple] = {}  # seq -> outbox row and the lead's name (None: gone)
+            for chunk in _chunks([r.seq for r in results]):
+                for row in conn.execute(
+                    "SELECT o.seq, o.id, o.lead_id, o.type, o.payload, o.action_id, l.name "
+                    "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
+                    f"WHERE o.seq IN ({_marks(len(chunk))})",
+                    chunk,
+                ):
+                    rows[row[0]] = row[1:]
+            server_states: list[domain.Lead] = []  # written once, before the recompute
+            answered_before: list[domain.Lead] = []
+            deleted: list[tuple[int]] = []
+            refused: list[tuple[int]] = []
+            results_by_action: list[tuple[str, str, str]] = []
+            actor = self._actor(conn)
+            for result in results:
+                status, error = result.status, result.error
+                if status == "duplicate":
+                    status = result.stored or _what_it_did(rows.get(result.seq), result.lead, actor)
+                    if status == "unknown":  # a server that does not say: the rep looks
+                        status, error = "conflict", "unknown_outcome"
+                if status not in ("applied", "conflict", "invalid"):
+                    continue
+                lead = result.lead
+                row = rows.pop(result.seq, None)
+                if row is None:  # answered before: only keep the newer server state
+                    if lead is not None:
+                        answered_before.append(lead)
+                    continue
+                row_id, lead_id, kind, payload, action_id, name = row
+                present = name is not None
+                if lead is not None and lead.id == lead_id and present:
+                    server_states.append(lead)
+                deleted.append((row_id,))
+                results_by_action.append((status, action_id, lead_id))
+                if status != "applied":
+                    refused.append((row_id,))
+                    self._add_conflict(
+                        conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
+                        seq=result.seq, status=status, error=error, server_lead=lead,
+                        kind=kind, payload=payload, now=now,
+                    )  # fmt: skip
+                if present:
+                    touched.append(lead_id)
+            if answered_before:
+                known = self._existing(conn, [lead.id for lead in answered_before])
+                server_states += [lead for lead in answered_before if lead.id in known]
+                touched += [lead.id for lead in answered_before if lead.id in known]
+            self._put_server_leads(conn, server_states)
+            # An undo of a refused mutation undoes nothing: its compensation goes too.
+            conn.executemany("DELETE FROM outbox WHERE compensates = ?", refused)
+            conn.executemany("DELETE FROM outbox WHERE id = ?", deleted)
+            conn.executemany(
+                "UPDATE action_leads SET result = ? WHERE action_id = ? AND lead_id = ?",
+                results_by_action,
+            )
+            self._recompute(conn, touched)
+            if last_seq is not None:
+                self._note_last_seq(conn, last_seq)

@@ -1,0 +1,195 @@
+"""The queue: the filter language as SQL, sorted pages, counts, ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from triage import domain
+from triage.domain import Status
+from triage.store.common import (
+    _BANT_COLUMNS,
+    _chunks,
+    _from_epoch,
+    _like,
+    _marks,
+    _name_ids,
+)
+from triage.store.records import (
+    ActionError,
+    QueueRow,
+)
+from triage.store.rows import _QUEUE_COLUMNS
+
+_ORDER = {
+    "sla": "sla_sort, score DESC, id",  # longest on the SLA clock first (most urgent)
+    "score": "score DESC, sla_sort, id",
+    "age": "sla_at DESC, id DESC",  # newest on the rep's clock first; unknown last
+    "name": "name_key, id",
+    "company": "company_key, name_key, id",
+}
+
+_INDEXED_SORTS = ("sla", "score")
+
+
+class QueueMixin:
+    """Filtered, sorted, paged in SQL."""
+
+    def _where(
+        self, flt: domain.Filter, now: datetime | None, sort: str = "sla"
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause of a filter, its parameters bound.
+
+        No filter terms and an indexed sort: the query walks the sort's index and
+        stops at the page (under a millisecond). Otherwise the indexed columns are
+        written `+col`, so that SQLite uses no index: it scans the compact table once and
+        sorts the matches, a bounded cost (about 30 ms at 100k leads) whatever the
+        filter. Walking the index instead costs a lookup per skipped row: 200 ms
+        and more when the filter matches little.
+
+        Filter semantics: free words must all appear (in name, company, title,
+        email or campaign); several source: tokens match any of them, exactly,
+        several campaign: tokens any of them, as a substring (both ignore case);
+        `age:` counts on the SLA clock (domain.sla_start); a lead without one is age 0.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        scan = "+" if self._has_terms(flt) or sort not in _INDEXED_SORTS else ""
+        statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
+        if len(statuses) == 1:
+            clauses.append(f"{scan}status = ?")
+        else:
+            clauses.append(f"{scan}status IN ({_marks(len(statuses))})")
+        params.extend(statuses)
+        for word in flt.text:
+            clauses.append("search LIKE ? ESCAPE '\\'")
+            params.append(_like(domain.fold(word)))
+        if flt.source:
+            sources = list(dict.fromkeys(domain.fold(s) for s in flt.source))
+            clauses.append(f"source_key IN ({_marks(len(sources))})")
+            params.extend(sources)
+        if flt.campaign:
+            likes = " OR ".join("campaign_key LIKE ? ESCAPE '\\'" for _ in flt.campaign)
+            clauses.append(f"({likes})")
+            params.extend(_like(domain.fold(c)) for c in flt.campaign)
+        if flt.score_lt is not None:
+            clauses.append("+score < ?")
+            params.append(flt.score_lt)
+        if flt.score_gt is not None:
+            clauses.append("+score > ?")
+            params.append(flt.score_gt)
+        for key, answer in flt.bant:
+            column = _BANT_COLUMNS.get(key)
+            if column is not None:
+                clauses.append(f"{column} = ?")
+                params.append(answer)
+        if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
+            t = (now or domain.utcnow()).timestamp()
+            if flt.age_gt_hours is not None:
+                clauses.append("+sla_at < ?")
+                params.append(t - flt.age_gt_hours * 3600)
+            if flt.age_lt_hours is not None:
+                clauses.append("(sla_at IS NULL OR +sla_at > ?)")
+                params.append(t - flt.age_lt_hours * 3600)
+        return " AND ".join(clauses), params
+
+    @staticmethod
+    def _has_terms(flt: domain.Filter) -> bool:
+        return bool(
+            flt.text or flt.source or flt.campaign or flt.bant
+            or flt.score_lt is not None or flt.score_gt is not None
+            or flt.age_gt_hours is not None or flt.age_lt_hours is not None
+        )  # fmt: skip
+
+    @staticmethod
+    def _order(sort: str) -> str:
+        try:
+            return _ORDER[sort]
+        except KeyError:
+            raise ValueError(f"unknown sort {sort!r} (known: {', '.join(_ORDER)})") from None
+
+    def queue_page(
+        self,
+        flt: domain.Filter,
+        sort: str,
+        offset: int,
+        limit: int,
+        now: datetime | None = None,
+    ) -> list[QueueRow]:
+        """One page of the queue, filtered and sorted in SQL."""
+        where, params = self._where(flt, now, sort)
+        order = self._order(sort)
+        # The page's ids first (from the sort's index, which holds the primary key of
+        # this WITHOUT ROWID table), then their columns: OFFSET skips rows without
+        # reading them in full.
+        sql = (
+            f"SELECT {_QUEUE_COLUMNS} FROM leads WHERE id IN "
+            f"(SELECT id FROM leads WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) "
+            f"ORDER BY {order}"
+        )
+        with self._read() as conn:
+            rows = conn.execute(sql, (*params, max(0, limit), max(0, offset))).fetchall()
+        return [
+            QueueRow(
+                id=r[0],
+                name=r[1],
+                title=r[2],
+                company=r[3],
+                source=r[4],
+                campaign=r[5],
+                score=r[6],
+                mql_at=_from_epoch(r[7]),
+                status=r[8],
+                bant=(r[9], r[10], r[11], r[12]),
+                pending=bool(r[14]),
+                sla_at=_from_epoch(r[13]),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def queue_count(self, flt: domain.Filter, now: datetime | None = None) -> int:
+        where, params = self._where(flt, now)
+        with self._read() as conn:
+            return conn.execute(f"SELECT count(*) FROM leads WHERE {where}", params).fetchone()[0]
+
+    def queue_ids(self, flt: domain.Filter, sort: str, now: datetime | None = None) -> list[str]:
+        """Every id the filter matches, in queue order (for "mark all visible")."""
+        where, params = self._where(flt, now, sort)
+        sql = f"SELECT id FROM leads WHERE {where} ORDER BY {self._order(sort)}"
+        with self._read() as conn:
+            return [r[0] for r in conn.execute(sql, params)]
+
+    def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
+        """{reference: lead id} for the references that name a lead in the store, by its
+        id or by its external id (the marketing system's, `HS-2011`); the others are left
+        out. A lead's own id wins over another lead's external id. Raises ActionError
+        (`ambiguous_id`) for an external id that several leads carry."""
+        refs = list(dict.fromkeys(refs))
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(refs):
+                found.update(
+                    (r[0], r[0])
+                    for r in conn.execute(
+                        f"SELECT id FROM leads WHERE id IN ({_marks(len(chunk))})", chunk
+                    )
+                )
+            rest = [r for r in refs if r not in found]
+            by_external: dict[str, list[str]] = {}
+            for chunk in _chunks(rest):
+                for external_id, lead_id in conn.execute(
+                    "SELECT external_id, id FROM leads "
+                    f"WHERE external_id IN ({_marks(len(chunk))}) ORDER BY id",
+                    chunk,
+                ):
+                    by_external.setdefault(external_id, []).append(lead_id)
+        several = {e: ids for e, ids in by_external.items() if len(ids) > 1}
+        if several:
+            named = [f"{e} ({', '.join(ids)})" for e, ids in several.items()]
+            raise ActionError(
+                "ambiguous_id",
+                f"external id(s) of several leads: {_name_ids(named)}; use the lead id",
+            )
+        found.update((e, ids[0]) for e, ids in by_external.items())
+        return found

@@ -1,0 +1,108 @@
+"""The queue's projection of a lead (the `leads` table), and a lead's view: its server
+state with its pending changes replayed by the one rule (domain.apply)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from triage import domain
+from triage.domain import BANT_KEYS
+from triage.store.common import (
+    _BANT_COLUMNS,
+    _BANT_SQL,
+    _NO_TIME,
+    _UNKNOWN,
+    _dumps,
+    _epoch,
+    _marks,
+)
+
+
+def _search_text(lead: domain.Lead) -> str:
+    """What free words of a filter match: folded like the words (domain.fold)."""
+    parts = (lead.name, lead.company, lead.title, lead.email, lead.campaign, lead.source)
+    return domain.fold("\n".join(p for p in parts if p))
+
+
+def _key(value: str | None) -> str | None:
+    return domain.fold(value) or None if value else None
+
+
+def _replay(
+    server: dict[str, Any], rows: Iterable[tuple[str, dict[str, Any], str | None]]
+) -> tuple[str, dict[str, str], dict[str, Any] | None]:
+    """The local view (status, bant, decision) of a server lead (as a dict) with its
+    outbox rows (type, payload, actor) applied in order, by the one rule the server
+    applies too (domain.apply)."""
+    status: str = server["status"]
+    bant: dict[str, str] = dict(server.get("bant") or {})
+    decision: dict[str, Any] | None = server.get("decision")
+    for kind, payload, actor in rows:
+        status, bant, decision = domain.apply(
+            status, bant, decision, {**payload, "type": kind}, by=actor
+        )
+    return status, bant, decision
+
+
+def _queue_view(status: str, bant: dict[str, str]) -> tuple[str, ...]:
+    return (status, *(bant.get(k, _UNKNOWN) for k in BANT_KEYS))
+
+
+def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The `leads` and `lead_server` rows of a server lead (its view = its server state)."""
+    server = domain.lead_to_dict(lead)
+    mql = _epoch(lead.mql_at)
+    sla = _epoch(domain.sla_start(lead.assigned_at, lead.mql_at))
+    row = (
+        lead.id,
+        lead.version,
+        lead.name,
+        lead.title,
+        lead.company,
+        lead.source,
+        lead.campaign,
+        _key(lead.source),
+        _key(lead.campaign),
+        lead.score,
+        mql,
+        _NO_TIME if mql is None else mql,
+        sla,
+        _NO_TIME if sla is None else sla,
+        lead.name.casefold(),
+        (lead.company or "\U0010ffff").casefold(),  # no company sorts last
+        _search_text(lead),
+        lead.external_id,
+        *_queue_view(server["status"], server["bant"]),
+    )
+    return row, (lead.id, lead.version, _dumps(server))
+
+
+_LEAD_COLUMNS = (
+    "id", "version", "name", "title", "company", "source", "campaign", "source_key",
+    "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
+    "company_key", "search", "external_id",
+    "status", *_BANT_COLUMNS.values(),
+)  # fmt: skip
+
+_UPSERT_LEAD = (
+    f"INSERT INTO leads ({', '.join(_LEAD_COLUMNS)}) VALUES ({_marks(len(_LEAD_COLUMNS))}) "
+    "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _LEAD_COLUMNS[1:])
+)
+
+_UPSERT_SERVER = (
+    "INSERT INTO lead_server (id, version, json) VALUES (?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET version = excluded.version, json = excluded.json"
+)
+
+_SET_VIEW = (
+    "UPDATE leads SET status = ?, "
+    + ", ".join(f"{c} = ?" for c in _BANT_COLUMNS.values())
+    + " WHERE id = ?"
+)
+
+_QUEUE_COLUMNS = (
+    f"id, name, title, company, source, campaign, score, mql_at, status, {_BANT_SQL}, "
+    "sla_at, "
+    "EXISTS (SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
+)

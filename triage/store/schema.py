@@ -1,0 +1,254 @@
+"""The store's schema and its forward migrations; a file that is not ours is refused."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+
+from triage import domain
+from triage.store.common import (
+    _BANT_COLUMNS,
+    _CHUNK,
+    _NO_TIME,
+)
+from triage.store.records import (
+    StoreError,
+)
+from triage.store.rows import (
+    _key,
+)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+APP_ID = "triage"
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    """The initial schema."""
+    bant_cols = "\n".join(f"  {c} TEXT NOT NULL DEFAULT 'unknown'," for c in _BANT_COLUMNS.values())
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
+    conn.execute(
+        f"""CREATE TABLE leads (          -- the queue's projection of each lead
+  id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,       -- server version: base_version of new mutations
+  name TEXT NOT NULL,
+  title TEXT,
+  company TEXT,
+  source TEXT,
+  campaign TEXT,
+  source_key TEXT,                -- lower(source)
+  campaign_key TEXT,              -- lower(campaign)
+  score INTEGER NOT NULL,
+  mql_at REAL,                    -- unix seconds
+  mql_sort REAL NOT NULL,         -- mql_at, or far future when unknown
+  name_key TEXT NOT NULL,         -- casefolded, for sorting
+  company_key TEXT NOT NULL,
+  search TEXT NOT NULL,           -- lowercased name, company, title, email, campaign
+  status TEXT NOT NULL,           -- the local view (server state + outbox replayed)
+{bant_cols}
+  CHECK (status IN ('open', 'accepted', 'rejected', 'nurture'))
+) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """CREATE TABLE lead_server (     -- the server state of each lead, in full
+  id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  json TEXT NOT NULL
+)"""
+    )
+    conn.execute(
+        """CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER UNIQUE,             -- protocol seq, NULL until handed out by pending()
+  action_id TEXT NOT NULL,
+  lead_id TEXT NOT NULL,          -- no foreign key: a sent row outlives a revoked lead
+  type TEXT NOT NULL CHECK (type IN ('decide', 'bant', 'reopen')),
+  payload TEXT NOT NULL,          -- JSON: the protocol fields but seq, lead_id, type
+  actor TEXT,                     -- the rep's email: the view's decision.by
+  created_at REAL NOT NULL
+)"""
+    )
+    conn.execute("CREATE INDEX outbox_lead ON outbox(lead_id)")
+    conn.execute("CREATE INDEX outbox_action ON outbox(action_id)")
+    conn.execute(
+        """CREATE TABLE actions (         -- the undo journal
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  action_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('decide', 'bant')),
+  detail TEXT NOT NULL,           -- JSON: decide: outcome, reason, note, at; bant: key, answer
+  count INTEGER NOT NULL,
+  created_at REAL NOT NULL,
+  undone_at REAL
+)"""
+    )
+    conn.execute("CREATE INDEX actions_created ON actions(created_at)")
+    conn.execute(
+        """CREATE TABLE action_leads (
+  action_id TEXT NOT NULL REFERENCES actions(action_id),
+  lead_id TEXT NOT NULL,
+  prior TEXT,                     -- bant: the answer before
+  result TEXT,                    -- applied | conflict | invalid | revoked | processed
+  PRIMARY KEY (action_id, lead_id)
+) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX action_leads_lead ON action_leads(lead_id)")
+    conn.execute(
+        """CREATE TABLE conflicts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  lead_id TEXT NOT NULL,
+  lead_name TEXT,
+  seq INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('conflict', 'invalid')),
+  error TEXT,
+  server_json TEXT,               -- the server's version of the lead, when it sent one
+  mutation TEXT NOT NULL,         -- JSON: seq, lead_id, type + payload
+  created_at REAL NOT NULL,
+  resolved_at REAL
+)"""
+    )
+    conn.execute("CREATE INDEX conflicts_lead ON conflicts(lead_id)")
+    conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        [
+            ("app", APP_ID),
+            ("client_id", str(uuid.uuid4())),
+            ("cursor", "0"),
+            ("last_seq", "0"),
+            ("next_seq", "1"),
+        ],
+    )
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Indexes for the two sorts used most: the queue page walks one in order.
+
+    Only two: a decision rewrites every index on `status`, and a bulk decision
+    must stay quick. The other sorts, and any filtered query, scan the compact
+    `leads` table and sort (tens of ms at 100k leads; see Store._where).
+
+    Kept apart from the initial schema so the forward path (open an older
+    file, migrate it) is exercised from the first release on.
+    """
+    conn.execute("CREATE INDEX leads_sla ON leads(status, mql_sort, score DESC)")
+    conn.execute("CREATE INDEX leads_score ON leads(status, score DESC, mql_sort)")
+
+
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Free words also match the source (reps typed `/tradeshow` and found nothing)."""
+    conn.execute(
+        "UPDATE leads SET search = search || char(10) || source_key WHERE source_key IS NOT NULL"
+    )
+
+
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """One SLA clock (from assignment, else the MQL time: domain.sla_start), and free words,
+    sources and campaigns matched with case and accents folded ("schafer" finds "Schäfer")."""
+    conn.execute("ALTER TABLE leads ADD COLUMN sla_at REAL")  # unix seconds
+    conn.execute(f"ALTER TABLE leads ADD COLUMN sla_sort REAL NOT NULL DEFAULT {_NO_TIME}")
+    updates = []
+    for lead_id, server_json in conn.execute("SELECT id, json FROM lead_server"):
+        d = json.loads(server_json)
+        start = d.get("assigned_at") or d.get("mql_at")
+        sla = domain.parse_time(start).timestamp() if start else None
+        parts = [d.get(k) for k in ("name", "company", "title", "email", "campaign", "source")]
+        updates.append((
+            sla, _NO_TIME if sla is None else sla,
+            domain.fold("\n".join(p for p in parts if p)),
+            _key(d.get("source")), _key(d.get("campaign")), lead_id,
+        ))  # fmt: skip
+    conn.executemany(
+        "UPDATE leads SET sla_at = ?, sla_sort = ?, search = ?, source_key = ?, campaign_key = ? "
+        "WHERE id = ?",
+        updates,
+    )
+    conn.execute("DROP INDEX leads_sla")
+    conn.execute("DROP INDEX leads_score")
+    conn.execute("CREATE INDEX leads_sla ON leads(status, sla_sort, score DESC)")
+    conn.execute("CREATE INDEX leads_score ON leads(status, score DESC, sla_sort)")
+
+
+def _migration_5(conn: sqlite3.Connection) -> None:
+    """An undo's compensation names the outbox row it compensates: it is neither numbered
+    nor sent until that row has its answer, and goes with it when the answer is a refusal."""
+    conn.execute("ALTER TABLE outbox ADD COLUMN compensates INTEGER")
+    conn.execute("CREATE INDEX outbox_compensates ON outbox(compensates)")
+
+
+def _migration_6(conn: sqlite3.Connection) -> None:
+    """The marketing system's id of each lead (`HS-2011`), indexed: reps name leads by it
+    (`triage decide reject HS-2011`). Filled from the lead JSON kept in lead_server."""
+    conn.execute("ALTER TABLE leads ADD COLUMN external_id TEXT")
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        conn.executemany(
+            "UPDATE leads SET external_id = ? WHERE id = ?",
+            [(json.loads(text).get("external_id"), lead_id) for lead_id, text in batch],
+        )
+    conn.execute("CREATE INDEX leads_external ON leads(external_id)")
+
+
+def _migration_7(conn: sqlite3.Connection) -> None:
+    """Each decision's identity in the journal ("client_id:seq" of its first sending): an
+    undo names the decision it undoes, and after a server restore a decision the server
+    lost is sent again as the same decision."""
+    conn.execute("ALTER TABLE action_leads ADD COLUMN decision_id TEXT")
+
+
+_MIGRATIONS = (
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_7,
+)  # fmt: skip
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _inspect(path: Path) -> int | None:
+    """The schema version of an existing triage file; None for a new or empty one.
+
+    Read-only: a file that is not ours is refused without being changed.
+    """
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc.strerror or exc}") from None
+    # No plain open() of the file here: closing any descriptor of a database file drops
+    # every POSIX lock this process holds on it, including those of the UI's own SQLite
+    # connection, and another process could then checkpoint and delete the WAL under it
+    # (found: "database disk image is malformed"). SQLite's read-only connection tells a
+    # foreign or corrupt file apart by itself.
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        app = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'app'").fetchone()
+            app = row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a triage database (corrupt or not SQLite: {exc})") from None
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot read the database: {exc}") from None
+    finally:
+        conn.close()
+    if not tables and version == 0:
+        return None
+    if app != APP_ID:
+        raise StoreError(
+            f"{path}: not a triage database (an SQLite file of another application); "
+            "move it away or point TRIAGE_HOME elsewhere"
+        )
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: made by a newer triage (schema version {version}; this one knows "
+            f"up to {SCHEMA_VERSION}); upgrade triage"
+        )
+    if version < 1:
+        raise StoreError(f"{path}: a triage database without a schema version; it may be damaged")
+    return version
