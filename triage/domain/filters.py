@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from triage.domain.lead import BANT_KEYS, Answer, Status
 from triage.domain.text import fold
@@ -45,67 +47,77 @@ def parse_filter(query: str) -> Filter:
     SLA clock), `status:open`. Unknown keys and malformed or out-of-range tokens are
     reported in `errors` and otherwise ignored, so typing never fails.
     """
-    text: list[str] = []
-    source: list[str] = []
-    campaign: list[str] = []
-    status: list[str] = []
-    bant: list[tuple[str, str]] = []
-    errors: list[str] = []
-    score_lt = score_gt = None
-    age_gt = age_lt = None
+    parts: dict[str, Any] = {"text": [], "source": [], "campaign": [], "status": [],
+                             "bant": [], "errors": []}  # fmt: skip
     for token in query.split():
         key, sep, value = token.partition(":")
         key = key.lower()
         if not sep or not _FILTER_KEY.match(key):
-            text.append(fold(token))  # a word; also "10:30" or "http://..."
-            continue
-        if key not in FILTER_KEYS:
+            parts["text"].append(fold(token))  # a word; also "10:30" or "http://..."
+        elif key not in FILTER_KEYS:
             known = ", ".join(f"{k}:" for k in FILTER_KEYS)
-            errors.append(f"{key}: is not a filter (known: {known})")
-            continue
-        if not value:
-            continue  # still being typed
-        if key == "source":
-            source.append(fold(value))
-        elif key == "campaign":
-            campaign.append(fold(value))
-        elif key == "status":
-            if value.lower() in {s.value for s in Status}:
-                status.append(value.lower())
-            else:
-                errors.append(f"status:{value}: use open, accepted, rejected or nurture")
-        elif key == "score":
-            op, num = value[:1], value[1:]
-            digits = num if op in "<>" else value
-            if not (digits.isascii() and digits.isdigit()):
-                errors.append(f"score:{value}: use score:<N or score:>N")
-            elif len(digits) > 3 or int(digits) > 100:
-                errors.append(f"score:{value}: a score is between 0 and 100")
-            elif op == "<":
-                score_lt = int(num)
-            elif op == ">":
-                score_gt = int(num)
-            else:
-                score_gt, score_lt = int(value) - 1, int(value) + 1
-        elif key == "bant":
-            k, eq, v = value.lower().partition("=")
-            if eq and k in BANT_KEYS and v in {a.value for a in Answer}:
-                bant.append((k, v))
-            else:
-                errors.append(f"bant:{value}: use bant:KEY=yes|no|unknown")
-        elif key == "age":
-            op, rest = value[:1], value[1:].lower()
-            m = _DURATION.match(rest)
-            hours = float(m.group(1)) * _UNITS[m.group(2)] if op in "<>" and m else None
-            if hours is None:
-                errors.append(f"age:{value}: use age:>24h or age:<3d")
-            elif hours > _MAX_AGE_HOURS:
-                errors.append(f"age:{value}: at most 100 years")
-            elif op == ">":
-                age_gt = hours
-            else:
-                age_lt = hours
-    return Filter(
-        tuple(text), tuple(source), tuple(campaign), score_lt, score_gt, tuple(bant),
-        age_gt, age_lt, tuple(status), tuple(errors),
-    )  # fmt: skip
+            parts["errors"].append(f"{key}: is not a filter (known: {known})")
+        elif value:  # (an empty value is still being typed)
+            error = _TOKENS[key](value, parts)
+            if error:
+                parts["errors"].append(f"{key}:{value}: {error}")
+    return Filter(**{k: tuple(v) if isinstance(v, list) else v for k, v in parts.items()})
+
+
+def _source(value: str, parts: dict[str, Any]) -> str | None:
+    parts["source"].append(fold(value))
+    return None
+
+
+def _campaign(value: str, parts: dict[str, Any]) -> str | None:
+    parts["campaign"].append(fold(value))
+    return None
+
+
+def _status(value: str, parts: dict[str, Any]) -> str | None:
+    if value.lower() not in {s.value for s in Status}:
+        return "use open, accepted, rejected or nurture"
+    parts["status"].append(value.lower())
+    return None
+
+
+def _score(value: str, parts: dict[str, Any]) -> str | None:
+    op, num = value[:1], value[1:]
+    digits = num if op in "<>" else value
+    if not (digits.isascii() and digits.isdigit()):
+        return "use score:<N or score:>N"
+    if len(digits) > 3 or int(digits) > 100:
+        return "a score is between 0 and 100"
+    if op == "<":
+        parts["score_lt"] = int(num)
+    elif op == ">":
+        parts["score_gt"] = int(num)
+    else:
+        parts["score_gt"], parts["score_lt"] = int(value) - 1, int(value) + 1
+    return None
+
+
+def _bant(value: str, parts: dict[str, Any]) -> str | None:
+    k, eq, v = value.lower().partition("=")
+    if not (eq and k in BANT_KEYS and v in {a.value for a in Answer}):
+        return "use bant:KEY=yes|no|unknown"
+    parts["bant"].append((k, v))
+    return None
+
+
+def _age(value: str, parts: dict[str, Any]) -> str | None:
+    op, rest = value[:1], value[1:].lower()
+    m = _DURATION.match(rest)
+    hours = float(m.group(1)) * _UNITS[m.group(2)] if op in "<>" and m else None
+    if hours is None:
+        return "use age:>24h or age:<3d"
+    if hours > _MAX_AGE_HOURS:
+        return "at most 100 years"
+    parts["age_gt_hours" if op == ">" else "age_lt_hours"] = hours
+    return None
+
+
+_TOKENS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {
+    "source": _source, "campaign": _campaign, "status": _status, "score": _score,
+    "bant": _bant, "age": _age,
+}  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.domain.codec import PROFILE_FIELDS
 from triage.domain.dates import parse_time
 from triage.domain.lead import BANT_KEYS, Activity
 from triage.domain.text import control_problem, quoted, shown_text, storable_text
@@ -42,61 +43,67 @@ class LeadInput:
 
 def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str]]:
     """Validate one import row; returns (input, []) or (None, [problems])."""
-    problems: list[str] = []
     if not isinstance(row, Mapping):
         return None, ["expected an object of fields"]
+    reader = _RowReader(row)
     unknown = [k for k in row if k not in IMPORT_KEYS]
     if unknown:
-        problems.append(f"unknown column(s): {', '.join(map(shown_text, unknown))}")
+        reader.problems.append(f"unknown column(s): {', '.join(map(shown_text, unknown))}")
+    external_id = reader.text("external_id", required=True)
+    name = reader.text("name", required=True)
+    email = reader.text("email", required=True)
+    if email and not _EMAIL.match(email):
+        reader.problems.append(f"email {quoted(email)} is not an email address")
+    fields: dict[str, Any] = {k: reader.text(k) for k in PROFILE_FIELDS if k in row}
+    fields |= reader.score() | reader.mql_at()
+    owner = reader.owner()
+    evidence = {
+        key: value for key in BANT_KEYS if (value := reader.text(f"evidence_{key}", multiline=True))
+    }
+    activities = reader.activities()
+    if reader.problems:
+        return None, reader.problems
+    assert external_id and name and email
+    return LeadInput(external_id, name, email, fields, owner, evidence, activities), []
 
-    def text(key: str, required: bool = False, multiline: bool = False) -> str | None:
-        value = row.get(key)
+
+class _RowReader:
+    """The fields of one row, each checked; what is wrong goes to `problems`."""
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.row = row
+        self.problems: list[str] = []
+
+    def text(self, key: str, *, required: bool = False, multiline: bool = False) -> str | None:
+        value = self.row.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                problems.append(f"{key} is required")
+                self.problems.append(f"{key} is required")
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            problems.append(f"{key} must be text")
+            self.problems.append(f"{key} must be text")
             return None
         value = value.strip()
         if not storable_text(value):
-            problems.append(f"{key} contains a NUL character or invalid Unicode")
+            self.problems.append(f"{key} contains a NUL character or invalid Unicode")
             return None
         if multiline:  # CRM exports write CRLF inside quoted cells
             value = value.replace("\r\n", "\n")
         control = control_problem(value, multiline=multiline)
         if control is not None:
-            problems.append(f"{key} {control}")
+            self.problems.append(f"{key} {control}")
             return None
         if len(value) > _TEXT_LIMIT:
-            problems.append(f"{key} is longer than {_TEXT_LIMIT} characters")
+            self.problems.append(f"{key} is longer than {_TEXT_LIMIT} characters")
             return None
         return value
 
-    external_id = text("external_id", True)
-    name = text("name", True)
-    email = text("email", True)
-    if email and not _EMAIL.match(email):
-        problems.append(f"email {quoted(email)} is not an email address")
-
-    fields: dict[str, Any] = {}
-    for key in (
-        "phone",
-        "title",
-        "company",
-        "industry",
-        "company_size",
-        "country",
-        "source",
-        "campaign",
-    ):
-        if key in row:
-            fields[key] = text(key)
-
-    if "score" in row and row["score"] not in (None, ""):
-        raw = row["score"]
+    def score(self) -> dict[str, int]:
+        raw = self.row.get("score")
+        if raw in (None, ""):
+            return {}
         try:
             if isinstance(raw, bool):
                 raise ValueError
@@ -105,55 +112,53 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
                 if not score.is_integer():
                     raise ValueError
                 score = int(score)
-            if not 0 <= score <= 100:
-                problems.append(f"score must be between 0 and 100, not {quoted(raw)}")
-            else:
-                fields["score"] = score
         except ValueError:
-            problems.append(f"score must be a whole number, not {quoted(raw)}")
+            self.problems.append(f"score must be a whole number, not {quoted(raw)}")
+            return {}
+        if not 0 <= score <= 100:
+            self.problems.append(f"score must be between 0 and 100, not {quoted(raw)}")
+            return {}
+        return {"score": score}
 
-    if "mql_at" in row and row["mql_at"] not in (None, ""):
+    def mql_at(self) -> dict[str, Any]:
+        raw = self.row.get("mql_at")
+        if raw in (None, ""):
+            return {}
         try:
-            fields["mql_at"] = parse_time(row["mql_at"])
+            return {"mql_at": parse_time(raw)}
         except (ValueError, TypeError):
-            problems.append(f"mql_at {quoted(row['mql_at'])} is not a date or time (use ISO 8601)")
+            self.problems.append(f"mql_at {quoted(raw)} is not a date or time (use ISO 8601)")
+            return {}
 
-    owner = None
-    if "owner" in row:
-        owner = text("owner")
+    def owner(self) -> str | None:
+        if "owner" not in self.row:
+            return None
+        owner = self.text("owner")
         if owner is not None and not _EMAIL.match(owner):
-            problems.append(f"owner {quoted(owner)} is not an email address")
+            self.problems.append(f"owner {quoted(owner)} is not an email address")
+        return owner
 
-    evidence: dict[str, str] = {}
-    for key in BANT_KEYS:
-        value = text(f"evidence_{key}", multiline=True)
-        if value:
-            evidence[key] = value
+    def activities(self) -> tuple[Activity, ...] | None:
+        raw = self.row.get("activities")
+        if raw in (None, ""):
+            return None
+        if not isinstance(raw, list):
+            self.problems.append("activities must be a list of {at, kind, detail}")
+            return None
+        acts = [act for j, item in enumerate(raw, 1) if (act := self._activity(j, item))]
+        return tuple(sorted(acts, key=lambda x: x.at))
 
-    activities: tuple[Activity, ...] | None = None
-    if row.get("activities") not in (None, ""):
-        raw_acts = row["activities"]
-        if isinstance(raw_acts, list):
-            acts: list[Activity] = []
-            for j, a in enumerate(raw_acts, 1):
-                try:
-                    detail = str(a.get("detail", "")).replace("\r\n", "\n")
-                    act = Activity(parse_time(a["at"]), str(a["kind"]), detail)
-                    if not (storable_text(act.kind) and storable_text(act.detail)):
-                        raise ValueError("not storable text")
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    problems.append(f"activities #{j} needs at (a time), kind and detail")
-                    continue
-                control = control_problem(act.kind) or control_problem(act.detail, multiline=True)
-                if control is not None:
-                    problems.append(f"activities #{j} {control}")
-                    continue
-                acts.append(act)
-            activities = tuple(sorted(acts, key=lambda x: x.at))
-        else:
-            problems.append("activities must be a list of {at, kind, detail}")
-
-    if problems:
-        return None, problems
-    assert external_id and name and email
-    return LeadInput(external_id, name, email, fields, owner, evidence, activities), []
+    def _activity(self, j: int, item: Any) -> Activity | None:
+        try:
+            detail = str(item.get("detail", "")).replace("\r\n", "\n")
+            act = Activity(parse_time(item["at"]), str(item["kind"]), detail)
+            if not (storable_text(act.kind) and storable_text(act.detail)):
+                raise ValueError("not storable text")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.problems.append(f"activities #{j} needs at (a time), kind and detail")
+            return None
+        control = control_problem(act.kind) or control_problem(act.detail, multiline=True)
+        if control is not None:
+            self.problems.append(f"activities #{j} {control}")
+            return None
+        return act

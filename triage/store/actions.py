@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from triage import domain
 from triage.domain import BANT_KEYS, Answer, Outcome, Status
@@ -21,6 +22,7 @@ from triage.store.common import (
 from triage.store.records import (
     ActionError,
     ActionResult,
+    LeadRow,
     UndoResult,
 )
 
@@ -47,33 +49,17 @@ class ActionsMixin:
         ids = list(dict.fromkeys(lead_ids))
         if not ids:
             raise ActionError("no_leads", "no leads to decide")
-        try:
-            outcome = Outcome(outcome)
-        except ValueError:
-            raise ActionError(
-                "bad_outcome", f"unknown outcome {outcome!r} (use accept, reject or nurture)"
-            ) from None
-        reason = reason or None
-        note = (note or "").strip() or None
-        if note is not None and len(note) > MAX_NOTE:
-            raise ActionError("note_too_long", f"the note is longer than {MAX_NOTE} characters")
-        control = None if note is None else domain.control_problem(note, multiline=True)
-        if control is not None:
-            raise ActionError("bad_value", f"the note {control}")
-        if nurture_until is not None and outcome is not Outcome.NURTURE:
-            raise ActionError("bad_value", "a re-entry date (nurture_until) goes with nurture only")
-        at = domain.utcnow() if at is None else domain.parse_time(at)
+        outcome, note = _checked(outcome, note, nurture_until)
         detail = {
             "outcome": outcome.value,
-            "reason": reason,
+            "reason": reason or None,
             "note": note,
-            "at": domain.format_time(at),
+            "at": domain.format_time(domain.utcnow() if at is None else domain.parse_time(at)),
             "nurture_until": nurture_until.isoformat() if nurture_until else None,
         }
-        now = time.time()
         action_id = str(uuid.uuid4())
         with self._write() as conn:
-            self._check_decision(self._policy(conn), outcome, reason, note)
+            self._check_decision(self._policy(conn), outcome, detail["reason"], note)
             found = self._existing(conn, ids)
             missing = [i for i in ids if i not in found]
             if missing:
@@ -83,40 +69,43 @@ class ActionsMixin:
             ]
             if decided:
                 raise ActionError("not_open", f"already decided: {_name_ids(decided)}")
-            actor = self._actor(conn)
-            ordered = sorted(ids)  # index order: each B-tree is written front to back
-            conn.execute(
-                "INSERT INTO actions (action_id, kind, detail, count, created_at) "
-                "VALUES (?, 'decide', ?, ?, ?)",
-                (action_id, _dumps(detail), len(ids), now),
-            )
-            conn.executemany(
-                "INSERT INTO action_leads (action_id, lead_id) VALUES (?, ?)",
-                [(action_id, i) for i in ordered],
-            )
-            payload = {k: detail[k] for k in ("outcome", "reason", "note")}
-            payload |= {"bant": None, "nurture_until": detail["nurture_until"], "at": detail["at"]}
-            conn.executemany(
-                "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
-                "VALUES (?, ?, 'decide', ?, ?, ?)",
-                [
-                    (
-                        action_id,
-                        i,
-                        _dumps({**payload, "base_version": found[i].version}),
-                        actor,
-                        now,
-                    )
-                    for i in ordered
-                ],
-            )
-            # The view directly: a decide replayed last sets the status, nothing else
-            # the queue shows.
-            conn.executemany(
-                "UPDATE leads SET status = ? WHERE id = ?",
-                [(outcome.status.value, i) for i in ordered],
-            )
+            self._write_decision(conn, action_id, detail, found, sorted(ids))
         return ActionResult(action_id, len(ids), tuple(ids))
+
+    def _write_decision(
+        self,
+        conn: sqlite3.Connection,
+        action_id: str,
+        detail: dict[str, Any],
+        found: dict[str, LeadRow],
+        ordered: list[str],  # index order: each B-tree is written front to back
+    ) -> None:
+        """The journal entry, one outbox row per lead, and the queue's view, at once."""
+        now = time.time()
+        actor = self._actor(conn)
+        conn.execute(
+            "INSERT INTO actions (action_id, kind, detail, count, created_at) "
+            "VALUES (?, 'decide', ?, ?, ?)",
+            (action_id, _dumps(detail), len(ordered), now),
+        )
+        conn.executemany(
+            "INSERT INTO action_leads (action_id, lead_id) VALUES (?, ?)",
+            [(action_id, i) for i in ordered],
+        )
+        payload = {k: detail[k] for k in ("outcome", "reason", "note")}
+        payload |= {"bant": None, "nurture_until": detail["nurture_until"], "at": detail["at"]}
+        conn.executemany(
+            "INSERT INTO outbox (action_id, lead_id, type, payload, actor, created_at) "
+            "VALUES (?, ?, 'decide', ?, ?, ?)",
+            [
+                (action_id, i, _dumps({**payload, "base_version": found[i].version}), actor, now)
+                for i in ordered
+            ],
+        )
+        # The view directly: a decide replayed last sets the status, nothing else the
+        # queue shows.
+        status = Outcome(detail["outcome"]).status.value
+        conn.executemany("UPDATE leads SET status = ? WHERE id = ?", [(status, i) for i in ordered])
 
     @staticmethod
     def _check_decision(
@@ -227,22 +216,14 @@ class ActionsMixin:
             if act is None:
                 return None
             action_id, kind, detail_json = act
-            detail = json.loads(detail_json)
             members = conn.execute(
-                "SELECT lead_id, prior, result FROM action_leads WHERE action_id = ? "
-                "ORDER BY lead_id",
+                "SELECT lead_id, prior, result, decision_id FROM action_leads "
+                "WHERE action_id = ? ORDER BY lead_id",
                 (action_id,),
             ).fetchall()
-            decision_ids = dict(
-                conn.execute(
-                    "SELECT lead_id, decision_id FROM action_leads WHERE action_id = ? "
-                    "AND decision_id IS NOT NULL",
-                    (action_id,),
-                ).fetchall()
-            )
-            conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
             # Rows of the action already handed out may be in flight: a compensation waits
             # for their answer (and is dropped with them if the server refuses them).
+            conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
             in_flight = dict(
                 conn.execute(
                     "SELECT lead_id, id FROM outbox WHERE action_id = ? AND seq IS NOT NULL",
@@ -252,25 +233,62 @@ class ActionsMixin:
             ids = [m[0] for m in members]
             self._recompute(conn, ids)
             present = self._existing(conn, ids)
-            compensation = str(uuid.uuid4())
-            queued = 0
-            for lead_id, prior, result in members:
-                if lead_id not in present or result in _REFUSED:
-                    continue
-                status, version = present[lead_id].status, present[lead_id].version
-                target = in_flight.get(lead_id)
-                if kind == "decide":
-                    if status != Status.OPEN.value:
-                        self._queue(
-                            conn, compensation, lead_id, "reopen", version, None, now, target,
-                            reopens=decision_ids.get(lead_id),
-                        )  # fmt: skip
-                        queued += 1
-                elif present[lead_id].answer(detail["key"]) != prior:
-                    restore = {detail["key"]: prior}
-                    self._queue(conn, compensation, lead_id, "bant", version, restore, now, target)
-                    queued += 1
+            queued = self._compensate(
+                conn, kind, json.loads(detail_json), members, present, in_flight, now
+            )
             if queued:
                 self._recompute(conn, ids)
             conn.execute("UPDATE actions SET undone_at = ? WHERE action_id = ?", (now, action_id))
         return UndoResult(action_id, kind, len(present), queued > 0)
+
+    def _compensate(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        detail: dict[str, Any],
+        members: list[tuple],
+        present: dict[str, LeadRow],
+        in_flight: dict[str, int],
+        now: float,
+    ) -> int:
+        """Queue what undoes an action that may have reached the server, where the view
+        still differs from before it: a reopen (naming the decision), or a BANT answer
+        restored. Returns how many were queued."""
+        compensation = str(uuid.uuid4())
+        queued = 0
+        for lead_id, prior, result, decision_id in members:
+            if lead_id not in present or result in _REFUSED:
+                continue
+            row, target = present[lead_id], in_flight.get(lead_id)
+            if kind == "decide" and row.status != Status.OPEN.value:
+                self._queue(
+                    conn, compensation, lead_id, "reopen", row.version, None, now, target,
+                    reopens=decision_id,
+                )  # fmt: skip
+                queued += 1
+            elif kind == "bant" and row.answer(detail["key"]) != prior:
+                restore = {detail["key"]: prior}
+                self._queue(conn, compensation, lead_id, "bant", row.version, restore, now, target)
+                queued += 1
+        return queued
+
+
+def _checked(
+    outcome: Outcome | str, note: str | None, nurture_until: date | None
+) -> tuple[Outcome, str | None]:
+    """The decision's outcome and note, or ActionError for one that can never be sent."""
+    try:
+        outcome = Outcome(outcome)
+    except ValueError:
+        raise ActionError(
+            "bad_outcome", f"unknown outcome {outcome!r} (use accept, reject or nurture)"
+        ) from None
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ActionError("note_too_long", f"the note is longer than {MAX_NOTE} characters")
+    control = None if note is None else domain.control_problem(note, multiline=True)
+    if control is not None:
+        raise ActionError("bad_value", f"the note {control}")
+    if nurture_until is not None and outcome is not Outcome.NURTURE:
+        raise ActionError("bad_value", "a re-entry date (nurture_until) goes with nurture only")
+    return outcome, note

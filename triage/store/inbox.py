@@ -88,49 +88,60 @@ class InboxMixin:
         """
         now = time.time()
         with self._write() as conn:
-            dropped = 0
-            if reset:
-                dropped = conn.execute(
-                    "DELETE FROM leads WHERE NOT EXISTS "
-                    "(SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
-                ).rowcount
-                conn.execute(
-                    "DELETE FROM lead_server WHERE NOT EXISTS "
-                    "(SELECT 1 FROM leads WHERE leads.id = lead_server.id)"
-                )
-
+            dropped = self._drop_for_reset(conn) if reset else 0
             removed, conflicts = self._revoke(conn, revoked, now)
-
             written = self._put_server_leads(conn, leads, force=reset)
             self._recompute(conn, self._ids_with_outbox(conn, written))
-
             processed = 0
             if last_seq is not None:
-                done = conn.execute(
-                    "SELECT o.id, o.lead_id, o.seq, o.type, o.payload, o.action_id, "
-                    "l.id IS NOT NULL FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
-                    "WHERE o.seq IS NOT NULL AND o.seq <= ? ORDER BY o.id",
-                    (last_seq,),
-                ).fetchall()
-                done = [r for r in done if r[2] < self._opened_at_seq or r[2] in self._handed]
-                for _row_id, lead_id, seq, kind, payload, _action, present in done:
-                    if not present:  # its lead was revoked while it was unanswered
-                        self._add_conflict(
-                            conn, lead_id=lead_id, lead_name=None, seq=seq, status="conflict",
-                            error="not_assigned", server_lead=None, kind=kind, payload=payload,
-                            now=now,
-                        )  # fmt: skip
-                        conflicts += 1
-                conn.executemany(
-                    "UPDATE action_leads SET result = CASE WHEN ? THEN 'processed' "
-                    "ELSE 'revoked' END WHERE action_id = ? AND lead_id = ?",
-                    [(r[6], r[5], r[1]) for r in done],
-                )
-                conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in done])
-                processed = len(done)
-                self._recompute(conn, [r[1] for r in done if r[6]])
+                processed, more = self._drop_processed(conn, last_seq, now)
+                conflicts += more
                 self._note_last_seq(conn, last_seq)
-
             self._set_meta(conn, "cursor", cursor)
             self._set_meta(conn, "cursor_digest", digest)
         return PullApplied(len(written), removed, conflicts, processed, dropped)
+
+    @staticmethod
+    def _drop_for_reset(conn: sqlite3.Connection) -> int:
+        """Before a pull from the start: server state of leads with no pending change goes
+        (the outbox is kept). Returns how many leads went."""
+        dropped = conn.execute(
+            "DELETE FROM leads WHERE NOT EXISTS "
+            "(SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
+        ).rowcount
+        conn.execute(
+            "DELETE FROM lead_server WHERE NOT EXISTS "
+            "(SELECT 1 FROM leads WHERE leads.id = lead_server.id)"
+        )
+        return dropped
+
+    def _drop_processed(
+        self, conn: sqlite3.Connection, last_seq: int, now: float
+    ) -> tuple[int, int]:
+        """Outbox rows up to the server's `last_seq` were processed (their answer lost):
+        they go; one whose lead was revoked meanwhile becomes a not_assigned card. Only
+        rows numbered before this instance was opened, or handed out by it (see
+        apply_pull). Returns (rows dropped, cards made)."""
+        done = conn.execute(
+            "SELECT o.id, o.lead_id, o.seq, o.type, o.payload, o.action_id, "
+            "l.id IS NOT NULL FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
+            "WHERE o.seq IS NOT NULL AND o.seq <= ? ORDER BY o.id",
+            (last_seq,),
+        ).fetchall()
+        done = [r for r in done if r[2] < self._opened_at_seq or r[2] in self._handed]
+        cards = 0
+        for _row_id, lead_id, seq, kind, payload, _action, present in done:
+            if not present:  # its lead was revoked while it was unanswered
+                self._add_conflict(
+                    conn, lead_id=lead_id, lead_name=None, seq=seq, status="conflict",
+                    error="not_assigned", server_lead=None, kind=kind, payload=payload, now=now,
+                )  # fmt: skip
+                cards += 1
+        conn.executemany(
+            "UPDATE action_leads SET result = CASE WHEN ? THEN 'processed' "
+            "ELSE 'revoked' END WHERE action_id = ? AND lead_id = ?",
+            [(r[6], r[5], r[1]) for r in done],
+        )
+        conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in done])
+        self._recompute(conn, [r[1] for r in done if r[6]])
+        return len(done), cards

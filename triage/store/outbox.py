@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from triage import domain
 from triage.domain import Status
@@ -119,63 +120,88 @@ class OutboxMixin:
         """
         now = time.time()
         with self._write() as conn:
-            touched: list[str] = []
-            rows: dict[int, tuple] = {}  # seq -> outbox row and the lead's name (None: gone)
-            for chunk in _chunks([r.seq for r in results]):
-                for row in conn.execute(
-                    "SELECT o.seq, o.id, o.lead_id, o.type, o.payload, o.action_id, l.name "
-                    "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
-                    f"WHERE o.seq IN ({_marks(len(chunk))})",
-                    chunk,
-                ):
-                    rows[row[0]] = row[1:]
-            server_states: list[domain.Lead] = []  # written once, before the recompute
-            answered_before: list[domain.Lead] = []
-            deleted: list[tuple[int]] = []
-            refused: list[tuple[int]] = []
-            results_by_action: list[tuple[str, str, str]] = []
+            rows = self._rows_by_seq(conn, [r.seq for r in results])
+            done = _Answered()
             actor = self._actor(conn)
             for result in results:
-                status, error = result.status, result.error
-                if status == "duplicate":
-                    status = result.stored or _what_it_did(rows.get(result.seq), result.lead, actor)
-                    if status == "unknown":  # a server that does not say: the rep looks
-                        status, error = "conflict", "unknown_outcome"
-                if status not in ("applied", "conflict", "invalid"):
-                    continue
-                lead = result.lead
-                row = rows.pop(result.seq, None)
-                if row is None:  # answered before: only keep the newer server state
-                    if lead is not None:
-                        answered_before.append(lead)
-                    continue
-                row_id, lead_id, kind, payload, action_id, name = row
-                present = name is not None
-                if lead is not None and lead.id == lead_id and present:
-                    server_states.append(lead)
-                deleted.append((row_id,))
-                results_by_action.append((status, action_id, lead_id))
-                if status != "applied":
-                    refused.append((row_id,))
-                    self._add_conflict(
-                        conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
-                        seq=result.seq, status=status, error=error, server_lead=lead,
-                        kind=kind, payload=payload, now=now,
-                    )  # fmt: skip
-                if present:
-                    touched.append(lead_id)
-            if answered_before:
-                known = self._existing(conn, [lead.id for lead in answered_before])
-                server_states += [lead for lead in answered_before if lead.id in known]
-                touched += [lead.id for lead in answered_before if lead.id in known]
-            self._put_server_leads(conn, server_states)
+                self._take_answer(conn, result, rows, actor, done, now)
+            if done.answered_before:
+                known = self._existing(conn, [lead.id for lead in done.answered_before])
+                done.server_states += [x for x in done.answered_before if x.id in known]
+                done.touched += [x.id for x in done.answered_before if x.id in known]
+            self._put_server_leads(conn, done.server_states)
             # An undo of a refused mutation undoes nothing: its compensation goes too.
-            conn.executemany("DELETE FROM outbox WHERE compensates = ?", refused)
-            conn.executemany("DELETE FROM outbox WHERE id = ?", deleted)
+            conn.executemany("DELETE FROM outbox WHERE compensates = ?", done.refused)
+            conn.executemany("DELETE FROM outbox WHERE id = ?", done.deleted)
             conn.executemany(
                 "UPDATE action_leads SET result = ? WHERE action_id = ? AND lead_id = ?",
-                results_by_action,
+                done.results_by_action,
             )
-            self._recompute(conn, touched)
+            self._recompute(conn, done.touched)
             if last_seq is not None:
                 self._note_last_seq(conn, last_seq)
+
+    @staticmethod
+    def _rows_by_seq(conn: sqlite3.Connection, seqs: Sequence[int]) -> dict[int, tuple]:
+        """seq -> its outbox row and the lead's name (None: the lead is gone)."""
+        rows: dict[int, tuple] = {}
+        for chunk in _chunks(seqs):
+            for row in conn.execute(
+                "SELECT o.seq, o.id, o.lead_id, o.type, o.payload, o.action_id, l.name "
+                "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
+                f"WHERE o.seq IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                rows[row[0]] = row[1:]
+        return rows
+
+    def _take_answer(
+        self,
+        conn: sqlite3.Connection,
+        result: PushResult,
+        rows: dict[int, tuple],
+        actor: str | None,
+        done: _Answered,
+        now: float,
+    ) -> None:
+        """One answer: its row goes (a refusal becomes a card), its lead's state is kept."""
+        status, error = result.status, result.error
+        if status == "duplicate":
+            status = result.stored or _what_it_did(rows.get(result.seq), result.lead, actor)
+            if status == "unknown":  # a server that does not say: the rep looks
+                status, error = "conflict", "unknown_outcome"
+        if status not in ("applied", "conflict", "invalid"):
+            return  # out_of_order: the row stays, to be pushed again
+        lead = result.lead
+        row = rows.pop(result.seq, None)
+        if row is None:  # answered before: only keep the newer server state
+            if lead is not None:
+                done.answered_before.append(lead)
+            return
+        row_id, lead_id, kind, payload, action_id, name = row
+        present = name is not None
+        if lead is not None and lead.id == lead_id and present:
+            done.server_states.append(lead)
+        done.deleted.append((row_id,))
+        done.results_by_action.append((status, action_id, lead_id))
+        if status != "applied":
+            done.refused.append((row_id,))
+            self._add_conflict(
+                conn, lead_id=lead_id, lead_name=name or (lead.name if lead else None),
+                seq=result.seq, status=status, error=error, server_lead=lead,
+                kind=kind, payload=payload, now=now,
+            )  # fmt: skip
+        if present:
+            done.touched.append(lead_id)
+
+
+@dataclass
+class _Answered:
+    """What one push's answers change, written together at the end."""
+
+    server_states: list[domain.Lead] = field(default_factory=list)
+    answered_before: list[domain.Lead] = field(default_factory=list)
+    deleted: list[tuple[int]] = field(default_factory=list)
+    refused: list[tuple[int]] = field(default_factory=list)
+    results_by_action: list[tuple[str, str, str]] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)

@@ -25,12 +25,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 APP_ID = "triage"
 
 
-def _migration_1(conn: sqlite3.Connection) -> None:
-    """The initial schema."""
-    bant_cols = "\n".join(f"  {c} TEXT NOT NULL DEFAULT 'unknown'," for c in _BANT_COLUMNS.values())
-    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
-    conn.execute(
-        f"""CREATE TABLE leads (          -- the queue's projection of each lead
+# The schema of version 1, statement by statement ({bant_cols}: a column per BANT key).
+_SCHEMA_1 = (
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID""",
+    """CREATE TABLE leads (          -- the queue's projection of each lead
   id TEXT PRIMARY KEY,
   version INTEGER NOT NULL,       -- server version: base_version of new mutations
   name TEXT NOT NULL,
@@ -49,17 +47,13 @@ def _migration_1(conn: sqlite3.Connection) -> None:
   status TEXT NOT NULL,           -- the local view (server state + outbox replayed)
 {bant_cols}
   CHECK (status IN ('open', 'accepted', 'rejected', 'nurture'))
-) WITHOUT ROWID"""
-    )
-    conn.execute(
-        """CREATE TABLE lead_server (     -- the server state of each lead, in full
+) WITHOUT ROWID""",
+    """CREATE TABLE lead_server (     -- the server state of each lead, in full
   id TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
   json TEXT NOT NULL
-)"""
-    )
-    conn.execute(
-        """CREATE TABLE outbox (
+)""",
+    """CREATE TABLE outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   seq INTEGER UNIQUE,             -- protocol seq, NULL until handed out by pending()
   action_id TEXT NOT NULL,
@@ -68,12 +62,10 @@ def _migration_1(conn: sqlite3.Connection) -> None:
   payload TEXT NOT NULL,          -- JSON: the protocol fields but seq, lead_id, type
   actor TEXT,                     -- the rep's email: the view's decision.by
   created_at REAL NOT NULL
-)"""
-    )
-    conn.execute("CREATE INDEX outbox_lead ON outbox(lead_id)")
-    conn.execute("CREATE INDEX outbox_action ON outbox(action_id)")
-    conn.execute(
-        """CREATE TABLE actions (         -- the undo journal
+)""",
+    """CREATE INDEX outbox_lead ON outbox(lead_id)""",
+    """CREATE INDEX outbox_action ON outbox(action_id)""",
+    """CREATE TABLE actions (         -- the undo journal
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   action_id TEXT NOT NULL UNIQUE,
   kind TEXT NOT NULL CHECK (kind IN ('decide', 'bant')),
@@ -81,21 +73,17 @@ def _migration_1(conn: sqlite3.Connection) -> None:
   count INTEGER NOT NULL,
   created_at REAL NOT NULL,
   undone_at REAL
-)"""
-    )
-    conn.execute("CREATE INDEX actions_created ON actions(created_at)")
-    conn.execute(
-        """CREATE TABLE action_leads (
+)""",
+    """CREATE INDEX actions_created ON actions(created_at)""",
+    """CREATE TABLE action_leads (
   action_id TEXT NOT NULL REFERENCES actions(action_id),
   lead_id TEXT NOT NULL,
   prior TEXT,                     -- bant: the answer before
   result TEXT,                    -- applied | conflict | invalid | revoked | processed
   PRIMARY KEY (action_id, lead_id)
-) WITHOUT ROWID"""
-    )
-    conn.execute("CREATE INDEX action_leads_lead ON action_leads(lead_id)")
-    conn.execute(
-        """CREATE TABLE conflicts (
+) WITHOUT ROWID""",
+    """CREATE INDEX action_leads_lead ON action_leads(lead_id)""",
+    """CREATE TABLE conflicts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   lead_id TEXT NOT NULL,
   lead_name TEXT,
@@ -106,9 +94,16 @@ def _migration_1(conn: sqlite3.Connection) -> None:
   mutation TEXT NOT NULL,         -- JSON: seq, lead_id, type + payload
   created_at REAL NOT NULL,
   resolved_at REAL
-)"""
-    )
-    conn.execute("CREATE INDEX conflicts_lead ON conflicts(lead_id)")
+)""",
+    """CREATE INDEX conflicts_lead ON conflicts(lead_id)""",
+)
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    """The initial schema."""
+    bant_cols = "\n".join(f"  {c} TEXT NOT NULL DEFAULT 'unknown'," for c in _BANT_COLUMNS.values())
+    for statement in _SCHEMA_1:
+        conn.execute(statement.replace("{bant_cols}", bant_cols))
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
         [

@@ -223,14 +223,7 @@ class SyncEngine:
         batch = self.batch
         stuck = 0
         if self.store.has_unnumbered():
-            # Before new mutations get their numbers, learn the server's last one for this
-            # client: a file restored from a backup would otherwise reuse numbers the
-            # server has already processed, and its answer `duplicate` would swallow them.
-            cursor = self.store.sync_state().cursor
-            probe = self._with_retry(lambda: self.client.pull(cursor, 1, client_id))
-            if self._went_back(probe.last_seq):
-                raise HistoryWentBack()
-            self.store.note_server_last_seq(probe.last_seq)
+            self._learn_last_seq(client_id)
         while not self.should_stop():
             items = self.store.pending(batch)
             if not items:
@@ -243,43 +236,51 @@ class SyncEngine:
                     batch = max(1, batch // 2)
                     continue
                 raise
-            results = [
-                PushResult(
-                    seq=r.seq,
-                    status=r.status,
-                    error=r.error,
-                    lead=protocol.lead_from_wire(r.lead) if r.lead is not None else None,
-                    stored=r.stored,
-                )
-                for r in resp.results
-            ]
             if self._went_back(resp.last_seq):
                 raise HistoryWentBack()  # its answers belong to another history: heal first
-            self.store.apply_push_results(results, last_seq=resp.last_seq)
-            answered = [r for r in results if r.status != "out_of_order"]
-            self._counts["pushed"] += len(answered)
-            self._counts["applied"] += sum(
-                1
-                for r in answered
-                if r.status == "applied" or (r.status == "duplicate" and r.stored == "applied")
-            )
-            self._counts["conflicts"] += sum(
-                1
-                for r in answered
-                if r.status in ("conflict", "invalid") or r.stored in ("conflict", "invalid")
-            )
-            if not answered:
-                # Everything out_of_order: the server is missing earlier seqs. A pull
-                # (which brings last_seq) settles what it did see; then try once more.
-                stuck += 1
-                if stuck > 1:
-                    raise ProtocolError(
-                        f"the server expects mutation {resp.last_seq + 1}, "
-                        f"the outbox starts at {items[0].seq}; nothing was dropped"
-                    )
-                self.pull_all()
-            else:
+            if self._record(resp):
                 stuck = 0
+                continue
+            # Everything out_of_order: the server is missing earlier seqs. A pull (which
+            # brings last_seq) settles what it did see; then try once more.
+            stuck += 1
+            if stuck > 1:
+                raise ProtocolError(
+                    f"the server expects mutation {resp.last_seq + 1}, "
+                    f"the outbox starts at {items[0].seq}; nothing was dropped"
+                )
+            self.pull_all()
+
+    def _learn_last_seq(self, client_id: str) -> None:
+        """Before new mutations get their numbers, learn the server's last one for this
+        client: a file restored from a backup would otherwise reuse numbers the server
+        has already processed, and its answer `duplicate` would swallow them."""
+        cursor = self.store.sync_state().cursor
+        probe = self._with_retry(lambda: self.client.pull(cursor, 1, client_id))
+        if self._went_back(probe.last_seq):
+            raise HistoryWentBack()
+        self.store.note_server_last_seq(probe.last_seq)
+
+    def _record(self, resp: protocol.PushResponse) -> int:
+        """Apply a push's answers to the store and count them; returns how many were
+        answered (not out_of_order)."""
+        results = [
+            PushResult(
+                seq=r.seq,
+                status=r.status,
+                error=r.error,
+                lead=protocol.lead_from_wire(r.lead) if r.lead is not None else None,
+                stored=r.stored,
+            )
+            for r in resp.results
+        ]
+        self.store.apply_push_results(results, last_seq=resp.last_seq)
+        answered = [r for r in results if r.status != "out_of_order"]
+        outcomes = [r.stored if r.status == "duplicate" else r.status for r in answered]
+        self._counts["pushed"] += len(answered)
+        self._counts["applied"] += outcomes.count("applied")
+        self._counts["conflicts"] += sum(o in ("conflict", "invalid") for o in outcomes)
+        return len(answered)
 
     # ------------------------------------------------------------ pull
 
