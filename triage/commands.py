@@ -586,6 +586,12 @@ def _seconds(text: str) -> float:
 
 
 def add_parsers(sub: Any, lazy: Any) -> None:
+    """The client's commands (the server's are triage.cli._server_parsers)."""
+    for add in (_demo_and_login, _sync_and_status, _queue_and_decide):
+        add(sub, lazy)
+
+
+def _demo_and_login(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "demo",
         help="the whole loop on this machine: a demo server, 200 leads, the TUI",
@@ -616,6 +622,8 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     )
     p.set_defaults(func=lazy("triage.commands:login"))
 
+
+def _sync_and_status(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "sync",
         help="push your decisions, pull your queue",
@@ -656,6 +664,8 @@ def add_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=lazy("triage.commands:status"))
 
+
+def _queue_and_decide(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "queue",
         help="list your open leads",
