@@ -91,6 +91,9 @@ class PolicyWire(Wire):
     bant: list[CriterionWire]
     reject_reasons: list[ReasonWire]
     nurture_reasons: list[ReasonWire]
+    # Optional: the organisation's time zone for reports; left out when UTC (and by an
+    # older server). A client does not need it.
+    timezone: str | None = None
 
     def to_domain(self) -> domain.Policy:
         return domain.Policy.from_dict(self.model_dump(), version=self.version)
@@ -288,7 +291,17 @@ class FeedbackResponse(Wire):
     cursor_digest: str | None = None
 
 
+class ReasonCount(Wire):
+    code: str | None
+    label: str
+    count: int
+
+
 class ReportRow(Wire):
+    """One group of the qualification report. Definitions (README): decided = accepted +
+    rejected + nurtured; acceptance_rate = accepted / decided; the median time to decision
+    runs from the deciding rep's latest assignment to the first decision."""
+
     key: str | None
     mqls: int
     open: int
@@ -297,12 +310,25 @@ class ReportRow(Wire):
     nurtured: int
     acceptance_rate: float | None
     median_hours_to_decision: float | None
-    reasons: dict[str, int]
+    reasons: dict[str, int] = Field(
+        deprecated=True,
+        description="Deprecated: rejection and nurture reasons in one map, by code. Use "
+        "reject_reasons and nurture_reasons.",
+    )
+    # Added fields (optional: an older server sends none of them).
+    decided: int | None = None
+    sla_compliance: float | None = Field(
+        default=None, description="Share of decisions made within the policy's sla_hours"
+    )
+    open_past_sla: int | None = None
+    reject_reasons: list[ReasonCount] | None = None
+    nurture_reasons: list[ReasonCount] | None = None
 
 
 class Report(Wire):
     by: Literal["campaign", "source", "rep"]
     rows: list[ReportRow]
+    sla_hours: float | None = None
 
 
 # ---------------------------------------------------------------- wire <-> domain

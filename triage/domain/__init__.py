@@ -77,11 +77,13 @@ from triage.domain.policy import (  # noqa: F401
     DEFAULT_NURTURE_REASONS,
     DEFAULT_POLICY,
     DEFAULT_REJECT_REASONS,
+    DEFAULT_TIMEZONE,
     Criterion,
     Policy,
     PolicyError,
     Reason,
     load_policy_toml,
+    timezone_problem,
 )
 from triage.domain.text import (  # noqa: F401
     clean_lead,

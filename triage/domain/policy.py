@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from triage.domain.lead import _ANSWERS, BANT_KEYS, Outcome
+
+DEFAULT_TIMEZONE = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,9 @@ class Policy:
     bant: tuple[Criterion, ...]
     reject_reasons: tuple[Reason, ...]
     nurture_reasons: tuple[Reason, ...]
+    # The organisation's time zone (an IANA name): the dates, weeks and quarters of
+    # marketing's reports are read in it. Optional on the wire (left out when UTC).
+    timezone: str = DEFAULT_TIMEZONE
 
     def reasons_for(self, outcome: Outcome | str) -> tuple[Reason, ...]:
         outcome = Outcome(outcome)
@@ -95,6 +100,9 @@ class Policy:
             "bant": [{"key": c.key, "label": c.label, "question": c.question} for c in self.bant],
             "reject_reasons": [reason(r) for r in self.reject_reasons],
             "nurture_reasons": [reason(r) for r in self.nurture_reasons],
+            # Left out when it is the default, so that a policy stored before the setting
+            # existed reads back equal, and an older client is sent nothing new.
+            **({"timezone": self.timezone} if self.timezone != DEFAULT_TIMEZONE else {}),
         }
 
     @classmethod
@@ -104,7 +112,27 @@ class Policy:
 
 
 class PolicyError(ValueError):
-    """A policy file or document that cannot be used; the message says why."""
+    """A policy file or document that cannot be used; the message says why.
+
+    `errors` lists each problem on its own (the message joins them), for a caller that
+    shows every problem beside the line it is about."""
+
+    def __init__(self, message: str, errors: Iterable[str] = ()):
+        super().__init__(message)
+        self.errors = list(errors) or [message]
+
+
+def timezone_problem(name: Any) -> str | None:
+    """None when `name` is an IANA time zone this machine knows, else what is wrong."""
+    import zoneinfo
+
+    if not isinstance(name, str) or not name.strip():
+        return f"timezone must be an IANA time zone name like Europe/Berlin, not {name!r}"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"timezone {name!r} is not a known time zone (use an IANA name like Europe/Berlin)"
+    return None
 
 
 DEFAULT_BANT = (
@@ -149,7 +177,7 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
     errors: list[str] = []
     if not isinstance(data, Mapping):
         raise PolicyError(f"{where}: expected a table of settings")
-    known = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons"}
+    known = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone"}
     for key in data:
         if key not in known:
             errors.append(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -158,6 +186,13 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
     if isinstance(sla, bool) or not isinstance(sla, (int, float)) or not 0 < sla <= 24 * 365:
         errors.append(f"sla_hours must be a number of hours between 0 and 8760, not {sla!r}")
         sla = DEFAULT_POLICY.sla_hours
+
+    tz = data.get("timezone")
+    if tz is None:
+        tz = DEFAULT_TIMEZONE
+    elif timezone_problem(tz) is not None:
+        errors.append(str(timezone_problem(tz)))
+        tz = DEFAULT_TIMEZONE
 
     bant: list[Criterion] = []
     raw_bant = data.get("bant")
@@ -224,11 +259,11 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
     reject = reasons("reject_reasons", DEFAULT_REJECT_REASONS)
     nurture = reasons("nurture_reasons", DEFAULT_NURTURE_REASONS)
     if errors:
-        raise PolicyError(f"{where}: " + "; ".join(errors))
+        raise PolicyError(f"{where}: " + "; ".join(errors), errors)
     v = version if version is not None else data.get("version", 1)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise PolicyError(f"{where}: version must be a positive whole number")
-    return Policy(int(v), float(sla), tuple(bant), reject, nurture)
+    return Policy(int(v), float(sla), tuple(bant), reject, nurture, str(tz))
 
 
 def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
@@ -246,6 +281,6 @@ def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{where}: not valid TOML: {exc}") from None
+        raise PolicyError(f"{where}: not valid TOML: {exc}", [f"not valid TOML: {exc}"]) from None
     data.pop("version", None)  # the server numbers policies itself
     return _policy_from_mapping(data, version=1, where=where)

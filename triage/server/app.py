@@ -231,5 +231,8 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
     ) -> dict[str, Any]:
         return backend.report(by)
 
+    from triage.server import api_reports
+
+    app.include_router(api_reports.router)
     app.add_middleware(BodyLimit, limit=max_body)
     return app

@@ -414,7 +414,8 @@ def policy_toml(p: domain.Policy) -> str:
     def q(s: str) -> str:
         return json.dumps(s, ensure_ascii=False)
 
-    out = [f"# qualification policy, version {p.version}", f"sla_hours = {p.sla_hours:g}", ""]
+    out = [f"# qualification policy, version {p.version}", f"sla_hours = {p.sla_hours:g}"]
+    out += [f"timezone = {q(p.timezone)}", ""]
     for c in p.bant:
         out += [
             "[[bant]]",
@@ -443,7 +444,37 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def reason_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
+    """One CSV column per reason that the rows use: (side, code, header), rejection reasons
+    first, each side most used first."""
+    out = []
+    for side, key, word in (
+        ("reject", "reject_reasons", "rejected"),
+        ("nurture", "nurture_reasons", "nurtured"),
+    ):
+        totals: dict[str | None, int] = {}
+        labels: dict[str | None, str] = {}
+        for r in rows:
+            for x in r.get(key) or []:
+                totals[x["code"]] = totals.get(x["code"], 0) + x["count"]
+                labels[x["code"]] = x["label"]
+        for code in sorted(totals, key=lambda c: (-totals[c], c or "")):
+            out.append((side, code, f"{word}: {labels[code]} ({code or '-'})"))
+    return out
+
+
+def reason_cells(row: dict[str, Any], columns: list[tuple[str, str | None, str]]) -> list[int]:
+    counts = {
+        (side, x["code"]): x["count"]
+        for side in ("reject", "nurture")
+        for x in row.get(f"{side}_reasons") or []
+    }
+    return [counts.get((side, code), 0) for side, code, _ in columns]
+
+
 def format_report(data: dict[str, Any], fmt: str) -> str:
+    """The qualification report as JSON, CSV (one column per reason, formula-safe) or a
+    table (top rejection reasons by label; nurtured apart)."""
     rows = data["rows"]
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
@@ -455,49 +486,56 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
         "nurtured",
         "acceptance_rate",
         "median_hours_to_decision",
+        "sla_compliance",
+        "open_past_sla",
     ]
     if fmt == "csv":
         buf = io.StringIO()
         w = csvsafe.writer(buf)
-        w.writerow([data["by"], *cols, "top_reasons"])
+        reasons = reason_columns(rows)
+        w.writerow([data["by"], *cols, *(header for _, _, header in reasons)])
         for r in rows:
-            reasons = " ".join(f"{k}={v}" for k, v in r["reasons"].items())
-            w.writerow([r["key"] or "", *(("" if r[c] is None else r[c]) for c in cols), reasons])
+            w.writerow(
+                [
+                    r["key"] or "",
+                    *(("" if r.get(c) is None else r[c]) for c in cols),
+                    *reason_cells(r, reasons),
+                ]
+            )
         return buf.getvalue()
-    headers = [data["by"], "MQLs", "open", "acc", "rej", "nur", "accept%", "med h", "top reasons"]
+    headers = [data["by"], "MQLs", "open", "acc", "rej", "nur", "accept%", "med h", "SLA%",
+               "top rejection reasons"]  # fmt: skip
     table = [headers]
     for r in rows:
         rate = "-" if r["acceptance_rate"] is None else f"{100 * r['acceptance_rate']:.0f}%"
         med = (
             "-" if r["median_hours_to_decision"] is None else f"{r['median_hours_to_decision']:.1f}"
         )
-        top = ", ".join(f"{k} {v}" for k, v in list(r["reasons"].items())[:3])
+        sla = "-" if r.get("sla_compliance") is None else f"{100 * r['sla_compliance']:.0f}%"
+        top = ", ".join(f"{x['label']} {x['count']}" for x in (r.get("reject_reasons") or [])[:3])
         table.append(
-            [
-                r["key"] or "(none)",
-                r["mqls"],
-                r["open"],
-                r["accepted"],
-                r["rejected"],
-                r["nurtured"],
-                rate,
-                med,
-                top,
-            ]
-        )
+            [r["key"] or "(none)", r["mqls"], r["open"], r["accepted"], r["rejected"],
+             r["nurtured"], rate, med, sla, top]
+        )  # fmt: skip
     if len(table) == 1:
         return f"no leads yet (by {data['by']})\n"
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     lines = []
+    last = len(headers) - 1
     for n, row in enumerate(table):
         cells = [
-            str(v).ljust(widths[i]) if i in (0, 8) else str(v).rjust(widths[i])
+            str(v).ljust(widths[i]) if i in (0, last) else str(v).rjust(widths[i])
             for i, v in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
+    definitions = (
+        "acceptance = accepted / decided (accepted + rejected + nurtured); med h = median "
+        "hours from the deciding rep's assignment to the first decision; SLA% = decisions "
+        f"within {data.get('sla_hours', 0):g} h of assignment"
+    )
+    return "\n".join(lines) + "\n\n" + definitions + "\n"
 
 
 def users(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import statistics
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -1166,70 +1165,15 @@ class Backend:
         }  # fmt: skip
 
     def report(self, by: str) -> dict[str, Any]:
-        if by not in ("campaign", "source", "rep"):
-            raise ServiceError(400, "bad_group", "by must be campaign, source or rep")
+        """The qualification report (all time), computed in SQL: triage.server.reports."""
+        from triage.server import reports
+
         with self.db.read() as s:
-            emails = dict(s.execute(select(models.User.id, models.User.email)).all())
-            rows = s.execute(
-                select(
-                    models.Lead.campaign,
-                    models.Lead.source,
-                    models.Lead.owner_id,
-                    models.Lead.status,
-                    models.Lead.decision,
-                    models.Lead.mql_at,
-                    models.Lead.decided_at,
-                )  # fmt: skip
-            ).all()
-        groups: dict[str | None, dict[str, Any]] = defaultdict(
-            lambda: {
-                "mqls": 0,
-                "open": 0,
-                "accepted": 0,
-                "rejected": 0,
-                "nurtured": 0,
-                "hours": [],
-                "reasons": defaultdict(int),
-            }  # fmt: skip
-        )
-        for campaign, source, owner_id, status, decision, mql_at, decided_at in rows:
-            if by == "campaign":
-                key = campaign
-            elif by == "source":
-                key = source
-            else:
-                key = (decision or {}).get("by") or emails.get(owner_id)
-            g = groups[key]
-            g["mqls"] += 1
-            if status == "open":
-                g["open"] += 1
-                continue
-            g[{"accepted": "accepted", "rejected": "rejected", "nurture": "nurtured"}[status]] += 1
-            reason = (decision or {}).get("reason")
-            if reason:
-                g["reasons"][reason] += 1
-            if mql_at is not None and decided_at is not None:
-                g["hours"].append(max(0.0, (decided_at - mql_at).total_seconds() / 3600))
-        out = []
-        for key in sorted(groups, key=lambda k: (k is None, k or "")):
-            g = groups[key]
-            decided = g["accepted"] + g["rejected"] + g["nurtured"]
-            out.append(
-                {
-                    "key": key,
-                    "mqls": g["mqls"],
-                    "open": g["open"],
-                    "accepted": g["accepted"],
-                    "rejected": g["rejected"],
-                    "nurtured": g["nurtured"],
-                    "acceptance_rate": round(g["accepted"] / decided, 4) if decided else None,
-                    "median_hours_to_decision": round(statistics.median(g["hours"]), 2)
-                    if g["hours"]
-                    else None,
-                    "reasons": dict(sorted(g["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))),
-                }
-            )
-        return {"by": by, "rows": out}
+            conn = s.connection()
+            try:
+                return reports.qualification(conn, reports.Context.load(conn, self._policy(s)), by)
+            except reports.ReportError:
+                raise ServiceError(400, "bad_group", "by must be campaign, source or rep") from None
 
     # ------------------------------------------------------------ inspection (tests, CLI)
 

@@ -1,0 +1,166 @@
+"""The corrected figures, each against a hand-computed expectation, on SQLite and PostgreSQL.
+
+One rep, ann, with leads assigned at T0 (100 hours ago) and the policy's SLA of 24 hours:
+
+| lead | what ann did (hours after T0)                         | first decision | standing  |
+| A    | accept at +2                                          | 2 h            | accepted  |
+| B    | reject no_budget at +30 (its MQL is 500 h before T0)  | 30 h           | rejected  |
+| C    | reject at +4, undone at +5, nurture timing_later at +40 | 4 h          | nurtured  |
+| D    | reject other ("call back in May") at +50              | 50 h           | rejected  |
+| E    | open, assigned 30 h ago                               | past the SLA   |           |
+| F    | open, assigned 1 h ago                                |                |           |
+
+Times to decision 2, 4, 30, 50: the median is (4 + 30) / 2 = 17 h (from mql_at, B alone
+would have been 530 h). Within 24 h: A and C: SLA compliance 2 / 4 = 0.5. Acceptance rate
+1 / 4. Rejection reasons no_budget 1, other 1; the nurture reason timing_later 1, apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from tests.conftest import Live
+from tests.support.factories import lead_row
+from triage import domain
+from triage.server import models, reports
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+T0 = NOW - timedelta(hours=100)
+
+
+def _z(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _setup(live: Live) -> dict[str, str]:
+    rows = []
+    for n, name in enumerate("ABCDEF", 1):
+        mql = T0 - timedelta(hours=500 if name == "B" else 1)
+        rows.append(lead_row(n, campaign="spring" if name in "ABC" else "autumn",
+                             source="webinar", mql_at=_z(mql)))  # fmt: skip
+    live.upsert(rows)
+    ids = {name: live.backend.lead(f"ext-{n}")["id"] for n, name in enumerate("ABCDEF", 1)}
+    assigned = {name: T0 for name in "ABCD"} | {
+        "E": NOW - timedelta(hours=30),
+        "F": NOW - timedelta(hours=1),
+    }
+    with live.backend.db.write() as s:
+        for name, at in assigned.items():
+            s.execute(update(models.Lead).where(models.Lead.id == ids[name]).values(assigned_at=at))
+
+    def m(seq: int, name: str, hours: float, type: str = "decide", **kw: Any) -> dict:
+        return {"seq": seq, "lead_id": ids[name], "type": type,
+                "at": _z(T0 + timedelta(hours=hours)), **kw}  # fmt: skip
+
+    mutations = [
+        m(1, "A", 2, outcome="accept"),
+        m(2, "B", 30, outcome="reject", reason="no_budget"),
+        m(3, "C", 4, outcome="reject", reason="no_need"),
+        m(4, "C", 5, "reopen"),
+        m(5, "C", 40, outcome="nurture", reason="timing_later"),
+        m(6, "D", 50, outcome="reject", reason="other", note="call back in May"),
+    ]
+    r = live.ann.post(
+        "/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": mutations}
+    )
+    assert [x["status"] for x in r.json()["results"]] == ["applied"] * 6, r.text
+    return ids
+
+
+def test_each_corrected_figure(live: Live) -> None:
+    _setup(live)
+    r = live.mo.get("/v1/reports/overview", params={"preset": "7d"})
+    assert r.status_code == 200, r.text
+    f = r.json()["figures"]
+    assert (f["decided"], f["accepted"], f["rejected"], f["nurtured"]) == (4, 1, 2, 1)
+    assert f["acceptance_rate"] == 0.25
+    assert f["median_hours_to_decision"] == pytest.approx(17, abs=0.01)
+    assert f["sla_compliance"] == 0.5 and f["decided_within_sla"] == 2
+    assert (f["open"], f["open_past_sla"]) == (2, 1)
+    assert f["mqls_received"] == 5  # B's MQL is three weeks old: not received this week
+    body = r.json()
+    assert body["reject_reasons"] == [
+        {"code": "no_budget", "label": "No budget", "count": 1},
+        {"code": "other", "label": "Other (say why)", "count": 1},
+    ]
+    assert body["nurture_reasons"] == [
+        {"code": "timing_later", "label": "Timing: buying later", "count": 1}
+    ]
+
+    # The qualification report (all time) agrees, and keeps the deprecated flat map.
+    rows = {
+        x["key"]: x
+        for x in live.mo.get("/v1/reports/qualification", params={"by": "rep"}).json()["rows"]
+    }
+    ann = rows["ann@example.com"]
+    assert ann["median_hours_to_decision"] == pytest.approx(17, abs=0.01)
+    assert ann["sla_compliance"] == 0.5 and ann["open_past_sla"] == 1
+    assert ann["reasons"] == {"no_budget": 1, "other": 1, "timing_later": 1}
+    assert [x["code"] for x in ann["nurture_reasons"]] == ["timing_later"]
+
+    reps = live.mo.get("/v1/reports/reps", params={"preset": "7d"}).json()["rows"]
+    ann = next(x for x in reps if x["rep"] == "ann@example.com")
+    assert (ann["decided"], ann["sla_compliance"], ann["open_past_sla"]) == (4, 0.5, 1)
+    assert ann["median_hours_to_decision"] == pytest.approx(17, abs=0.01)
+
+    camp = live.mo.get("/v1/reports/breakdown", params={"preset": "7d"}).json()["rows"]
+    spring = next(x for x in camp if x["key"] == "spring")
+    # A (2 h), B (30 h), C (4 h): median 4 h; within the SLA: A and C
+    assert spring["median_hours_to_decision"] == pytest.approx(4, abs=0.01)
+    assert (spring["decided"], spring["decided_within_sla"]) == (3, 2)
+    assert [x["code"] for x in spring["reject_reasons"]] == ["no_budget"]
+    assert [x["code"] for x in spring["nurture_reasons"]] == ["timing_later"]
+
+    notes = live.mo.get("/v1/reports/notes", params={"preset": "7d"}).json()["notes"]
+    assert [(n["reason_label"], n["note"]) for n in notes] == [
+        ("Other (say why)", "call back in May")
+    ]
+
+
+def test_a_retired_reason_keeps_its_last_label(live: Live) -> None:
+    _setup(live)
+    relabelled = domain.load_policy_toml(
+        '[[reject_reasons]]\ncode = "no_budget"\nlabel = "Budget: none"\n'
+        '[[reject_reasons]]\ncode = "other"\nlabel = "Something else"\nnote_required = true\n'
+    )
+    live.backend.set_policy(relabelled)
+    live.backend.set_policy(
+        domain.load_policy_toml('[[reject_reasons]]\ncode = "no_budget"\nlabel = "No money"\n')
+    )
+    body = live.mo.get("/v1/reports/overview", params={"preset": "7d"}).json()
+    labels = {x["code"]: x["label"] for x in body["reject_reasons"]}
+    assert labels == {"no_budget": "No money", "other": "Something else"}
+    history = live.mo.get("/v1/reports/policy").json()["versions"]
+    assert [v["version"] for v in history] == [3, 2]
+    assert "rejection reason retired: Something else (other)" in history[0]["changes"]
+
+
+def test_periods_weeks_and_time_zones() -> None:
+    at = datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc)  # a Monday, 00:30 in Berlin
+    p = reports.period("Europe/Berlin", "7d", now=at)
+    assert (p.start.isoformat(), p.end.isoformat()) == ("2026-11-25", "2026-12-01")
+    assert p.start_utc == datetime(2026, 11, 24, 23, 0, tzinfo=timezone.utc)
+    q = reports.period("UTC", "quarter", now=at)
+    assert (q.start.isoformat(), q.end.isoformat()) == ("2026-10-01", "2026-11-30")
+    weeks = reports.weeks(q)
+    assert weeks[0][0].isoformat() == "2026-09-28" and weeks[0][0].weekday() == 0
+    assert len(weeks) == 10
+    # a week that starts across a change of clocks starts at local midnight
+    spring = reports.period("Europe/Berlin", start="2026-03-23", end="2026-04-05")
+    assert [s.hour for _, s in reports.weeks(spring)] == [23, 22]
+    with pytest.raises(reports.ReportError):
+        reports.period("UTC", start="2026-02-01", end="2026-01-01")
+
+
+def test_trend_weeks_add_up_to_the_period(live: Live) -> None:
+    _setup(live)
+    trend = live.mo.get("/v1/reports/trend", params={"preset": "30d"}).json()["weeks"]
+    total = live.mo.get("/v1/reports/overview", params={"preset": "30d"}).json()["figures"]
+    assert sum(w["decided"] for w in trend) == total["decided"] == 4
+    assert sum(w["mqls_received"] for w in trend) == total["mqls_received"]
+    assert all(w["monday"] <= w2["monday"] for w, w2 in zip(trend, trend[1:], strict=False))

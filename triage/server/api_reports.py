@@ -1,0 +1,217 @@
+"""JSON reports for marketing under /v1/reports/...: every number of the workspace's pages
+comes from one of these (the pages call the same functions of triage.server.reports).
+
+Each takes a period as a preset (`7d`, `30d`, `90d`, `quarter`) or `start` and `end` dates
+(both included, in the organisation's time zone); without either, the last 30 days.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from triage.server import reports
+from triage.server.deps import BackendDep, MarketingDep, run_report
+from triage.server.service import ServiceError
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+Preset = Annotated[
+    Literal["7d", "30d", "90d", "quarter"] | None,
+    Query(description="7d, 30d, 90d (the days up to today) or quarter (this calendar quarter)"),
+]
+Day = Annotated[str | None, Query(description="a date, YYYY-MM-DD (organisation's time zone)")]
+Dimension = Literal["campaign", "source", "industry", "company_size", "country", "title"]
+Filter = Annotated[str | None, Query(description="only leads with this value ('' for none)")]
+
+
+def _period(ctx: reports.Context, preset: str | None, start: str | None, end: str | None):
+    return ctx.period(preset, start, end)
+
+
+@router.get("/overview", summary="The period's headline figures")
+def overview(
+    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
+    end: Day = None,
+) -> dict[str, Any]:  # fmt: skip
+    """MQLs received, decided, accepted, rejected, nurtured, acceptance rate (accepted /
+    decided), median hours from assignment to the first decision, SLA compliance, open and
+    open past SLA, rejection and nurture reasons apart; with the definitions."""
+    return run_report(backend, lambda c, x: reports.overview(c, x, _period(x, preset, start, end)))
+
+
+@router.get("/trend", summary="Week by week: volume and acceptance rate")
+def trend(
+    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
+    end: Day = None,
+) -> dict[str, Any]:  # fmt: skip
+    return run_report(backend, lambda c, x: reports.trend(c, x, _period(x, preset, start, end)))
+
+
+@router.get("/breakdown", summary="A row per campaign, source or other dimension")
+def breakdown(
+    _who: MarketingDep,
+    backend: BackendDep,
+    by: Dimension = "campaign",
+    cross: Dimension | None = None,
+    preset: Preset = None,
+    start: Day = None,
+    end: Day = None,
+    campaign: Filter = None,
+    source: Filter = None,
+) -> dict[str, Any]:
+    """Outcomes, acceptance rate, time to decision, SLA compliance and reasons by label per
+    `by` value, crossed with a second dimension (`cross`) when given."""
+    return run_report(
+        backend,
+        lambda c, x: reports.breakdown(
+            c, x, _period(x, preset, start, end), by, cross, campaign=campaign, source=source
+        ),
+    )
+
+
+@router.get("/reasons", summary="Rejection and nurture reasons, apart, over time and by group")
+def reasons(
+    _who: MarketingDep,
+    backend: BackendDep,
+    by: Dimension = "campaign",
+    preset: Preset = None,
+    start: Day = None,
+    end: Day = None,
+    campaign: Filter = None,
+    source: Filter = None,
+) -> dict[str, Any]:
+    return run_report(
+        backend,
+        lambda c, x: reports.reasons(
+            c, x, _period(x, preset, start, end), by, campaign=campaign, source=source
+        ),
+    )
+
+
+@router.get("/notes", summary="The reps' notes on the period's decisions, whole")
+def notes(
+    _who: MarketingDep,
+    backend: BackendDep,
+    preset: Preset = None,
+    start: Day = None,
+    end: Day = None,
+    outcome: Literal["accept", "reject", "nurture"] | None = None,
+    reason: str | None = None,
+    q: Annotated[str | None, Query(description="words the note contains")] = None,
+    rep: str | None = None,
+    campaign: Filter = None,
+    source: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    return run_report(
+        backend,
+        lambda c, x: reports.notes(
+            c,
+            x,
+            _period(x, preset, start, end),
+            outcome=outcome,
+            reason=reason,
+            text=q,
+            rep=rep,
+            limit=limit,
+            offset=offset,
+            campaign=campaign,
+            source=source,
+        ),  # fmt: skip
+    )
+
+
+@router.get("/reps", summary="A row per rep")
+def reps(
+    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
+    end: Day = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Assigned in the period, decided, median time to decision, SLA compliance, open and
+    open past SLA now."""
+    return run_report(backend, lambda c, x: reports.reps(c, x, _period(x, preset, start, end)))
+
+
+@router.get("/nurture", summary="Nurtured leads due back")
+def nurture(
+    _who: MarketingDep,
+    backend: BackendDep,
+    days: Annotated[int, Query(ge=0, le=3660, description="due within this many days")] = 30,
+) -> dict[str, Any]:
+    """Nurtured leads whose re-entry date has passed or comes within `days` days."""
+    return run_report(backend, lambda c, x: reports.nurture_due(c, x, days))
+
+
+@router.get("/leads", summary="Search and list leads")
+def leads(
+    _who: MarketingDep,
+    backend: BackendDep,
+    q: Annotated[str | None, Query(description="name, email, company or external id")] = None,
+    outcome: Literal["open", "decided", "accept", "reject", "nurture"] | None = None,
+    preset: Preset = None,
+    start: Day = None,
+    end: Day = None,
+    campaign: Filter = None,
+    source: Filter = None,
+    industry: Filter = None,
+    company_size: Filter = None,
+    country: Filter = None,
+    title: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """With a period and no outcome: the MQLs received in it; with an outcome other than
+    open: the leads decided so in it."""
+    dated = bool(preset or start or end or (outcome and outcome != "open"))
+    return run_report(
+        backend,
+        lambda c, x: reports.leads(
+            c,
+            x,
+            q=q,
+            p=_period(x, preset, start, end) if dated else None,
+            outcome=outcome,
+            limit=limit,
+            offset=offset,
+            campaign=campaign,
+            source=source,
+            industry=industry,
+            company_size=company_size,
+            country=country,
+            title=title,
+        ),  # fmt: skip
+    )
+
+
+@router.get("/leads/{ref}", summary="A lead and its whole history")
+def lead(_who: MarketingDep, backend: BackendDep, ref: str) -> dict[str, Any]:
+    """Imports, assignments, decisions with notes, reopenings and earlier cycles."""
+    found = run_report(backend, lambda c, x: reports.lead_history(c, x, ref))
+    if found is None:
+        raise ServiceError(404, "unknown_lead", "no lead with that id or external_id")
+    return found
+
+
+@router.get("/policy", summary="The policy now and its version history")
+def policy(_who: MarketingDep, backend: BackendDep) -> dict[str, Any]:
+    return run_report(backend, lambda c, x: reports.policy_history(c, x.policy))
+
+
+@router.get("/pack", summary="The review pack: every figure of one period")
+def pack(
+    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
+    end: Day = None,
+) -> dict[str, Any]:  # fmt: skip
+    return run_report(backend, lambda c, x: review_pack(c, x, _period(x, preset, start, end)))
+
+
+def review_pack(conn, ctx: reports.Context, p: reports.Period) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "overview": reports.overview(conn, ctx, p),
+        "trend": reports.trend(conn, ctx, p),
+        "campaigns": reports.breakdown(conn, ctx, p, "campaign"),
+        "sources": reports.breakdown(conn, ctx, p, "source"),
+        "reps": reports.reps(conn, ctx, p),
+    }

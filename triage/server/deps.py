@@ -1,0 +1,71 @@
+"""Dependencies shared by the routers of the reports, the actions and the workspace:
+the backend, the bearer-token caller (declared in OpenAPI as the HTTPBearer scheme), and
+a consistent read of the database with the report context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Connection
+
+from triage import domain
+from triage.server import reports
+from triage.server.service import Backend, Caller, ServiceError
+
+
+def get_backend(request: Request) -> Backend:
+    return request.app.state.backend
+
+
+BackendDep = Annotated[Backend, Depends(get_backend)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A Triage token (`triage server add-user ... --role marketing` prints one): "
+    "`Authorization: Bearer <token>`.",
+)
+
+
+def bearer_caller(
+    backend: BackendDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None or not credentials.credentials.strip():
+        raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token>")
+    who = backend.authenticate(credentials.credentials.strip())
+    if who is None:
+        raise ServiceError(
+            401, "unauthorized", "unknown, revoked or expired token (or a deactivated user)"
+        )
+    return who
+
+
+def marketing_caller(who: Annotated[Caller, Depends(bearer_caller)]) -> Caller:
+    if who.role != domain.Role.MARKETING:
+        raise ServiceError(403, "forbidden", "this endpoint is for marketing")
+    return who
+
+
+MarketingDep = Annotated[Caller, Depends(marketing_caller)]
+
+
+@contextmanager
+def report_reader(backend: Backend) -> Iterator[tuple[Connection, reports.Context]]:
+    """One consistent snapshot of the database and the report context read in it."""
+    with backend.db.read() as s:
+        conn = s.connection()
+        yield conn, reports.Context.load(conn, backend._policy(s))
+
+
+def run_report(backend: Backend, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """`fn(conn, ctx, *args, **kwargs)` in one snapshot; a ReportError is a 400."""
+    try:
+        with report_reader(backend) as (conn, ctx):
+            return fn(conn, ctx, *args, **kwargs)
+    except reports.ReportError as exc:
+        raise ServiceError(400, "bad_report_request", str(exc)) from None

@@ -1,0 +1,50 @@
+"""The tables and indexes of marketing's workspace (migration 0006): web sessions, single-use
+sign-in codes, and the indexes that the report aggregates (triage.server.reports) read by.
+
+Imported at the end of triage.server.models, so every table is known wherever the
+models are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from triage.server.models import Event, Lead
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random secret; only its SHA-256 is kept.
+
+    A session made from a token ends with that token (revoked, expired); any session ends
+    when its user is deactivated, or at `expires_at`. `csrf` is the session's form token.
+    """
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str | None = Field(default=None, foreign_key="token.hash", max_length=64)
+    csrf: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+
+
+class SignInCode(SQLModel, table=True):
+    """A single-use code that signs a marketing user in (`triage demo`, `triage server
+    signin-code`): stored as its SHA-256, valid for minutes, spent on first use."""
+
+    hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+# What the report aggregates select by: decisions by their time, MQLs by theirs, open
+# leads by their SLA clock, assignments by theirs; and a lead's decide/reopen events.
+Index("ix_lead_decided_at", Lead.decided_at)
+Index("ix_lead_mql_at", Lead.mql_at)
+Index("ix_lead_assigned_at", Lead.assigned_at)
+Index("ix_lead_status_assigned_at", Lead.status, Lead.assigned_at)
+Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)

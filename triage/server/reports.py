@@ -1,0 +1,1093 @@
+"""Marketing's figures, computed in SQL (SQLAlchemy Core; the same queries on SQLite and
+PostgreSQL), as plain dicts and dataclasses. The JSON endpoints, the workspace's pages,
+`triage server report` and the review pack all read them here.
+
+Definitions (README, "Marketing's workspace"), the same everywhere:
+- A period counts activity in it: the decisions made in it (a lead's standing decision,
+  by its time), the MQLs received in it (leads whose `mql_at` is in it), the leads
+  assigned in it. Open leads and "open past SLA" are counted as they are now.
+- decided = accepted + rejected + nurtured; acceptance rate = accepted / decided.
+- Time to decision runs from the deciding rep's latest assignment (the lead's
+  `assigned_at`, else its `mql_at`: domain.sla_start) to the first decision made in that
+  assignment (a decision undone and made again counts from the first).
+- SLA compliance: the share of decisions made within the policy's `sla_hours` (as it is
+  now) of that assignment.
+- Rejection reasons and nurture reasons are counted apart; a reason is shown by its label,
+  and a code no longer in the policy keeps the last label it had.
+- Dates are read in the organisation's time zone (the policy's `timezone`, default UTC);
+  weeks are ISO weeks from Monday; quarters are calendar quarters.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from triage import domain
+from triage.server import models
+
+LEAD = models.Lead.__table__
+EVENT = models.Event.__table__
+USER = models.User.__table__
+POLICY = models.PolicyDoc.__table__
+
+DECIDED = ("accepted", "rejected", "nurture")
+OUTCOME_OF_STATUS = {"accepted": "accept", "rejected": "reject", "nurture": "nurture"}
+# Dimensions a table may be grouped or crossed by: name -> lead column.
+DIMENSIONS = {
+    "campaign": LEAD.c.campaign,
+    "source": LEAD.c.source,
+    "industry": LEAD.c.industry,
+    "company_size": LEAD.c.company_size,
+    "country": LEAD.c.country,
+    "title": LEAD.c.title,
+}
+PRESETS = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "quarter": "This quarter",
+}
+MAX_DAYS = 3 * 366  # the longest period a report covers
+MAX_WEEKS = 160
+
+
+class ReportError(ValueError):
+    """A report asked for with values that cannot be used (a bad date, an unknown
+    dimension); the message says what is wrong."""
+
+
+# ---------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Days `start` to `end` (both included) in the organisation's time zone."""
+
+    start: date
+    end: date
+    tz: str
+    preset: str | None = None
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.tz)
+
+    @property
+    def start_utc(self) -> datetime:
+        return local_midnight(self.start, self.zone)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The first instant after the period."""
+        return local_midnight(self.end + timedelta(days=1), self.zone)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        name = PRESETS.get(self.preset or "")
+        span = f"{self.start.isoformat()} to {self.end.isoformat()}"
+        return f"{name}: {span}" if name else span
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "timezone": self.tz,
+            "preset": self.preset,
+        }
+
+
+def local_midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The UTC instant at which `day` begins in `zone`."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+
+
+def today_in(tz: str, now: datetime | None = None) -> date:
+    return (now or datetime.now(timezone.utc)).astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
+def quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def period(
+    tz: str,
+    preset: str | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    *,
+    now: datetime | None = None,
+) -> Period:
+    """The period asked for: a preset (7d, 30d, 90d: the days up to today; quarter: this
+    calendar quarter up to today), or custom `start` and `end` dates (both included).
+    Nothing at all: the last 30 days."""
+    today = today_in(tz, now)
+    if start or end:
+        try:
+            first = start if isinstance(start, date) else date.fromisoformat(str(start))
+            last = end if isinstance(end, date) else date.fromisoformat(str(end)) if end else today
+        except ValueError:
+            raise ReportError("start and end are dates like 2026-11-30") from None
+        if last < first:
+            raise ReportError("the period ends before it starts")
+        if (last - first).days + 1 > MAX_DAYS:
+            raise ReportError(f"a period is at most {MAX_DAYS} days")
+        return Period(first, last, tz, None)
+    preset = preset or "30d"
+    if preset == "quarter":
+        return Period(quarter_start(today), today, tz, preset)
+    if preset in ("7d", "30d", "90d"):
+        days = int(preset[:-1])
+        return Period(today - timedelta(days=days - 1), today, tz, preset)
+    raise ReportError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+
+
+def weeks(p: Period) -> list[tuple[date, datetime]]:
+    """The ISO weeks (from Monday) that the period touches: (Monday, its UTC start)."""
+    monday = p.start - timedelta(days=p.start.weekday())
+    out = []
+    while monday <= p.end and len(out) < MAX_WEEKS:
+        out.append((monday, local_midnight(monday, p.zone)))
+        monday += timedelta(days=7)
+    return out
+
+
+# ---------------------------------------------------------------- SQL pieces
+
+
+def _utc(dt: datetime) -> datetime:
+    """A bound time as the server stores times: UTC (SQLite keeps them as naive text)."""
+    return dt.astimezone(timezone.utc)
+
+
+def _at(value: datetime, name: str) -> Any:
+    return bindparam(name, _utc(value), type_=DateTime(timezone=True))
+
+
+def hours_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    """Hours from `start` to `end` (times), in SQL."""
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 24.0
+    return func.extract("epoch", end - start) / 3600.0
+
+
+def json_text(column: Any, key: str) -> ColumnElement[Any]:
+    return column[key].as_string()
+
+
+def bucket(column: Any, starts: Sequence[datetime], prefix: str) -> ColumnElement[Any]:
+    """The index of the bucket (0-based) whose start is the last one at or before
+    `column`: a CASE nested as a binary search, so each row costs log2(buckets)."""
+
+    def node(lo: int, hi: int) -> Any:  # buckets lo..hi-1
+        if hi - lo == 1:
+            return literal(lo)
+        mid = (lo + hi) // 2
+        return case(
+            (column < _at(starts[mid], f"{prefix}{mid}"), node(lo, mid)), else_=node(mid, hi)
+        )
+
+    return node(0, len(starts))
+
+
+def sla_start() -> ColumnElement[Any]:
+    """domain.sla_start in SQL: assigned_at, else mql_at."""
+    return func.coalesce(LEAD.c.assigned_at, LEAD.c.mql_at)
+
+
+def first_decision_at() -> ColumnElement[Any]:
+    """When the lead's current assignment was first decided: the decision's own time,
+    unless it was undone (a reopen) and made again; then the first decide event of the
+    assignment. Only leads with a reopen pay for the lookup."""
+    reopened = select(EVENT.c.lead_id).where(EVENT.c.kind == "reopen")
+    first = (
+        select(func.min(EVENT.c.effective_at))
+        .where(
+            EVENT.c.kind == "decide",
+            EVENT.c.lead_id == LEAD.c.id,
+            EVENT.c.effective_at >= sla_start(),
+        )
+        .scalar_subquery()
+    )
+    return case((LEAD.c.id.in_(reopened), first), else_=LEAD.c.decided_at)
+
+
+def _within(column: Any, p: Period | None) -> ColumnElement[bool]:
+    if p is None:
+        return column.is_not(None)
+    return and_(column >= _at(p.start_utc, "p_start"), column < _at(p.end_utc, "p_end"))
+
+
+def decided_in(p: Period | None) -> ColumnElement[bool]:
+    """A lead's standing decision made in the period (None: ever)."""
+    return and_(LEAD.c.status.in_(DECIDED), _within(LEAD.c.decided_at, p))
+
+
+def received_in(p: Period | None) -> ColumnElement[bool]:
+    return _within(LEAD.c.mql_at, p) if p is not None else LEAD.c.id.is_not(None)
+
+
+def assigned_in(p: Period | None) -> ColumnElement[bool]:
+    return _within(LEAD.c.assigned_at, p)
+
+
+# ---------------------------------------------------------------- figures
+
+
+@dataclass
+class Figures:
+    """One row of figures: for the whole period, a campaign, a rep, a week..."""
+
+    received: int = 0
+    decided: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    nurtured: int = 0
+    within_sla: int = 0
+    timed: int = 0  # decisions with a time to decision (all, unless a lead had no times)
+    median_hours: float | None = None
+    open: int = 0
+    open_past_sla: int = 0
+    assigned: int = 0
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.decided if self.decided else None
+
+    @property
+    def sla_compliance(self) -> float | None:
+        return self.within_sla / self.timed if self.timed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mqls_received": self.received,
+            "decided": self.decided,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "nurtured": self.nurtured,
+            "acceptance_rate": _rate(self.acceptance_rate),
+            "median_hours_to_decision": _hours(self.median_hours),
+            "sla_compliance": _rate(self.sla_compliance),
+            "decided_within_sla": self.within_sla,
+            "open": self.open,
+            "open_past_sla": self.open_past_sla,
+            "assigned": self.assigned,
+        }
+
+
+def _rate(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def _hours(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 2)
+
+
+def _key(value: Any) -> Any:
+    return value if not isinstance(value, tuple) else tuple(value)
+
+
+def decision_figures(
+    conn: Connection,
+    p: Period | None,
+    sla_hours: float,
+    group: Sequence[ColumnElement[Any]] = (),
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> dict[tuple[Any, ...], Figures]:
+    """Decisions made in the period, by `group` (lead columns or expressions): counts by
+    outcome, the median time to decision and the decisions within the SLA."""
+    dialect = conn.dialect.name
+    hours = hours_between(dialect, sla_start(), first_decision_at())
+    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
+    base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
+    if where is not None:
+        base = base.where(where)
+    base = base.subquery("d")
+    gcols = [base.c[f"g{i}"] for i in range(len(keys))]
+    ranked = select(
+        *gcols,
+        base.c.status,
+        base.c.ttd,
+        func.row_number()
+        .over(partition_by=gcols or None, order_by=func.coalesce(base.c.ttd, 1e18))
+        .label("rn"),
+        func.count(base.c.ttd).over(partition_by=gcols or None).label("n"),
+    ).subquery("r")
+    rgcols = [ranked.c[f"g{i}"] for i in range(len(keys))]
+
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    middle = and_(ranked.c.rn * 2 >= ranked.c.n, ranked.c.rn * 2 <= ranked.c.n + 2)
+    q = select(
+        *rgcols,
+        func.count(),
+        count_if(ranked.c.status == "accepted"),
+        count_if(ranked.c.status == "rejected"),
+        count_if(ranked.c.status == "nurture"),
+        count_if(ranked.c.ttd <= sla_hours),
+        func.count(ranked.c.ttd),
+        func.avg(case((middle, cast(ranked.c.ttd, Float)), else_=null())),
+    )
+    if rgcols:
+        q = q.group_by(*rgcols)
+    out: dict[tuple[Any, ...], Figures] = {}
+    for row in conn.execute(q):
+        k = tuple(row[: len(rgcols)])
+        decided, acc, rej, nur, within, timed, median = row[len(rgcols) :]
+        if not decided:
+            continue
+        out[k] = Figures(
+            decided=decided, accepted=acc or 0, rejected=rej or 0, nurtured=nur or 0,
+            within_sla=within or 0, timed=timed or 0,
+            median_hours=None if median is None else max(0.0, float(median)),
+        )  # fmt: skip
+    return out
+
+
+def _counts(conn: Connection, q: Any, ngroup: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return {tuple(r[:ngroup]): tuple(r[ngroup:]) for r in conn.execute(q)}
+
+
+def received_counts(
+    conn: Connection,
+    p: Period | None,
+    group: Sequence[ColumnElement[Any]] = (),
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> dict[tuple[Any, ...], int]:
+    q = select(*group, func.count()).where(received_in(p))
+    if where is not None:
+        q = q.where(where)
+    if group:
+        q = q.group_by(*group)
+    return {k: v[0] for k, v in _counts(conn, q, len(group)).items() if v[0]}
+
+
+def open_counts(
+    conn: Connection,
+    sla_hours: float,
+    now: datetime,
+    group: Sequence[ColumnElement[Any]] = (),
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Open leads now, and those of them past the SLA: (open, past SLA)."""
+    cutoff = _at(now - timedelta(hours=sla_hours), "sla_cutoff")
+    past = or_(
+        LEAD.c.assigned_at < cutoff,
+        and_(LEAD.c.assigned_at.is_(None), LEAD.c.mql_at < cutoff),
+    )
+    q = select(*group, func.count(), func.sum(case((past, 1), else_=0))).where(
+        LEAD.c.status == "open"
+    )
+    if where is not None:
+        q = q.where(where)
+    if group:
+        q = q.group_by(*group)
+    return {k: (v[0], v[1] or 0) for k, v in _counts(conn, q, len(group)).items() if v[0]}
+
+
+def assigned_counts(
+    conn: Connection, p: Period, group: Sequence[ColumnElement[Any]] = ()
+) -> dict[tuple[Any, ...], int]:
+    q = select(*group, func.count()).where(assigned_in(p), LEAD.c.owner_id.is_not(None))
+    if group:
+        q = q.group_by(*group)
+    return {k: v[0] for k, v in _counts(conn, q, len(group)).items() if v[0]}
+
+
+def reason_counts(
+    conn: Connection,
+    p: Period | None,
+    group: Sequence[ColumnElement[Any]] = (),
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
+    """Decisions in the period by reason, rejection and nurture apart:
+    {group: {"reject": {code: n}, "nurture": {code: n}}}."""
+    reason = json_text(LEAD.c.decision, "reason")
+    q = select(*group, LEAD.c.status, reason, func.count()).where(
+        decided_in(p), LEAD.c.status.in_(("rejected", "nurture"))
+    )
+    if where is not None:
+        q = q.where(where)
+    q = q.group_by(*group, LEAD.c.status, reason)
+    out: dict[tuple[Any, ...], dict[str, dict[str, int]]] = {}
+    for row in conn.execute(q):
+        k = tuple(row[: len(group)])
+        status, code, n = row[len(group) :]
+        side = "reject" if status == "rejected" else "nurture"
+        slot = out.setdefault(k, {"reject": {}, "nurture": {}})[side]
+        slot[code or ""] = slot.get(code or "", 0) + n
+    return out
+
+
+# ---------------------------------------------------------------- labels
+
+
+def reason_labels(conn: Connection, current: domain.Policy) -> dict[str, dict[str, str]]:
+    """Every reason code's label, for rejection and nurture apart: the current policy's,
+    and for a code it no longer has, the label of the newest version that had it."""
+    labels: dict[str, dict[str, str]] = {"reject": {}, "nurture": {}}
+    for r in current.reject_reasons:
+        labels["reject"][r.code] = r.label
+    for r in current.nurture_reasons:
+        labels["nurture"][r.code] = r.label
+    rows = conn.execute(select(POLICY.c.body).order_by(POLICY.c.version.desc())).scalars()
+    olds = [rows_body for rows_body in rows]
+    for body in [*olds, domain.DEFAULT_POLICY.to_dict()]:
+        for side, key in (("reject", "reject_reasons"), ("nurture", "nurture_reasons")):
+            for r in body.get(key) or []:
+                if isinstance(r, dict) and r.get("code"):
+                    labels[side].setdefault(str(r["code"]), str(r.get("label") or r["code"]))
+    return labels
+
+
+def labelled(counts: dict[str, int], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Reason counts as [{code, label, count}], most first."""
+    return [
+        {"code": code or None, "label": labels.get(code, code or "(no reason)"), "count": n}
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+# ---------------------------------------------------------------- what each page shows
+
+
+DEFINITIONS = {
+    "period": "A period counts activity in it: decisions made in it, MQLs received in it "
+    "(mql_at), leads assigned in it. Open leads are counted as they are now.",
+    "decided": "decided = accepted + rejected + nurtured (a lead's standing decision).",
+    "acceptance_rate": "acceptance rate = accepted / decided.",
+    "time_to_decision": "Time to decision runs from the deciding rep's latest assignment "
+    "(else the MQL time) to the first decision in that assignment; the median is shown.",
+    "sla_compliance": "SLA compliance = the share of decisions made within the policy's "
+    "sla_hours of assignment.",
+    "open_past_sla": "Open past SLA: open leads now whose SLA clock (from assignment, else "
+    "from the MQL time) has run longer than sla_hours.",
+    "reasons": "Rejection reasons and nurture reasons are counted apart, each shown by its "
+    "label (a retired code keeps its last label).",
+    "dates": "Dates are in the organisation's time zone (the policy's timezone); weeks are "
+    "ISO weeks from Monday; quarters are calendar quarters.",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every report reads besides its period: the policy as it is now, the reason
+    labels of every version, and the time 'now' (for open past SLA and nurture dates)."""
+
+    policy: domain.Policy
+    labels: dict[str, dict[str, str]]
+    now: datetime
+
+    @classmethod
+    def load(cls, conn: Connection, policy: domain.Policy, now: datetime | None = None) -> Context:
+        return cls(policy, reason_labels(conn, policy), now or datetime.now(timezone.utc))
+
+    @property
+    def tz(self) -> str:
+        return self.policy.timezone
+
+    @property
+    def sla_hours(self) -> float:
+        return self.policy.sla_hours
+
+    def period(self, preset: str | None = None, start: Any = None, end: Any = None) -> Period:
+        return period(self.tz, preset, start, end, now=self.now)
+
+    def reasons(self, counts: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+        counts = counts or {"reject": {}, "nurture": {}}
+        return {
+            "reject_reasons": labelled(counts["reject"], self.labels["reject"]),
+            "nurture_reasons": labelled(counts["nurture"], self.labels["nurture"]),
+        }
+
+
+def overview(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
+    fig = decision_figures(conn, p, ctx.sla_hours).get((), Figures())
+    fig.received = received_counts(conn, p).get((), 0)
+    fig.open, fig.open_past_sla = open_counts(conn, ctx.sla_hours, ctx.now).get((), (0, 0))
+    fig.assigned = assigned_counts(conn, p).get((), 0)
+    return {
+        "period": p.to_dict(),
+        "sla_hours": ctx.sla_hours,
+        "figures": fig.to_dict(),
+        **ctx.reasons(reason_counts(conn, p).get(())),
+        "definitions": DEFINITIONS,
+    }
+
+
+def trend(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
+    """Week by week (ISO weeks from Monday, in the organisation's time zone): MQLs
+    received and decisions made in the part of each week inside the period."""
+    ws = weeks(p)
+    starts = [start for _, start in ws]
+    dec = decision_figures(conn, p, ctx.sla_hours, [bucket(LEAD.c.decided_at, starts, "wd")])
+    rec = received_counts(conn, p, [bucket(LEAD.c.mql_at, starts, "wm")])
+    rows = []
+    for i, (monday, _) in enumerate(ws):
+        f = dec.get((i,), Figures())
+        f.received = rec.get((i,), 0)
+        iso = monday.isocalendar()
+        rows.append(
+            {
+                "week": f"{iso.year}-W{iso.week:02d}",
+                "monday": monday.isoformat(),
+                "mqls_received": f.received,
+                "decided": f.decided,
+                "accepted": f.accepted,
+                "rejected": f.rejected,
+                "nurtured": f.nurtured,
+                "acceptance_rate": _rate(f.acceptance_rate),
+            }
+        )
+    return {"period": p.to_dict(), "weeks": rows}
+
+
+def _dimension(name: str | None, *, allow_rep: bool = False) -> ColumnElement[Any] | None:
+    if name in (None, "", "none"):
+        return None
+    if name in DIMENSIONS:
+        return DIMENSIONS[name]
+    if allow_rep and name == "rep":
+        return LEAD.c.owner_id
+    known = ", ".join([*DIMENSIONS, *(["rep"] if allow_rep else [])])
+    raise ReportError(f"unknown dimension {name!r} (known: {known})")
+
+
+def _filters(**values: Any) -> ColumnElement[bool] | None:
+    conds = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        col = _dimension(name)
+        assert col is not None
+        conds.append(col.is_(None) if value == "" else col == value)
+    return and_(*conds) if conds else None
+
+
+def breakdown(
+    conn: Connection,
+    ctx: Context,
+    p: Period,
+    by: str = "campaign",
+    cross: str | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """A row per campaign (or source, or any dimension), crossed with a second dimension
+    when asked: MQLs received, outcomes, acceptance rate, time to decision, SLA compliance,
+    open now and past SLA, rejection and nurture reasons by label."""
+    first = _dimension(by)
+    if first is None:
+        raise ReportError("by must name a dimension")
+    second = _dimension(cross)
+    if cross == by:
+        second = None
+    group = [first] + ([second] if second is not None else [])
+    where = _filters(**filters)
+    dec = decision_figures(conn, p, ctx.sla_hours, group, where=where)
+    rec = received_counts(conn, p, group, where=where)
+    opn = open_counts(conn, ctx.sla_hours, ctx.now, group, where=where)
+    rsn = reason_counts(conn, p, group, where=where)
+    keys = set(dec) | set(rec) | set(opn)
+    rows = []
+    for k in sorted(keys, key=lambda k: tuple((v is None, str(v or "")) for v in k)):
+        f = dec.get(k, Figures())
+        f.received = rec.get(k, 0)
+        f.open, f.open_past_sla = opn.get(k, (0, 0))
+        row = {"key": k[0]}
+        if second is not None:
+            row["cross"] = k[1]
+        row.update(f.to_dict())
+        del row["assigned"]
+        row.update(ctx.reasons(rsn.get(k)))
+        rows.append(row)
+    return {
+        "period": p.to_dict(),
+        "by": by,
+        "cross": cross if second is not None else None,
+        "rows": rows,
+        "reason_codes": _codes(ctx, rows),
+    }
+
+
+def _codes(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """The reasons that the rows use, in the policy's order then retired ones: the columns
+    of a CSV (one column per reason)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for side, current in (
+        ("reject", ctx.policy.reject_reasons),
+        ("nurture", ctx.policy.nurture_reasons),
+    ):
+        used = {r["code"] for row in rows for r in row[f"{side}_reasons"]}
+        order = [r.code for r in current if r.code in used]
+        order += sorted(c for c in used if c not in order and c is not None)
+        if None in used:
+            order.append(None)  # type: ignore[arg-type]
+        out[side] = [
+            {"code": c, "label": ctx.labels[side].get(c, c or "(no reason)")} for c in order
+        ]
+    return out
+
+
+def reasons(
+    conn: Connection, ctx: Context, p: Period, by: str = "campaign", **filters: str | None
+) -> dict[str, Any]:
+    """Rejection reasons and, apart from them, nurture reasons: in total, week by week,
+    and by campaign (or source)."""
+    where = _filters(**filters)
+    total = reason_counts(conn, p, where=where).get(())
+    ws = weeks(p)
+    weekly = reason_counts(
+        conn, p, [bucket(LEAD.c.decided_at, [s for _, s in ws], "wr")], where=where
+    )
+    col = _dimension(by)
+    assert col is not None
+    grouped = reason_counts(conn, p, [col], where=where)
+    week_rows = []
+    for i, (monday, _) in enumerate(ws):
+        iso = monday.isocalendar()
+        week_rows.append(
+            {"week": f"{iso.year}-W{iso.week:02d}", "monday": monday.isoformat(),
+             **ctx.reasons(weekly.get((i,)))}
+        )  # fmt: skip
+    group_rows = [
+        {"key": k[0], **ctx.reasons(v)}
+        for k, v in sorted(grouped.items(), key=lambda kv: (kv[0][0] is None, str(kv[0][0] or "")))
+    ]
+    rows_for_codes = [*group_rows, {**ctx.reasons(total)}]
+    return {
+        "period": p.to_dict(),
+        "by": by,
+        **ctx.reasons(total),
+        "weeks": week_rows,
+        "groups": group_rows,
+        "reason_codes": _codes(ctx, rows_for_codes),
+    }
+
+
+def notes(
+    conn: Connection,
+    ctx: Context,
+    p: Period,
+    *,
+    outcome: str | None = None,
+    reason: str | None = None,
+    text: str | None = None,
+    rep: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """The reps' notes on the decisions made in the period, newest first, whole."""
+    note = json_text(LEAD.c.decision, "note")
+    reason_col = json_text(LEAD.c.decision, "reason")
+    q = (
+        select(
+            LEAD.c.id,
+            LEAD.c.external_id,
+            LEAD.c.name,
+            LEAD.c.company,
+            LEAD.c.campaign,
+            LEAD.c.source,
+            LEAD.c.status,
+            reason_col.label("reason"),
+            note.label("note"),
+            LEAD.c.decided_at,
+            USER.c.email,
+        )  # fmt: skip
+        .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+        .where(decided_in(p), note.is_not(None), note != "")
+    )
+    where = _filters(**filters)
+    if where is not None:
+        q = q.where(where)
+    if outcome:
+        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture"}.get(outcome)
+        if status is None:
+            raise ReportError("outcome must be accept, reject or nurture")
+        q = q.where(LEAD.c.status == status)
+    if reason:
+        q = q.where(reason_col == reason)
+    if rep:
+        q = q.where(USER.c.email == rep.strip().lower())
+    if text:
+        q = q.where(note.ilike(f"%{_like(text)}%", escape="!"))
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = conn.execute(
+        q.order_by(LEAD.c.decided_at.desc(), LEAD.c.id).limit(limit).offset(offset)
+    ).all()
+    out = []
+    for r in rows:
+        side = "reject" if r.status == "rejected" else "nurture"
+        out.append(
+            {
+                "lead_id": r.id, "external_id": r.external_id, "name": r.name,
+                "company": r.company, "campaign": r.campaign, "source": r.source,
+                "outcome": OUTCOME_OF_STATUS[r.status], "reason": r.reason,
+                "reason_label": ctx.labels.get(side, {}).get(r.reason, r.reason)
+                if r.reason else None,
+                "note": r.note, "at": domain.format_time(_aware(r.decided_at)), "rep": r.email,
+            }
+        )  # fmt: skip
+    return {"period": p.to_dict(), "total": total, "notes": out}
+
+
+def _like(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def reps(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
+    """A row per rep: assigned in the period, decided, outcomes, median time to decision,
+    SLA compliance, open now and past SLA."""
+    col = [LEAD.c.owner_id]
+    dec = decision_figures(conn, p, ctx.sla_hours, col)
+    opn = open_counts(conn, ctx.sla_hours, ctx.now, col)
+    asg = assigned_counts(conn, p, col)
+    users = {
+        r.id: r
+        for r in conn.execute(
+            select(USER.c.id, USER.c.email, USER.c.name, USER.c.active, USER.c.role)
+        )
+    }
+    ids = {k[0] for k in (*dec, *opn, *asg)} | {
+        u.id for u in users.values() if u.role == domain.Role.REP and u.active
+    }
+    rows = []
+    for uid in ids:
+        if uid is None:
+            continue
+        f = dec.get((uid,), Figures())
+        f.open, f.open_past_sla = opn.get((uid,), (0, 0))
+        f.assigned = asg.get((uid,), 0)
+        u = users.get(uid)
+        row = {
+            "rep": u.email if u else str(uid),
+            "name": u.name if u else None,
+            "active": bool(u.active) if u else False,
+            **f.to_dict(),
+        }
+        del row["mqls_received"]
+        rows.append(row)
+    rows.sort(key=lambda r: r["rep"])
+    return {"period": p.to_dict(), "sla_hours": ctx.sla_hours, "rows": rows}
+
+
+def nurture_due(
+    conn: Connection, ctx: Context, days: int = 30, limit: int = 5000
+) -> dict[str, Any]:
+    """Nurtured leads whose re-entry date has passed or comes within `days` days (from
+    today in the organisation's time zone), soonest first."""
+    today = today_in(ctx.tz, ctx.now)
+    horizon = today + timedelta(days=days)
+    until = json_text(LEAD.c.decision, "nurture_until")
+    reason = json_text(LEAD.c.decision, "reason")
+    q = (
+        select(
+            LEAD.c.id,
+            LEAD.c.external_id,
+            LEAD.c.name,
+            LEAD.c.email,
+            LEAD.c.company,
+            LEAD.c.title,
+            LEAD.c.campaign,
+            LEAD.c.source,
+            until.label("until"),
+            reason.label("reason"),
+            LEAD.c.decided_at,
+            USER.c.email.label("rep"),
+        )  # fmt: skip
+        .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+        .where(LEAD.c.status == "nurture", until.is_not(None), until <= horizon.isoformat())
+        .order_by(until, LEAD.c.id)
+        .limit(limit)
+    )
+    rows = []
+    for r in conn.execute(q):
+        rows.append(
+            {
+                "lead_id": r.id, "external_id": r.external_id, "name": r.name,
+                "email": r.email, "company": r.company, "title": r.title,
+                "campaign": r.campaign, "source": r.source, "nurture_until": r.until,
+                "passed": r.until < today.isoformat(), "reason": r.reason,
+                "reason_label": ctx.labels["nurture"].get(r.reason, r.reason),
+                "decided_at": domain.format_time(_aware(r.decided_at)), "rep": r.rep,
+            }
+        )  # fmt: skip
+    return {"today": today.isoformat(), "days": days, "until": horizon.isoformat(), "rows": rows}
+
+
+LEAD_LIST_COLUMNS = (
+    "id", "external_id", "name", "email", "company", "title", "campaign", "source",
+    "industry", "company_size", "country", "score", "status", "mql_at", "decided_at",
+)  # fmt: skip
+
+
+def leads(
+    conn: Connection,
+    ctx: Context,
+    *,
+    q: str | None = None,
+    p: Period | None = None,
+    outcome: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """Leads by search (name, email, company or external id, any part, any case) and
+    filters (a dimension's value; with a period and outcome: the leads decided so in it)."""
+    query = select(
+        *(LEAD.c[c] for c in LEAD_LIST_COLUMNS),
+        json_text(LEAD.c.decision, "reason").label("reason"),
+        USER.c.email.label("owner"),
+    ).select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+    if q and q.strip():
+        pattern = f"%{_like(q.strip())}%"
+        query = query.where(
+            or_(
+                *(LEAD.c[c].ilike(pattern, escape="!") for c in ("name", "email", "company")),
+                LEAD.c.external_id.ilike(pattern, escape="!"),
+                LEAD.c.id == q.strip(),
+            )
+        )
+    where = _filters(**filters)
+    if where is not None:
+        query = query.where(where)
+    if outcome == "open":
+        query = query.where(LEAD.c.status == "open")
+    elif outcome:
+        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture",
+                  "decided": None}.get(outcome, "bad")  # fmt: skip
+        if status == "bad":
+            raise ReportError("outcome must be open, decided, accept, reject or nurture")
+        query = query.where(decided_in(p))
+        if status:
+            query = query.where(LEAD.c.status == status)
+    elif p is not None:
+        query = query.where(received_in(p))
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    order = LEAD.c.decided_at.desc() if outcome and outcome != "open" else LEAD.c.mql_at.desc()
+    rows = conn.execute(query.order_by(order, LEAD.c.id).limit(limit).offset(offset)).all()
+    out = []
+    for r in rows:
+        d = dict(r._mapping)
+        for k in ("mql_at", "decided_at"):
+            d[k] = domain.format_time(_aware(d[k]))
+        side = {"rejected": "reject", "nurture": "nurture"}.get(d["status"])
+        d["reason_label"] = ctx.labels[side].get(d["reason"], d["reason"]) if side else None
+        out.append(d)
+    return {"total": total, "leads": out, "period": p.to_dict() if p else None}
+
+
+def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | None:
+    """A lead and its whole history, oldest first: received (imported), assigned, each
+    decision with its note, each reopening and reassignment, the earlier cycles."""
+    row = conn.execute(
+        select(LEAD, USER.c.email.label("owner_email"))
+        .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+        .where(or_(LEAD.c.id == ref, LEAD.c.external_id == ref))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    lead = dict(row._mapping)
+    timeline: list[dict[str, Any]] = []
+
+    def add(at: Any, kind: str, **info: Any) -> None:
+        when = _aware(domain.parse_time(at)) if isinstance(at, str) else _aware(at)
+        timeline.append({"at": domain.format_time(when), "kind": kind, **info})
+
+    add(lead["created_at"], "imported", detail="first imported (created)")
+    if lead["mql_at"] is not None:
+        add(lead["mql_at"], "mql", detail="became an MQL")
+    if lead["updated_at"] and lead["updated_at"] != lead["created_at"]:
+        add(lead["updated_at"], "updated", detail="last changed (import, assignment or decision)")
+    for h in lead["history"] or []:
+        if h.get("outcome"):
+            side = {"reject": "reject", "nurture": "nurture"}.get(h["outcome"])
+            add(
+                h.get("decided_at") or h.get("at"), "decision (earlier cycle)",
+                outcome=h["outcome"], reason=h.get("reason"),
+                reason_label=ctx.labels[side].get(h.get("reason"), h.get("reason"))
+                if side and h.get("reason") else None,
+                note=h.get("note"), by=h.get("by") or h.get("owner"),
+            )  # fmt: skip
+        if h.get("ended_at"):
+            add(
+                h["ended_at"], "reassigned (new cycle)", by=h.get("ended_by"),
+                to=h.get("reassigned_to"),
+            )  # fmt: skip
+    events = conn.execute(
+        select(EVENT, USER.c.email)
+        .select_from(EVENT.join(USER, USER.c.id == EVENT.c.user_id))
+        .where(EVENT.c.lead_id == lead["id"])
+        .order_by(EVENT.c.seq)
+    ).all()
+    for e in events:
+        m = e._mapping
+        side = {"reject": "reject", "nurture": "nurture"}.get(m["outcome"] or "")
+        add(
+            m["effective_at"], m["kind"], outcome=m["outcome"], reason=m["reason"],
+            reason_label=ctx.labels[side].get(m["reason"], m["reason"])
+            if side and m["reason"] else None,
+            note=m["note"], by=m["email"],
+            nurture_until=m["nurture_until"].isoformat() if m["nurture_until"] else None,
+            received_at=domain.format_time(_aware(m["received_at"])),
+        )  # fmt: skip
+    if lead["assigned_at"] is not None:
+        add(lead["assigned_at"], "assigned", to=lead["owner_email"])
+    timeline.sort(key=lambda t: t["at"] or "")
+    decision = lead["decision"] or None
+    wire = {
+        k: lead[k]
+        for k in (
+            "id", "external_id", "name", "email", "phone", "title", "company", "industry",
+            "company_size", "country", "source", "campaign", "score", "status", "evidence",
+            "activities", "bant",
+        )
+    }  # fmt: skip
+    for k in ("mql_at", "assigned_at", "decided_at", "created_at", "updated_at"):
+        wire[k] = domain.format_time(_aware(lead[k]))
+    wire["owner"] = lead["owner_email"]
+    wire["decision"] = decision
+    if decision and decision.get("reason"):
+        side = "reject" if decision.get("outcome") == "reject" else "nurture"
+        wire["decision"] = {
+            **decision,
+            "reason_label": ctx.labels[side].get(decision["reason"], decision["reason"]),
+        }
+    return {"lead": wire, "timeline": timeline}
+
+
+def policy_history(conn: Connection, current: domain.Policy) -> dict[str, Any]:
+    """Every stored policy version, newest first, each with what changed from the one
+    before it (version 1 is the defaults when nothing was stored)."""
+    rows = conn.execute(
+        select(POLICY.c.version, POLICY.c.body, POLICY.c.created_at).order_by(POLICY.c.version)
+    ).all()
+    versions = []
+    before = domain.DEFAULT_POLICY.to_dict()
+    for version, body, created in rows:
+        versions.append(
+            {
+                "version": version,
+                "created_at": domain.format_time(_aware(created)),
+                "changes": policy_changes(before, body),
+            }
+        )
+        before = body
+    versions.reverse()
+    return {"current": current.to_dict(), "versions": versions}
+
+
+def policy_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed between two policy documents, in words."""
+    out = []
+    if old.get("sla_hours") != new.get("sla_hours"):
+        out.append(f"SLA {old.get('sla_hours'):g} h -> {new.get('sla_hours'):g} h")
+    if (old.get("timezone") or "UTC") != (new.get("timezone") or "UTC"):
+        out.append(f"time zone {old.get('timezone') or 'UTC'} -> {new.get('timezone') or 'UTC'}")
+    olds = {c["key"]: c for c in old.get("bant") or []}
+    news = {c["key"]: c for c in new.get("bant") or []}
+    for key in news.keys() - olds.keys():
+        out.append(f"criterion added: {news[key]['label']} ({key})")
+    for key in olds.keys() - news.keys():
+        out.append(f"criterion removed: {olds[key]['label']} ({key})")
+    for key in sorted(news.keys() & olds.keys()):
+        if news[key] != olds[key]:
+            out.append(f"criterion changed: {news[key]['label']} ({key})")
+    for side, name in (("rejection", "reject_reasons"), ("nurture", "nurture_reasons")):
+        o = {r["code"]: r for r in old.get(name) or []}
+        n = {r["code"]: r for r in new.get(name) or []}
+        for code in [c for c in n if c not in o]:
+            out.append(f"{side} reason added: {n[code]['label']} ({code})")
+        for code in [c for c in o if c not in n]:
+            out.append(f"{side} reason retired: {o[code]['label']} ({code})")
+        for code in [c for c in n if c in o and n[c] != o[c]]:
+            was, now = o[code], n[code]
+            parts = []
+            if was.get("label") != now.get("label"):
+                parts.append(f"label {was.get('label')!r} -> {now.get('label')!r}")
+            if bool(was.get("note_required")) != bool(now.get("note_required")):
+                parts.append("note required" if now.get("note_required") else "note optional")
+            if was.get("bant") != now.get("bant"):
+                parts.append(f"criterion {was.get('bant') or '-'} -> {now.get('bant') or '-'}")
+            out.append(f"{side} reason changed: {code}: {', '.join(parts) or 'changed'}")
+    return out or ["no change in content"]
+
+
+def qualification(conn: Connection, ctx: Context, by: str) -> dict[str, Any]:
+    """The qualification report of protocol v1 (`triage server report`, GET
+    /v1/reports/qualification), over all time, with the corrected definitions: the median
+    runs from assignment; `reasons` (deprecated) keeps the flat map of every reason, and
+    `reject_reasons` and `nurture_reasons` hold them apart, with labels."""
+    if by not in ("campaign", "source", "rep"):
+        raise ReportError("by must be campaign, source or rep")
+    col = LEAD.c.owner_id if by == "rep" else DIMENSIONS[by]
+    dec = decision_figures(conn, None, ctx.sla_hours, [col])
+    total = received_counts(conn, None, [col])
+    opn = open_counts(conn, ctx.sla_hours, ctx.now, [col])
+    rsn = reason_counts(conn, None, [col])
+    emails = dict(conn.execute(select(USER.c.id, USER.c.email)).all()) if by == "rep" else {}
+    keys = set(total) | set(dec)
+    rows = []
+    for k in keys:
+        f = dec.get(k, Figures())
+        counts = rsn.get(k) or {"reject": {}, "nurture": {}}
+        flat: dict[str, int] = {}
+        for side in ("reject", "nurture"):
+            for code, n in counts[side].items():
+                if code:
+                    flat[code] = flat.get(code, 0) + n
+        key = emails.get(k[0], None if k[0] is None else str(k[0])) if by == "rep" else k[0]
+        rows.append(
+            {
+                "key": key,
+                "mqls": total.get(k, 0),
+                "open": opn.get(k, (0, 0))[0],
+                "accepted": f.accepted,
+                "rejected": f.rejected,
+                "nurtured": f.nurtured,
+                "decided": f.decided,
+                "acceptance_rate": _rate(f.acceptance_rate),
+                "median_hours_to_decision": _hours(f.median_hours),
+                "sla_compliance": _rate(f.sla_compliance),
+                "open_past_sla": opn.get(k, (0, 0))[1],
+                "reasons": dict(sorted(flat.items(), key=lambda kv: (-kv[1], kv[0]))),
+                **ctx.reasons(counts),
+            }
+        )
+    rows.sort(key=lambda r: (r["key"] is None, r["key"] or ""))
+    return {"by": by, "sla_hours": ctx.sla_hours, "rows": rows}
