@@ -231,8 +231,9 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
     ) -> dict[str, Any]:
         return backend.report(by)
 
-    from triage.server import api_reports
+    from triage.server import api_actions, api_reports
 
     app.include_router(api_reports.router)
+    app.include_router(api_actions.router)
     app.add_middleware(BodyLimit, limit=max_body)
     return app

@@ -244,6 +244,17 @@ class Database:
             yield conn
 
     @contextmanager
+    def rehearsal(self) -> Iterator[Session]:
+        """A dry run of a write: a read transaction without autoflush, always rolled back,
+        so what the caller changes on its objects is never written (an import's dry run)."""
+        with Session(self.read_engine, expire_on_commit=False, autoflush=False) as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         with Session(self.read_engine, expire_on_commit=False) as session:
             with session.begin():

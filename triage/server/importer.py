@@ -60,6 +60,27 @@ def read_rows(path: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
     return rows
 
 
+def rows_from_bytes(name: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of an uploaded file, as `read_rows` reads a file: `name` says the format (.csv,
+    .jsonl). Raises ImportFileError or UnreadableRows, as `read_rows` does."""
+    path = Path(name)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
+        raise ImportFileError(f"{path.name}: use a .csv or .jsonl file")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"{path.name}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    rows = _read_csv(path, text) if suffix == ".csv" else _read_jsonl(path, text)
+    if not rows[0]:
+        raise ImportFileError(f"{path.name}: no rows to import")
+    return rows
+
+
 def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

@@ -530,8 +530,11 @@ class Backend:
         labels: Sequence[str] | None = None,
         *,
         known_problems: Sequence[tuple[str, list[str]]] = (),
+        dry_run: bool = False,
     ) -> tuple[int, int, int]:
         """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
+
+        `dry_run`: the same checks and counts, in a transaction that writes nothing.
 
         Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
         `known_problems` are rows of the same file that could not even be read: reported
@@ -552,7 +555,7 @@ class Backend:
             seen[parsed.external_id] = label
             inputs.append((label, parsed))
         now = utcnow()
-        with self.db.write() as s:
+        with self.db.rehearsal() if dry_run else self.db.write() as s:
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
             for label, item in inputs:
                 if item.owner:
@@ -623,7 +626,8 @@ class Backend:
                     continue
                 changed = self._update_lead(lead, item)
                 if owner is not None and lead.owner_id != owner.id:
-                    self._reassign(s, lead, owner, seqs, now)
+                    if not dry_run:
+                        self._reassign(s, lead, owner, seqs, now)
                     changed = True
                 if changed:
                     lead.version += 1
