@@ -123,6 +123,21 @@ def _server_parsers(sub: Any) -> None:
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address people reach this server at (https://... makes the workspace's "
+        "cookies Secure); shown at start",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="trust X-Forwarded-Proto and X-Forwarded-For only from these proxy addresses "
+        "(comma-separated; default: trust no proxy)",
+    )
+    p = cmd("signin-code", "signin_code", "a single-use code (10 minutes) that signs a "
+            "marketing user in to the workspace; prints it last")  # fmt: skip
+    p.add_argument("email")
     p = cmd("add-user", "add_user", "create a user and their first token; prints the token last")
     p.add_argument("email")
     p.add_argument("--name", help="display name (default: the part of the email before @)")

@@ -76,10 +76,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES, public_url: str | None = None
+) -> FastAPI:
+    """`public_url`: the address people reach the server at; an https one makes the
+    workspace's cookies Secure (as does a request that came over https)."""
     app = FastAPI(
         title="Triage server",
         version=triage.__version__,
+        docs_url=None,  # /docs is the workspace's offline page (triage.server.web.docs)
+        redoc_url=None,
         summary="Sync protocol v1 for Triage: reps pull leads and push decisions; marketing loads leads and reads feedback.",
     )
     app.state.backend = backend
@@ -231,9 +237,10 @@ def create_app(backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES) -> 
     ) -> dict[str, Any]:
         return backend.report(by)
 
-    from triage.server import api_actions, api_reports
+    from triage.server import api_actions, api_reports, web
 
     app.include_router(api_reports.router)
     app.include_router(api_actions.router)
+    web.mount(app, public_url=public_url)
     app.add_middleware(BodyLimit, limit=max_body)
     return app

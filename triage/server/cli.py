@@ -215,15 +215,43 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
+        public = getattr(args, "public_url", None)
         print(
-            f"triage server on http://{shown}:{port} (database: {backend.db.shown_url})",
+            f"triage server on http://{shown}:{port} (database: {backend.db.shown_url})"
+            + (f"; workspace at {public.rstrip('/')}/web/" if public else
+               f"; workspace at http://{shown}:{port}/web/"),
             file=sys.stderr,
             flush=True,
+        )  # fmt: skip
+        allow = getattr(args, "forwarded_allow_ips", None)
+        config = uvicorn.Config(
+            create_app(backend, public_url=public),
+            log_level=args.log_level,
+            server_header=False,
+            # X-Forwarded-* are believed only from the proxies named (never by default)
+            proxy_headers=bool(allow),
+            forwarded_allow_ips=allow or "",
         )
-        config = uvicorn.Config(create_app(backend), log_level=args.log_level, server_header=False)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+    return 0
+
+
+def signin_code(args: argparse.Namespace) -> int:
+    from triage.server.web import sessions
+
+    backend = _backend(args)
+    try:
+        code, expires = sessions.new_code(backend, args.email)
+    except ServiceError as exc:
+        return _fail(exc.detail)
+    print(
+        f"a sign-in code for {args.email.strip().lower()}, single use, valid until "
+        f"{_when(expires)}; enter it at /web/signin (shown once):",
+        file=sys.stderr,
+    )
+    print(code)
     return 0
 
 
