@@ -4,7 +4,7 @@ import logging
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -119,18 +119,8 @@ def create_app(
         log.exception("unexpected error")
         return _error(500, "internal", "the server failed; nothing was changed, try again")
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
-        if not authorization:
-            raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token>")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token>")
-        who = backend.authenticate(token.strip())
-        if who is None:
-            raise ServiceError(
-                401, "unauthorized", "unknown, revoked or expired token (or a deactivated user)"
-            )
-        return who
+    # The bearer scheme of triage.server.deps: declared in OpenAPI for every endpoint.
+    from triage.server.deps import bearer_caller as caller
 
     def rep(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role != domain.Role.REP:
