@@ -123,11 +123,11 @@ def _secure(request: Request) -> bool:
 
 
 def render(
-    request: Request, name: str, user: sessions.WebUser | None, status: int = 200, **ctx: Any
+    request: Request, template: str, user: sessions.WebUser | None, status: int = 200, **ctx: Any
 ) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
-        name,
+        template,
         {"user": user, "csrf": user.csrf if user else None, "nav": NAV, **ctx},
         status_code=status,
         headers={"Cache-Control": "no-store"},
@@ -231,10 +231,11 @@ async def signout(request: Request, backend: BackendDep, _user: FormUserDep) -> 
 
 def _period(request: Request, ctx: reports.Context) -> tuple[reports.Period, str | None]:
     q = request.query_params
+    preset = q.get("preset") or None
     try:
-        return ctx.period(
-            q.get("preset") or None, q.get("start") or None, q.get("end") or None
-        ), None
+        if preset:  # a preset button wins over the custom dates sent with it
+            return ctx.period(preset), None
+        return ctx.period(None, q.get("start") or None, q.get("end") or None), None
     except reports.ReportError as exc:
         return ctx.period("30d"), f"{exc}; showing the last 30 days"
 

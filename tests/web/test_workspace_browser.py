@@ -1,0 +1,177 @@
+"""The workspace as marketing ops use it, in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+
+from tests.web.conftest import Workspace, sign_in
+
+
+def api(ws: Workspace, path: str, **params: str) -> dict:
+    r = httpx.get(ws.url + path, params=params,
+                  headers={"Authorization": f"Bearer {ws.marketing_token}"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def hours(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.1f} h" if x < 48 else f"{x / 24:.1f} d"
+
+
+def shown_figures(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    out = {}
+    for card in page.locator("[data-figure]").all():
+        out[card.get_attribute("data-figure")] = card.locator(".value").inner_text().strip()
+    return out
+
+
+def expected(f: dict) -> dict[str, str]:
+    return {
+        "mqls_received": str(f["mqls_received"]), "decided": str(f["decided"]),
+        "accepted": str(f["accepted"]), "rejected": str(f["rejected"]),
+        "nurtured": str(f["nurtured"]), "acceptance_rate": pct(f["acceptance_rate"]),
+        "median_hours_to_decision": hours(f["median_hours_to_decision"]),
+        "sla_compliance": pct(f["sla_compliance"]), "open_past_sla": str(f["open_past_sla"]),
+    }  # fmt: skip
+
+
+def test_sign_in_the_overview_equals_the_api_change_the_range_sign_out(
+    page, workspace: Workspace
+) -> None:  # fmt: skip
+    sign_in(page, workspace)
+    page.wait_for_url("**/web/")
+    data = api(workspace, "/v1/reports/overview", preset="30d")
+    assert shown_figures(page) == expected(data["figures"])
+    assert int(shown_figures(page)["decided"]) > 0
+    page.click("button[name=preset][value='7d']")
+    page.wait_for_url(re.compile(r".*preset=7d.*"))
+    week = api(workspace, "/v1/reports/overview", preset="7d")
+    assert shown_figures(page) == expected(week["figures"])
+    assert page.get_by_test_id("period").inner_text().startswith("Last 7 days")
+    # the weekly table says the same as the trend endpoint
+    rows = page.locator("table.num tbody tr").all()
+    trend = api(workspace, "/v1/reports/trend", preset="7d")["weeks"]
+    assert [r.locator("td").nth(2).inner_text() for r in rows] == [str(w["decided"]) for w in trend]
+    page.click("text=Sign out")
+    page.wait_for_url("**/web/signin?signed_out=1")
+    page.goto(workspace.url + "/web/reps")
+    assert "/web/signin" in page.url
+
+
+def test_a_rep_token_is_refused(page, workspace: Workspace) -> None:
+    sign_in(page, workspace, workspace.rep_token)
+    assert page.locator("h1").inner_text() == "This is a rep's token"
+
+
+@pytest.mark.slow
+def test_a_custom_range(page, workspace: Workspace) -> None:
+    sign_in(page, workspace)
+    page.fill("input[name=start]", "2026-01-01")
+    page.fill("input[name=end]", "2026-12-31")
+    page.click("form.period .custom button")
+    page.wait_for_url(re.compile(r".*start=2026-01-01.*"))
+    data = api(workspace, "/v1/reports/overview", start="2026-01-01", end="2026-12-31")
+    assert shown_figures(page) == expected(data["figures"])
+
+
+@pytest.mark.slow
+def test_a_campaign_through_to_a_leads_history(page, workspace: Workspace) -> None:
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/campaigns?preset=90d")
+    first = page.locator("table.breakdown tbody tr").first
+    campaign = first.locator("th a").inner_text()
+    first.locator("th a").click()
+    page.wait_for_url(re.compile(r".*/web/leads\?.*outcome=decided.*"))
+    assert f"campaign: {campaign}" in page.locator(".chips").inner_text()
+    page.locator("table tbody tr a").first.click()
+    page.wait_for_url(re.compile(r".*/web/leads/[0-9a-f]+$"))
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "decide" in timeline and "assigned" in timeline and "imported" in timeline
+
+
+@pytest.mark.slow
+def test_download_a_csv_and_parse_it(page, workspace: Workspace) -> None:
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/campaigns?preset=90d")
+    with page.expect_download() as info:
+        page.click("a.csv")
+    text = open(info.value.path(), encoding="utf-8").read()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["campaign", "mqls_received", "decided"]
+    assert any(h.startswith("rejected: No budget") for h in rows[0])
+    api_rows = api(workspace, "/v1/reports/breakdown", preset="90d")["rows"]
+    assert len(rows) - 1 == len(api_rows)
+    assert all(not r[0].startswith("=") for r in rows[1:])  # formulas are quoted
+
+
+@pytest.mark.slow
+def test_a_bad_policy_shows_its_line_errors_then_a_good_one_applies(
+    page, workspace: Workspace, tmp_path
+) -> None:  # fmt: skip
+    bad = tmp_path / "bad.toml"
+    bad.write_text('sla_hours = -1\n\n[[reject_reasons]]\ncode = "Bad Code"\n')
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/policy")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("form[action='/web/policy'] button")
+    problems = page.locator(".problem").all_inner_texts()
+    assert problems[0].startswith("line 1: sla_hours") and problems[1].startswith("line 4:")
+    good = tmp_path / "good.toml"
+    good.write_text('sla_hours = 36\ntimezone = "Europe/Berlin"\n')
+    page.set_input_files("input[name=file]", str(good))
+    page.click("form[action='/web/policy'] button")
+    assert "SLA 24 h -> 36 h" in page.locator(".check").inner_text()
+    page.click("form[action='/web/policy/confirm'] button")
+    assert "Saved as version" in page.locator("[role=status]").inner_text()
+    assert api(workspace, "/v1/policy")["sla_hours"] == 36
+
+
+@pytest.mark.slow
+def test_an_import_dry_run_with_a_bad_row(page, workspace: Workspace, tmp_path) -> None:
+    f = tmp_path / "leads.csv"
+    f.write_text("external_id,name,email\nb-1,Ann,ann@x.example\nb-2,Bo,not-an-email\n")
+    before = api(workspace, "/v1/reports/leads", q="b-1")["total"]
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/import")
+    page.set_input_files("input[name=file]", str(f))
+    page.click("form[action='/web/import'] button")
+    text = page.locator(".check").inner_text()
+    assert "1 bad row of 2" in text and "line 3" in text
+    f.write_text("external_id,name,email\nb-1,Ann,ann@x.example\n")
+    page.set_input_files("input[name=file]", str(f))
+    page.click("form[action='/web/import'] button")
+    assert "1 would be created" in page.get_by_test_id("dry-run").inner_text()
+    assert api(workspace, "/v1/reports/leads", q="b-1")["total"] == before  # nothing yet
+    page.click("form[action='/web/import/confirm'] button")
+    assert "1 created" in page.locator(".check").inner_text()
+
+
+@pytest.mark.slow
+def test_reassign_by_filter(page, workspace: Workspace) -> None:
+    r = httpx.post(workspace.url + "/v1/assignments", json={
+        "mode": "move", "from_rep": "cat@example.com", "to_rep": "dev@example.com"},
+        headers={"Authorization": f"Bearer {workspace.marketing_token}"})  # fmt: skip
+    count = r.json()["count"]
+    assert count > 0
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/assign")
+    form = page.locator("form:has(input[value=move])")
+    form.locator("select[name=from_rep]").select_option("cat@example.com")
+    form.locator("select[name=to_rep]").select_option("dev@example.com")
+    form.locator("button").click()
+    assert page.get_by_test_id("plan").inner_text().startswith(f"{count} lead")
+    page.click("form[action='/web/assign/confirm'] button")
+    assert page.get_by_test_id("assigned").inner_text().startswith(f"Assigned {count} lead")
+    reps = {r["rep"]: r for r in api(workspace, "/v1/reports/reps")["rows"]}
+    assert reps["cat@example.com"]["open"] == 0
