@@ -229,3 +229,43 @@ def test_demo_activities_fit_the_lead_source():
             for word, owner in ONLY.items():
                 if word in text.replace(row["campaign"], ""):
                     assert source == owner, (source, text)
+
+
+def test_demo_shows_the_workspace_and_a_sign_in_code_that_works(tmp_path, monkeypatch, capsys):
+    """The TUI gets the workspace's address and a single-use code as its notice; the code
+    signs marketing in (while the server runs) and is printed again at exit."""
+    import re
+
+    import httpx
+
+    import triage.app
+
+    seen: dict[str, object] = {}
+
+    class LookingApp:
+        return_code = 0
+
+        def __init__(self, notice: str) -> None:
+            self.notice = notice
+
+        def run(self) -> None:
+            url = re.search(r"(http://\S+)/web/", self.notice).group(1)
+            code = re.search(r"sign-in code (\S+)", self.notice).group(1)
+            with httpx.Client(base_url=url) as c:
+                form = c.get("/web/signin").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+                r = c.post("/web/signin/code", data={"csrf": csrf, "code": code})
+                seen["signed_in"] = r.status_code == 303 and c.get("/web/").status_code == 200
+            seen["code"] = code
+
+    monkeypatch.setattr(triage.app, "make_app", lambda **kw: LookingApp(kw["notice"]))
+    from triage import demo
+
+    class Args:
+        leads = 5
+        dir = str(tmp_path / "demo")
+
+    monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
+    demo.run(Args())
+    assert seen["signed_in"] is True
+    assert f"sign-in code {seen['code']}" in capsys.readouterr().err  # printed again at exit

@@ -69,6 +69,7 @@ class TriageApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         sync: bool = True,
         logged_in_queue: Callable[[], Path | None] | None = None,
+        notice: str | None = None,
     ) -> None:
         from triage.screens.palette import TriageCommands
 
@@ -83,6 +84,7 @@ class TriageApp(App[None]):
         self.switched_to: Path | None = None
         self.clock = clock
         self.sync_enabled = sync
+        self.notice = notice  # shown once, as a notification, when the app starts
         self.keymap: dict[str, str] = dict(settings.keys)
         self.sync_view = SyncView("never" if settings.server_url and settings.token else "off")
         self._policy: domain.Policy | None = None
@@ -184,6 +186,8 @@ class TriageApp(App[None]):
         self.sub_title = server.split("://", 1)[-1] if server else "not logged in: local only"
         self.set_interval(30, self.refresh_status, name="status-clock")
         self._data_version = self._store_version()
+        if self.notice:
+            self.notify(self.notice, title="Marketing's half of the loop", timeout=60)
         self.set_interval(DATA_VERSION_SECONDS, self.check_outside_changes, name="data-version")
 
     def first_paint(self) -> None:
@@ -653,16 +657,19 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     sync: bool = True,
     logged_in_queue: Callable[[], Path | None] | None = None,
+    notice: str | None = None,
 ) -> TriageApp:
     """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
     `clock`: a frozen "now" for ages and SLA colours; `logged_in_queue`: the queue the
-    login now points to (the app stops when it is another). Raises ConfigError, before
-    anything starts, for a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
+    login now points to (the app stops when it is another); `notice`: a text shown once
+    as a notification at start (the demo's workspace address and sign-in code). Raises
+    ConfigError, before anything starts, for a `[keys]` table that cannot work
+    (triage.keymap.check_keymap)."""
     if settings.keys:
         from triage.keymap import check_keymap
 
         check_keymap(settings.keys)
     return TriageApp(
         store=store, settings=settings, db_path=db_path, clock=clock, sync=sync,
-        logged_in_queue=logged_in_queue,
+        logged_in_queue=logged_in_queue, notice=notice,
     )  # fmt: skip

@@ -315,6 +315,15 @@ def _run(args: Any, base: Path) -> int:
     _, token, _ = backend.add_user(DEMO_REP, "Dana (rep)", "rep")
     backend.upsert_leads(demo_rows(args.leads, owner=DEMO_REP))
     server = ServerThread(backend).start()
+    from triage.server.web.sessions import CODE_MINUTES, new_code
+
+    # Marketing's half: the workspace on the same server, entered with a single-use code
+    # (never a token; stored hashed; exchanged by POST; valid CODE_MINUTES minutes).
+    code, _ = new_code(backend, DEMO_MARKETING)
+    workspace = (
+        f"Marketing's workspace: {server.url}/web/ · sign-in code {code} "
+        f"(once, {CODE_MINUTES} minutes) for {DEMO_MARKETING}"
+    )
     paths = Paths.under(base / "client")
     final = None
     crashed = True
@@ -326,7 +335,7 @@ def _run(args: Any, base: Path) -> int:
         try:
             from triage.app import make_app
 
-            app = make_app(store=store, settings=settings, db_path=paths.db_file)
+            app = make_app(store=store, settings=settings, db_path=paths.db_file, notice=workspace)
             app.run()
             crashed = bool(app.return_code)
         finally:
@@ -343,6 +352,9 @@ def _run(args: Any, base: Path) -> int:
     report = (
         f"  {triage} server report --db {server_db} --by campaign\n"
         f"  {triage} server report --db {server_db} --by source --format csv\n"
+        f"While the demo ran: {workspace}. To open the workspace on this data again:\n"
+        f"  {triage} server run --db {server_db} --port 0   (then, in another terminal:)\n"
+        f"  {triage} server signin-code {DEMO_MARKETING} --db {server_db}\n"
     )
     if crashed:
         # Never "Demo over, what you decided reached the server": it did not end well, and
