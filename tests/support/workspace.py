@@ -80,6 +80,29 @@ def seed(
         decide_h = rnd.lognormvariate(2.3, 1.1)  # median about 10 h
         seq += 1
         lead_seq = seq
+        history = None
+        cycles = int(extra_pairs) + (1 if rnd.random() < extra_pairs % 1 else 0)
+        if owner and cycles:  # earlier cycles: decided by another rep, then reassigned
+            history = []
+            t0 = mql
+            for c in range(cycles):
+                other = reps[(reps.index(owner) + 1 + c) % len(reps)]
+                t_dec = t0 + (assigned - t0) / 3
+                t_end = t0 + 2 * (assigned - t0) / 3 if c < cycles - 1 else assigned
+                for kind, at in (("decide", t_dec), ("reassign", t_end)):
+                    seq += 1
+                    events.append(dict(
+                        seq=seq, lead_id=lead_id, user_id=ids[other if kind == "decide" else owner],
+                        kind=kind, outcome="nurture" if kind == "decide" else None,
+                        reason="no_response" if kind == "decide" else None, note=None,
+                        nurture_until=None, client_at=at, effective_at=at, received_at=at,
+                    ))  # fmt: skip
+                history.append({"outcome": "nurture", "reason": "no_response", "note": None,
+                                "at": domain.format_time(t_dec), "by": other,
+                                "decided_at": domain.format_time(t_dec), "owner": other,
+                                "ended_at": domain.format_time(t_end), "ended_by": None,
+                                "reassigned_to": owner})  # fmt: skip
+                t0 = t_end
         if owner and decide_h < age_h and rnd.random() < 0.93:
             roll = rnd.random()
             good = 0.15 + (0.25 if campaign in ("webinar-ai", "partner-week") else 0)
@@ -99,10 +122,8 @@ def seed(
             until = None
             if outcome == "nurture":
                 until = (decided_at + timedelta(days=rnd.randrange(14, 180))).date()
-            pairs = int(extra_pairs) + (1 if rnd.random() < extra_pairs % 1 else 0)
-            t = assigned
-            for _ in range(pairs):  # decisions undone and made again
-                t = t + (decided_at - t) / 3
+            if rnd.random() < 0.04:  # a decision undone (reopen) and made again
+                t = assigned + (decided_at - assigned) / 3
                 for kind in ("decide", "reopen"):
                     seq += 1
                     events.append(dict(
@@ -135,7 +156,7 @@ def seed(
             mql_at=mql, assigned_at=assigned,
             evidence={"budget": "Form: $50k-100k", "need": "Downloaded the ebook"},
             activities=[{"at": domain.format_time(mql), "kind": "form", "detail": "Demo request"}],
-            bant={}, status=status, decision=decision, decided_at=decided_at, history=None,
+            bant={}, status=status, decision=decision, decided_at=decided_at, history=history,
             created_at=mql, updated_at=decided_at or assigned or mql,
         ))  # fmt: skip
     with backend.db.write() as s:

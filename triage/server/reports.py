@@ -242,8 +242,10 @@ def _within(column: Any, p: Period | None) -> ColumnElement[bool]:
 
 
 def decided_in(p: Period | None) -> ColumnElement[bool]:
-    """A lead's standing decision made in the period (None: ever)."""
-    return and_(LEAD.c.status.in_(DECIDED), _within(LEAD.c.decided_at, p))
+    """A lead's standing decision made in the period (None: ever). `decided_at` is set
+    exactly while a lead is decided (a reopening or a new cycle clears it), so the range
+    on its index alone selects them."""
+    return _within(LEAD.c.decided_at, p)
 
 
 def received_in(p: Period | None) -> ColumnElement[bool]:
@@ -317,12 +319,35 @@ def decision_figures(
     group: Sequence[ColumnElement[Any]] = (),
     *,
     where: ColumnElement[bool] | None = None,
+    timed: bool = True,
 ) -> dict[tuple[Any, ...], Figures]:
     """Decisions made in the period, by `group` (lead columns or expressions): counts by
-    outcome, the median time to decision and the decisions within the SLA."""
+    outcome and, when `timed`, the median time to decision and the decisions within the
+    SLA (a window over the decisions, and the first decision of reopened leads)."""
+    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
+
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    if not timed:
+        q = select(
+            *keys, func.count(), count_if(LEAD.c.status == "accepted"),
+            count_if(LEAD.c.status == "rejected"), count_if(LEAD.c.status == "nurture"),
+        ).where(decided_in(p))  # fmt: skip
+        if where is not None:
+            q = q.where(where)
+        if keys:
+            q = q.group_by(*group)
+        out: dict[tuple[Any, ...], Figures] = {}
+        for row in conn.execute(q):
+            k = tuple(row[: len(keys)])
+            decided, acc, rej, nur = row[len(keys) :]
+            if decided:
+                out[k] = Figures(decided=decided, accepted=acc or 0, rejected=rej or 0,
+                                 nurtured=nur or 0)  # fmt: skip
+        return out
     dialect = conn.dialect.name
     hours = hours_between(dialect, sla_start(), first_decision_at())
-    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
     base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
     if where is not None:
         base = base.where(where)
@@ -338,10 +363,6 @@ def decision_figures(
         func.count(base.c.ttd).over(partition_by=gcols or None).label("n"),
     ).subquery("r")
     rgcols = [ranked.c[f"g{i}"] for i in range(len(keys))]
-
-    def count_if(cond: Any) -> Any:
-        return func.sum(case((cond, 1), else_=0))
-
     middle = and_(ranked.c.rn * 2 >= ranked.c.n, ranked.c.rn * 2 <= ranked.c.n + 2)
     q = select(
         *rgcols,
@@ -355,15 +376,15 @@ def decision_figures(
     )
     if rgcols:
         q = q.group_by(*rgcols)
-    out: dict[tuple[Any, ...], Figures] = {}
+    out = {}
     for row in conn.execute(q):
         k = tuple(row[: len(rgcols)])
-        decided, acc, rej, nur, within, timed, median = row[len(rgcols) :]
+        decided, acc, rej, nur, within, timed_n, median = row[len(rgcols) :]
         if not decided:
             continue
         out[k] = Figures(
             decided=decided, accepted=acc or 0, rejected=rej or 0, nurtured=nur or 0,
-            within_sla=within or 0, timed=timed or 0,
+            within_sla=within or 0, timed=timed_n or 0,
             median_hours=None if median is None else max(0.0, float(median)),
         )  # fmt: skip
     return out
@@ -548,7 +569,9 @@ def trend(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
     received and decisions made in the part of each week inside the period."""
     ws = weeks(p)
     starts = [start for _, start in ws]
-    dec = decision_figures(conn, p, ctx.sla_hours, [bucket(LEAD.c.decided_at, starts, "wd")])
+    dec = decision_figures(
+        conn, p, ctx.sla_hours, [bucket(LEAD.c.decided_at, starts, "wd")], timed=False
+    )
     rec = received_counts(conn, p, [bucket(LEAD.c.mql_at, starts, "wm")])
     rows = []
     for i, (monday, _) in enumerate(ws):
@@ -759,6 +782,11 @@ def notes(
     return {"period": p.to_dict(), "total": total, "notes": out}
 
 
+def _day(value: Any) -> str:
+    """A date as YYYY-MM-DD (SQLite may hand back the stored text)."""
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
 def _like(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
@@ -840,8 +868,9 @@ def nurture_due(
             {
                 "lead_id": r.id, "external_id": r.external_id, "name": r.name,
                 "email": r.email, "company": r.company, "title": r.title,
-                "campaign": r.campaign, "source": r.source, "nurture_until": r.until,
-                "passed": r.until < today.isoformat(), "reason": r.reason,
+                "campaign": r.campaign, "source": r.source,
+                "nurture_until": _day(r.until), "passed": _day(r.until) < today.isoformat(),
+                "reason": r.reason,
                 "reason_label": ctx.labels["nurture"].get(r.reason, r.reason),
                 "decided_at": domain.format_time(_aware(r.decided_at)), "rep": r.rep,
             }

@@ -23,9 +23,13 @@ def _time(name: str, nullable: bool = False) -> sa.Column:
 
 
 INDEXES = (
-    ("ix_lead_decided_at", "lead", ["decided_at"]),
+    (
+        "ix_lead_decided",
+        "lead",
+        ["decided_at", "status", "owner_id", "assigned_at", "mql_at", "campaign", "source", "id"],
+    ),
     ("ix_lead_mql_at", "lead", ["mql_at"]),
-    ("ix_lead_assigned_at", "lead", ["assigned_at"]),
+    ("ix_lead_assigned_at", "lead", ["assigned_at", "owner_id"]),
     ("ix_lead_status_assigned_at", "lead", ["status", "assigned_at"]),
     ("ix_event_kind_lead", "event", ["kind", "lead_id", "effective_at"]),
 )
