@@ -62,7 +62,14 @@ def _setup(live: Live) -> dict[str, str]:
         m(2, "B", 30, outcome="reject", reason="no_budget"),
         m(3, "C", 4, outcome="reject", reason="no_need"),
         m(4, "C", 5, "reopen"),
-        m(5, "C", 40, outcome="nurture", reason="timing_later"),
+        m(
+            5,
+            "C",
+            40,
+            outcome="nurture",
+            reason="timing_later",
+            nurture_until=(NOW + timedelta(days=10)).date().isoformat(),
+        ),
         m(6, "D", 50, outcome="reject", reason="other", note="call back in May"),
     ]
     r = live.ann.post(
@@ -120,6 +127,16 @@ def test_each_corrected_figure(live: Live) -> None:
     assert [(n["reason_label"], n["note"]) for n in notes] == [
         ("Other (say why)", "call back in May")
     ]
+
+
+def test_nurture_due(live: Live) -> None:
+    ids = _setup(live)
+    due = live.mo.get("/v1/reports/nurture", params={"days": 30}).json()
+    assert [(r["lead_id"], r["passed"], r["reason_label"]) for r in due["rows"]] == [
+        (ids["C"], False, "Timing: buying later")
+    ]
+    assert due["total"] == 1
+    assert live.mo.get("/v1/reports/nurture", params={"days": 5}).json()["rows"] == []
 
 
 def test_a_retired_reason_keeps_its_last_label(live: Live) -> None:

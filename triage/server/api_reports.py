@@ -139,9 +139,12 @@ def nurture(
     _who: MarketingDep,
     backend: BackendDep,
     days: Annotated[int, Query(ge=0, le=3660, description="due within this many days")] = 30,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Nurtured leads whose re-entry date has passed or comes within `days` days."""
-    return run_report(backend, lambda c, x: reports.nurture_due(c, x, days))
+    """Nurtured leads whose re-entry date has passed or comes within `days` days, soonest
+    first (`total` counts them all)."""
+    return run_report(backend, lambda c, x: reports.nurture_due(c, x, days, limit, offset))
 
 
 @router.get("/leads", summary="Search and list leads")
@@ -208,10 +211,10 @@ def pack(
 
 
 def review_pack(conn, ctx: reports.Context, p: reports.Period) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The overview, the weekly trend and the campaigns of one period (what the printed
+    page shows); sources and reps have their own endpoints."""
     return {
         "overview": reports.overview(conn, ctx, p),
         "trend": reports.trend(conn, ctx, p),
         "campaigns": reports.breakdown(conn, ctx, p, "campaign"),
-        "sources": reports.breakdown(conn, ctx, p, "source"),
-        "reps": reports.reps(conn, ctx, p),
     }

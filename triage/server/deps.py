@@ -59,6 +59,10 @@ def report_reader(backend: Backend) -> Iterator[tuple[Connection, reports.Contex
     """One consistent snapshot of the database and the report context read in it."""
     with backend.db.read() as s:
         conn = s.connection()
+        if conn.dialect.name == "postgresql":
+            # The report queries are short; PostgreSQL's JIT would spend longer compiling
+            # them (about 40 ms at 100k leads) than they take to run.
+            conn.exec_driver_sql("SET LOCAL jit = off")
         yield conn, reports.Context.load(conn, backend._policy(s))
 
 

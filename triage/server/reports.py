@@ -351,7 +351,9 @@ def decision_figures(
     base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
     if where is not None:
         base = base.where(where)
-    base = base.subquery("d")
+    # Materialised: otherwise both engines inline the time to decision and compute it
+    # once for each window and aggregate that reads it (three times a row).
+    base = base.cte("d").prefix_with("MATERIALIZED")
     gcols = [base.c[f"g{i}"] for i in range(len(keys))]
     ranked = select(
         *gcols,
@@ -685,14 +687,16 @@ def reasons(
     """Rejection reasons and, apart from them, nurture reasons: in total, week by week,
     and by campaign (or source)."""
     where = _filters(**filters)
-    total = reason_counts(conn, p, where=where).get(())
     ws = weeks(p)
-    weekly = reason_counts(
-        conn, p, [bucket(LEAD.c.decided_at, [s for _, s in ws], "wr")], where=where
-    )
     col = _dimension(by)
     assert col is not None
-    grouped = reason_counts(conn, p, [col], where=where)
+    # One pass by (week, group, reason); the totals, weeks and groups are summed from it.
+    fine = reason_counts(
+        conn, p, [bucket(LEAD.c.decided_at, [s for _, s in ws], "wr"), col], where=where
+    )
+    total = _roll_up(fine, lambda k: ()).get(())
+    weekly = _roll_up(fine, lambda k: (k[0],))
+    grouped = _roll_up(fine, lambda k: (k[1],))
     week_rows = []
     for i, (monday, _) in enumerate(ws):
         iso = monday.isocalendar()
@@ -713,6 +717,18 @@ def reasons(
         "groups": group_rows,
         "reason_codes": _codes(ctx, rows_for_codes),
     }
+
+
+def _roll_up(
+    counts: dict[tuple[Any, ...], dict[str, dict[str, int]]], key: Any
+) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
+    out: dict[tuple[Any, ...], dict[str, dict[str, int]]] = {}
+    for k, sides in counts.items():
+        slot = out.setdefault(key(k), {"reject": {}, "nurture": {}})
+        for side, codes in sides.items():
+            for code, n in codes.items():
+                slot[side][code] = slot[side].get(code, 0) + n
+    return out
 
 
 def notes(
@@ -834,7 +850,7 @@ def reps(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
 
 
 def nurture_due(
-    conn: Connection, ctx: Context, days: int = 30, limit: int = 5000
+    conn: Connection, ctx: Context, days: int = 30, limit: int = 1000, offset: int = 0
 ) -> dict[str, Any]:
     """Nurtured leads whose re-entry date has passed or comes within `days` days (from
     today in the organisation's time zone), soonest first."""
@@ -860,8 +876,9 @@ def nurture_due(
         .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
         .where(LEAD.c.status == "nurture", until.is_not(None), until <= horizon.isoformat())
         .order_by(until, LEAD.c.id)
-        .limit(limit)
     )
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    q = q.limit(limit).offset(offset)
     rows = []
     for r in conn.execute(q):
         rows.append(
@@ -875,7 +892,8 @@ def nurture_due(
                 "decided_at": domain.format_time(_aware(r.decided_at)), "rep": r.rep,
             }
         )  # fmt: skip
-    return {"today": today.isoformat(), "days": days, "until": horizon.isoformat(), "rows": rows}
+    return {"today": today.isoformat(), "days": days, "until": horizon.isoformat(),
+            "total": total, "rows": rows}  # fmt: skip
 
 
 LEAD_LIST_COLUMNS = (

@@ -484,13 +484,13 @@ def _days(request: Request) -> int:
 
 @router.get("/nurture")
 def nurture_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    data = _read(backend, lambda c, x: reports.nurture_due(c, x, _days(request)))
+    data = _read(backend, lambda c, x: reports.nurture_due(c, x, _days(request), 200))
     return render(request, "nurture.html", user, page="nurture", data=data)
 
 
 @router.get("/nurture.csv")
 def nurture_csv(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    data = _read(backend, lambda c, x: reports.nurture_due(c, x, _days(request)))
+    data = _read(backend, lambda c, x: reports.nurture_due(c, x, _days(request), 100_000))
     cols = ["external_id", "name", "email", "company", "title", "campaign", "source",
             "nurture_until", "passed", "reason", "reason_label", "rep", "decided_at", "lead_id"]  # fmt: skip
     return csv_response("nurture-due.csv", cols, ([r[c] for c in cols] for r in data["rows"]))
