@@ -36,17 +36,20 @@ def contrast(a: str, b: str) -> float:
 
 
 def _t(x: float, y: float, text: str, *, anchor: str = "start", size: int = 12,
-       fill: str = INK, weight: str = "normal") -> str:  # fmt: skip
+       fill: str = INK, weight: str = "normal", halo: bool = False) -> str:  # fmt: skip
+    """A text; `halo`: outlined in the background colour, readable over bars and lines."""
+    outline = f' stroke="{BACKGROUND}" stroke-width="3" paint-order="stroke"' if halo else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-        f'fill="{fill}" font-weight="{weight}">{escape(text)}</text>'
+        f'fill="{fill}" font-weight="{weight}"{outline}>{escape(text)}</text>'
     )
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+    kind = "chart wide" if width > 600 else "chart"  # a wide one scrolls on a phone
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{escape(title)}" class="chart" '
+        f'width="100%" role="img" aria-label="{escape(title)}" class="{kind}" '
         f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>'
         + "".join(body)
         + "</svg>"
@@ -69,20 +72,22 @@ def stacked_bars(
     written after the total (e.g. the acceptance rate)."""
     if not rows:
         return ""
-    label_w = min(220, max(80, 7 * max(len(r[0]) for r in rows) + 10))
-    bar_h, gap, top = 22, 10, 30
-    plot_w = width - label_w - 150
+    label_w = min(width // 3, max(80, 7 * max(len(r[0]) for r in rows) + 10))
+    series = [name for name, _ in rows[0][1]]
+    top = 30 if len(series) > 1 else 6  # one series: the title says what it is
+    bar_h, gap = 22, 10
+    plot_w = width - label_w - (150 if note else 50)
     biggest = max((sum(v for _, v in segs) for _, segs in rows), default=0) or 1
     body = []
-    series = [name for name, _ in rows[0][1]]
     x = label_w
-    for name in series:  # legend
+    for name in series if len(series) > 1 else ():  # legend
         body.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PALETTE[name]}"/>')
         body.append(_t(x + 16, 16, name, size=12))
         x += 16 + 8 * len(name) + 18
     for i, (label, segs) in enumerate(rows):
         y = top + i * (bar_h + gap)
-        short = label if len(label) <= 30 else label[:29] + "…"
+        most = max(8, (label_w - 10) // 7)
+        short = label if len(label) <= most else label[: most - 1] + "…"
         body.append(_t(label_w - 8, y + bar_h / 2 + 4, short, anchor="end"))
         x = float(label_w)
         total = 0
@@ -153,7 +158,7 @@ def trend(title: str, weeks: Sequence[dict], *, width: int = 760) -> str:
                 )
             y -= h
         if not small or i % 2 == 0:
-            body.append(_t(cx, y - 4, str(w["decided"]), anchor="middle", size=11))
+            body.append(_t(cx, y - 4, str(w["decided"]), anchor="middle", size=11, halo=True))
             label = w["week"].split("-")[1] if small else w["week"]
             body.append(_t(cx, top + plot_h + 16, label, anchor="middle", size=11, fill=MUTED))
         rate = w["acceptance_rate"]
@@ -167,8 +172,8 @@ def trend(title: str, weeks: Sequence[dict], *, width: int = 760) -> str:
     for i, (x, y, rate) in enumerate(points):
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{PALETTE["rate"]}"/>')
         if not small or i % 2 == 0:
-            body.append(_t(x, y - 8, _pct(rate), anchor="middle", size=11,
-                           fill=PALETTE["rate"], weight="bold"))  # fmt: skip
+            body.append(_t(x + 6, y - 7, _pct(rate), anchor="start", size=11,
+                           fill=PALETTE["rate"], weight="bold", halo=True))  # fmt: skip
     body.append(_t(left, height - 8, "decisions per ISO week (Monday to Sunday); the "
                    "number above each column is the week's decisions", size=11, fill=MUTED))  # fmt: skip
     return _svg(width, height, title, body)

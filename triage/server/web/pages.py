@@ -389,11 +389,13 @@ def _reasons(
 def reasons_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
     data, p, err = _reasons(request, backend)
     reject_chart = charts.bars(
-        "Rejection reasons", [(r["label"], r["count"]) for r in data["reject_reasons"]], "rejected"
-    )
+        "Rejection reasons", [(r["label"], r["count"]) for r in data["reject_reasons"]],
+        "rejected", width=520,
+    )  # fmt: skip
     nurture_chart = charts.bars(
-        "Nurture reasons", [(r["label"], r["count"]) for r in data["nurture_reasons"]], "nurtured"
-    )
+        "Nurture reasons", [(r["label"], r["count"]) for r in data["nurture_reasons"]],
+        "nurtured", width=520,
+    )  # fmt: skip
     return render(
         request, "reasons.html", user, page="reasons", data=data, reject_chart=reject_chart,
         nurture_chart=nurture_chart, dims=DIMENSION_NAMES, **_page_ctx(request, p, err),
@@ -754,10 +756,10 @@ def pack(request: Request, user: UserDep, backend: BackendDep) -> Response:
         "campaigns": charts.stacked_bars(
             "Decisions by campaign", [(_key(r["key"]), [("accepted", r["accepted"]),
             ("rejected", r["rejected"]), ("nurtured", r["nurtured"])]) for r in camp],
-            note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in camp],
+            note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in camp], width=560,
         ),
         "reasons": charts.bars("Rejection reasons", [(r["label"], r["count"]) for r in
-                               data["overview"]["reject_reasons"][:10]], "rejected"),
+                               data["overview"]["reject_reasons"][:10]], "rejected", width=520),
     }  # fmt: skip
     return render(request, "pack.html", user, page="pack", data=data, charts=charts_,
                   printed=datetime.now(p.zone).strftime("%Y-%m-%d %H:%M"),
