@@ -59,6 +59,12 @@ def test_assign_by_filter(live: Live) -> None:
     assert live.backend.assignment().get("bob@example.com") is None
     r = live.mo.post("/v1/assignments", json={**move, "dry_run": False})
     assert r.json()["count"] == 3 and len(live.backend.assignment()["bob@example.com"]) == 3
+    # the lead's history: imported, assigned (to ann, then moved to bob)
+    lead = live.backend.lead("ext-1")["id"]
+    timeline = live.mo.get(f"/v1/reports/leads/{lead}").json()["timeline"]
+    kinds = [t["kind"] for t in timeline]
+    assert kinds == ["mql", "imported", "assigned"], kinds  # imported with ann, moved to bob
+    assert [t.get("to") for t in timeline if t["kind"] == "assigned"] == ["bob@example.com"]
     # ann's next pull says the leads left her
     pulled = live.ann.get("/v1/sync/pull", params={"cursor": 1}).json()
     assert len(pulled["revoked"]) == 3

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from triage.server.models import Event, Lead
+from triage.server.models import ChangeLog, Event, Lead
 
 
 class WebSession(SQLModel, table=True):
@@ -54,3 +54,4 @@ Index("ix_lead_mql_at", Lead.mql_at)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
 Index("ix_lead_status_assigned_at", Lead.status, Lead.assigned_at)
 Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)
+Index("ix_changelog_lead", ChangeLog.lead_id, ChangeLog.seq)  # a lead's history

@@ -49,6 +49,12 @@ LEAD = models.Lead.__table__
 EVENT = models.Event.__table__
 USER = models.User.__table__
 POLICY = models.PolicyDoc.__table__
+CHANGES = models.ChangeLog.__table__
+# Change-log kinds a lead's history shows (decisions come from the event table).
+LOGGED = {"import": "imported", "update": "updated by an import", "assign": "assigned",
+          "cycle": "new cycle"}  # fmt: skip
+LOGGED_DETAIL = {"import": "first imported (created)", "assign": "to another rep",
+                 "cycle": "reassigned to the same rep: open again"}  # fmt: skip
 
 DECIDED = ("accepted", "rejected", "nurture")
 OUTCOME_OF_STATUS = {"accepted": "accept", "rejected": "reject", "nurture": "nurture"}
@@ -976,11 +982,22 @@ def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | N
         when = _aware(domain.parse_time(at)) if isinstance(at, str) else _aware(at)
         timeline.append({"at": domain.format_time(when), "kind": kind, **info})
 
-    add(lead["created_at"], "imported", detail="first imported (created)")
     if lead["mql_at"] is not None:
         add(lead["mql_at"], "mql", detail="became an MQL")
-    if lead["updated_at"] and lead["updated_at"] != lead["created_at"]:
-        add(lead["updated_at"], "updated", detail="last changed (import, assignment or decision)")
+    # The change log (kept 90 days by default) says when imports and assignments touched it.
+    log = conn.execute(
+        select(CHANGES.c.at, CHANGES.c.kind)
+        .where(CHANGES.c.lead_id == lead["id"], CHANGES.c.kind.in_(LOGGED))
+        .order_by(CHANGES.c.seq)
+    ).all()
+    if not any(k == "import" for _, k in log):
+        add(lead["created_at"], "imported", detail="first imported (created)")
+    assigns = [at for at, k in log if k == "assign"]
+    for at, kind in log:
+        if kind == "assign" and at == assigns[-1] and lead["owner_email"]:
+            add(at, "assigned", to=lead["owner_email"])
+        else:
+            add(at, LOGGED[kind], detail=LOGGED_DETAIL.get(kind))
     for h in lead["history"] or []:
         if h.get("outcome"):
             side = {"reject": "reject", "nurture": "nurture"}.get(h["outcome"])
@@ -1013,7 +1030,7 @@ def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | N
             nurture_until=m["nurture_until"].isoformat() if m["nurture_until"] else None,
             received_at=domain.format_time(_aware(m["received_at"])),
         )  # fmt: skip
-    if lead["assigned_at"] is not None:
+    if lead["assigned_at"] is not None and not assigns:
         add(lead["assigned_at"], "assigned", to=lead["owner_email"])
     timeline.sort(key=lambda t: t["at"] or "")
     decision = lead["decision"] or None

@@ -636,8 +636,9 @@ class Backend:
                     updated += 1
                 else:
                     unchanged += 1
-            s.add_all(new_rows)
-            seqs.close()
+            if not dry_run:  # a dry run writes nothing, not even the change log
+                s.add_all(new_rows)
+                seqs.close()
         return created, updated, unchanged
 
     @staticmethod

@@ -3,7 +3,7 @@ report aggregates (decisions, MQLs and assignments by time; open leads by SLA cl
 lead's decide and reopen events).
 
 Revision ID: 0006_workspace
-Revises: 0004_lead_history
+Revises: 0005_sync_identity
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_workspace"
-down_revision = "0004_lead_history"
+down_revision = "0005_sync_identity"
 branch_labels = None
 depends_on = None
 
@@ -32,6 +32,7 @@ INDEXES = (
     ("ix_lead_assigned_at", "lead", ["assigned_at", "owner_id"]),
     ("ix_lead_status_assigned_at", "lead", ["status", "assigned_at"]),
     ("ix_event_kind_lead", "event", ["kind", "lead_id", "effective_at"]),
+    ("ix_changelog_lead", "changelog", ["lead_id", "seq"]),
 )
 
 
