@@ -210,3 +210,49 @@ def test_the_demo_server_thread_serves_the_workspace(tmp_path: Path) -> None:
     with ServerThread(backend) as t:
         assert httpx.get(t.url + "/web/signin").status_code == 200
     backend.close()
+
+
+@pytest.mark.slow
+def test_x_forwarded_proto_is_believed_only_from_the_proxies_named(tmp_path: Path) -> None:
+    """`server run --forwarded-allow-ips`: a proxy named there makes the cookie Secure with
+    X-Forwarded-Proto: https; without the flag the header is ignored."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    backend = Backend.open(db)
+    _, token, _ = backend.add_user("mo@example.com", None, "marketing")
+    backend.close()
+
+    def cookie_with(extra: list[str]) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "triage", "server", "run", "--db", db, "--port", str(port),
+             "--log-level", "warning", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    httpx.get(url + "/v1/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            headers = {"X-Forwarded-Proto": "https"}
+            c = httpx.Client(base_url=url, headers=headers)
+            form = c.get("/web/signin")
+            csrf = _csrf(form.text)
+            c.cookies.set("triage_signin", form.cookies.get("triage_signin") or "", path="/web/")
+            r = c.post("/web/signin", data={"csrf": csrf, "token": token})
+            return r.headers.get("set-cookie", "")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    assert "Secure" in cookie_with(["--forwarded-allow-ips", "127.0.0.1"])
+    assert "Secure" not in cookie_with([])

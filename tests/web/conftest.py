@@ -64,7 +64,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     path = tmp_path_factory.mktemp("workspace") / "server.db"
     backend = Backend.open(f"sqlite:///{path}")
     _, marketing, _ = backend.add_user("mo@example.com", "Mo Marketing", "marketing")
-    seed(backend, 1200, events_per_lead=1.2)
+    seed(backend, 600, events_per_lead=1.2)
     _, rep = backend.rotate_token("ann@example.com")[:2]
     thread = ServerThread(backend).start()
     try:
