@@ -83,6 +83,7 @@ from triage.domain.policy import (  # noqa: F401
     PolicyError,
     Reason,
     load_policy_toml,
+    policy_toml,
     timezone_problem,
 )
 from triage.domain.text import (  # noqa: F401

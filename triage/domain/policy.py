@@ -284,3 +284,35 @@ def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
         raise PolicyError(f"{where}: not valid TOML: {exc}", [f"not valid TOML: {exc}"]) from None
     data.pop("version", None)  # the server numbers policies itself
     return _policy_from_mapping(data, version=1, where=where)
+
+
+def policy_toml(p: Policy) -> str:
+    """The policy as a TOML file an organisation can edit and load back."""
+
+    import json
+
+    def q(s: str) -> str:
+        return json.dumps(s, ensure_ascii=False)
+
+    out = [f"# qualification policy, version {p.version}", f"sla_hours = {p.sla_hours:g}"]
+    out += [f"timezone = {q(p.timezone)}", ""]
+    for c in p.bant:
+        out += [
+            "[[bant]]",
+            f"key = {q(c.key)}",
+            f"label = {q(c.label)}",
+            f"question = {q(c.question)}",
+            "",
+        ]
+    for name, reasons in (
+        ("reject_reasons", p.reject_reasons),
+        ("nurture_reasons", p.nurture_reasons),
+    ):
+        for r in reasons:
+            out += [f"[[{name}]]", f"code = {q(r.code)}", f"label = {q(r.label)}"]
+            if r.bant:
+                out.append(f"bant = {q(r.bant)}")
+            if r.note_required:
+                out.append("note_required = true")
+            out.append("")
+    return "\n".join(out)

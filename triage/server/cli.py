@@ -436,34 +436,7 @@ def policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def policy_toml(p: domain.Policy) -> str:
-    """The policy as a TOML file an organisation can edit and load back."""
-
-    def q(s: str) -> str:
-        return json.dumps(s, ensure_ascii=False)
-
-    out = [f"# qualification policy, version {p.version}", f"sla_hours = {p.sla_hours:g}"]
-    out += [f"timezone = {q(p.timezone)}", ""]
-    for c in p.bant:
-        out += [
-            "[[bant]]",
-            f"key = {q(c.key)}",
-            f"label = {q(c.label)}",
-            f"question = {q(c.question)}",
-            "",
-        ]
-    for name, reasons in (
-        ("reject_reasons", p.reject_reasons),
-        ("nurture_reasons", p.nurture_reasons),
-    ):
-        for r in reasons:
-            out += [f"[[{name}]]", f"code = {q(r.code)}", f"label = {q(r.label)}"]
-            if r.bant:
-                out.append(f"bant = {q(r.bant)}")
-            if r.note_required:
-                out.append("note_required = true")
-            out.append("")
-    return "\n".join(out)
+policy_toml = domain.policy_toml  # the policy as TOML (triage.domain.policy)
 
 
 def report(args: argparse.Namespace) -> int:

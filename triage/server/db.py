@@ -30,7 +30,10 @@ from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
 
 from triage.config import ensure_private_db_file, loose_dir_warning
-from triage.server import models
+from triage.server import (
+    models,
+    models_workspace,  # noqa: F401  (its tables join the metadata)
+)
 
 SEQ = "seq"
 SQLITE_BUSY_MS = 30_000  # how long a SQLite write waits for another writer

@@ -166,6 +166,3 @@ class ServerInfo(SQLModel, table=True):
     server_id: str = Field(max_length=36)
     epoch: int = 1
     created_at: datetime
-
-
-from triage.server import models_workspace  # noqa: E402, F401  (the workspace's tables, 0006)

@@ -575,9 +575,7 @@ def policy_page(request: Request, user: UserDep, backend: BackendDep) -> Respons
 
 @router.get("/policy.toml")
 def policy_download(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    from triage.server.cli import policy_toml
-
-    return Response(policy_toml(backend.policy()), media_type="application/toml",
+    return Response(domain.policy_toml(backend.policy()), media_type="application/toml",
                     headers={"Content-Disposition": 'attachment; filename="policy.toml"'})  # fmt: skip
 
 
