@@ -41,8 +41,8 @@ class SignInCode(SQLModel, table=True):
     used_at: datetime | None = None
 
 
-# What the report aggregates select by: decisions by their time, MQLs by theirs, open
-# leads by their SLA clock, assignments by theirs; and a lead's decide/reopen events.
+# What the report aggregates select by (covering where it pays): decisions by their time,
+# MQLs by theirs, open leads by their SLA clock, assignments by theirs; a lead's events.
 # Covering: a period's decisions are counted by outcome, owner, campaign and source, and
 # timed from assignment, from this index alone (no visit to the wide lead rows).
 Index(
@@ -50,8 +50,11 @@ Index(
     Lead.decided_at, Lead.status, Lead.owner_id, Lead.assigned_at, Lead.mql_at,
     Lead.campaign, Lead.source, Lead.id,
 )  # fmt: skip
-Index("ix_lead_mql_at", Lead.mql_at)
+Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
-Index("ix_lead_status_assigned_at", Lead.status, Lead.assigned_at)
+Index(
+    "ix_lead_status_assigned_at",
+    Lead.status, Lead.assigned_at, Lead.mql_at, Lead.owner_id, Lead.campaign, Lead.source,
+)  # fmt: skip
 Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)
 Index("ix_changelog_lead", ChangeLog.lead_id, ChangeLog.seq)  # a lead's history

@@ -921,11 +921,9 @@ def leads(
 ) -> dict[str, Any]:
     """Leads by search (name, email, company or external id, any part, any case) and
     filters (a dimension's value; with a period and outcome: the leads decided so in it)."""
-    query = select(
-        *(LEAD.c[c] for c in LEAD_LIST_COLUMNS),
-        json_text(LEAD.c.decision, "reason").label("reason"),
-        USER.c.email.label("owner"),
-    ).select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+    # The conditions are built on a bare count, so that counting reads no JSON and joins
+    # nothing (an index alone can answer it); the page of rows adds the columns after.
+    query = select(func.count()).select_from(LEAD)
     if q and q.strip():
         pattern = f"%{_like(q.strip())}%"
         query = query.where(
@@ -950,9 +948,14 @@ def leads(
             query = query.where(LEAD.c.status == status)
     elif p is not None:
         query = query.where(received_in(p))
-    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    total = conn.execute(query).scalar_one()
     order = LEAD.c.decided_at.desc() if outcome and outcome != "open" else LEAD.c.mql_at.desc()
-    rows = conn.execute(query.order_by(order, LEAD.c.id).limit(limit).offset(offset)).all()
+    page = query.with_only_columns(
+        *(LEAD.c[c] for c in LEAD_LIST_COLUMNS),
+        json_text(LEAD.c.decision, "reason").label("reason"),
+        USER.c.email.label("owner"),
+    ).select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+    rows = conn.execute(page.order_by(order, LEAD.c.id).limit(limit).offset(offset)).all()
     out = []
     for r in rows:
         d = dict(r._mapping)

@@ -28,9 +28,13 @@ INDEXES = (
         "lead",
         ["decided_at", "status", "owner_id", "assigned_at", "mql_at", "campaign", "source", "id"],
     ),
-    ("ix_lead_mql_at", "lead", ["mql_at"]),
+    ("ix_lead_mql_at", "lead", ["mql_at", "campaign", "source"]),
     ("ix_lead_assigned_at", "lead", ["assigned_at", "owner_id"]),
-    ("ix_lead_status_assigned_at", "lead", ["status", "assigned_at"]),
+    (
+        "ix_lead_status_assigned_at",
+        "lead",
+        ["status", "assigned_at", "mql_at", "owner_id", "campaign", "source"],
+    ),
     ("ix_event_kind_lead", "event", ["kind", "lead_id", "effective_at"]),
     ("ix_changelog_lead", "changelog", ["lead_id", "seq"]),
 )
