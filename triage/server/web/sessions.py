@@ -23,7 +23,8 @@ from triage import domain
 from triage.server import models
 from triage.server.db import utcnow
 from triage.server.models_workspace import SignInCode, WebSession
-from triage.server.service import Backend, Caller, _caller, _utc, hash_token
+from triage.server.service import Backend, Caller, hash_token
+from triage.server.services.common import _caller, _utc
 
 SESSION_HOURS = 12
 CODE_MINUTES = 10

@@ -1,0 +1,314 @@
+"""Marketing's leads: upsert by external id, assignment, a new cycle by --force."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from triage import domain
+from triage.server import models
+from triage.server.db import SeqAllocator, utcnow
+from triage.server.services.common import (
+    RowProblems,
+    ServiceError,
+    _activities_json,
+    _chunks,
+    _iso,
+    _utc,
+    lead_wire,
+)
+
+
+class LeadsMixin:
+    """Leads in and across reps, each change numbered."""
+
+    def _reps_by_email(self, s: Session, emails: Iterable[str]) -> dict[str, models.User]:
+        wanted = sorted({e.lower() for e in emails})
+        found: dict[str, models.User] = {}
+        for chunk in _chunks(wanted):
+            for u in s.execute(select(models.User).where(models.User.email.in_(chunk))).scalars():
+                found[u.email] = u
+        return found
+
+    def upsert_leads(
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
+        dry_run: bool = False,
+    ) -> tuple[int, int, int]:
+        """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
+
+        `dry_run`: the same checks and counts, in a transaction that writes nothing.
+
+        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
+        `known_problems` are rows of the same file that could not even be read: reported
+        together with the problems of `rows`, so one run names every bad row.
+        """
+        labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
+        problems: list[tuple[str, list[str]]] = list(known_problems)
+        inputs: list[tuple[str, domain.LeadInput]] = []
+        seen: dict[str, str] = {}
+        for label, row in zip(labels, rows, strict=True):
+            parsed, errs = domain.parse_import_row(row)
+            if parsed is not None and parsed.external_id in seen:
+                errs = [f"external_id {parsed.external_id!r} repeats {seen[parsed.external_id]}"]
+            if errs:
+                problems.append((label, errs))
+                continue
+            assert parsed is not None
+            seen[parsed.external_id] = label
+            inputs.append((label, parsed))
+        now = utcnow()
+        with self.db.rehearsal() if dry_run else self.db.write() as s:
+            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
+            for label, item in inputs:
+                if item.owner:
+                    u = owners.get(item.owner.lower())
+                    if u is None:
+                        problems.append((label, [f"owner {item.owner} is not a user"]))
+                    elif u.role != domain.Role.REP:
+                        problems.append((label, [f"owner {item.owner} is not a rep"]))
+            existing: dict[str, models.Lead] = {}
+            ext_ids = [i.external_id for _, i in inputs]
+            for chunk in _chunks(ext_ids):
+                for lead in s.execute(
+                    select(models.Lead).where(models.Lead.external_id.in_(chunk))
+                ).scalars():
+                    existing[lead.external_id] = lead
+            for label, item in inputs:
+                u = owners.get(item.owner.lower()) if item.owner else None
+                if u is None or u.role != domain.Role.REP:
+                    continue
+                lead = existing.get(item.external_id)
+                if lead is not None and lead.owner_id == u.id:
+                    continue
+                # A deactivated rep keeps the leads they have; no lead is given to them.
+                if not u.active:
+                    problems.append((label, [f"owner {item.owner} is deactivated"]))
+                # A decided lead changes hands only by `assign --force` (a new cycle).
+                elif lead is not None and lead.status != domain.Status.OPEN.value:
+                    by = (lead.decision or {}).get("by") or "its owner"
+                    problems.append(
+                        (
+                            label,
+                            [
+                                f"{item.external_id} was {lead.status} by {by}; a decided lead "
+                                "changes owner only with `triage server assign --force`"
+                            ],
+                        )
+                    )
+            if problems:
+                order = {lb: i for i, lb in enumerate(labels)}
+                problems.sort(key=lambda p: order.get(p[0], 0))
+                raise RowProblems(problems)
+            seqs = SeqAllocator(s)
+            created = updated = unchanged = 0
+            new_rows = []
+            for _, item in inputs:
+                owner = owners[item.owner.lower()] if item.owner else None
+                lead = existing.get(item.external_id)
+                if lead is None:
+                    lead_id = secrets.token_hex(6)
+                    lead = models.Lead(
+                        id=lead_id,
+                        external_id=item.external_id,
+                        seq=seqs.next(lead_id, "import"),
+                        owner_id=owner.id if owner else None,
+                        assigned_at=now if owner else None,
+                        name=item.name,
+                        email=item.email,
+                        evidence=dict(item.evidence),
+                        activities=_activities_json(item.activities or ()),
+                        bant={},
+                        created_at=now,
+                        updated_at=now,
+                        mql_at=_utc(item.fields.get("mql_at")) or now,
+                        **{k: v for k, v in item.fields.items() if k != "mql_at"},
+                    )
+                    new_rows.append(lead)
+                    created += 1
+                    continue
+                changed = self._update_lead(lead, item)
+                if owner is not None and lead.owner_id != owner.id:
+                    if not dry_run:
+                        self._reassign(s, lead, owner, seqs, now)
+                    changed = True
+                if changed:
+                    lead.version += 1
+                    lead.seq = seqs.next(lead.id, "update")
+                    lead.updated_at = now
+                    updated += 1
+                else:
+                    unchanged += 1
+            if not dry_run:  # a dry run writes nothing, not even the change log
+                s.add_all(new_rows)
+                seqs.close()
+        return created, updated, unchanged
+
+    @staticmethod
+    def _update_lead(lead: models.Lead, item: domain.LeadInput) -> bool:
+        changed = False
+        for key, value in (("name", item.name), ("email", item.email), *item.fields.items()):
+            if key == "mql_at":
+                value = _utc(value)
+            if getattr(lead, key) != value:
+                setattr(lead, key, value)
+                changed = True
+        if item.evidence and {**lead.evidence, **item.evidence} != lead.evidence:
+            lead.evidence = {**lead.evidence, **item.evidence}
+            changed = True
+        if item.activities is not None:
+            acts = _activities_json(item.activities)
+            if acts != lead.activities:
+                lead.activities = acts
+                changed = True
+        return changed
+
+    @staticmethod
+    def _reassign(
+        s: Session, lead: models.Lead, owner: models.User, seqs: SeqAllocator, now: datetime
+    ) -> None:
+        """Move a lead to `owner`; the previous owner gets a revocation at this change number."""
+        seq = seqs.next(lead.id, "assign")
+        if lead.owner_id is not None:
+            rev = s.get(models.Revocation, (lead.owner_id, lead.id))
+            if rev is None:
+                s.add(models.Revocation(user_id=lead.owner_id, lead_id=lead.id, seq=seq))
+            else:
+                rev.seq = seq
+        s.execute(
+            delete(models.Revocation).where(
+                models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
+            )
+        )
+        lead.owner_id = owner.id
+        lead.assigned_at = now
+        lead.seq = seq
+
+    def _find_lead(self, s: Session, ref: str) -> models.Lead:
+        if not domain.storable_text(ref):  # PostgreSQL cannot even compare a NUL
+            raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
+        lead = s.get(models.Lead, ref)
+        if lead is None:
+            lead = s.execute(
+                select(models.Lead).where(models.Lead.external_id == ref)
+            ).scalar_one_or_none()
+        if lead is None:
+            raise ServiceError(404, "unknown_lead", f"no lead with id or external_id {ref!r}")
+        return lead
+
+    def assign(
+        self, lead_ref: str, owner_email: str, *, force: bool = False, by: str | None = None
+    ) -> dict[str, Any]:
+        """Assign a lead to a rep. A decided lead is refused (409 already_decided) unless
+        `force`, which starts a new cycle: the lead is open again, its decision moves to
+        its history, and the feedback stream gets a "reassign" event. `by`: who asked
+        (marketing's email; None from the command line), kept in the history."""
+        with self.db.write() as s:
+            lead = self._find_lead(s, lead_ref)
+            owner = None
+            if domain.storable_text(owner_email):
+                owner = self._reps_by_email(s, [owner_email]).get(owner_email.strip().lower())
+            if owner is None or owner.role != domain.Role.REP:
+                raise ServiceError(404, "unknown_rep", f"{owner_email!r} is not a rep")
+            if not owner.active and lead.owner_id != owner.id:
+                raise ServiceError(
+                    409, "inactive_rep", f"{owner.email} is deactivated; assign it to another rep"
+                )
+            decided = lead.status != domain.Status.OPEN.value
+            moves = lead.owner_id != owner.id
+            if decided and moves and not force:
+                d = lead.decision or {}
+                when = str(d.get("at") or "")[:10]
+                raise ServiceError(
+                    409,
+                    "already_decided",
+                    f"lead {lead.id} was {lead.status} by {d.get('by') or 'its owner'}"
+                    + (f" on {when}" if when else "")
+                    + (f" ({d['reason']})" if d.get("reason") else "")
+                    + "; reassigning it reopens it for the new owner and moves the decision "
+                    'to its history: pass --force (API: "force": true)',
+                )
+            if moves or (decided and force):
+                now = utcnow()
+                seqs = SeqAllocator(s)
+                if decided:
+                    self._set_aside(s, lead, owner, by, now)
+                if moves:
+                    self._reassign(s, lead, owner, seqs, now)
+                else:
+                    lead.assigned_at = now  # a new cycle: its SLA clock starts again
+                    lead.seq = seqs.next(lead.id, "cycle")
+                if decided:
+                    set_aside = (lead.history or [{}])[-1]
+                    s.add(
+                        models.Event(
+                            seq=lead.seq,
+                            lead_id=lead.id,
+                            user_id=owner.id,
+                            kind="reassign",
+                            client_at=now,
+                            effective_at=now,
+                            received_at=now,
+                            decision_id=set_aside.get("id"),
+                        )  # fmt: skip
+                    )
+                lead.version += 1
+                lead.updated_at = now
+                seqs.close()
+            return lead_wire(lead, owner.email)
+
+    @staticmethod
+    def _set_aside(
+        s: Session, lead: models.Lead, owner: models.User, by: str | None, now: datetime
+    ) -> None:
+        """End the lead's cycle: its decision, note included, joins its history; the lead
+        is open again."""
+        previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
+        entry = {
+            **(lead.decision or {"outcome": None}),
+            "decided_at": _iso(lead.decided_at),
+            "owner": previous.email if previous else None,
+            "bant": lead.bant,
+            "ended_at": _iso(now),
+            "ended_by": by,
+            "reassigned_to": owner.email,
+        }
+        lead.history = [*(lead.history or []), entry]
+        lead.status = domain.Status.OPEN.value
+        lead.decision = None
+        lead.decided_at = None
+
+    def lead(self, ref: str) -> dict[str, Any]:
+        with self.db.read() as s:
+            lead = self._find_lead(s, ref)
+            owner = s.get(models.User, lead.owner_id) if lead.owner_id else None
+            return lead_wire(lead, owner.email if owner else None)
+
+    def assignment(self) -> dict[str, set[str]]:
+        """Open leads by owner email: what each rep's queue should hold."""
+        with self.db.read() as s:
+            rows = s.execute(
+                select(models.User.email, models.Lead.id)
+                .join(models.User, models.User.id == models.Lead.owner_id)
+                .where(models.Lead.status == domain.Status.OPEN.value)
+            ).all()
+        out: dict[str, set[str]] = defaultdict(set)
+        for email, lead_id in rows:
+            out[email].add(lead_id)
+        return dict(out)
+
+    def counts(self) -> dict[str, int]:
+        with self.db.read() as s:
+            leads = s.execute(select(func.count()).select_from(models.Lead)).scalar_one()
+            events = s.execute(select(func.count()).select_from(models.Event)).scalar_one()
+            users = s.execute(select(func.count()).select_from(models.User)).scalar_one()
+        return {"leads": leads, "events": events, "users": users}
