@@ -53,104 +53,51 @@ class LeadsMixin:
         together with the problems of `rows`, so one run names every bad row.
         """
         labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
-        problems: list[tuple[str, list[str]]] = list(known_problems)
-        inputs: list[tuple[str, domain.LeadInput]] = []
-        seen: dict[str, str] = {}
-        for label, row in zip(labels, rows, strict=True):
-            parsed, errs = domain.parse_import_row(row)
-            if parsed is not None and parsed.external_id in seen:
-                errs = [f"external_id {parsed.external_id!r} repeats {seen[parsed.external_id]}"]
-            if errs:
-                problems.append((label, errs))
-                continue
-            assert parsed is not None
-            seen[parsed.external_id] = label
-            inputs.append((label, parsed))
-        now = utcnow()
+        inputs, problems = _parse_rows(rows, labels, known_problems)
         with self.db.rehearsal() if dry_run else self.db.write() as s:
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
-            for label, item in inputs:
-                if item.owner:
-                    u = owners.get(item.owner.lower())
-                    if u is None:
-                        problems.append((label, [f"owner {item.owner} is not a user"]))
-                    elif u.role != domain.Role.REP:
-                        problems.append((label, [f"owner {item.owner} is not a rep"]))
-            existing: dict[str, models.Lead] = {}
-            ext_ids = [i.external_id for _, i in inputs]
-            for chunk in _chunks(ext_ids):
-                for lead in s.execute(
-                    select(models.Lead).where(models.Lead.external_id.in_(chunk))
-                ).scalars():
-                    existing[lead.external_id] = lead
-            for label, item in inputs:
-                u = owners.get(item.owner.lower()) if item.owner else None
-                if u is None or u.role != domain.Role.REP:
-                    continue
-                lead = existing.get(item.external_id)
-                if lead is not None and lead.owner_id == u.id:
-                    continue
-                # A deactivated rep keeps the leads they have; no lead is given to them.
-                if not u.active:
-                    problems.append((label, [f"owner {item.owner} is deactivated"]))
-                # A decided lead changes hands only by `assign --force` (a new cycle).
-                elif lead is not None and lead.status != domain.Status.OPEN.value:
-                    by = (lead.decision or {}).get("by") or "its owner"
-                    problems.append(
-                        (
-                            label,
-                            [
-                                f"{item.external_id} was {lead.status} by {by}; a decided lead "
-                                "changes owner only with `triage server assign --force`"
-                            ],
-                        )
-                    )
+            existing = _by_external_id(s, [i.external_id for _, i in inputs])
+            problems += _owner_problems(inputs, owners, existing)
             if problems:
                 order = {lb: i for i, lb in enumerate(labels)}
                 problems.sort(key=lambda p: order.get(p[0], 0))
                 raise RowProblems(problems)
-            seqs = SeqAllocator(s)
-            created = updated = unchanged = 0
-            new_rows = []
-            for _, item in inputs:
-                owner = owners[item.owner.lower()] if item.owner else None
-                lead = existing.get(item.external_id)
-                if lead is None:
-                    lead_id = secrets.token_hex(6)
-                    lead = models.Lead(
-                        id=lead_id,
-                        external_id=item.external_id,
-                        seq=seqs.next(lead_id, "import"),
-                        owner_id=owner.id if owner else None,
-                        assigned_at=now if owner else None,
-                        name=item.name,
-                        email=item.email,
-                        evidence=dict(item.evidence),
-                        activities=_activities_json(item.activities or ()),
-                        bant={},
-                        created_at=now,
-                        updated_at=now,
-                        mql_at=_utc(item.fields.get("mql_at")) or now,
-                        **{k: v for k, v in item.fields.items() if k != "mql_at"},
-                    )
-                    new_rows.append(lead)
-                    created += 1
-                    continue
-                changed = self._update_lead(lead, item)
-                if owner is not None and lead.owner_id != owner.id:
-                    if not dry_run:
-                        self._reassign(s, lead, owner, seqs, now)
-                    changed = True
-                if changed:
-                    lead.version += 1
-                    lead.seq = seqs.next(lead.id, "update")
-                    lead.updated_at = now
-                    updated += 1
-                else:
-                    unchanged += 1
-            if not dry_run:  # a dry run writes nothing, not even the change log
-                s.add_all(new_rows)
-                seqs.close()
+            return self._write_upserts(s, inputs, owners, existing, dry_run)
+
+    def _write_upserts(
+        self,
+        s: Session,
+        inputs: list[tuple[str, domain.LeadInput]],
+        owners: dict[str, models.User],
+        existing: dict[str, models.Lead],
+        dry_run: bool,
+    ) -> tuple[int, int, int]:
+        now = utcnow()
+        seqs = SeqAllocator(s)
+        created = updated = unchanged = 0
+        new_rows = []
+        for _, item in inputs:
+            owner = owners[item.owner.lower()] if item.owner else None
+            lead = existing.get(item.external_id)
+            if lead is None:
+                new_rows.append(_new_lead(item, owner, seqs, now))
+                created += 1
+                continue
+            changed = self._update_lead(lead, item)
+            if owner is not None and lead.owner_id != owner.id:
+                if not dry_run:
+                    self._reassign(s, lead, owner, seqs, now)
+                changed = True
+            if changed:
+                lead.version += 1
+                lead.seq = seqs.next(lead.id, "update")
+                lead.updated_at = now
+                updated += 1
+            else:
+                unchanged += 1
+        if not dry_run:  # a dry run writes nothing, not even the change log
+            s.add_all(new_rows)
+            seqs.close()
         return created, updated, unchanged
 
     @staticmethod
@@ -312,3 +259,91 @@ class LeadsMixin:
             events = s.execute(select(func.count()).select_from(models.Event)).scalar_one()
             users = s.execute(select(func.count()).select_from(models.User)).scalar_one()
         return {"leads": leads, "events": events, "users": users}
+
+
+def _parse_rows(
+    rows: Sequence[dict[str, Any]],
+    labels: Sequence[str],
+    known_problems: Sequence[tuple[str, list[str]]],
+) -> tuple[list[tuple[str, domain.LeadInput]], list[tuple[str, list[str]]]]:
+    """Each row checked on its own (domain.parse_import_row), and repeats of an
+    external_id within the file: (the good rows with their labels, the problems)."""
+    problems: list[tuple[str, list[str]]] = list(known_problems)
+    inputs: list[tuple[str, domain.LeadInput]] = []
+    seen: dict[str, str] = {}
+    for label, row in zip(labels, rows, strict=True):
+        parsed, errs = domain.parse_import_row(row)
+        if parsed is not None and parsed.external_id in seen:
+            errs = [f"external_id {parsed.external_id!r} repeats {seen[parsed.external_id]}"]
+        if errs:
+            problems.append((label, errs))
+            continue
+        assert parsed is not None
+        seen[parsed.external_id] = label
+        inputs.append((label, parsed))
+    return inputs, problems
+
+
+def _by_external_id(s: Session, external_ids: list[str]) -> dict[str, models.Lead]:
+    existing: dict[str, models.Lead] = {}
+    for chunk in _chunks(external_ids):
+        for lead in s.execute(
+            select(models.Lead).where(models.Lead.external_id.in_(chunk))
+        ).scalars():
+            existing[lead.external_id] = lead
+    return existing
+
+
+def _owner_problems(
+    inputs: list[tuple[str, domain.LeadInput]],
+    owners: dict[str, models.User],
+    existing: dict[str, models.Lead],
+) -> list[tuple[str, list[str]]]:
+    """Owners a row may not name: unknown, not a rep, deactivated; and a decided lead
+    moved (that is `assign --force`, a new cycle, never an import)."""
+    problems: list[tuple[str, list[str]]] = []
+    for label, item in inputs:
+        if not item.owner:
+            continue
+        u = owners.get(item.owner.lower())
+        if u is None:
+            problems.append((label, [f"owner {item.owner} is not a user"]))
+            continue
+        if u.role != domain.Role.REP:
+            problems.append((label, [f"owner {item.owner} is not a rep"]))
+            continue
+        lead = existing.get(item.external_id)
+        if lead is not None and lead.owner_id == u.id:
+            continue
+        # A deactivated rep keeps the leads they have; no lead is given to them.
+        if not u.active:
+            problems.append((label, [f"owner {item.owner} is deactivated"]))
+        elif lead is not None and lead.status != domain.Status.OPEN.value:
+            by = (lead.decision or {}).get("by") or "its owner"
+            problems.append(
+                (label, [f"{item.external_id} was {lead.status} by {by}; a decided lead "
+                         "changes owner only with `triage server assign --force`"])
+            )  # fmt: skip
+    return problems
+
+
+def _new_lead(
+    item: domain.LeadInput, owner: models.User | None, seqs: SeqAllocator, now: datetime
+) -> models.Lead:
+    lead_id = secrets.token_hex(6)
+    return models.Lead(
+        id=lead_id,
+        external_id=item.external_id,
+        seq=seqs.next(lead_id, "import"),
+        owner_id=owner.id if owner else None,
+        assigned_at=now if owner else None,
+        name=item.name,
+        email=item.email,
+        evidence=dict(item.evidence),
+        activities=_activities_json(item.activities or ()),
+        bant={},
+        created_at=now,
+        updated_at=now,
+        mql_at=_utc(item.fields.get("mql_at")) or now,
+        **{k: v for k, v in item.fields.items() if k != "mql_at"},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -145,223 +146,263 @@ class SyncMixin:
     def push(
         self, caller: Caller, client_id: str, envelopes: Sequence[MutationEnvelope]
     ) -> dict[str, Any]:
+        """Apply a client's mutations in seq order, each exactly once: one processed before
+        is answered `duplicate` with its stored result, a gap `out_of_order`, and each
+        result is recorded with its effect, in one transaction."""
         received = utcnow()
         ordered = sorted(envelopes, key=lambda e: e.seq)
         with self.db.write() as s:
-            state = s.get(models.ClientState, client_id)
-            if state is None:
-                state = models.ClientState(
-                    client_id=client_id, user_id=caller.id, last_seq=0, updated_at=received
-                )
-                s.add(state)
-            elif state.user_id != caller.id:
-                raise ServiceError(403, "client_id_taken", "this client_id belongs to another user")
-            last = state.last_seq
-            policy = self._policy(s)
-            lead_ids = sorted(
-                {
-                    str(e.model_extra.get("lead_id"))
-                    for e in ordered
-                    if e.model_extra and domain.storable_text(str(e.model_extra.get("lead_id")))
-                }
-            )
-            # Leads as plain records, written back in one executemany: ORM objects cost
-            # more than the database work at 500 mutations a batch.
-            leads: dict[str, Any] = {}
-            for chunk in _chunks(lead_ids):
-                for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
-                    leads[row.id] = SimpleNamespace(**row._mapping)
-            before = {lead_id: lead.seq for lead_id, lead in leads.items()}
-            old = [e.seq for e in ordered if e.seq <= last]
-            stored: dict[int, dict[str, Any]] = {}
-            for chunk in _chunks(old):
-                for seq, lead_id, status, error in s.execute(
-                    select(
-                        models.MutationLog.seq,
-                        models.MutationLog.lead_id,
-                        models.MutationLog.status,
-                        models.MutationLog.error,
-                    ).where(
-                        models.MutationLog.client_id == client_id, models.MutationLog.seq.in_(chunk)
-                    )  # fmt: skip
-                ):
-                    stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
-            seqs = SeqAllocator(s)
-            results: list[dict[str, Any]] = []
-            logs: list[dict[str, Any]] = []
-            events: list[dict[str, Any]] = []
+            state = _client_state(s, caller, client_id, received)
+            work = _Push(caller, client_id, received, self._policy(s), state.last_seq)
+            work.load(s, ordered)
             for env in ordered:
-                if env.seq <= last:
-                    log = stored.get(env.seq)
-                    lead = leads.get(log["lead_id"]) if log and log["lead_id"] else None
-                    visible = lead is not None and lead.owner_id == caller.id
-                    results.append(
-                        {
-                            "seq": env.seq,
-                            "status": "duplicate",
-                            "error": log["error"] if log else None,
-                            "stored": log["status"] if log else None,
-                            "lead": lead_wire(lead, caller.email) if visible else None,
-                        }
-                    )
-                    continue
-                if env.seq != last + 1:
-                    results.append(
-                        {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
-                    )
-                    continue
-                status, error, lead = self._apply(
-                    caller, client_id, policy, env, leads, seqs, received, events
-                )
-                last = env.seq
-                log = {
-                    "client_id": client_id,
-                    "seq": env.seq,
-                    "lead_id": lead.id if lead is not None else None,
-                    "status": status,
-                    "error": error,
-                    "processed_at": received,
-                }
-                logs.append(log)
-                stored[env.seq] = log
-                visible = lead is not None and lead.owner_id == caller.id
-                results.append(
-                    {
-                        "seq": env.seq,
-                        "status": status,
-                        "error": error,
-                        "lead": lead_wire(lead, caller.email) if visible else None,
-                    }
-                )
-            # Plain inserts: building thousands of SQLModel objects costs more than the writes.
-            if logs:
-                s.execute(insert(models.MutationLog.__table__), logs)
-            changed = [lead for lead_id, lead in leads.items() if lead.seq != before[lead_id]]
-            if changed:
-                s.execute(
-                    update(LEAD)
-                    .where(LEAD.c.id == bindparam("_id"))
-                    .values({c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}),
-                    [
-                        {"_id": x.id, **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
-                        for x in changed
-                    ],
-                )
-            if events:
-                s.execute(insert(models.Event.__table__), events)
-            state.last_seq = last
+                work.results.append(self._answer(work, env))
+            work.write(s)
+            state.last_seq = work.last
             state.updated_at = received
-            seqs.close()
             here = self._here(s)
-        return {"results": results, "last_seq": last, **here}
+        return {"results": work.results, "last_seq": work.last, **here}
 
-    def _apply(
-        self,
-        caller: Caller,
-        client_id: str,
-        policy: domain.Policy,
-        env: MutationEnvelope,
-        leads: dict[str, Any],
-        seqs: SeqAllocator,
-        received: datetime,
-        events: list[dict[str, Any]],
-    ) -> tuple[str, str | None, Any]:
-        """Apply one in-order mutation to its lead record: (status, error, lead to show)."""
-        try:
-            m = Mutation.model_validate({"seq": env.seq, **(env.model_extra or {})})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            where = domain.shown_text(where).replace("\x00", "?")  # a field name is stored too
-            return "invalid", f"bad_mutation:{where}"[:40], None
-        for name in ("lead_id", "reason", "note"):
-            value = getattr(m, name)
-            if value is not None and (
-                not domain.storable_text(value)
-                or domain.control_problem(value, multiline=name == "note") is not None
-            ):
-                return "invalid", f"bad_mutation:{name}", None
-        try:
-            client_at = _utc(m.at) or received
-        except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00
-            return "invalid", "bad_mutation:at", None
-        lead = leads.get(m.lead_id)
-        if lead is None or lead.owner_id != caller.id:
+    def _answer(self, work: _Push, env: MutationEnvelope) -> dict[str, Any]:
+        caller = work.caller
+        if env.seq <= work.last:
+            log = work.stored.get(env.seq)
+            lead = work.leads.get(log["lead_id"]) if log and log["lead_id"] else None
+            visible = lead is not None and lead.owner_id == caller.id
+            return {
+                "seq": env.seq,
+                "status": "duplicate",
+                "error": log["error"] if log else None,
+                "stored": log["status"] if log else None,
+                "lead": lead_wire(lead, caller.email) if visible else None,
+            }
+        if env.seq != work.last + 1:
+            return {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
+        status, error, lead = self._apply(work, env)
+        work.last = env.seq
+        log = {
+            "client_id": work.client_id,
+            "seq": env.seq,
+            "lead_id": lead.id if lead is not None else None,
+            "status": status,
+            "error": error,
+            "processed_at": work.received,
+        }
+        work.logs.append(log)
+        work.stored[env.seq] = log
+        visible = lead is not None and lead.owner_id == caller.id
+        return {
+            "seq": env.seq,
+            "status": status,
+            "error": error,
+            "lead": lead_wire(lead, caller.email) if visible else None,
+        }
+
+    def _apply(self, work: _Push, env: MutationEnvelope) -> tuple[str, str | None, Any]:
+        """Apply one in-order mutation to its lead record: (status, error, lead to show).
+
+        The change itself is domain.apply; around it: the lead must be the caller's, the
+        policy must allow it, the rep's time is clamped, the lead's version and change
+        number move, and a decision or reopening becomes an event."""
+        checked = _checked_mutation(env, work.received)
+        if isinstance(checked[0], str):  # refused as it stands: ("invalid", error, None)
+            return checked  # type: ignore[return-value]
+        m, client_at = checked
+        lead = work.leads.get(m.lead_id)
+        if lead is None or lead.owner_id != work.caller.id:
             return "conflict", "not_assigned", None
-        if m.type == "decide":
-            if m.outcome is None:
-                return "invalid", "outcome_required", lead
-            error = policy.check_decision(m.outcome, m.reason, m.note)
-            if error is None and m.bant:
-                error = policy.check_bant(m.bant)
-            if error is not None:
-                return "invalid", error, lead
-            outcome = domain.Outcome(m.outcome)
-            effective = domain.clamp_time(client_at, lead.assigned_at, received)
-            nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
-            error = domain.nurture_until_error(nurture_until, effective)
-            if error is not None:
-                return "invalid", error, lead
-            # A decision keeps the identity of its first sending, also when a rep sends it
-            # again after a restore: the same decision is never applied twice.
-            decision_id = (
-                f"{m.origin.client_id}:{m.origin.seq}" if m.origin else f"{client_id}:{m.seq}"
-            )
-            if lead.status != domain.Status.OPEN:
-                if (lead.decision or {}).get("id") == decision_id:
-                    return "applied", None, lead  # this very decision stands already
-                return "conflict", "already_decided", lead
-            lead.status, lead.bant, lead.decision = domain.apply(
-                lead.status, lead.bant, lead.decision,
-                {"type": "decide", "outcome": outcome.value, "reason": m.reason, "note": m.note,
-                 "bant": m.bant, "nurture_until": nurture_until, "at": _iso(client_at)},
-                by=caller.email, decision_id=decision_id,
-            )  # fmt: skip
-            lead.decided_at = effective
-            event = dict(
-                lead_id=lead.id, user_id=caller.id, kind="decide", outcome=outcome.value,
-                reason=lead.decision["reason"], note=m.note, nurture_until=nurture_until,
-                client_at=client_at, effective_at=effective, received_at=received,
-                decision_id=decision_id, client_id=client_id, mutation_seq=m.seq,
-            )  # fmt: skip
-        elif m.type == "bant":
-            if not m.bant:
-                return "invalid", "bant_required", lead
-            error = policy.check_bant(m.bant)
-            if error is not None:
-                return "invalid", error, lead
-            _, merged, _ = domain.apply(
-                lead.status, lead.bant, lead.decision, {"type": "bant", "bant": m.bant}, by=None
-            )
-            if merged == lead.bant:
-                return "applied", None, lead
-            lead.bant = merged
-            event = None
-        else:  # reopen
-            if lead.status == domain.Status.OPEN:
-                return "conflict", "not_decided", lead
-            standing = lead.decision or {}
-            if standing.get("by") != caller.email:
-                return "conflict", "not_own_decision", lead
-            # An undo names the decision it undoes: never another one (say, the same rep's
-            # decision from another device, made after this one was refused).
-            if m.reopens is not None and standing.get("id") not in (None, m.reopens):
-                return "conflict", "not_own_decision", lead
-            effective = domain.clamp_time(client_at, lead.assigned_at, received)
-            lead.status, lead.bant, lead.decision = domain.apply(
-                lead.status, lead.bant, lead.decision, {"type": "reopen"}, by=caller.email
-            )
-            lead.decided_at = None
-            event = dict(
-                lead_id=lead.id, user_id=caller.id, kind="reopen", outcome=None, reason=None,
-                note=None, nurture_until=None, client_at=client_at, effective_at=effective,
-                received_at=received, decision_id=standing.get("id"), client_id=client_id,
-                mutation_seq=m.seq,
-            )  # fmt: skip
+        change = {"decide": _decide, "bant": _bant, "reopen": _reopen}[m.type]
+        status, error, event = change(work, m, lead, client_at)
+        if status != "applied" or error == "unchanged":
+            return status, None if error == "unchanged" else error, lead
         lead.version += 1
-        lead.seq = seqs.next(lead.id, m.type)
-        lead.updated_at = received
+        lead.seq = work.seqs.next(lead.id, m.type)
+        lead.updated_at = work.received
         if event is not None:
             event["seq"] = lead.seq
-            events.append(event)
+            work.events.append(event)
         return "applied", None, lead
+
+
+def _client_state(
+    s: Session, caller: Caller, client_id: str, received: datetime
+) -> models.ClientState:
+    """The client's row (made on its first push); a client id belongs to one rep."""
+    state = s.get(models.ClientState, client_id)
+    if state is None:
+        state = models.ClientState(
+            client_id=client_id, user_id=caller.id, last_seq=0, updated_at=received
+        )
+        s.add(state)
+    elif state.user_id != caller.id:
+        raise ServiceError(403, "client_id_taken", "this client_id belongs to another user")
+    return state
+
+
+@dataclass
+class _Push:
+    """One push's working set: its leads as plain records (ORM objects cost more than the
+    database work at 500 mutations a batch), the stored results of seqs processed before,
+    and what it writes back in a few statements at the end."""
+
+    caller: Caller
+    client_id: str
+    received: datetime
+    policy: domain.Policy
+    last: int
+    leads: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, int] = field(default_factory=dict)
+    stored: dict[int, dict[str, Any]] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    seqs: Any = None
+
+    def load(self, s: Session, ordered: Sequence[MutationEnvelope]) -> None:
+        lead_ids = sorted(
+            {
+                str(e.model_extra.get("lead_id"))
+                for e in ordered
+                if e.model_extra and domain.storable_text(str(e.model_extra.get("lead_id")))
+            }
+        )
+        for chunk in _chunks(lead_ids):
+            for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+                self.leads[row.id] = SimpleNamespace(**row._mapping)
+        self.before = {lead_id: lead.seq for lead_id, lead in self.leads.items()}
+        log = models.MutationLog
+        for chunk in _chunks([e.seq for e in ordered if e.seq <= self.last]):
+            for seq, lead_id, status, error in s.execute(
+                select(log.seq, log.lead_id, log.status, log.error).where(
+                    log.client_id == self.client_id, log.seq.in_(chunk)
+                )
+            ):
+                self.stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
+        self.seqs = SeqAllocator(s)
+
+    def write(self, s: Session) -> None:
+        """Plain inserts and one executemany: thousands of SQLModel objects cost more."""
+        if self.logs:
+            s.execute(insert(models.MutationLog.__table__), self.logs)
+        changed = [x for lead_id, x in self.leads.items() if x.seq != self.before[lead_id]]
+        if changed:
+            s.execute(
+                update(LEAD)
+                .where(LEAD.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}),
+                [
+                    {"_id": x.id, **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
+                    for x in changed
+                ],
+            )
+        if self.events:
+            s.execute(insert(models.Event.__table__), self.events)
+        self.seqs.close()
+
+
+_Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
+
+
+def _checked_mutation(
+    env: MutationEnvelope, received: datetime
+) -> tuple[Mutation, datetime] | tuple[str, str, None]:
+    """The mutation and the rep's time for it, or ("invalid", error, None) for one that can
+    never apply (it is still processed: one bad mutation never blocks the rest)."""
+    try:
+        m = Mutation.model_validate({"seq": env.seq, **(env.model_extra or {})})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        where = domain.shown_text(where).replace("\x00", "?")  # a field name is stored too
+        return "invalid", f"bad_mutation:{where}"[:40], None
+    for name in ("lead_id", "reason", "note"):
+        value = getattr(m, name)
+        if value is not None and (
+            not domain.storable_text(value)
+            or domain.control_problem(value, multiline=name == "note") is not None
+        ):
+            return "invalid", f"bad_mutation:{name}", None
+    try:
+        return m, _utc(m.at) or received
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00
+        return "invalid", "bad_mutation:at", None
+
+
+def _event(work: _Push, m: Mutation, lead: Any, kind: str, **fields: Any) -> dict[str, Any]:
+    return dict(
+        lead_id=lead.id, user_id=work.caller.id, kind=kind, client_id=work.client_id,
+        mutation_seq=m.seq, received_at=work.received, **fields,
+    )  # fmt: skip
+
+
+def _decide(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
+    if m.outcome is None:
+        return "invalid", "outcome_required", None
+    error = work.policy.check_decision(m.outcome, m.reason, m.note)
+    if error is None and m.bant:
+        error = work.policy.check_bant(m.bant)
+    if error is not None:
+        return "invalid", error, None
+    outcome = domain.Outcome(m.outcome)
+    effective = domain.clamp_time(client_at, lead.assigned_at, work.received)
+    nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
+    error = domain.nurture_until_error(nurture_until, effective)
+    if error is not None:
+        return "invalid", error, None
+    # A decision keeps the identity of its first sending, also when a rep sends it again
+    # after a restore: the same decision is never applied twice.
+    decision_id = (
+        f"{m.origin.client_id}:{m.origin.seq}" if m.origin else f"{work.client_id}:{m.seq}"
+    )
+    if lead.status != domain.Status.OPEN:
+        if (lead.decision or {}).get("id") == decision_id:
+            return "applied", "unchanged", None  # this very decision stands already
+        return "conflict", "already_decided", None
+    lead.status, lead.bant, lead.decision = domain.apply(
+        lead.status, lead.bant, lead.decision,
+        {"type": "decide", "outcome": outcome.value, "reason": m.reason, "note": m.note,
+         "bant": m.bant, "nurture_until": nurture_until, "at": _iso(client_at)},
+        by=work.caller.email, decision_id=decision_id,
+    )  # fmt: skip
+    lead.decided_at = effective
+    return "applied", None, _event(
+        work, m, lead, "decide", outcome=outcome.value, reason=lead.decision["reason"],
+        note=m.note, nurture_until=nurture_until, client_at=client_at, effective_at=effective,
+        decision_id=decision_id,
+    )  # fmt: skip
+
+
+def _bant(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
+    if not m.bant:
+        return "invalid", "bant_required", None
+    error = work.policy.check_bant(m.bant)
+    if error is not None:
+        return "invalid", error, None
+    _, merged, _ = domain.apply(
+        lead.status, lead.bant, lead.decision, {"type": "bant", "bant": m.bant}, by=None
+    )
+    if merged == lead.bant:
+        return "applied", "unchanged", None
+    lead.bant = merged
+    return "applied", None, None
+
+
+def _reopen(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
+    if lead.status == domain.Status.OPEN:
+        return "conflict", "not_decided", None
+    standing = lead.decision or {}
+    if standing.get("by") != work.caller.email:
+        return "conflict", "not_own_decision", None
+    # An undo names the decision it undoes: never another one (say, the same rep's decision
+    # from another device, made after this one was refused).
+    if m.reopens is not None and standing.get("id") not in (None, m.reopens):
+        return "conflict", "not_own_decision", None
+    effective = domain.clamp_time(client_at, lead.assigned_at, work.received)
+    lead.status, lead.bant, lead.decision = domain.apply(
+        lead.status, lead.bant, lead.decision, {"type": "reopen"}, by=work.caller.email
+    )
+    lead.decided_at = None
+    return "applied", None, _event(
+        work, m, lead, "reopen", outcome=None, reason=None, note=None, nurture_until=None,
+        client_at=client_at, effective_at=effective, decision_id=standing.get("id"),
+    )  # fmt: skip
