@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from triage import csvsafe, domain
 from triage.server import actions, reports
-from triage.server.deps import BackendDep, report_reader
+from triage.server.api.deps import BackendDep, report_reader
 from triage.server.service import Backend, ServiceError
 from triage.server.web import HERE, charts, sessions
 
@@ -741,7 +741,7 @@ async def assign_confirm(request: Request, user: FormUserDep, backend: BackendDe
 
 @router.get("/pack")
 def pack(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    from triage.server.api_reports import review_pack
+    from triage.server.api.reports import review_pack
 
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)

@@ -1,18 +1,19 @@
-"""Dependencies shared by the routers of the reports, the actions and the workspace:
-the backend, the bearer-token caller (declared in OpenAPI as the HTTPBearer scheme), and
-a consistent read of the database with the report context."""
+"""Dependencies the routers share (as `Annotated` types): the backend, the bearer-token
+caller (declared in OpenAPI as the HTTPBearer scheme) and its role, the protocol's query
+parameters, and a consistent read of the database with the report context."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Connection
 
-from triage import domain
+from triage import domain, protocol
 from triage.server import reports
 from triage.server.service import Backend, Caller, ServiceError
 
@@ -52,6 +53,24 @@ def marketing_caller(who: Annotated[Caller, Depends(bearer_caller)]) -> Caller:
 
 
 MarketingDep = Annotated[Caller, Depends(marketing_caller)]
+CallerDep = Annotated[Caller, Depends(bearer_caller)]
+
+
+def rep_caller(who: CallerDep) -> Caller:
+    if who.role != domain.Role.REP:
+        raise ServiceError(403, "forbidden", "this endpoint is for reps")
+    return who
+
+
+RepDep = Annotated[Caller, Depends(rep_caller)]
+
+# The protocol's query parameters, bounded.
+Cursor = Annotated[int, Query(ge=0, le=2**62)]
+Limit = Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)]
+# A UUID, as in push: any spelling of it names the same client.
+ClientId = Annotated[UUID | None, Query()]
+# "history_check": the cursor_digest the answer that gave the cursor carried.
+Digest = Annotated[str | None, Query(max_length=protocol.MAX_DIGEST)]
 
 
 @contextmanager

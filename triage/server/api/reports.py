@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from triage.server import reports
-from triage.server.deps import BackendDep, MarketingDep, run_report
+from triage.server.api.deps import BackendDep, MarketingDep, run_report
 from triage.server.service import ServiceError
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from triage.server import actions
-from triage.server.deps import BackendDep, MarketingDep
+from triage.server.api.deps import BackendDep, MarketingDep
 from triage.server.service import ServiceError
 
 router = APIRouter(prefix="/v1", tags=["marketing actions"])

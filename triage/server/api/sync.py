@@ -1,0 +1,38 @@
+"""Sync protocol v1, the rep's side: pull (with the history check), push, lookup."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from triage import protocol
+from triage.server.api.deps import BackendDep, ClientId, Cursor, Digest, Limit, RepDep
+
+router = APIRouter(prefix="/v1/sync", tags=["sync"])
+
+
+@router.get("/pull", response_model=protocol.PullResponse)
+def pull(
+    who: RepDep,
+    backend: BackendDep,
+    cursor: Cursor = 0,
+    limit: Limit = protocol.DEFAULT_PULL_LIMIT,
+    client_id: ClientId = None,
+    digest: Digest = None,
+) -> JSONResponse:
+    cid = str(client_id) if client_id else None
+    return JSONResponse(backend.pull(who, cursor, limit, cid, digest))
+
+
+@router.post("/push", response_model=protocol.PushResponse)
+def push(who: RepDep, backend: BackendDep, body: protocol.PushRequest) -> JSONResponse:
+    return JSONResponse(backend.push(who, str(body.client_id), body.mutations))
+
+
+@router.post("/lookup", response_model=protocol.LookupResponse)
+def lookup(
+    who: RepDep, backend: BackendDep, body: protocol.LookupRequest, client_id: ClientId = None
+) -> JSONResponse:
+    """("lookup") The current state of the given leads that are the caller's."""
+    cid = str(client_id) if client_id else None
+    return JSONResponse(backend.lookup(who, body.lead_ids, cid))
