@@ -181,3 +181,25 @@ def test_trend_weeks_add_up_to_the_period(live: Live) -> None:
     assert sum(w["decided"] for w in trend) == total["decided"] == 4
     assert sum(w["mqls_received"] for w in trend) == total["mqls_received"]
     assert all(w["monday"] <= w2["monday"] for w, w2 in zip(trend, trend[1:], strict=False))
+
+
+def test_the_reason_column_follows_every_decision(live: Live) -> None:
+    """`decision_reason` (the reports' index) equals the standing decision's reason after
+    decisions, an undo, a decision made again, and a decided lead reassigned with --force."""
+    ids = _setup(live)
+    live.backend.assign(ids["D"], "ann@example.com", force=True)  # a new cycle: no decision
+
+    def pairs() -> dict[str, tuple[Any, Any]]:
+        with live.backend.db.read() as s:
+            rows = s.execute(
+                models.Lead.__table__.select().where(models.Lead.id.in_(list(ids.values())))
+            ).mappings()
+            return {
+                r["id"]: ((r["decision"] or {}).get("reason"), r["decision_reason"]) for r in rows
+            }
+
+    got = pairs()
+    assert got[ids["B"]] == ("no_budget", "no_budget")
+    assert got[ids["C"]] == ("timing_later", "timing_later")  # after reject, undo, nurture
+    assert got[ids["D"]] == (None, None)  # set aside by the reassignment
+    assert got[ids["A"]] == (None, None) and got[ids["E"]] == (None, None)

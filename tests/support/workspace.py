@@ -157,6 +157,7 @@ def seed(
             evidence={"budget": "Form: $50k-100k", "need": "Downloaded the ebook"},
             activities=[{"at": domain.format_time(mql), "kind": "form", "detail": "Demo request"}],
             bant={}, status=status, decision=decision, decided_at=decided_at, history=history,
+            decision_reason=models.standing_reason(decision),
             created_at=mql, updated_at=decided_at or assigned or mql,
         ))  # fmt: skip
     with backend.db.write() as s:

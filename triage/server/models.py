@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 
@@ -75,11 +75,27 @@ class Lead(SQLModel, table=True):
     status: str = Field(default="open", max_length=10)
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     decided_at: datetime | None = None  # the decision's time, clamped for reports
+    # The standing decision's reason code, kept beside its JSON for the reports' indexes
+    # (SQLite 3.40 cannot cover an index on a JSON expression): written with `decision`
+    # by every write (standing_reason), migration 0009.
+    decision_reason: str | None = Field(default=None, max_length=200)
     # Earlier cycles: each decision set aside when marketing reassigned the decided lead
     # (assign --force), in order, notes included; served without notes (migration 0004).
     history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
+
+
+def standing_reason(decision: dict[str, Any] | None) -> str | None:
+    """The reason code a lead's `decision_reason` column holds for its decision."""
+    reason = (decision or {}).get("reason")
+    return reason if isinstance(reason, str) and reason else None
+
+
+@event.listens_for(Lead, "before_insert")
+@event.listens_for(Lead, "before_update")
+def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
+    lead.decision_reason = standing_reason(lead.decision)
 
 
 class Revocation(SQLModel, table=True):

@@ -50,6 +50,13 @@ Index(
     Lead.decided_at, Lead.status, Lead.owner_id, Lead.assigned_at, Lead.mql_at,
     Lead.campaign, Lead.source, Lead.id,
 )  # fmt: skip
+# Covering: a period's rejections and nurtures counted by reason (and campaign, source
+# or rep) without reading the decisions' JSON (migration 0009).
+Index(
+    "ix_lead_reason",
+    Lead.status, Lead.decided_at, Lead.decision_reason, Lead.campaign, Lead.source,
+    Lead.owner_id,
+)  # fmt: skip
 Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
 Index(

@@ -459,7 +459,7 @@ def reason_counts(
 ) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
     """Decisions in the period by reason, rejection and nurture apart:
     {group: {"reject": {code: n}, "nurture": {code: n}}}."""
-    reason = json_text(LEAD.c.decision, "reason")
+    reason = LEAD.c.decision_reason
     q = select(*group, LEAD.c.status, reason, func.count()).where(
         decided_in(p), LEAD.c.status.in_(("rejected", "nurture"))
     )
@@ -752,7 +752,7 @@ def notes(
 ) -> dict[str, Any]:
     """The reps' notes on the decisions made in the period, newest first, whole."""
     note = json_text(LEAD.c.decision, "note")
-    reason_col = json_text(LEAD.c.decision, "reason")
+    reason_col = LEAD.c.decision_reason
     q = (
         select(
             LEAD.c.id,
@@ -863,7 +863,7 @@ def nurture_due(
     today = today_in(ctx.tz, ctx.now)
     horizon = today + timedelta(days=days)
     until = json_text(LEAD.c.decision, "nurture_until")
-    reason = json_text(LEAD.c.decision, "reason")
+    reason = LEAD.c.decision_reason
     q = (
         select(
             LEAD.c.id,
@@ -952,7 +952,7 @@ def leads(
     order = LEAD.c.decided_at.desc() if outcome and outcome != "open" else LEAD.c.mql_at.desc()
     page = query.with_only_columns(
         *(LEAD.c[c] for c in LEAD_LIST_COLUMNS),
-        json_text(LEAD.c.decision, "reason").label("reason"),
+        LEAD.c.decision_reason.label("reason"),
         USER.c.email.label("owner"),
     ).select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
     rows = conn.execute(page.order_by(order, LEAD.c.id).limit(limit).offset(offset)).all()

@@ -289,9 +289,16 @@ class _Push:
             s.execute(
                 update(LEAD)
                 .where(LEAD.c.id == bindparam("_id"))
-                .values({c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}),
+                .values(
+                    {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
+                    | {"decision_reason": bindparam("_reason")}
+                ),
                 [
-                    {"_id": x.id, **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
+                    {
+                        "_id": x.id,
+                        "_reason": models.standing_reason(x.decision),
+                        **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS},
+                    }
                     for x in changed
                 ],
             )
