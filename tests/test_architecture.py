@@ -39,7 +39,6 @@ def _sizes() -> list[tuple[int, str, str]]:
 KNOWN = {
     "triage/app.py TriageApp": 608,
     "triage/widgets/lead_table.py LeadTable": 419,
-    "triage/cli.py _server_parsers": 140,
     "triage/domain/policy.py _policy_from_mapping": 91,
     "triage/server/reports.py lead_history": 89,
     "triage/server/reports.py decision_figures": 78,
