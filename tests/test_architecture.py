@@ -39,7 +39,6 @@ def _sizes() -> list[tuple[int, str, str]]:
 KNOWN = {
     "triage/app.py TriageApp": 608,
     "triage/widgets/lead_table.py LeadTable": 419,
-    "triage/domain/policy.py _policy_from_mapping": 91,
     "triage/server/reports.py lead_history": 89,
     "triage/server/reports.py decision_figures": 78,
     "triage/demo.py _run": 76,
