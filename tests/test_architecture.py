@@ -39,7 +39,6 @@ def _sizes() -> list[tuple[int, str, str]]:
 KNOWN = {
     "triage/app.py TriageApp": 608,
     "triage/widgets/lead_table.py LeadTable": 419,
-    "triage/demo.py _run": 76,
     "triage/screens/detail.py _render_lead": 68,
     "triage/server/cli.py format_report": 64,
     "triage/server/web/charts.py trend": 61,
