@@ -40,7 +40,6 @@ KNOWN = {
     "triage/app.py TriageApp": 608,
     "triage/widgets/lead_table.py LeadTable": 419,
     "triage/screens/detail.py _render_lead": 68,
-    "triage/server/web/charts.py trend": 61,
 }
 
 
