@@ -56,7 +56,6 @@ LOGGED = {"import": "imported", "update": "updated by an import", "assign": "ass
 LOGGED_DETAIL = {"import": "first imported (created)", "assign": "to another rep",
                  "cycle": "reassigned to the same rep: open again"}  # fmt: skip
 
-DECIDED = ("accepted", "rejected", "nurture")
 OUTCOME_OF_STATUS = {"accepted": "accept", "rejected": "reject", "nurture": "nurture"}
 # Dimensions a table may be grouped or crossed by: name -> lead column.
 DIMENSIONS = {
