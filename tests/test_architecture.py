@@ -39,15 +39,7 @@ def _sizes() -> list[tuple[int, str, str]]:
 KNOWN = {
     "triage/app.py TriageApp": 608,
     "triage/widgets/lead_table.py LeadTable": 419,
-    "triage/cli.py _server_parsers": 140,
-    "triage/domain/policy.py _policy_from_mapping": 91,
-    "triage/server/reports.py lead_history": 89,
-    "triage/server/reports.py decision_figures": 78,
-    "triage/demo.py _run": 76,
     "triage/screens/detail.py _render_lead": 68,
-    "triage/server/reports.py notes": 65,
-    "triage/server/cli.py format_report": 64,
-    "triage/server/web/charts.py trend": 61,
 }
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from tests.conftest import Live
+from tests.support.backend import row_counts
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row, make_lead
 from triage import domain
@@ -39,7 +40,7 @@ def test_control_characters_are_refused_at_upsert_by_row(live: Live) -> None:
         ("row 2", "name"), ("row 3", "company"), ("row 5", "campaign"),
     ]  # fmt: skip
     assert all("control character" in x["problems"][0] for x in body["rows"])
-    assert live.backend.counts()["leads"] == 0  # all or nothing
+    assert row_counts(live.backend)["leads"] == 0  # all or nothing
     ok = live.upsert([lead_row(4, evidence_need="two\nlines\tand a tab")])
     assert ok["created"] == 1
     assert live.backend.lead("ext-4")["evidence"]["need"] == "two\nlines\tand a tab"

@@ -10,6 +10,7 @@ import pytest
 
 import triage
 from tests.conftest import Actor, Live
+from tests.support.backend import open_leads_by_rep, row_counts
 from tests.support.factories import lead_row
 from triage import domain
 from triage.server.service import Backend
@@ -186,7 +187,7 @@ def test_pull_pages_join_into_exactly_the_assigned_open_set(seeded: Live) -> Non
     leads, revoked, cursor = pull_all(live.ann, 0, limit=2)
     got = [lead["id"] for lead in leads]
     assert len(got) == len(set(got)) == 7
-    assert set(got) == set(ann_ids(live)) == live.backend.assignment()["ann@example.com"]
+    assert set(got) == set(ann_ids(live)) == open_leads_by_rep(live.backend)["ann@example.com"]
     assert revoked == []
     assert all(lead["owner"] == "ann@example.com" and lead["status"] == "open" for lead in leads)
     # every page ends where the next one starts: pages in change order
@@ -322,7 +323,7 @@ def test_resent_push_is_a_duplicate_with_no_second_effect(seeded: Live) -> None:
     first = push(live.ann, client, batch)
     assert [r["status"] for r in first["results"]] == ["applied", "applied", "invalid"]
     versions = {i: live.backend.lead(i)["version"] for i in ids[:3]}
-    counts = live.backend.counts()
+    counts = row_counts(live.backend)
     again = push(live.ann, client, batch)
     assert again["last_seq"] == 3
     res = by_seq(again)
@@ -332,7 +333,7 @@ def test_resent_push_is_a_duplicate_with_no_second_effect(seeded: Live) -> None:
     assert res[1]["lead"]["id"] == ids[0] and res[1]["lead"]["status"] == "rejected"
     assert res[2]["lead"]["status"] == "accepted"
     assert {i: live.backend.lead(i)["version"] for i in ids[:3]} == versions
-    assert live.backend.counts() == counts
+    assert row_counts(live.backend) == counts
     # the feedback stream and the report counted each decision once
     events = feedback_all(live)
     assert [(e["lead_id"], e["kind"], e["outcome"]) for e in events] == [
@@ -585,7 +586,7 @@ def test_reassignment_revokes_and_restores(seeded: Live) -> None:
     version = live.backend.lead(moved)["version"]
     r = live.mo.post(f"/v1/leads/{moved}/assign", json={"owner": "ann@example.com"})
     assert r.status_code == 200 and r.json()["version"] == version
-    assert live.backend.assignment()["ann@example.com"] == set(ids)
+    assert open_leads_by_rep(live.backend)["ann@example.com"] == set(ids)
 
 
 def test_reassignment_by_upsert_revokes(seeded: Live) -> None:
@@ -635,12 +636,12 @@ def test_upsert_counts_and_versions(live: Live) -> None:
     # mql_at in another zone but the same instant is unchanged
     same = lead_row(1, mql_at="2026-11-20T10:00:00+01:00")
     assert live.upsert([same])["unchanged"] == 1
-    assert live.backend.counts()["leads"] == 4
+    assert row_counts(live.backend)["leads"] == 4
 
 
 def test_upsert_with_bad_rows_names_each_and_writes_nothing(seeded: Live) -> None:
     live = seeded
-    before = live.backend.counts()
+    before = row_counts(live.backend)
     _, _, cursor = pull_all(live.ann)
     rows = [
         lead_row(1, name="Would Change"),  # good
@@ -669,7 +670,7 @@ def test_upsert_with_bad_rows_names_each_and_writes_nothing(seeded: Live) -> Non
     assert "colour" in named["row 9"]
     assert "not-an-email" in named["row 10"]
     assert all(f"row {n}" in body["detail"] for n in (2, 3, 4, 5, 6, 8, 9, 10))
-    assert live.backend.counts() == before
+    assert row_counts(live.backend) == before
     assert live.backend.lead("ext-1")["name"] == "Person 1"
     leads, revoked, _ = pull_all(live.ann, cursor)
     assert leads == [] and revoked == []

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import Live
+from tests.support.backend import row_counts
 from tests.support.factories import lead_row
 from triage.server.db import normalise_url
 from triage.server.service import ServiceError
@@ -157,8 +158,8 @@ def _check_no_effect_from_refused_callers(
         assert owners == {c: ("bob@example.com" if c in allowed else None) for c in CALLERS}
     else:
         # read-only endpoints: nothing changed
-        assert live.backend.counts()["events"] == 0
-        assert live.backend.counts()["leads"] == 1 + 2 * len(CALLERS)
+        assert row_counts(live.backend)["events"] == 0
+        assert row_counts(live.backend)["leads"] == 1 + 2 * len(CALLERS)
 
 
 def _exists(live: Live, external_id: str) -> bool:

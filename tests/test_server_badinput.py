@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Live
+from tests.support.backend import row_counts
 from tests.support.factories import lead_row
 from triage.server import models
 from triage.server.live import ServerThread
@@ -33,7 +34,7 @@ def db_state(live: Live) -> dict[str, Any]:
             return s.execute(select(func.count()).select_from(model)).scalar_one()
 
         return {
-            "backend_counts": live.backend.counts(),
+            "backend_counts": row_counts(live.backend),
             "leads": rows(L.id, L.external_id, L.version, L.seq, L.owner_id, L.status, L.name),
             "data": sorted(
                 (x.id, json.dumps([x.bant, x.decision, x.evidence, x.score, x.email]))
@@ -293,7 +294,7 @@ def test_oversized_bodies_are_a_413(guard: Guard, small: str) -> None:
         assert r.status_code == 200 and r.json()["created"] == 3
         r = mo.post("/v1/leads", content=small_rows, headers=JSON)
         assert r.status_code == 200 and r.json()["unchanged"] == 3
-    assert live.backend.counts()["leads"] == guard.state["backend_counts"]["leads"] + 3
+    assert row_counts(live.backend)["leads"] == guard.state["backend_counts"]["leads"] + 3
 
 
 def test_too_many_mutations_or_leads_is_a_422(guard: Guard) -> None:

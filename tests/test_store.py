@@ -18,6 +18,7 @@ from triage import store as store_module
 from triage.domain import Outcome, Status, parse_filter
 from triage.store import ActionError, PushResult, Store, StoreError
 
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=timezone.utc)
 
 
@@ -117,7 +118,7 @@ def test_refuses_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 def test_refuses_a_corrupt_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "triage.db"
-    path.write_bytes(store_module.SQLITE_MAGIC + os.urandom(8192))
+    path.write_bytes(SQLITE_MAGIC + os.urandom(8192))
     _refused(path, "not a triage database")
 
 

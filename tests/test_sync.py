@@ -9,6 +9,7 @@ import pytest
 
 from tests.client_support import NO_WAIT, decisions_per_lead, device, server_events
 from tests.faults import FAULTS, FaultTransport
+from tests.support.backend import open_leads_by_rep
 from tests.support.factories import lead_row
 from triage.store import Store
 from triage.sync.client import ApiClient
@@ -25,7 +26,7 @@ def test_first_sync_pulls_the_queue_and_the_policy(live_sqlite, tmp_path):
     dev = device(tmp_path, live_sqlite, live_sqlite.ann)
     report = dev.sync()
     assert report.ok and report.pulled == 30 and report.pending == 0
-    assert dev.open_ids() == live_sqlite.backend.assignment()["ann@example.com"]
+    assert dev.open_ids() == open_leads_by_rep(live_sqlite.backend)["ann@example.com"]
     with dev.open() as store:
         assert store.me()["email"] == "ann@example.com"
         assert store.sync_state().policy_version == 1
@@ -104,7 +105,7 @@ def test_random_faults_on_every_request_still_converge(live_sqlite, tmp_path):
     assert dev.pending() == 0
     decided = [ids[i + j] for i in range(0, 60, 6) for j in range(3)]
     assert decisions_per_lead(live_sqlite.backend) == Counter(dict.fromkeys(decided, 1))
-    assert dev.open_ids() == live_sqlite.backend.assignment()["ann@example.com"]
+    assert dev.open_ids() == open_leads_by_rep(live_sqlite.backend)["ann@example.com"]
 
 
 def test_the_same_push_twice_at_once_applies_once(live_sqlite, tmp_path):

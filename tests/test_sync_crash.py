@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from tests.client_support import decisions_per_lead, device
+from tests.support.backend import open_leads_by_rep
 from tests.support.factories import lead_row
 from triage.domain import Filter
 from triage.store import Store
@@ -301,7 +302,7 @@ def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(live_sqlite, 
             d["note"] if d else None,
         )
         assert local[lead_id] == theirs, f"{lead_id}: client {local[lead_id]} != server {theirs}"
-    assert live.backend.assignment().get("ann@example.com", set()) == {
+    assert open_leads_by_rep(live.backend).get("ann@example.com", set()) == {
         i for i, v in local.items() if v[0] == "open"
     }
 

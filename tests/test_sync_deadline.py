@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.client_support import decisions_per_lead, device
+from tests.support.backend import open_leads_by_rep
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
 from triage.store import Store
@@ -116,7 +117,7 @@ def test_a_network_that_stalls_mid_pull_keeps_the_pages_it_saved(live_sqlite, tm
     assert cursor > 0
     report = dev.sync()
     assert report.ok and report.pulled == 7  # on from the saved cursor
-    assert dev.open_ids() == live_sqlite.backend.assignment()["ann@example.com"]
+    assert dev.open_ids() == open_leads_by_rep(live_sqlite.backend)["ann@example.com"]
 
 
 def _everything():

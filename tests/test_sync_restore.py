@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.client_support import Device, decisions_per_lead, server_events
+from tests.support.backend import open_leads_by_rep
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
 from tests.support.server import ServerProcess
@@ -99,7 +100,7 @@ def _scenario(url: str, tmp_path: Path, backup, restore) -> None:
                 "nurture", "rejected", "rejected",
             ]  # fmt: skip
             assert backend.lead(ids[6])["decision"]["note"] == "after the merger"
-            open_on_server = backend.assignment()["ann@example.com"]
+            open_on_server = open_leads_by_rep(backend)["ann@example.com"]
         finally:
             backend.close()
         assert dev.open_ids() == open_on_server  # the 40 new leads too

@@ -64,6 +64,7 @@ from hypothesis.stateful import (
 
 from tests.client_support import NO_WAIT, Device, server_events
 from tests.faults import FaultTransport
+from tests.support.backend import open_leads_by_rep
 from tests.support.cli import queue_path, run_cli
 from triage import domain, protocol
 from triage.domain import BANT_KEYS, DEFAULT_POLICY, Filter, Outcome
@@ -221,7 +222,7 @@ class SyncMachine(RuleBasedStateMachine):
     def _check_converged(self) -> None:
         store = self.store
         assert store.pending_count() == 0
-        server_open = self.backend.assignment().get(self.rep, set())
+        server_open = open_leads_by_rep(self.backend).get(self.rep, set())
         assert set(self.store.queue_ids(Filter(), "sla")) == server_open
         local = self.store.queue_ids(ALL_STATUSES, "sla")
         for lead_id in local:

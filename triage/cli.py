@@ -59,30 +59,45 @@ def _server_parsers(sub: Any) -> None:
         "sets the qualification policy and reads the feedback.",
     )
     ssub = server.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
+    # the order here is the order `triage server --help` lists them in
+    _database_parsers(ssub)
+    _run_parser(ssub)
+    _account_parsers(ssub)
+    _marketing_parsers(ssub)
+    _server_command(ssub, "users", "users", "list users and their roles")
 
-    def cmd(name: str, func: str, help: str, under: Any = ssub) -> argparse.ArgumentParser:
-        p = under.add_parser(name, help=help, description=help)
-        p.add_argument(
-            "--db",
-            metavar="URL",
-            help="database URL or file (default: $TRIAGE_SERVER_DB, else SQLite in the user data dir)",
-        )
-        p.set_defaults(func=_lazy("triage.server.cli:dispatch"), server_func=func)
-        return p
 
-    def group(name: str, help: str) -> Any:
-        p = ssub.add_parser(name, help=help, description=help)
-        return p.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+def _server_command(under: Any, name: str, func: str, help: str) -> argparse.ArgumentParser:
+    """A `triage server ...` command: dispatched by triage.server.cli to `func`, on --db."""
+    p = under.add_parser(name, help=help, description=help)
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL or file (default: $TRIAGE_SERVER_DB, else SQLite in the user data dir)",
+    )
+    p.set_defaults(func=_lazy("triage.server.cli:dispatch"), server_func=func)
+    return p
 
-    def expires(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--expires",
-            type=_lifetime,
-            metavar="AGE",
-            help="the token stops working after this long: 90d, 12w, 36h (default: never)",
-        )
 
-    p = cmd(
+def _server_group(ssub: Any, name: str, help: str) -> Any:
+    """A group of server commands (`triage server token ...`); returns where to add them."""
+    p = ssub.add_parser(name, help=help, description=help)
+    return p.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
+def _expires_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--expires",
+        type=_lifetime,
+        metavar="AGE",
+        help="the token stops working after this long: 90d, 12w, 36h (default: never)",
+    )
+
+
+def _database_parsers(ssub: Any) -> None:
+    """The database's upkeep: migrate, backup, restore, prune."""
+    p = _server_command(
+        ssub,
         "migrate",
         "migrate",
         "create or upgrade the database's schema (run also does this, under a lock)",
@@ -90,21 +105,24 @@ def _server_parsers(sub: Any) -> None:
     p.add_argument(
         "--sql", action="store_true", help="print the SQL it would run instead of running it"
     )
-    p = cmd(
+    p = _server_command(
+        ssub,
         "backup",
         "backup",
         "write a consistent copy of the database to a new file, while the server runs "
         "(SQLite: online backup; PostgreSQL: pg_dump)",
     )
     p.add_argument("file", help="the backup file to write (it must not exist)")
-    p = cmd(
+    p = _server_command(
+        ssub,
         "restore",
         "restore",
         "put a backup in place of the database and mark the history as gone back "
         "(stop the servers first); reps' next syncs heal",
     )
     p.add_argument("file", help="a file written by `triage server backup`")
-    p = cmd(
+    p = _server_command(
+        ssub,
         "prune",
         "prune",
         "drop change-log rows older than --keep-days (a rep with an older cursor refetches)",
@@ -112,7 +130,13 @@ def _server_parsers(sub: Any) -> None:
     p.add_argument(
         "--keep-days", type=int, default=90, metavar="N", help="days to keep (default 90)"
     )
-    p = cmd("run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)")
+
+
+def _run_parser(ssub: Any) -> None:
+    """`triage server run`: serve HTTP, and where it listens and is reached."""
+    p = _server_command(
+        ssub, "run", "run", "serve sync protocol v1 over HTTP (migrates the schema first)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--port",
@@ -135,47 +159,73 @@ def _server_parsers(sub: Any) -> None:
         help="trust X-Forwarded-Proto and X-Forwarded-For only from these proxy addresses "
         "(comma-separated; default: trust no proxy)",
     )
-    p = cmd("signin-code", "signin_code", "a single-use code (10 minutes) that signs a "
-            "marketing user in to the workspace; prints it last")  # fmt: skip
+
+
+def _account_parsers(ssub: Any) -> None:
+    """Users and their tokens: signin-code, add-user, token ..., user ..."""
+    p = _server_command(ssub, "signin-code", "signin_code", "a single-use code (10 minutes) "
+                        "that signs a marketing user in to the workspace; prints it last")  # fmt: skip
     p.add_argument("email")
-    p = cmd("add-user", "add_user", "create a user and their first token; prints the token last")
+    p = _server_command(
+        ssub, "add-user", "add_user", "create a user and their first token; prints the token last"
+    )
     p.add_argument("email")
     p.add_argument("--name", help="display name (default: the part of the email before @)")
     p.add_argument("--role", choices=["rep", "marketing"], default="rep")
-    expires(p)
-    tokens = group("token", "list, revoke and rotate users' tokens")
-    p = cmd(
-        "list", "token_list", "list tokens (id, user, created, last used; never the secret)", tokens
+    _expires_option(p)
+    _token_parsers(_server_group(ssub, "token", "list, revoke and rotate users' tokens"))
+    _user_parsers(
+        _server_group(ssub, "user", "deactivate or activate a user, or change their role")
+    )
+
+
+def _token_parsers(tokens: Any) -> None:
+    """`triage server token list|revoke|rotate`."""
+    p = _server_command(
+        tokens, "list", "token_list", "list tokens (id, user, created, last used; never the secret)"
     )
     p.add_argument("email", nargs="?", help="only this user's tokens")
-    p = cmd("revoke", "token_revoke", "revoke a token by its id, or every token of a user", tokens)
+    p = _server_command(
+        tokens, "revoke", "token_revoke", "revoke a token by its id, or every token of a user"
+    )
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", help="the token's id (from `token list`)")
     which.add_argument("--user", metavar="EMAIL", help="revoke every token of this user")
-    p = cmd(
+    p = _server_command(
+        tokens,
         "rotate",
         "token_rotate",
         "a new token for a user, their old ones revoked; prints it last",
-        tokens,
     )
     p.add_argument("email")
-    expires(p)
-    user = group("user", "deactivate or activate a user, or change their role")
-    p = cmd(
+    _expires_option(p)
+
+
+def _user_parsers(user: Any) -> None:
+    """`triage server user deactivate|activate|role`."""
+    p = _server_command(
+        user,
         "deactivate",
         "user_deactivate",
         "refuse every token of a user at once (their leads stay assigned)",
-        user,
     )
     p.add_argument("email")
-    p = cmd("activate", "user_activate", "let a deactivated user's live tokens work again", user)
+    p = _server_command(
+        user, "activate", "user_activate", "let a deactivated user's live tokens work again"
+    )
     p.add_argument("email")
-    p = cmd("role", "user_role", "change a user's role", user)
+    p = _server_command(user, "role", "user_role", "change a user's role")
     p.add_argument("email")
     p.add_argument("role", choices=["rep", "marketing"])
-    p = cmd("import", "import_file", "load leads from a .csv or .jsonl file (all or nothing)")
+
+
+def _marketing_parsers(ssub: Any) -> None:
+    """Marketing ops' jobs: load leads, assign them, set the policy, read the feedback."""
+    p = _server_command(
+        ssub, "import", "import_file", "load leads from a .csv or .jsonl file (all or nothing)"
+    )
     p.add_argument("file", type=Path)
-    p = cmd("assign", "assign", "assign a lead (id or external_id) to a rep")
+    p = _server_command(ssub, "assign", "assign", "assign a lead (id or external_id) to a rep")
     p.add_argument("lead_id")
     p.add_argument("email")
     p.add_argument(
@@ -183,14 +233,17 @@ def _server_parsers(sub: Any) -> None:
         action="store_true",
         help="reassign a decided lead: it reopens for the new owner, its decision moves to its history",
     )
-    p = cmd("policy", "policy", "set the qualification policy from a TOML file, or print it")
+    p = _server_command(
+        ssub, "policy", "policy", "set the qualification policy from a TOML file, or print it"
+    )
     p.add_argument(
         "file", nargs="?", type=Path, help="policy TOML; without it the current policy is printed"
     )
-    p = cmd("report", "report", "acceptance and reasons by campaign, source or rep")
+    p = _server_command(
+        ssub, "report", "report", "acceptance and reasons by campaign, source or rep"
+    )
     p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    cmd("users", "users", "list users and their roles")
 
 
 def build_parser() -> argparse.ArgumentParser:

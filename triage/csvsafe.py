@@ -52,10 +52,6 @@ class _Writer:
     def writerow(self, values: Iterable[Any]) -> Any:
         return self._inner.writerow(row(values))
 
-    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
-        for values in rows:
-            self.writerow(values)
-
 
 def writer(file: Any, **kwargs: Any) -> _Writer:
     """`csv.writer(file, **kwargs)` whose every cell goes through `cell`.

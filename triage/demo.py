@@ -303,50 +303,76 @@ def run(args: Any) -> int:
 
 
 def _run(args: Any, base: Path) -> int:
-    from triage.config import Paths, load_settings, save_login
+    """The demo in `base`: a server with its own database, the rep's session against it,
+    then how to read what was decided."""
+    from triage.config import Paths
     from triage.server.live import ServerThread
-    from triage.server.service import Backend
-    from triage.store import Store
 
     (base / "client").mkdir(mode=0o700)
     server_db = base / "server.db"
-    backend = Backend.open(f"sqlite:///{server_db}")
-    backend.add_user(DEMO_MARKETING, "Mo (marketing)", "marketing")
-    _, token, _ = backend.add_user(DEMO_REP, "Dana (rep)", "rep")
-    backend.upsert_leads(demo_rows(args.leads, owner=DEMO_REP))
+    backend, token = _demo_backend(server_db, args.leads)
     server = ServerThread(backend).start()
-    from triage.server.web.sessions import CODE_MINUTES, new_code
-
-    # Marketing's half: the workspace on the same server, entered with a single-use code
-    # (never a token; stored hashed; exchanged by POST; valid CODE_MINUTES minutes).
-    code, _ = new_code(backend, DEMO_MARKETING)
-    workspace = (
-        f"Marketing's workspace: {server.url}/web/ · sign-in code {code} "
-        f"(once, {CODE_MINUTES} minutes) for {DEMO_MARKETING}"
-    )
-    paths = Paths.under(base / "client")
-    final = None
-    crashed = True
+    workspace = _workspace_notice(backend, server.url)
     try:
-        save_login(paths, server.url, token)
-        settings = load_settings(paths, environ={})
-        settings.sync_interval_seconds = 30
-        store = Store.open(paths.db_file)
-        try:
-            from triage.app import make_app
-
-            app = make_app(store=store, settings=settings, db_path=paths.db_file, notice=workspace)
-            app.run()
-            crashed = bool(app.return_code)
-        finally:
-            store.close()
-        # Send what the rep decided since the last background sync, so the report has it all.
-        from triage.sync.runner import run_once
-
-        final = run_once(paths.db_file, server.url, token)
+        crashed, final = _rep_session(Paths.under(base / "client"), server.url, token, workspace)
     finally:
         server.stop()
         backend.close()
+    return _say_how_it_ended(base, server_db, workspace, crashed, final)
+
+
+def _demo_backend(server_db: Path, leads: int) -> tuple[Any, str]:
+    """The demo's server database: a marketing user, a rep with `leads` MQLs assigned;
+    returns the backend and the rep's token."""
+    from triage.server.service import Backend
+
+    backend = Backend.open(f"sqlite:///{server_db}")
+    backend.add_user(DEMO_MARKETING, "Mo (marketing)", "marketing")
+    _, token, _ = backend.add_user(DEMO_REP, "Dana (rep)", "rep")
+    backend.upsert_leads(demo_rows(leads, owner=DEMO_REP))
+    return backend, token
+
+
+def _workspace_notice(backend: Any, url: str) -> str:
+    """Marketing's half: the workspace on the same server, entered with a single-use code
+    (never a token; stored hashed; exchanged by POST; valid CODE_MINUTES minutes)."""
+    from triage.server.web.sessions import CODE_MINUTES, new_code
+
+    code, _ = new_code(backend, DEMO_MARKETING)
+    return (
+        f"Marketing's workspace: {url}/web/ · sign-in code {code} "
+        f"(once, {CODE_MINUTES} minutes) for {DEMO_MARKETING}"
+    )
+
+
+def _rep_session(paths: Any, url: str, token: str, workspace: str) -> tuple[bool, Any]:
+    """The rep's half: signed in to the demo server, the workstation until they quit, then
+    a last sync. Returns whether the workstation crashed, and that sync's result."""
+    from triage.config import load_settings, save_login
+    from triage.store import Store
+
+    save_login(paths, url, token)
+    settings = load_settings(paths, environ={})
+    settings.sync_interval_seconds = 30
+    store = Store.open(paths.db_file)
+    try:
+        from triage.app import make_app
+
+        app = make_app(store=store, settings=settings, db_path=paths.db_file, notice=workspace)
+        app.run()
+        crashed = bool(app.return_code)
+    finally:
+        store.close()
+    # Send what the rep decided since the last background sync, so the report has it all.
+    from triage.sync.runner import run_once
+
+    return crashed, run_once(paths.db_file, url, token)
+
+
+def _say_how_it_ended(
+    base: Path, server_db: Path, workspace: str, crashed: bool, final: Any
+) -> int:
+    """What the demo left and how to read marketing's report of it; the exit status."""
     done = final is not None and final.ok and final.pending == 0
     triage = f"{sys.executable} -m triage"  # works whether or not the venv is on PATH
     report = (

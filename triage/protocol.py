@@ -48,11 +48,6 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class ErrorBody(Wire):
-    error: str
-    detail: str = ""
-
-
 class Health(Wire):
     status: str
     version: str

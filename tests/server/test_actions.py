@@ -4,6 +4,7 @@ row; a policy file's problems come with their lines; assignment by filter counts
 from __future__ import annotations
 
 from tests.conftest import Live
+from tests.support.backend import open_leads_by_rep, row_counts
 from tests.support.factories import lead_row
 
 CSV = (
@@ -21,13 +22,13 @@ def test_import_dry_run_names_bad_rows_and_writes_nothing(live: Live) -> None:
     body = r.json()
     assert body["ok"] is False and body["dry_run"] is True
     assert [p["row"] for p in body["problems"]] == ["line 3", "line 4"]
-    assert live.backend.counts()["leads"] == 0
+    assert row_counts(live.backend)["leads"] == 0
     good = "\r\n".join(CSV.split("\r\n")[:2] + [CSV.split("\r\n")[4]]) + "\r\n"
     r = live.mo.post("/v1/imports", params={"format": "csv"}, content=good.encode())
     assert (r.json()["ok"], r.json()["created"]) == (True, 2)
-    assert live.backend.counts()["leads"] == 0  # still a dry run
+    assert row_counts(live.backend)["leads"] == 0  # still a dry run
     r = live.mo.post("/v1/imports", params={"format": "csv", "dry_run": "false"}, content=good)
-    assert (r.json()["created"], live.backend.counts()["leads"]) == (2, 2)
+    assert (r.json()["created"], row_counts(live.backend)["leads"]) == (2, 2)
     again = live.mo.post("/v1/imports", params={"format": "csv"}, content=good).json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert live.ann.post("/v1/imports", content=good).status_code == 403
@@ -56,9 +57,9 @@ def test_assign_by_filter(live: Live) -> None:
     r = live.mo.post("/v1/assignments", json=move)
     assert r.json() == {"mode": "move", "count": 3, "by_rep": {"bob@example.com": 3},
                         "dry_run": True}  # fmt: skip
-    assert live.backend.assignment().get("bob@example.com") is None
+    assert open_leads_by_rep(live.backend).get("bob@example.com") is None
     r = live.mo.post("/v1/assignments", json={**move, "dry_run": False})
-    assert r.json()["count"] == 3 and len(live.backend.assignment()["bob@example.com"]) == 3
+    assert r.json()["count"] == 3 and len(open_leads_by_rep(live.backend)["bob@example.com"]) == 3
     # the lead's history: imported, assigned (to ann, then moved to bob)
     lead = live.backend.lead("ext-1")["id"]
     timeline = live.mo.get(f"/v1/reports/leads/{lead}").json()["timeline"]
@@ -75,6 +76,6 @@ def test_assign_by_filter(live: Live) -> None:
     }  # fmt: skip
     done = live.mo.post("/v1/assignments", json={**rr, "dry_run": False}).json()
     assert done["count"] == 5
-    assert len(live.backend.assignment()["ann@example.com"]) == 3
+    assert len(open_leads_by_rep(live.backend)["ann@example.com"]) == 3
     bad = live.mo.post("/v1/assignments", json={**rr, "reps": ["mo@example.com"]})
     assert bad.status_code == 404 and bad.json()["error"] == "unknown_rep"

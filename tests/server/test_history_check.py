@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from tests.conftest import Live
+from tests.support.backend import row_counts
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
 from tests.test_server_api import accept, cid, ids_of, mut, pull, push, reject
@@ -179,7 +180,7 @@ def test_backup_and_restore_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     assert "epoch 2" in ran.stdout  # the dump keeps epoch 1; above both
     backend = Backend.open(pg_url)
     try:
-        assert backend.counts()["leads"] == 3
+        assert row_counts(backend)["leads"] == 3
         assert backend.current_epoch() == 2
         backend.upsert_leads([lead_row(9)])  # and it works on
     finally:

@@ -28,7 +28,6 @@ from triage.domain.codec import (  # noqa: F401
 from triage.domain.dates import (  # noqa: F401
     NURTURE_DATE_FORMS,
     NURTURE_TOLERANCE,
-    SLA_LEVELS,
     age_hours,
     clamp_time,
     format_time,
@@ -67,7 +66,6 @@ from triage.domain.lead import (  # noqa: F401
     next_answer,
 )
 from triage.domain.mutations import (  # noqa: F401
-    CHANGE_TYPES,
     REFUSALS,
     apply,
     explain_refusal,

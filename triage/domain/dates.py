@@ -55,8 +55,6 @@ def clamp_time(at: datetime, low: datetime | None, high: datetime) -> datetime:
 
 # ---------------------------------------------------------------- the SLA clock
 
-SLA_LEVELS = ("fresh", "due", "late", "very-late")
-
 
 def sla_start(assigned_at: datetime | None, mql_at: datetime | None) -> datetime | None:
     """When a lead's SLA clock started: its assignment, else its MQL time (one rule for

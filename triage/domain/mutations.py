@@ -47,9 +47,6 @@ def explain_refusal(status: str, error: str | None) -> str:
     return f"The server could not apply the change ({error or 'no reason given'})."
 
 
-CHANGE_TYPES = ("decide", "bant", "reopen")
-
-
 def apply(
     status: str,
     bant: Mapping[str, str],

@@ -174,96 +174,130 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where: str) -> Policy:
-    errors: list[str] = []
+    """Read and validate a policy document; every problem is collected, then raised at once."""
     if not isinstance(data, Mapping):
         raise PolicyError(f"{where}: expected a table of settings")
-    known = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone"}
-    for key in data:
-        if key not in known:
-            errors.append(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
-
-    sla = data.get("sla_hours", DEFAULT_POLICY.sla_hours)
-    if isinstance(sla, bool) or not isinstance(sla, (int, float)) or not 0 < sla <= 24 * 365:
-        errors.append(f"sla_hours must be a number of hours between 0 and 8760, not {sla!r}")
-        sla = DEFAULT_POLICY.sla_hours
-
-    tz = data.get("timezone")
-    if tz is None:
-        tz = DEFAULT_TIMEZONE
-    elif timezone_problem(tz) is not None:
-        errors.append(str(timezone_problem(tz)))
-        tz = DEFAULT_TIMEZONE
-
-    bant: list[Criterion] = []
-    raw_bant = data.get("bant")
-    if raw_bant is None:
-        bant = list(DEFAULT_BANT)
-    elif not isinstance(raw_bant, list) or not raw_bant:
-        errors.append("bant must be a non-empty list of [[bant]] tables")
-    else:
-        for i, item in enumerate(raw_bant, 1):
-            if not isinstance(item, Mapping):
-                errors.append(f"bant #{i}: expected a table")
-                continue
-            key = item.get("key")
-            if key not in BANT_KEYS:
-                errors.append(f"bant #{i}: key must be one of {', '.join(BANT_KEYS)}, not {key!r}")
-                continue
-            label = item.get("label") or key.capitalize()
-            question = item.get("question") or ""
-            if not isinstance(label, str) or not isinstance(question, str):
-                errors.append(f"bant #{i} ({key}): label and question must be text")
-                continue
-            bant.append(Criterion(key, label, question))
-        dupes = {c.key for c in bant if [d.key for d in bant].count(c.key) > 1}
-        if dupes:
-            errors.append(f"bant: key repeated: {', '.join(sorted(dupes))}")
-
-    def reasons(name: str, default: tuple[Reason, ...]) -> tuple[Reason, ...]:
-        raw = data.get(name)
-        if raw is None:
-            return default
-        if not isinstance(raw, list) or not raw:
-            errors.append(f"{name} must be a non-empty list of [[{name}]] tables")
-            return default
-        out: list[Reason] = []
-        for i, item in enumerate(raw, 1):
-            if not isinstance(item, Mapping):
-                errors.append(f"{name} #{i}: expected a table")
-                continue
-            code = item.get("code")
-            if not isinstance(code, str) or not _CODE.match(code):
-                errors.append(
-                    f"{name} #{i}: code must be lower_snake_case (letters, digits, _), not {code!r}"
-                )
-                continue
-            label = item.get("label") or code.replace("_", " ").capitalize()
-            linked = item.get("bant")
-            if linked is not None and linked not in BANT_KEYS:
-                errors.append(f"{name} #{i} ({code}): bant must be one of {', '.join(BANT_KEYS)}")
-                continue
-            note_required = item.get("note_required", False)
-            if not isinstance(note_required, bool):
-                errors.append(f"{name} #{i} ({code}): note_required must be true or false")
-                continue
-            unknown = set(item) - {"code", "label", "bant", "note_required"}
-            if unknown:
-                errors.append(f"{name} #{i} ({code}): unknown key(s) {', '.join(sorted(unknown))}")
-            out.append(Reason(code, str(label), linked, note_required))
-        codes = [r.code for r in out]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
-        if dupes:
-            errors.append(f"{name}: code repeated: {', '.join(dupes)}")
-        return tuple(out)
-
-    reject = reasons("reject_reasons", DEFAULT_REJECT_REASONS)
-    nurture = reasons("nurture_reasons", DEFAULT_NURTURE_REASONS)
+    errors = _unknown_keys(data)
+    sla = _sla_hours(data, errors)
+    tz = _timezone(data, errors)
+    bant = _bant(data, errors)
+    reject = _reasons(data, "reject_reasons", DEFAULT_REJECT_REASONS, errors)
+    nurture = _reasons(data, "nurture_reasons", DEFAULT_NURTURE_REASONS, errors)
     if errors:
         raise PolicyError(f"{where}: " + "; ".join(errors), errors)
     v = version if version is not None else data.get("version", 1)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise PolicyError(f"{where}: version must be a positive whole number")
-    return Policy(int(v), float(sla), tuple(bant), reject, nurture, str(tz))
+    return Policy(int(v), float(sla), bant, reject, nurture, str(tz))
+
+
+_POLICY_KEYS = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone"}
+_REASON_KEYS = {"code", "label", "bant", "note_required"}
+
+
+def _unknown_keys(data: Mapping[str, Any]) -> list[str]:
+    known = ", ".join(sorted(_POLICY_KEYS))
+    return [f"unknown key {key!r} (known: {known})" for key in data if key not in _POLICY_KEYS]
+
+
+def _repeated(keys: list[str]) -> list[str]:
+    return sorted({k for k in keys if keys.count(k) > 1})
+
+
+def _sla_hours(data: Mapping[str, Any], errors: list[str]) -> float:
+    """The SLA in hours (up to a year); the default when left out or wrong."""
+    sla = data.get("sla_hours", DEFAULT_POLICY.sla_hours)
+    if isinstance(sla, bool) or not isinstance(sla, (int, float)) or not 0 < sla <= 24 * 365:
+        errors.append(f"sla_hours must be a number of hours between 0 and 8760, not {sla!r}")
+        return DEFAULT_POLICY.sla_hours
+    return sla
+
+
+def _timezone(data: Mapping[str, Any], errors: list[str]) -> str:
+    """The organisation's IANA time zone; UTC when left out or unknown."""
+    tz = data.get("timezone")
+    if tz is None:
+        return DEFAULT_TIMEZONE
+    problem = timezone_problem(tz)
+    if problem is not None:
+        errors.append(problem)
+        return DEFAULT_TIMEZONE
+    return tz
+
+
+def _bant(data: Mapping[str, Any], errors: list[str]) -> tuple[Criterion, ...]:
+    """The [[bant]] criteria, each key once; the default four when left out."""
+    raw = data.get("bant")
+    if raw is None:
+        return DEFAULT_BANT
+    if not isinstance(raw, list) or not raw:
+        errors.append("bant must be a non-empty list of [[bant]] tables")
+        return ()
+    bant = [c for i, item in enumerate(raw, 1) if (c := _criterion(i, item, errors)) is not None]
+    dupes = _repeated([c.key for c in bant])
+    if dupes:
+        errors.append(f"bant: key repeated: {', '.join(dupes)}")
+    return tuple(bant)
+
+
+def _criterion(i: int, item: Any, errors: list[str]) -> Criterion | None:
+    """The i-th [[bant]] table as a criterion, or None (and why, in errors)."""
+    if not isinstance(item, Mapping):
+        errors.append(f"bant #{i}: expected a table")
+        return None
+    key = item.get("key")
+    if key not in BANT_KEYS:
+        errors.append(f"bant #{i}: key must be one of {', '.join(BANT_KEYS)}, not {key!r}")
+        return None
+    label = item.get("label") or key.capitalize()
+    question = item.get("question") or ""
+    if not isinstance(label, str) or not isinstance(question, str):
+        errors.append(f"bant #{i} ({key}): label and question must be text")
+        return None
+    return Criterion(key, label, question)
+
+
+def _reasons(
+    data: Mapping[str, Any], name: str, default: tuple[Reason, ...], errors: list[str]
+) -> tuple[Reason, ...]:
+    """The [[reject_reasons]] or [[nurture_reasons]], each code once; the default when left out."""
+    raw = data.get(name)
+    if raw is None:
+        return default
+    if not isinstance(raw, list) or not raw:
+        errors.append(f"{name} must be a non-empty list of [[{name}]] tables")
+        return default
+    out = [r for i, item in enumerate(raw, 1) if (r := _reason(name, i, item, errors)) is not None]
+    dupes = _repeated([r.code for r in out])
+    if dupes:
+        errors.append(f"{name}: code repeated: {', '.join(dupes)}")
+    return tuple(out)
+
+
+def _reason(name: str, i: int, item: Any, errors: list[str]) -> Reason | None:
+    """The i-th table of the list `name` as a reason, or None (and why, in errors)."""
+    if not isinstance(item, Mapping):
+        errors.append(f"{name} #{i}: expected a table")
+        return None
+    code = item.get("code")
+    if not isinstance(code, str) or not _CODE.match(code):
+        errors.append(
+            f"{name} #{i}: code must be lower_snake_case (letters, digits, _), not {code!r}"
+        )
+        return None
+    label = item.get("label") or code.replace("_", " ").capitalize()
+    linked = item.get("bant")
+    if linked is not None and linked not in BANT_KEYS:
+        errors.append(f"{name} #{i} ({code}): bant must be one of {', '.join(BANT_KEYS)}")
+        return None
+    note_required = item.get("note_required", False)
+    if not isinstance(note_required, bool):
+        errors.append(f"{name} #{i} ({code}): note_required must be true or false")
+        return None
+    unknown = set(item) - _REASON_KEYS
+    if unknown:  # said, but the reason is still read
+        errors.append(f"{name} #{i} ({code}): unknown key(s) {', '.join(sorted(unknown))}")
+    return Reason(code, str(label), linked, note_required)
 
 
 def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:

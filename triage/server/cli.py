@@ -473,41 +473,55 @@ def reason_cells(row: dict[str, Any], columns: list[tuple[str, str | None, str]]
     return [counts.get((side, code), 0) for side, code, _ in columns]
 
 
+# The report's figures, in the order its CSV gives them.
+REPORT_COLUMNS = [
+    "mqls",
+    "open",
+    "accepted",
+    "rejected",
+    "nurtured",
+    "acceptance_rate",
+    "median_hours_to_decision",
+    "sla_compliance",
+    "open_past_sla",
+]
+
+
 def format_report(data: dict[str, Any], fmt: str) -> str:
     """The qualification report as JSON, CSV (one column per reason, formula-safe) or a
     table (top rejection reasons by label; nurtured apart)."""
-    rows = data["rows"]
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
-    cols = [
-        "mqls",
-        "open",
-        "accepted",
-        "rejected",
-        "nurtured",
-        "acceptance_rate",
-        "median_hours_to_decision",
-        "sla_compliance",
-        "open_past_sla",
-    ]
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csvsafe.writer(buf)
-        reasons = reason_columns(rows)
-        w.writerow([data["by"], *cols, *(header for _, _, header in reasons)])
-        for r in rows:
-            w.writerow(
-                [
-                    r["key"] or "",
-                    *(("" if r.get(c) is None else r[c]) for c in cols),
-                    *reason_cells(r, reasons),
-                ]
-            )
-        return buf.getvalue()
+        return _report_csv(data)
+    return _report_table(data)
+
+
+def _report_csv(data: dict[str, Any]) -> str:
+    """One row per group: its figures, then a count for each reason (formula-safe)."""
+    rows = data["rows"]
+    buf = io.StringIO()
+    w = csvsafe.writer(buf)
+    reasons = reason_columns(rows)
+    w.writerow([data["by"], *REPORT_COLUMNS, *(header for _, _, header in reasons)])
+    for r in rows:
+        w.writerow(
+            [
+                r["key"] or "",
+                *(("" if r.get(c) is None else r[c]) for c in REPORT_COLUMNS),
+                *reason_cells(r, reasons),
+            ]
+        )
+    return buf.getvalue()
+
+
+def _report_table(data: dict[str, Any]) -> str:
+    """The report for a terminal: a row per group with its top three rejection reasons,
+    then what the figures mean."""
     headers = [data["by"], "MQLs", "open", "acc", "rej", "nur", "accept%", "med h", "SLA%",
                "top rejection reasons"]  # fmt: skip
-    table = [headers]
-    for r in rows:
+    table: list[list[Any]] = [headers]
+    for r in data["rows"]:
         rate = "-" if r["acceptance_rate"] is None else f"{100 * r['acceptance_rate']:.0f}%"
         med = (
             "-" if r["median_hours_to_decision"] is None else f"{r['median_hours_to_decision']:.1f}"
@@ -520,9 +534,20 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
         )  # fmt: skip
     if len(table) == 1:
         return f"no leads yet (by {data['by']})\n"
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
+    definitions = (
+        "acceptance = accepted / decided (accepted + rejected + nurtured); med h = median "
+        "hours from the deciding rep's assignment to the first decision; SLA% = decisions "
+        f"within {data.get('sla_hours', 0):g} h of assignment"
+    )
+    return "\n".join(_aligned(table)) + "\n\n" + definitions + "\n"
+
+
+def _aligned(table: list[list[Any]]) -> list[str]:
+    """The table's lines: the first and last columns to the left, figures to the right,
+    a rule under the header."""
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     lines = []
-    last = len(headers) - 1
+    last = len(widths) - 1
     for n, row in enumerate(table):
         cells = [
             str(v).ljust(widths[i]) if i in (0, last) else str(v).rjust(widths[i])
@@ -531,12 +556,7 @@ def format_report(data: dict[str, Any], fmt: str) -> str:
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    definitions = (
-        "acceptance = accepted / decided (accepted + rejected + nurtured); med h = median "
-        "hours from the deciding rep's assignment to the first decision; SLA% = decisions "
-        f"within {data.get('sla_hours', 0):g} h of assignment"
-    )
-    return "\n".join(lines) + "\n\n" + definitions + "\n"
+    return lines
 
 
 def users(args: argparse.Namespace) -> int:

@@ -15,8 +15,6 @@ refused: this code does not know its schema.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -142,13 +140,3 @@ def upgrade_sql(db: Database) -> str:
     buffer = cfg.output_buffer
     assert isinstance(buffer, io.StringIO)
     return note + buffer.getvalue()
-
-
-@contextmanager
-def opened(url: str) -> Iterator[tuple[Database, Migration]]:
-    """A database brought to head, disposed of at the end."""
-    db = Database(url)
-    try:
-        yield db, upgrade(db)
-    finally:
-        db.dispose()

@@ -56,7 +56,6 @@ LOGGED = {"import": "imported", "update": "updated by an import", "assign": "ass
 LOGGED_DETAIL = {"import": "first imported (created)", "assign": "to another rep",
                  "cycle": "reassigned to the same rep: open again"}  # fmt: skip
 
-DECIDED = ("accepted", "rejected", "nurture")
 OUTCOME_OF_STATUS = {"accepted": "accept", "rejected": "reject", "nurture": "nurture"}
 # Dimensions a table may be grouped or crossed by: name -> lead column.
 DIMENSIONS = {
@@ -330,30 +329,52 @@ def decision_figures(
     """Decisions made in the period, by `group` (lead columns or expressions): counts by
     outcome and, when `timed`, the median time to decision and the decisions within the
     SLA (a window over the decisions, and the first decision of reopened leads)."""
-    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
-
-    def count_if(cond: Any) -> Any:
-        return func.sum(case((cond, 1), else_=0))
-
     if not timed:
-        q = select(
-            *keys, func.count(), count_if(LEAD.c.status == "accepted"),
-            count_if(LEAD.c.status == "rejected"), count_if(LEAD.c.status == "nurture"),
-        ).where(decided_in(p))  # fmt: skip
-        if where is not None:
-            q = q.where(where)
-        if keys:
-            q = q.group_by(*group)
-        out: dict[tuple[Any, ...], Figures] = {}
-        for row in conn.execute(q):
-            k = tuple(row[: len(keys)])
-            decided, acc, rej, nur = row[len(keys) :]
-            if decided:
-                out[k] = Figures(decided=decided, accepted=acc or 0, rejected=rej or 0,
-                                 nurtured=nur or 0)  # fmt: skip
-        return out
-    dialect = conn.dialect.name
-    hours = hours_between(dialect, sla_start(), first_decision_at())
+        return _outcome_counts(conn, p, group, where)
+    return _timed_figures(conn, p, sla_hours, group, where)
+
+
+def _count_if(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _outcome_counts(
+    conn: Connection,
+    p: Period | None,
+    group: Sequence[ColumnElement[Any]],
+    where: ColumnElement[bool] | None,
+) -> dict[tuple[Any, ...], Figures]:
+    """decision_figures without the times: the decisions by outcome, in one plain query."""
+    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
+    q = select(
+        *keys, func.count(), _count_if(LEAD.c.status == "accepted"),
+        _count_if(LEAD.c.status == "rejected"), _count_if(LEAD.c.status == "nurture"),
+    ).where(decided_in(p))  # fmt: skip
+    if where is not None:
+        q = q.where(where)
+    if keys:
+        q = q.group_by(*group)
+    out: dict[tuple[Any, ...], Figures] = {}
+    for row in conn.execute(q):
+        k = tuple(row[: len(keys)])
+        decided, acc, rej, nur = row[len(keys) :]
+        if decided:
+            out[k] = Figures(decided=decided, accepted=acc or 0, rejected=rej or 0,
+                             nurtured=nur or 0)  # fmt: skip
+    return out
+
+
+def _ranked_decisions(
+    conn: Connection,
+    p: Period | None,
+    group: Sequence[ColumnElement[Any]],
+    where: ColumnElement[bool] | None,
+) -> Any:
+    """The decisions in the period with their group (g0, g1...), status and time to
+    decision (ttd), each ranked by ttd within its group (rn of n timed): the window the
+    median is read from."""
+    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
+    hours = hours_between(conn.dialect.name, sla_start(), first_decision_at())
     base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
     if where is not None:
         base = base.where(where)
@@ -361,7 +382,7 @@ def decision_figures(
     # once for each window and aggregate that reads it (three times a row).
     base = base.cte("d").prefix_with("MATERIALIZED")
     gcols = [base.c[f"g{i}"] for i in range(len(keys))]
-    ranked = select(
+    return select(
         *gcols,
         base.c.status,
         base.c.ttd,
@@ -370,15 +391,27 @@ def decision_figures(
         .label("rn"),
         func.count(base.c.ttd).over(partition_by=gcols or None).label("n"),
     ).subquery("r")
-    rgcols = [ranked.c[f"g{i}"] for i in range(len(keys))]
+
+
+def _timed_figures(
+    conn: Connection,
+    p: Period | None,
+    sla_hours: float,
+    group: Sequence[ColumnElement[Any]],
+    where: ColumnElement[bool] | None,
+) -> dict[tuple[Any, ...], Figures]:
+    """decision_figures with the times: counts by outcome, the decisions within the SLA,
+    and the median time to decision (the mean of the one or two middle ranks)."""
+    ranked = _ranked_decisions(conn, p, group, where)
+    rgcols = [ranked.c[f"g{i}"] for i in range(len(group))]
     middle = and_(ranked.c.rn * 2 >= ranked.c.n, ranked.c.rn * 2 <= ranked.c.n + 2)
     q = select(
         *rgcols,
         func.count(),
-        count_if(ranked.c.status == "accepted"),
-        count_if(ranked.c.status == "rejected"),
-        count_if(ranked.c.status == "nurture"),
-        count_if(ranked.c.ttd <= sla_hours),
+        _count_if(ranked.c.status == "accepted"),
+        _count_if(ranked.c.status == "rejected"),
+        _count_if(ranked.c.status == "nurture"),
+        _count_if(ranked.c.ttd <= sla_hours),
         func.count(ranked.c.ttd),
         func.avg(case((middle, cast(ranked.c.ttd, Float)), else_=null())),
     )
@@ -751,6 +784,25 @@ def notes(
     **filters: str | None,
 ) -> dict[str, Any]:
     """The reps' notes on the decisions made in the period, newest first, whole."""
+    q = _notes_query(p, outcome=outcome, reason=reason, text=text, rep=rep, **filters)
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = conn.execute(
+        q.order_by(LEAD.c.decided_at.desc(), LEAD.c.id).limit(limit).offset(offset)
+    ).all()
+    return {"period": p.to_dict(), "total": total, "notes": [_note(ctx, r) for r in rows]}
+
+
+def _notes_query(
+    p: Period,
+    *,
+    outcome: str | None,
+    reason: str | None,
+    text: str | None,
+    rep: str | None,
+    **filters: str | None,
+) -> Any:
+    """The decisions in the period with a note, narrowed by the lead filters, the
+    outcome, the reason, the rep and words in the note."""
     note = json_text(LEAD.c.decision, "note")
     reason_col = LEAD.c.decision_reason
     q = (
@@ -784,24 +836,20 @@ def notes(
         q = q.where(USER.c.email == rep.strip().lower())
     if text:
         q = q.where(note.ilike(f"%{_like(text)}%", escape="!"))
-    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = conn.execute(
-        q.order_by(LEAD.c.decided_at.desc(), LEAD.c.id).limit(limit).offset(offset)
-    ).all()
-    out = []
-    for r in rows:
-        side = "reject" if r.status == "rejected" else "nurture"
-        out.append(
-            {
-                "lead_id": r.id, "external_id": r.external_id, "name": r.name,
-                "company": r.company, "campaign": r.campaign, "source": r.source,
-                "outcome": OUTCOME_OF_STATUS[r.status], "reason": r.reason,
-                "reason_label": ctx.labels.get(side, {}).get(r.reason, r.reason)
-                if r.reason else None,
-                "note": r.note, "at": domain.format_time(_aware(r.decided_at)), "rep": r.email,
-            }
-        )  # fmt: skip
-    return {"period": p.to_dict(), "total": total, "notes": out}
+    return q
+
+
+def _note(ctx: Context, r: Any) -> dict[str, Any]:
+    """One note as the notes page and endpoint give it, with its lead and reason label."""
+    side = "reject" if r.status == "rejected" else "nurture"
+    return {
+        "lead_id": r.id, "external_id": r.external_id, "name": r.name,
+        "company": r.company, "campaign": r.campaign, "source": r.source,
+        "outcome": OUTCOME_OF_STATUS[r.status], "reason": r.reason,
+        "reason_label": ctx.labels.get(side, {}).get(r.reason, r.reason)
+        if r.reason else None,
+        "note": r.note, "at": domain.format_time(_aware(r.decided_at)), "rep": r.email,
+    }  # fmt: skip
 
 
 def _day(value: Any) -> str:
@@ -970,73 +1018,116 @@ def leads(
 def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | None:
     """A lead and its whole history, oldest first: received (imported), assigned, each
     decision with its note, each reopening and reassignment, the earlier cycles."""
-    row = conn.execute(
-        select(LEAD, USER.c.email.label("owner_email"))
-        .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
-        .where(or_(LEAD.c.id == ref, LEAD.c.external_id == ref))
-        .limit(1)
-    ).first()
-    if row is None:
+    lead = _lead_with_owner(conn, ref)
+    if lead is None:
         return None
-    lead = dict(row._mapping)
-    timeline: list[dict[str, Any]] = []
-
-    def add(at: Any, kind: str, **info: Any) -> None:
-        when = _aware(domain.parse_time(at)) if isinstance(at, str) else _aware(at)
-        timeline.append({"at": domain.format_time(when), "kind": kind, **info})
-
-    if lead["mql_at"] is not None:
-        add(lead["mql_at"], "mql", detail="became an MQL")
     # The change log (kept 90 days by default) says when imports and assignments touched it.
     log = conn.execute(
         select(CHANGES.c.at, CHANGES.c.kind)
         .where(CHANGES.c.lead_id == lead["id"], CHANGES.c.kind.in_(LOGGED))
         .order_by(CHANGES.c.seq)
     ).all()
+    timeline = [
+        *_received_entries(lead, log),
+        *_logged_entries(lead, log),
+        *_earlier_cycle_entries(ctx, lead["history"] or []),
+        *_event_entries(conn, ctx, lead["id"]),
+    ]
+    if lead["assigned_at"] is not None and not any(k == "assign" for _, k in log):
+        timeline.append(_entry(lead["assigned_at"], "assigned", to=lead["owner_email"]))
+    timeline.sort(key=lambda t: t["at"] or "")  # stable: ties keep the order above
+    return {"lead": _lead_wire(ctx, lead), "timeline": timeline}
+
+
+def _lead_with_owner(conn: Connection, ref: str) -> dict[str, Any] | None:
+    """The lead by its id or external_id, with its owner's email as owner_email."""
+    row = conn.execute(
+        select(LEAD, USER.c.email.label("owner_email"))
+        .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
+        .where(or_(LEAD.c.id == ref, LEAD.c.external_id == ref))
+        .limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def _entry(at: Any, kind: str, **info: Any) -> dict[str, Any]:
+    """One line of a lead's timeline; `at` a datetime or the stored ISO text."""
+    when = _aware(domain.parse_time(at)) if isinstance(at, str) else _aware(at)
+    return {"at": domain.format_time(when), "kind": kind, **info}
+
+
+def _reason_label(ctx: Context, outcome: str | None, reason: str | None) -> str | None:
+    """The label of a reject or nurture reason (None for an accept or no reason)."""
+    side = {"reject": "reject", "nurture": "nurture"}.get(outcome or "")
+    return ctx.labels[side].get(reason, reason) if side and reason else None
+
+
+def _received_entries(lead: dict[str, Any], log: Sequence[Any]) -> list[dict[str, Any]]:
+    """When it became an MQL, and when it was created if the change log no longer says."""
+    out = []
+    if lead["mql_at"] is not None:
+        out.append(_entry(lead["mql_at"], "mql", detail="became an MQL"))
     if not any(k == "import" for _, k in log):
-        add(lead["created_at"], "imported", detail="first imported (created)")
+        out.append(_entry(lead["created_at"], "imported", detail="first imported (created)"))
+    return out
+
+
+def _logged_entries(lead: dict[str, Any], log: Sequence[Any]) -> list[dict[str, Any]]:
+    """The change log's imports, updates, assignments and new cycles; the latest
+    assignment names the owner."""
     assigns = [at for at, k in log if k == "assign"]
+    out = []
     for at, kind in log:
         if kind == "assign" and at == assigns[-1] and lead["owner_email"]:
-            add(at, "assigned", to=lead["owner_email"])
+            out.append(_entry(at, "assigned", to=lead["owner_email"]))
         else:
-            add(at, LOGGED[kind], detail=LOGGED_DETAIL.get(kind))
-    for h in lead["history"] or []:
+            out.append(_entry(at, LOGGED[kind], detail=LOGGED_DETAIL.get(kind)))
+    return out
+
+
+def _earlier_cycle_entries(ctx: Context, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The decisions of the lead's earlier cycles, and the reassignments that ended them."""
+    out = []
+    for h in history:
         if h.get("outcome"):
-            side = {"reject": "reject", "nurture": "nurture"}.get(h["outcome"])
-            add(
+            out.append(_entry(
                 h.get("decided_at") or h.get("at"), "decision (earlier cycle)",
                 outcome=h["outcome"], reason=h.get("reason"),
-                reason_label=ctx.labels[side].get(h.get("reason"), h.get("reason"))
-                if side and h.get("reason") else None,
+                reason_label=_reason_label(ctx, h["outcome"], h.get("reason")),
                 note=h.get("note"), by=h.get("by") or h.get("owner"),
-            )  # fmt: skip
+            ))  # fmt: skip
         if h.get("ended_at"):
-            add(
+            out.append(_entry(
                 h["ended_at"], "reassigned (new cycle)", by=h.get("ended_by"),
                 to=h.get("reassigned_to"),
-            )  # fmt: skip
+            ))  # fmt: skip
+    return out
+
+
+def _event_entries(conn: Connection, ctx: Context, lead_id: str) -> list[dict[str, Any]]:
+    """The reps' actions on the lead (decisions, undos, reopenings), as the server took them."""
     events = conn.execute(
         select(EVENT, USER.c.email)
         .select_from(EVENT.join(USER, USER.c.id == EVENT.c.user_id))
-        .where(EVENT.c.lead_id == lead["id"])
+        .where(EVENT.c.lead_id == lead_id)
         .order_by(EVENT.c.seq)
     ).all()
+    out = []
     for e in events:
         m = e._mapping
-        side = {"reject": "reject", "nurture": "nurture"}.get(m["outcome"] or "")
-        add(
+        out.append(_entry(
             m["effective_at"], m["kind"], outcome=m["outcome"], reason=m["reason"],
-            reason_label=ctx.labels[side].get(m["reason"], m["reason"])
-            if side and m["reason"] else None,
+            reason_label=_reason_label(ctx, m["outcome"], m["reason"]),
             note=m["note"], by=m["email"],
             nurture_until=m["nurture_until"].isoformat() if m["nurture_until"] else None,
             received_at=domain.format_time(_aware(m["received_at"])),
-        )  # fmt: skip
-    if lead["assigned_at"] is not None and not assigns:
-        add(lead["assigned_at"], "assigned", to=lead["owner_email"])
-    timeline.sort(key=lambda t: t["at"] or "")
-    decision = lead["decision"] or None
+        ))  # fmt: skip
+    return out
+
+
+def _lead_wire(ctx: Context, lead: dict[str, Any]) -> dict[str, Any]:
+    """The lead as the history page shows it: its fields, times as text, the owner's
+    email, and its decision with the reason's label."""
     wire = {
         k: lead[k]
         for k in (
@@ -1048,6 +1139,7 @@ def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | N
     for k in ("mql_at", "assigned_at", "decided_at", "created_at", "updated_at"):
         wire[k] = domain.format_time(_aware(lead[k]))
     wire["owner"] = lead["owner_email"]
+    decision = lead["decision"] or None
     wire["decision"] = decision
     if decision and decision.get("reason"):
         side = "reject" if decision.get("outcome") == "reject" else "nurture"
@@ -1055,7 +1147,7 @@ def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | N
             **decision,
             "reason_label": ctx.labels[side].get(decision["reason"], decision["reason"]),
         }
-    return {"lead": wire, "timeline": timeline}
+    return wire
 
 
 def policy_history(conn: Connection, current: domain.Policy) -> dict[str, Any]:

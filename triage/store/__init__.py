@@ -65,7 +65,7 @@ from triage.store.records import (
     SyncState,
     UndoResult,
 )
-from triage.store.schema import _MIGRATIONS, APP_ID, SCHEMA_VERSION, SQLITE_MAGIC
+from triage.store.schema import _MIGRATIONS, APP_ID, SCHEMA_VERSION
 from triage.store.status import StatusMixin
 from triage.store.view import ViewMixin
 
@@ -81,7 +81,7 @@ class Store(
 
 
 __all__ = [
-    "APP_ID", "MAX_NOTE", "SCHEMA_VERSION", "SQLITE_MAGIC", "_MIGRATIONS", "ActionError", "ActionResult",
+    "APP_ID", "MAX_NOTE", "SCHEMA_VERSION", "_MIGRATIONS", "ActionError", "ActionResult",
     "ConflictEntry", "Healed", "HistoryEntry", "LeadRow", "OutboxItem", "PendingCounts", "PullApplied",
     "PushResult", "QueueRow", "Store", "StoreError", "StoreStatus", "SyncState", "UndoResult",
 ]  # fmt: skip

@@ -20,8 +20,6 @@ from triage.store.rows import (
     _key,
 )
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
 APP_ID = "triage"
 
 

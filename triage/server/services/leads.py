@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from triage import domain
@@ -239,26 +238,6 @@ class LeadsMixin:
             lead = self._find_lead(s, ref)
             owner = s.get(models.User, lead.owner_id) if lead.owner_id else None
             return lead_wire(lead, owner.email if owner else None)
-
-    def assignment(self) -> dict[str, set[str]]:
-        """Open leads by owner email: what each rep's queue should hold."""
-        with self.db.read() as s:
-            rows = s.execute(
-                select(models.User.email, models.Lead.id)
-                .join(models.User, models.User.id == models.Lead.owner_id)
-                .where(models.Lead.status == domain.Status.OPEN.value)
-            ).all()
-        out: dict[str, set[str]] = defaultdict(set)
-        for email, lead_id in rows:
-            out[email].add(lead_id)
-        return dict(out)
-
-    def counts(self) -> dict[str, int]:
-        with self.db.read() as s:
-            leads = s.execute(select(func.count()).select_from(models.Lead)).scalar_one()
-            events = s.execute(select(func.count()).select_from(models.Event)).scalar_one()
-            users = s.execute(select(func.count()).select_from(models.User)).scalar_one()
-        return {"leads": leads, "events": events, "users": users}
 
 
 def _parse_rows(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import NamedTuple
 
 BACKGROUND = "#ffffff"
 INK = "#1f2328"
@@ -116,40 +117,74 @@ def bars(title: str, rows: Sequence[tuple[str, int]], colour: str, *, width: int
     return stacked_bars(title, [(label, [(colour, value)]) for label, value in rows], width=width)
 
 
+class _Plot(NamedTuple):
+    """Where a chart's data goes inside its SVG: the left and top edges, width, height."""
+
+    left: float
+    top: float
+    w: float
+    h: float
+
+
 def trend(title: str, weeks: Sequence[dict], *, width: int = 760) -> str:
     """Weekly columns of decisions (stacked by outcome) with MQLs received written above,
     and the acceptance rate as a line on its own 0-100% scale, every value written."""
     if not weeks:
         return ""
     height, left, right, top, bottom = 300, 44, 48, 40, 56
-    plot_w, plot_h = width - left - right, height - top - bottom
-    n = len(weeks)
-    step = plot_w / n
-    col_w = max(4.0, min(40.0, step * 0.6))
+    plot = _Plot(left, top, width - left - right, height - top - bottom)
     biggest = max([max(w["decided"], w["mqls_received"]) for w in weeks] + [1])
-    body = []
+    small = plot.w / len(weeks) < 34  # narrow weeks: every other one labelled
+    body = _trend_legend(left)
+    body += _trend_scales(plot, biggest)
+    columns, points = _weekly_columns(plot, weeks, biggest, small)
+    body += columns
+    body += _rate_line(points, small)
+    body.append(_t(left, height - 8, "decisions per ISO week (Monday to Sunday); the "
+                   "number above each column is the week's decisions", size=11, fill=MUTED))  # fmt: skip
+    return _svg(width, height, title, body)
+
+
+def _trend_legend(left: float) -> list[str]:
     legend = [("accepted", "accepted"), ("rejected", "rejected"), ("nurtured", "nurtured"),
               ("rate", "acceptance rate (line, right scale)")]  # fmt: skip
+    body = []
     x = left
     for key, text in legend:
         body.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{PALETTE[key]}"/>')
         body.append(_t(x + 16, 18, text))
         x += 16 + 7 * len(text) + 16
+    return body
+
+
+def _trend_scales(plot: _Plot, biggest: int) -> list[str]:
+    """Grid lines at 0, half and full: counts on the left, the rate's % on the right."""
+    body = []
     for frac in (0, 0.5, 1):
-        y = top + plot_h * (1 - frac)
-        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{GRID}" stroke-width="1"/>')  # fmt: skip
-        body.append(_t(left - 6, y + 4, f"{round(biggest * frac)}", anchor="end", fill=MUTED,
-                       size=11))  # fmt: skip
-        body.append(_t(left + plot_w + 6, y + 4, f"{int(frac * 100)}%", fill=MUTED, size=11))
-    small = step < 34
+        y = plot.top + plot.h * (1 - frac)
+        body.append(f'<line x1="{plot.left}" x2="{plot.left + plot.w}" y1="{y:.1f}" '
+                    f'y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')  # fmt: skip
+        body.append(_t(plot.left - 6, y + 4, f"{round(biggest * frac)}", anchor="end",
+                       fill=MUTED, size=11))  # fmt: skip
+        body.append(_t(plot.left + plot.w + 6, y + 4, f"{int(frac * 100)}%", fill=MUTED, size=11))
+    return body
+
+
+def _weekly_columns(
+    plot: _Plot, weeks: Sequence[dict], biggest: int, small: bool
+) -> tuple[list[str], list[tuple[float, float, float]]]:
+    """A column per week stacked by outcome, its decisions written above and its week
+    below; and the points (x, y, rate) of the acceptance rate's line."""
+    step = plot.w / len(weeks)
+    col_w = max(4.0, min(40.0, step * 0.6))
+    body = []
     points = []
     for i, w in enumerate(weeks):
-        cx = left + step * i + step / 2
-        y = top + plot_h
+        cx = plot.left + step * i + step / 2
+        y = plot.top + plot.h
         for key, field in (("accepted", "accepted"), ("rejected", "rejected"),
                            ("nurtured", "nurtured")):  # fmt: skip
-            h = plot_h * w[field] / biggest
+            h = plot.h * w[field] / biggest
             if h > 0:
                 body.append(
                     f'<rect x="{cx - col_w / 2:.1f}" y="{y - h:.1f}" width="{col_w:.1f}" '
@@ -160,11 +195,17 @@ def trend(title: str, weeks: Sequence[dict], *, width: int = 760) -> str:
         if not small or i % 2 == 0:
             body.append(_t(cx, y - 4, str(w["decided"]), anchor="middle", size=11, halo=True))
             label = w["week"].split("-")[1] if small else w["week"]
-            body.append(_t(cx, top + plot_h + 16, label, anchor="middle", size=11, fill=MUTED))
+            body.append(_t(cx, plot.top + plot.h + 16, label, anchor="middle", size=11,
+                           fill=MUTED))  # fmt: skip
         rate = w["acceptance_rate"]
         if rate is not None:
-            ry = top + plot_h * (1 - rate)
-            points.append((cx, ry, rate))
+            points.append((cx, plot.top + plot.h * (1 - rate), rate))
+    return body, points
+
+
+def _rate_line(points: list[tuple[float, float, float]], small: bool) -> list[str]:
+    """The acceptance rate: a line through the weeks that have one, each point written."""
+    body = []
     if len(points) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
         body.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE["rate"]}" '
@@ -174,6 +215,4 @@ def trend(title: str, weeks: Sequence[dict], *, width: int = 760) -> str:
         if not small or i % 2 == 0:
             body.append(_t(x + 6, y - 7, _pct(rate), anchor="start", size=11,
                            fill=PALETTE["rate"], weight="bold", halo=True))  # fmt: skip
-    body.append(_t(left, height - 8, "decisions per ISO week (Monday to Sunday); the "
-                   "number above each column is the week's decisions", size=11, fill=MUTED))  # fmt: skip
-    return _svg(width, height, title, body)
+    return body
