@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tests.client_support import device
+from tests.support.client import device
 from tests.support.factories import lead_row
 from triage.app import make_app
 from triage.config import Settings

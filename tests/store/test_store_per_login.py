@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client_support import decisions_per_lead
 from tests.support.cli import queue_path, run_cli
+from tests.support.client import decisions_per_lead
 from tests.support.factories import lead_row
 from tests.support.server import ServerProcess
 from tests.test_tui_support import NOW

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client_support import decisions_per_lead
 from tests.support.cli import Ran, run_cli
+from tests.support.client import decisions_per_lead
 from tests.support.server import ServerProcess
 from triage.demo import demo_rows
 from triage.server.live import ServerThread
@@ -106,7 +106,7 @@ def test_offline_round_trip(world):
 
 def test_server_killed_mid_batch_and_restarted(world_process, tmp_path):
     """kill -9 of the server while pushes are in flight; after a restart, each decision lands once."""
-    from tests.client_support import Device
+    from tests.support.client import Device
     from triage.store import Store
     from triage.sync.client import ApiClient
     from triage.sync.engine import RetryPolicy, SyncEngine

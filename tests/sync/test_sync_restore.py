@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.client_support import Device, decisions_per_lead, server_events
 from tests.support.backend import open_leads_by_rep
 from tests.support.cli import run_cli
+from tests.support.client import Device, decisions_per_lead, server_events
 from tests.support.factories import lead_row
 from tests.support.server import ServerProcess
 from triage.server.service import Backend

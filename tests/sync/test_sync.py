@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from tests.client_support import NO_WAIT, decisions_per_lead, device, server_events
-from tests.faults import FAULTS, FaultTransport
 from tests.support.backend import open_leads_by_rep
+from tests.support.client import NO_WAIT, decisions_per_lead, device, server_events
 from tests.support.factories import lead_row
+from tests.support.faults import FAULTS, FaultTransport
 from triage.store import Store
 from triage.sync.client import ApiClient
 from triage.sync.engine import RetryPolicy, SyncEngine

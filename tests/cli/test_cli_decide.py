@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client_support import decisions_per_lead
 from tests.support.cli import queue_path, run_cli
+from tests.support.client import decisions_per_lead
 from tests.support.factories import lead_row, make_leads
 from triage.store import Store
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import httpx
 
-from tests.client_support import decisions_per_lead, device, server_events
-from tests.faults import FaultTransport
+from tests.support.client import decisions_per_lead, device, server_events
 from tests.support.factories import lead_row
+from tests.support.faults import FaultTransport
 
 
 def _seed(live, n: int, owner: str = "ann@example.com") -> None:

@@ -62,10 +62,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.client_support import NO_WAIT, Device, server_events
-from tests.faults import FaultTransport
 from tests.support.backend import open_leads_by_rep
 from tests.support.cli import queue_path, run_cli
+from tests.support.client import NO_WAIT, Device, server_events
+from tests.support.faults import FaultTransport
 from triage import domain, protocol
 from triage.domain import BANT_KEYS, DEFAULT_POLICY, Filter, Outcome
 from triage.store import PushResult, Store

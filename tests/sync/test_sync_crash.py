@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client_support import decisions_per_lead, device
 from tests.support.backend import open_leads_by_rep
+from tests.support.client import decisions_per_lead, device
 from tests.support.factories import lead_row
 from triage.domain import Filter
 from triage.store import Store
@@ -54,7 +54,7 @@ LEADS = 300
 # kill delay is spread over the duration of a whole clean sync, measured at the start.
 MAX_DECIDE_DELAY = 0.4
 REJECT_REASONS = ("no_budget", "not_decision_maker", "no_need", "not_icp_fit")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -4,7 +4,7 @@ the lead's detail screen shows it."""
 
 from __future__ import annotations
 
-from tests.client_support import device
+from tests.support.client import device
 from tests.support.factories import lead_row
 from tests.test_tui_support import build_app
 

@@ -41,18 +41,6 @@ def make_lead(i: int, **changes) -> domain.Lead:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "triage.db"
-
-
-@pytest.fixture
-def store(db_path: Path):
-    s = Store.open(db_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def loaded(store: Store) -> Store:
     store.apply_pull([make_lead(i) for i in range(1, 6)], [], cursor=5)
     return store

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client_support import decisions_per_lead, device
 from tests.support.backend import open_leads_by_rep
 from tests.support.cli import run_cli
+from tests.support.client import decisions_per_lead, device
 from tests.support.factories import lead_row
 from triage.store import Store
 from triage.sync.client import ApiClient, Deadline

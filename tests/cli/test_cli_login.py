@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.support.cli import run_cli
 from triage.config import Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 # `--token` with a value other than `-` (the stdin form)
 TOKEN_IN_ARGV = re.compile(r"--token[ =](?!-([\s`\]]|$))\S")
 

@@ -25,7 +25,7 @@ from tests.support.backend import open_leads_by_rep, row_counts
 from tests.support.cli import Ran, run_cli
 from triage import domain
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 CSV_HEADER = (
     "external_id,name,email,title,company,source,campaign,score,mql_at,owner,evidence_budget"
