@@ -35,6 +35,10 @@ STATUS_STYLE = {
 }
 
 
+def _score(lead: domain.Lead) -> str:
+    return "none" if lead.score is None else str(lead.score)
+
+
 def _fmt_time(dt) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "–"
 
@@ -168,7 +172,7 @@ class LeadDetailScreen(Screen[None]):
                 ],
             ),  # fmt: skip
             "\n",
-            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), str(lead.score))]),
+            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), _score(lead))]),
             "\n",
             *line(
                 "Age",

@@ -117,6 +117,9 @@ class LeadsMixin:
             if acts != lead.activities:
                 lead.activities = acts
                 changed = True
+        if item.attributes is not None and item.attributes != (lead.attributes or {}):
+            lead.attributes = item.attributes or None
+            changed = True
         return changed
 
     @staticmethod
@@ -341,6 +344,7 @@ def _new_lead(
         email=item.email,
         evidence=dict(item.evidence),
         activities=_activities_json(item.activities or ()),
+        attributes=item.attributes or None,
         bant={},
         created_at=now,
         updated_at=now,
