@@ -3,7 +3,8 @@
 
 A key is the column's name made plain (`Lifecycle Stage` -> `lifecycle_stage`); a value is
 text, a number, true or false, or a date (kept as ISO 8601 text, `2026-11-03`, so dates
-sort and compare as text). Bounded: at most MAX_ATTRIBUTES per lead, keys of at most
+sort and compare as text); text may hold tabs and line breaks, never other control
+characters. Bounded: at most MAX_ATTRIBUTES per lead, keys of at most
 MAX_KEY characters, text values of at most MAX_VALUE characters.
 """
 
@@ -58,11 +59,13 @@ def attribute_problems(value: Any) -> tuple[dict[str, AttributeValue], list[str]
     if len(value) > MAX_ATTRIBUTES:
         problems.append(f"{len(value)} attributes; at most {MAX_ATTRIBUTES}")
     for key, v in value.items():
+        if isinstance(v, str):  # a CRM's text area: CRLF inside a quoted cell
+            v = v.strip().replace("\r\n", "\n")
         problem = _problem(key, v)
         if problem:
             problems.append(problem)
         elif v is not None and v != "":
-            out[key] = v.strip() if isinstance(v, str) else v
+            out[key] = v
     return out, problems
 
 
@@ -82,7 +85,7 @@ def _problem(key: Any, v: Any) -> str | None:
         return f"attribute {key} must be text, a number, true or false"
     if not storable_text(v):
         return f"attribute {key} contains a NUL character or invalid Unicode"
-    control = control_problem(v)
+    control = control_problem(v, multiline=True)  # a CRM's text areas hold line breaks
     if control:
         return f"attribute {key} {control}"
     if len(v) > MAX_VALUE:

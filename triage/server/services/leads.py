@@ -15,7 +15,6 @@ from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
 from triage.server.services.common import (
-    RowProblems,
     ServiceError,
     _activities_json,
     _chunks,
@@ -35,70 +34,6 @@ class LeadsMixin:
             for u in s.execute(select(models.User).where(models.User.email.in_(chunk))).scalars():
                 found[u.email] = u
         return found
-
-    def upsert_leads(
-        self,
-        rows: Sequence[dict[str, Any]],
-        labels: Sequence[str] | None = None,
-        *,
-        known_problems: Sequence[tuple[str, list[str]]] = (),
-        dry_run: bool = False,
-    ) -> tuple[int, int, int]:
-        """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
-
-        `dry_run`: the same checks and counts, in a transaction that writes nothing.
-
-        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
-        `known_problems` are rows of the same file that could not even be read: reported
-        together with the problems of `rows`, so one run names every bad row.
-        """
-        labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
-        inputs, problems = _parse_rows(rows, labels, known_problems)
-        with self.db.rehearsal() if dry_run else self.db.write() as s:
-            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
-            existing = _by_external_id(s, [i.external_id for _, i in inputs])
-            problems += _owner_problems(inputs, owners, existing)
-            if problems:
-                order = {lb: i for i, lb in enumerate(labels)}
-                problems.sort(key=lambda p: order.get(p[0], 0))
-                raise RowProblems(problems)
-            return self._write_upserts(s, inputs, owners, existing, dry_run)
-
-    def _write_upserts(
-        self,
-        s: Session,
-        inputs: list[tuple[str, domain.LeadInput]],
-        owners: dict[str, models.User],
-        existing: dict[str, models.Lead],
-        dry_run: bool,
-    ) -> tuple[int, int, int]:
-        now = utcnow()
-        seqs = SeqAllocator(s)
-        created = updated = unchanged = 0
-        new_rows = []
-        for _, item in inputs:
-            owner = owners[item.owner.lower()] if item.owner else None
-            lead = existing.get(item.external_id)
-            if lead is None:
-                new_rows.append(_new_lead(item, owner, seqs, now))
-                created += 1
-                continue
-            changed = self._update_lead(lead, item)
-            if owner is not None and lead.owner_id != owner.id:
-                if not dry_run:
-                    self._reassign(s, lead, owner, seqs, now)
-                changed = True
-            if changed:
-                lead.version += 1
-                lead.seq = seqs.next(lead.id, "update")
-                lead.updated_at = now
-                updated += 1
-            else:
-                unchanged += 1
-        if not dry_run:  # a dry run writes nothing, not even the change log
-            s.add_all(new_rows)
-            seqs.close()
-        return created, updated, unchanged
 
     @staticmethod
     def _update_lead(lead: models.Lead, item: domain.LeadInput) -> bool:

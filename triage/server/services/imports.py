@@ -1,0 +1,205 @@
+"""Marketing's imports: rows of a file (or of `POST /v1/leads`) created or updated by
+external id, all or nothing; given to reps (the row's owner, else `--owner` in turn)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from triage import domain
+from triage.server import models
+from triage.server.db import SeqAllocator, utcnow
+from triage.server.services.common import RowProblems, ServiceError
+from triage.server.services.leads import (
+    _by_external_id,
+    _new_lead,
+    _owner_problems,
+    _parse_rows,
+)
+
+ON_DUPLICATE = ("link", "skip", "update")
+
+Labelled = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """`owners`: reps who get, in turn, the new leads whose row names no owner (`--owner`).
+    `on_duplicate`: a new lead whose email (case folded) is an open lead's: `link` it to that
+    lead, `skip` the row, or `update` that lead with the row."""
+
+    owners: tuple[str, ...] = ()
+    on_duplicate: str = "link"
+
+
+@dataclass
+class ImportOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: Labelled = field(default_factory=list)  # (row, why): not imported
+    linked: Labelled = field(default_factory=list)  # (row, the open lead it may duplicate)
+    recycled: Labelled = field(default_factory=list)  # (row, the cycle it ended)
+
+    def notes(self) -> Labelled:
+        """What happened to particular rows, in the file's order."""
+        found = [(lb, f"skipped: {why}") for lb, why in self.skipped]
+        found += [(lb, f"possible duplicate of {what}") for lb, what in self.linked]
+        found += [(lb, f"new cycle: {what}") for lb, what in self.recycled]
+        return sorted(found, key=lambda n: _line(n[0]))
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "skipped": len(self.skipped), "linked": len(self.linked),
+                "recycled": len(self.recycled)}  # fmt: skip
+
+
+def _line(label: str) -> int:
+    tail = label.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def merged(problems: Sequence[tuple[str, list[str]]], labels: Sequence[str]) -> list:
+    """Problems of the same row in one entry, in the rows' order."""
+    by: dict[str, list[str]] = {}
+    for label, found in problems:
+        by.setdefault(label, []).extend(p for p in found if p not in by.get(label, []))
+    order = {lb: i for i, lb in enumerate(labels)}
+    return sorted(by.items(), key=lambda p: (order.get(p[0], 0), _line(p[0])))
+
+
+class ImportsMixin:
+    """Rows in, counted: created, updated, unchanged (and skipped, linked, recycled)."""
+
+    def upsert_leads(
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
+        dry_run: bool = False,
+    ) -> tuple[int, int, int]:
+        """import_leads with the default options: (created, updated, unchanged)."""
+        done = self.import_leads(rows, labels, known_problems=known_problems, dry_run=dry_run)
+        return done.created, done.updated, done.unchanged
+
+    def import_leads(
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
+        options: ImportOptions = ImportOptions(),
+        skipped: Labelled = (),  # type: ignore[assignment]
+        dry_run: bool = False,
+    ) -> ImportOutcome:
+        """Create or update leads by external_id, all or nothing.
+
+        `dry_run`: the same checks and counts, in a transaction that writes nothing.
+        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7") with all of
+        its problems, and writes nothing; ServiceError for an `--owner` who cannot take
+        leads. `known_problems` are rows of the same file found bad before (unreadable
+        lines, a map's problems): reported together with the problems of `rows`.
+        `skipped`: rows the file's map left out, reported in the outcome.
+        """
+        if options.on_duplicate not in ON_DUPLICATE:
+            raise ServiceError(400, "bad_option", f"on_duplicate: one of {', '.join(ON_DUPLICATE)}")
+        labels = list(labels or [f"row {i}" for i in range(1, len(rows) + 1)])
+        inputs, problems = _parse_rows(rows, labels, known_problems)
+        with self.db.rehearsal() if dry_run else self.db.write() as s:
+            turn = self._in_turn(s, options.owners)
+            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
+            existing = _by_external_id(s, [i.external_id for _, i in inputs])
+            problems += _owner_problems(inputs, owners, existing)
+            if problems:
+                raise RowProblems(merged(problems, labels))
+            run = _Run(self, s, owners, existing, turn, options, dry_run)
+            run.outcome.skipped += list(skipped)
+            return run.write(inputs)
+
+    def _in_turn(self, s: Session, emails: Sequence[str]) -> Iterator[models.User] | None:
+        """The reps of `--owner`, in turn; ServiceError for one who cannot take leads."""
+        if not emails:
+            return None
+        found = self._reps_by_email(s, emails)
+        reps = []
+        for email in emails:
+            u = found.get(email.strip().lower())
+            if u is None or u.role != domain.Role.REP:
+                raise ServiceError(400, "bad_owner", f"--owner {email}: not a rep")
+            if not u.active:
+                raise ServiceError(400, "bad_owner", f"--owner {email}: deactivated")
+            reps.append(u)
+        return itertools.cycle(reps)
+
+
+class _Run:
+    """One import's writes, in one transaction."""
+
+    def __init__(
+        self,
+        backend: Any,
+        s: Session,
+        owners: dict[str, models.User],
+        existing: dict[str, models.Lead],
+        turn: Iterator[models.User] | None,
+        options: ImportOptions,
+        dry_run: bool,
+    ):
+        self.backend = backend
+        self.s = s
+        self.owners = owners
+        self.existing = existing
+        self.turn = turn
+        self.options = options
+        self.dry_run = dry_run
+        self.now: datetime = utcnow()
+        self.seqs = SeqAllocator(s)
+        self.outcome = ImportOutcome()
+        self.new_rows: list[models.Lead] = []
+
+    def owner_of(self, item: domain.LeadInput) -> models.User | None:
+        """The row's owner, else the next `--owner` (a new lead only: see callers)."""
+        if item.owner:
+            return self.owners[item.owner.lower()]
+        return next(self.turn) if self.turn is not None else None
+
+    def write(self, inputs: list[tuple[str, domain.LeadInput]]) -> ImportOutcome:
+        for label, item in inputs:
+            lead = self.existing.get(item.external_id)
+            if lead is None:
+                self.create(label, item)
+            else:
+                self.update(label, lead, item)
+        if not self.dry_run:  # a dry run writes nothing, not even the change log
+            self.s.add_all(self.new_rows)
+            self.seqs.close()
+        return self.outcome
+
+    def create(self, label: str, item: domain.LeadInput) -> None:
+        lead = _new_lead(item, self.owner_of(item), self.seqs, self.now)
+        self.new_rows.append(lead)
+        self.outcome.created += 1
+
+    def update(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        owner = self.owners[item.owner.lower()] if item.owner else None
+        changed = self.backend._update_lead(lead, item)
+        if owner is not None and lead.owner_id != owner.id:
+            if not self.dry_run:
+                self.backend._reassign(self.s, lead, owner, self.seqs, self.now)
+            changed = True
+        if changed:
+            self.bump(lead, "update")
+            self.outcome.updated += 1
+        else:
+            self.outcome.unchanged += 1
+
+    def bump(self, lead: models.Lead, kind: str) -> None:
+        lead.version += 1
+        lead.seq = self.seqs.next(lead.id, kind)
+        lead.updated_at = self.now
