@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from tests.client_support import device
 from tests.support.cli import Ran, run_cli
 from triage.domain import parse_filter
+from triage.protocol import MutationEnvelope
 from triage.server.service import Backend
 
 # A HubSpot contacts export: the label of each property as the header, a trailing comma on
@@ -293,3 +295,74 @@ def test_the_workspace_imports_a_salesforce_report_with_its_map(live, tmp_path) 
                                             "dry_run": "true"}, content=path.read_bytes())  # fmt: skip
     assert r.status_code == 200 and r.json()["unchanged"] == 2 and r.json()["skipped"] == 1
     c.close()
+
+
+def decide(server: Server, rep: str, ref: str, outcome: str, **more: Any) -> dict[str, Any]:
+    """The rep decides the lead, as a push from their client does."""
+    b = server.backend()
+    try:
+        caller = b.rotate_token(rep)[0]
+        mutation = {"seq": 1, "lead_id": b.lead(ref)["id"], "type": "decide",
+                    "outcome": outcome, "at": "2026-11-05T10:00:00Z", **more}  # fmt: skip
+        done = b.push(caller, str(uuid.uuid4()), [MutationEnvelope.model_validate(mutation)])
+    finally:
+        b.close()
+    assert done["results"][0]["status"] == "applied", done
+    return done["results"][0]["lead"]
+
+
+def _native(tmp: Path, name: str, rows: list[str]) -> Path:
+    path = tmp / name
+    header = "external_id,name,email,title,owner,mql_at"
+    path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+    return path
+
+
+def test_a_new_lead_with_an_open_leads_email_is_linked_to_it(server: Server, tmp_path) -> None:
+    first = _native(tmp_path, "a.csv", ["HS-1,Jane Doe,Jane@Acme.example,CTO,ann@example.com,"
+                                        "2026-11-01T09:00:00Z"])  # fmt: skip
+    server("import", str(first))
+    second = _native(tmp_path, "b.csv", [
+        "SF-9,Jane Doe,jane@acme.EXAMPLE,Chief Technology Officer,bob@example.com,",
+        "SF-10,J. Doe,JANE@acme.example,,,",  # the same email twice in one file
+        "SF-11,Other,other@acme.example,,,",
+    ])  # fmt: skip
+    ran = server("import", str(second))
+    assert "3 created, 0 updated, 0 unchanged, 2 possible duplicates" in ran.stdout
+    assert "line 2: possible duplicate of HS-1 (Jane Doe)" in ran.stdout
+    assert "line 3: possible duplicate of HS-1 (Jane Doe)" in ran.stdout
+    hs1 = server.lead("HS-1")
+    sf9 = server.lead("SF-9")
+    assert sf9["duplicate_of"] == {"id": hs1["id"], "external_id": "HS-1", "name": "Jane Doe",
+                                   "owner": "ann@example.com"}  # fmt: skip
+    assert server.lead("SF-10")["duplicate_of"]["external_id"] == "HS-1"
+    assert "duplicate_of" not in server.lead("SF-11") and "duplicate_of" not in hs1
+    again = server("import", str(second))
+    assert "0 created, 0 updated, 3 unchanged" in again.stdout
+    # the rep who owns the new lead sees what it may duplicate
+    b = server.backend()
+    try:
+        bob = b.rotate_token("bob@example.com")[0]
+        pulled = {x["external_id"]: x for x in b.pull(bob, 0, 100, None)["leads"]}
+    finally:
+        b.close()
+    assert pulled["SF-9"]["duplicate_of"]["external_id"] == "HS-1"
+
+
+def test_on_duplicate_skip_and_update(server: Server, tmp_path) -> None:
+    server("import", str(_native(tmp_path, "a.csv", ["HS-1,Jane Doe,jane@acme.example,CTO,,"])))
+    row = ["SF-9,Jane Doe,JANE@acme.example,Chief Technology Officer,,"]
+    ran = server("import", str(_native(tmp_path, "b.csv", row)), "--on-duplicate", "skip")
+    assert (
+        "0 created" in ran.stdout and "line 2: skipped: the email of open lead HS-1" in ran.stdout
+    )
+    ran = server("import", str(_native(tmp_path, "b.csv", row)), "--on-duplicate", "update")
+    assert "0 created, 1 updated" in ran.stdout
+    assert server.counts()["leads"] == 1
+    assert server.lead("HS-1")["title"] == "Chief Technology Officer"
+    # a decided lead is not "open": a new lead with its email is not linked to it
+    server("assign", "HS-1", "ann@example.com")
+    decide(server, "ann@example.com", "HS-1", "accept")
+    ran = server("import", str(_native(tmp_path, "c.csv", ["SF-12,Jane,jane@acme.example,,,"])))
+    assert ran.stdout.endswith("c.csv: 1 created, 0 updated, 0 unchanged\n")
+    assert "duplicate_of" not in server.lead("SF-12")

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
-from triage.server.services.common import RowProblems, ServiceError
+from triage.server.services.common import RowProblems, ServiceError, _chunks
 from triage.server.services.leads import (
     _by_external_id,
     _new_lead,
@@ -138,6 +139,21 @@ class ImportsMixin:
         return itertools.cycle(reps)
 
 
+def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
+    """Open leads by their email, lowercased (the oldest when several share one)."""
+    found: dict[str, models.Lead] = {}
+    for chunk in _chunks(sorted(emails)):
+        q = (
+            select(models.Lead)
+            .where(func.lower(models.Lead.email).in_(chunk))
+            .where(models.Lead.status == domain.Status.OPEN.value)
+            .order_by(models.Lead.created_at, models.Lead.id)
+        )
+        for lead in s.execute(q).scalars():
+            found.setdefault(lead.email.lower(), lead)
+    return found
+
+
 class _Run:
     """One import's writes, in one transaction."""
 
@@ -170,6 +186,8 @@ class _Run:
         return next(self.turn) if self.turn is not None else None
 
     def write(self, inputs: list[tuple[str, domain.LeadInput]]) -> ImportOutcome:
+        fresh = {i.email.lower() for _, i in inputs if i.external_id not in self.existing}
+        self.open_by_email = _open_by_email(self.s, fresh)
         for label, item in inputs:
             lead = self.existing.get(item.external_id)
             if lead is None:
@@ -182,9 +200,28 @@ class _Run:
         return self.outcome
 
     def create(self, label: str, item: domain.LeadInput) -> None:
+        key = item.email.lower()
+        other = self.open_by_email.get(key)
+        if other is not None and self.options.on_duplicate == "skip":
+            self.outcome.skipped.append((label, f"the email of open lead {other.external_id}"))
+            return
+        if other is not None and self.options.on_duplicate == "update":
+            self.outcome.linked.append((label, f"{other.external_id}, updated with this row"))
+            self.update(label, other, item)
+            return
         lead = _new_lead(item, self.owner_of(item), self.seqs, self.now)
+        if other is not None:
+            lead.duplicate_of = self.described(other)
+            self.outcome.linked.append((label, f"{other.external_id} ({other.name})"))
+        self.open_by_email.setdefault(key, lead)
         self.new_rows.append(lead)
         self.outcome.created += 1
+
+    def described(self, other: models.Lead) -> dict[str, str]:
+        """What a rep is shown of the lead a new one may duplicate."""
+        owner = self.s.get(models.User, other.owner_id) if other.owner_id else None
+        found = {"id": other.id, "external_id": other.external_id, "name": other.name}
+        return found | ({"owner": owner.email} if owner else {})
 
     def update(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
         owner = self.owners[item.owner.lower()] if item.owner else None
