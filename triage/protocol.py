@@ -270,7 +270,9 @@ class FeedbackEvent(Wire):
     # Consumers ignore kinds they do not know; kinds are added, never renamed.
     # "reassign": marketing reassigned a decided lead (--force); its decision no longer
     # stands and the lead is open again for `rep`, the new owner.
-    kind: Literal["decide", "reopen", "reassign"]
+    # "recycle": an import brought a newer MQL of a nurtured or rejected lead: a new cycle;
+    # the decision of `rep` (who made it) no longer stands and the lead is open again.
+    kind: Literal["decide", "reopen", "reassign", "recycle"]
     outcome: OutcomeStr | None = None
     reason: str | None = None
     note: str | None = None

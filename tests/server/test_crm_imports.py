@@ -366,3 +366,88 @@ def test_on_duplicate_skip_and_update(server: Server, tmp_path) -> None:
     ran = server("import", str(_native(tmp_path, "c.csv", ["SF-12,Jane,jane@acme.example,,,"])))
     assert ran.stdout.endswith("c.csv: 1 created, 0 updated, 0 unchanged\n")
     assert "duplicate_of" not in server.lead("SF-12")
+
+
+def test_a_newer_mql_brings_a_nurtured_or_rejected_lead_back(server: Server, tmp_path) -> None:
+    rows = ["N-1,Nia,nia@x.example,,ann@example.com,2026-11-01T09:00:00Z",
+            "R-1,Rob,rob@x.example,,ann@example.com,2026-11-01T09:00:00Z",
+            "R-2,Rae,rae@x.example,,ann@example.com,2026-11-01T09:00:00Z",
+            "A-1,Abe,abe@x.example,,ann@example.com,2026-11-01T09:00:00Z"]  # fmt: skip
+    server("import", str(_native(tmp_path, "first.csv", rows)))
+    decide(server, "ann@example.com", "N-1", "nurture", reason="timing_later")
+    decide(server, "ann@example.com", "R-1", "reject", reason="no_budget")
+    decide(server, "ann@example.com", "R-2", "reject", reason="no_need")
+    decide(server, "ann@example.com", "A-1", "accept")
+    ann = server.backend()
+    try:
+        cursor = ann.pull(ann.rotate_token("ann@example.com")[0], 0, 100, None)["cursor"]
+    finally:
+        ann.close()
+    same = server("import", str(_native(tmp_path, "first.csv", rows)))
+    assert "0 created, 0 updated, 4 unchanged" in same.stdout  # the same MQL: nothing
+    newer = [r.replace("2026-11-01T09:00:00Z", "2026-12-01T09:00:00Z") for r in rows]
+    newer[1] = newer[1].replace("ann@example.com", "")  # no owner in the row: --owner
+    newer[2] = newer[2].replace("ann@example.com", "")
+    path = _native(tmp_path, "newer.csv", newer)
+    dry = server("import", str(path), "--dry-run")
+    assert "would be 0 created, 1 updated, 0 unchanged, 3 new cycles" in dry.stdout
+    assert server.lead("N-1")["status"] == "nurture"  # the dry run changed nothing
+    server("user", "deactivate", "ann@example.com")
+    ran = server("import", str(path).replace("newer", "newer"), "--owner", "bob@example.com",
+                 check=False)  # fmt: skip
+    assert ran.returncode == 1 and "owner ann@example.com is deactivated" in ran.stderr
+    server("user", "activate", "ann@example.com")
+    ran = server("import", str(path), "--owner", "bob@example.com")
+    assert "line 2: new cycle: nurture (timing_later) -> open for ann@example.com" in ran.stdout
+    assert "line 3: new cycle: rejected (no_budget) -> open for bob@example.com" in ran.stdout
+    nia = server.lead("N-1")
+    assert nia["status"] == "open" and nia["decision"] is None and nia["owner"] == "ann@example.com"
+    assert nia["mql_at"] == "2026-12-01T09:00:00Z"
+    assert [(h["outcome"], h["reason"], h["by"]) for h in nia["history"]] == [
+        ("nurture", "timing_later", "ann@example.com")]  # fmt: skip
+    assert server.lead("R-1")["owner"] == "bob@example.com"
+    assert server.lead("A-1")["status"] == "accepted"  # an accepted lead stays accepted
+    b = server.backend()
+    try:
+        pulled = b.pull(b.rotate_token("ann@example.com")[0], cursor, 100, None)
+        kinds = [e["kind"] for e in b.feedback(0, 100)["events"]]
+    finally:
+        b.close()
+    back = {x["external_id"]: x for x in pulled["leads"]}
+    assert back["N-1"]["status"] == "open" and back["N-1"]["history"][0]["reason"] == "timing_later"
+    assert server.lead("R-1")["id"] in pulled["revoked"]  # now bob's
+    assert kinds.count("recycle") == 3
+
+
+def test_a_recycled_lead_of_a_departed_rep_is_left_unassigned(server: Server, tmp_path) -> None:
+    row = "R-9,Rae,rae@x.example,,ann@example.com,2026-11-01T09:00:00Z"
+    server("import", str(_native(tmp_path, "a.csv", [row])))
+    decide(server, "ann@example.com", "R-9", "reject", reason="no_need")
+    server("user", "deactivate", "ann@example.com")
+    later = row.replace("ann@example.com", "").replace("2026-11-01", "2026-12-01")
+    ran = server("import", str(_native(tmp_path, "b.csv", [later])))
+    assert "new cycle: rejected (no_need) -> open, unassigned" in ran.stdout
+    rae = server.lead("R-9")
+    assert rae["status"] == "open" and rae["owner"] is None and rae["assigned_at"] is None
+
+
+def test_a_recycled_leads_history_and_the_reports_still_read(live, tmp_path) -> None:
+    from triage.server import reports
+    from triage.server.api.deps import run_report
+
+    live.upsert([{"external_id": "N-5", "name": "Nia", "email": "nia@x.example",
+                  "owner": "ann@example.com", "mql_at": "2026-11-01T09:00:00Z"}])  # fmt: skip
+    server = Server(live.backend.db.url, tmp_path)
+    decide(server, "ann@example.com", "N-5", "nurture", reason="timing_later")
+    live.upsert([{"external_id": "N-5", "name": "Nia", "email": "nia@x.example",
+                  "mql_at": "2026-12-01T09:00:00Z"}])  # fmt: skip
+    found = run_report(live.backend, lambda c, x: reports.lead_history(c, x, "N-5"))
+    kinds = [t["kind"] for t in found["timeline"]]
+    assert "recycle" in kinds and "decision (earlier cycle)" in kinds, kinds
+    for path in ("/v1/reports/overview", "/v1/reports/reps", "/v1/reports/nurture",
+                 "/v1/reports/leads/N-5", "/v1/feedback"):  # fmt: skip
+        assert live.mo.get(path).status_code == 200, path
+    page = live.mo.get("/v1/feedback").json()
+    assert (
+        page["events"][-1]["kind"] == "recycle" and page["events"][-1]["rep"] == "ann@example.com"
+    )

@@ -21,6 +21,7 @@ from triage.server.services.leads import (
     _new_lead,
     _owner_problems,
     _parse_rows,
+    recycles,
 )
 
 ON_DUPLICATE = ("link", "skip", "update")
@@ -154,6 +155,21 @@ def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
     return found
 
 
+def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> str:
+    reason = f" ({decision['reason']})" if decision.get("reason") else ""
+    to = f"open for {owner.email}" if owner else "open, unassigned"
+    return f"{status}{reason} -> {to}"
+
+
+def _revoke(s: Session, user_id: int, lead_id: str, seq: int) -> None:
+    """The lead leaves `user_id`'s queue at change `seq` (a revocation in their pull)."""
+    found = s.get(models.Revocation, (user_id, lead_id))
+    if found is None:
+        s.add(models.Revocation(user_id=user_id, lead_id=lead_id, seq=seq))
+    else:
+        found.seq = seq
+
+
 class _Run:
     """One import's writes, in one transaction."""
 
@@ -224,6 +240,9 @@ class _Run:
         return found | ({"owner": owner.email} if owner else {})
 
     def update(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        if recycles(lead, item):
+            self.recycle(label, lead, item)
+            return
         owner = self.owners[item.owner.lower()] if item.owner else None
         changed = self.backend._update_lead(lead, item)
         if owner is not None and lead.owner_id != owner.id:
@@ -235,6 +254,40 @@ class _Run:
             self.outcome.updated += 1
         else:
             self.outcome.unchanged += 1
+
+    def recycle(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        """A newer MQL of a nurtured or rejected lead: a new cycle. Its decision joins its
+        history; it is open again for the row's owner, else the next `--owner`, else its
+        previous owner while an active rep, else no one; its SLA clock starts again."""
+        s = self.s
+        previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
+        owner = self.owner_of(item)
+        if owner is None and previous is not None and previous.active:
+            owner = previous if previous.role == domain.Role.REP else None
+        decision = dict(lead.decision or {})
+        self.backend._update_lead(lead, item)
+        self.outcome.recycled.append((label, _ended(lead.status, decision, owner)))
+        if self.dry_run:
+            return
+        self.backend._set_aside(s, lead, owner, None, self.now, cause="newer_mql")
+        if owner is None:
+            lead.owner_id, lead.assigned_at = None, None
+            lead.seq = self.seqs.next(lead.id, "cycle")
+            if previous is not None:
+                _revoke(s, previous.id, lead.id, lead.seq)
+        elif previous is None or owner.id != previous.id:
+            self.backend._reassign(s, lead, owner, self.seqs, self.now)
+        else:
+            lead.assigned_at = self.now  # a new cycle: the SLA clock starts again
+            lead.seq = self.seqs.next(lead.id, "cycle")
+        if previous is not None:  # the feedback stream: this decision no longer stands
+            s.add(models.Event(
+                seq=lead.seq, lead_id=lead.id, user_id=previous.id, kind="recycle",
+                client_at=self.now, effective_at=self.now, received_at=self.now,
+                decision_id=decision.get("id"),
+            ))  # fmt: skip
+        lead.version += 1
+        lead.updated_at = self.now
 
     def bump(self, lead: models.Lead, kind: str) -> None:
         lead.version += 1

@@ -153,10 +153,15 @@ class LeadsMixin:
 
     @staticmethod
     def _set_aside(
-        s: Session, lead: models.Lead, owner: models.User, by: str | None, now: datetime
+        s: Session,
+        lead: models.Lead,
+        owner: models.User | None,
+        by: str | None,
+        now: datetime,
+        cause: str | None = None,
     ) -> None:
         """End the lead's cycle: its decision, note included, joins its history; the lead
-        is open again."""
+        is open again. `cause`: why, when not a reassignment ("newer_mql": an import)."""
         previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
         entry = {
             **(lead.decision or {"outcome": None}),
@@ -165,7 +170,8 @@ class LeadsMixin:
             "bant": lead.bant,
             "ended_at": _iso(now),
             "ended_by": by,
-            "reassigned_to": owner.email,
+            "reassigned_to": owner.email if owner else None,
+            **({"cause": cause} if cause else {}),
         }
         lead.history = [*(lead.history or []), entry]
         lead.status = domain.Status.OPEN.value
@@ -251,18 +257,33 @@ def _owner_problems(
             problems.append((label, [f"owner {item.owner} is not a rep"]))
             continue
         lead = existing.get(item.external_id)
-        if lead is not None and lead.owner_id == u.id:
-            continue
+        if lead is not None and lead.owner_id == u.id and not recycles(lead, item):
+            continue  # a new cycle is a new assignment: checked below
         # A deactivated rep keeps the leads they have; no lead is given to them.
         if not u.active:
             problems.append((label, [f"owner {item.owner} is deactivated"]))
-        elif lead is not None and lead.status != domain.Status.OPEN.value:
+        elif (
+            lead is not None
+            and lead.status != domain.Status.OPEN.value
+            and not recycles(lead, item)
+        ):
             by = (lead.decision or {}).get("by") or "its owner"
             problems.append(
                 (label, [f"{item.external_id} was {lead.status} by {by}; a decided lead "
                          "changes owner only with `triage server assign --force`"])
             )  # fmt: skip
     return problems
+
+
+RECYCLED = (domain.Status.NURTURE.value, domain.Status.REJECTED.value)
+
+
+def recycles(lead: models.Lead, item: domain.LeadInput) -> bool:
+    """A row that starts a new cycle of a nurtured or rejected lead: a newer MQL time."""
+    if lead.status not in RECYCLED or "mql_at" not in item.fields:
+        return False
+    newer = _utc(item.fields["mql_at"])
+    return lead.mql_at is None or (newer is not None and newer > _utc(lead.mql_at))
 
 
 def _new_lead(
