@@ -451,3 +451,13 @@ def test_a_recycled_leads_history_and_the_reports_still_read(live, tmp_path) -> 
     assert (
         page["events"][-1]["kind"] == "recycle" and page["events"][-1]["rep"] == "ann@example.com"
     )
+
+
+def test_the_workspace_lead_page_says_none_for_no_score(live) -> None:
+    from tests.server.test_web import signed_in
+
+    live.upsert([{"external_id": "U-1", "name": "Una", "email": "una@x.example"}])
+    c, _ = signed_in(live.url, live.mo.token)
+    page = c.get("/web/leads/U-1")
+    assert page.status_code == 200 and "<dt>Score</dt><dd>none</dd>" in page.text
+    c.close()
