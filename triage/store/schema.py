@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -209,7 +210,8 @@ def _migration_8(conn: sqlite3.Connection) -> None:
         )
     ]
     table = sql.replace("score INTEGER NOT NULL", "score INTEGER", 1)
-    conn.execute(table.replace("CREATE TABLE leads", "CREATE TABLE leads_new", 1))
+    # (a table renamed before is recorded as CREATE TABLE "leads")
+    conn.execute(re.sub(r'^CREATE TABLE\s+"?leads"?', "CREATE TABLE leads_new", table, count=1))
     conn.execute("INSERT INTO leads_new SELECT * FROM leads")
     conn.execute("DROP TABLE leads")
     conn.execute("ALTER TABLE leads_new RENAME TO leads")
