@@ -224,7 +224,7 @@ def _marketing_parsers(ssub: Any) -> None:
     p = _server_command(
         ssub, "import", "import_file", "load leads from a .csv or .jsonl file (all or nothing)"
     )
-    p.add_argument("file", type=Path)
+    _import_options(p)
     p = _server_command(ssub, "assign", "assign", "assign a lead (id or external_id) to a rep")
     p.add_argument("lead_id")
     p.add_argument("email")
@@ -244,6 +244,38 @@ def _marketing_parsers(ssub: Any) -> None:
     )
     p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+
+def _import_options(p: argparse.ArgumentParser) -> None:
+    """`server import`: a CRM export through a map, checked first if asked, given to reps."""
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--map",
+        metavar="hubspot|salesforce|MAP.toml",
+        help="read a CRM export: a HubSpot contacts export, a Salesforce Leads report, or a "
+        "map file (columns to fields); without it the file has Triage's own columns",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would be created, updated, unchanged "
+        "and every problem by line; write nothing",
+    )  # fmt: skip
+    p.add_argument(
+        "--strict", action="store_true", help="refuse columns the map does not place (by "
+        "default they become the leads' attributes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--encoding", metavar="ENC", help="the file's encoding (default UTF-8, with or without "
+        "a byte order mark), e.g. cp1252",
+    )  # fmt: skip
+    p.add_argument(
+        "--owner", metavar="EMAIL[,EMAIL...]", help="give new leads whose row names no owner "
+        "to these reps, in turn",
+    )  # fmt: skip
+    p.add_argument(
+        "--on-duplicate", choices=["link", "skip", "update"], default="link",
+        help="a new lead with the email of an open lead: link it to that lead (default), "
+        "skip the row, or update that lead with it",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -287,6 +287,10 @@ def queue(args: argparse.Namespace) -> int:
     return run(_queue, args)
 
 
+def _score(score: int | None) -> str:
+    return "-" if score is None else str(score)
+
+
 def _queue(args: argparse.Namespace) -> int:
     flt = domain.parse_filter(" ".join(args.filter or []))
     if flt.errors:
@@ -333,7 +337,7 @@ def _queue(args: argparse.Namespace) -> int:
             domain.terminal_text(v or "-") for v in (r.name, r.company, r.source, r.campaign)
         )  # the store holds clean text already; a table cell is checked once more
         print(
-            f"{r.id:<13} {r.score:>3} {bant} {age:>6.1f}h{flag} {name[:24]:<24} "
+            f"{r.id:<13} {_score(r.score):>3} {bant} {age:>6.1f}h{flag} {name[:24]:<24} "
             f"{company[:20]:<20} {source}/{campaign}"
         )
     shown = f"{len(rows)} of {total}" if total > len(rows) else f"{total}"
@@ -670,7 +674,7 @@ def _queue_and_decide(sub: Any, lazy: Any) -> None:
         "queue",
         help="list your open leads",
         description="List leads from the local queue (works offline). FILTER uses the TUI's "
-        "language: free words (name, company, title, email, campaign, source), source:, campaign:, score:<N, score:>N, bant:budget=no, "
+        "language: free words (name, company, title, email, campaign, source), source:, campaign:, score:<N, score:>N, bant:budget=no, attr:KEY=VALUE, "
         "age:>24h, status:rejected.",
     )
     p.add_argument("filter", nargs="*", metavar="FILTER")

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from triage import domain
 
@@ -134,7 +134,8 @@ class LeadWire(Wire):
     country: str | None = None
     source: str | None = None
     campaign: str | None = None
-    score: int = Field(0, ge=0, le=100)
+    # Optional: left out for a lead with no score (an older client reads 0).
+    score: int | None = Field(None, ge=0, le=100)
     mql_at: datetime | None = None
     assigned_at: datetime | None = None
     owner: str | None = None
@@ -146,6 +147,12 @@ class LeadWire(Wire):
     # Optional (left out when empty; an older server never sends it, an older client
     # ignores it): earlier cycles' decisions, oldest first.
     history: list[HistoryWire] = []
+    # Optional (left out when empty; an older client ignores them): what marketing's file
+    # said beyond Triage's fields (text, numbers, true/false; dates as ISO 8601 text), and
+    # the open lead with the same email this one may duplicate ({id, external_id, name,
+    # owner}).
+    attributes: dict[str, StrictBool | StrictInt | float | str] = {}
+    duplicate_of: dict[str, str] = {}
 
 
 class PullResponse(Wire):
@@ -258,7 +265,9 @@ class FeedbackEvent(Wire):
     # Consumers ignore kinds they do not know; kinds are added, never renamed.
     # "reassign": marketing reassigned a decided lead (--force); its decision no longer
     # stands and the lead is open again for `rep`, the new owner.
-    kind: Literal["decide", "reopen", "reassign"]
+    # "recycle": an import brought a newer MQL of a nurtured or rejected lead: a new cycle;
+    # the decision of `rep` (who made it) no longer stands and the lead is open again.
+    kind: Literal["decide", "reopen", "reassign", "recycle"]
     outcome: OutcomeStr | None = None
     reason: str | None = None
     note: str | None = None
@@ -374,4 +383,6 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
             domain.PastDecision(domain.Outcome(h.outcome), h.reason, domain.parse_time(h.at), h.by)
             for h in w.history
         ),
+        attributes=dict(w.attributes),
+        duplicate_of=dict(w.duplicate_of),
     )

@@ -9,11 +9,21 @@ No I/O, and nothing of ours above it is imported here. One room per job:
   filters.py    the queue's filter language
   text.py       control characters, terminal-safe text, folding for search
   imports.py    rows of an import file or a marketing upsert, validated
+  attributes.py a lead's attributes: keys, typed values, their bounds
 Everything public is also here, so `from triage import domain; domain.Lead` works.
 """
 
 from __future__ import annotations
 
+from triage.domain.attributes import (  # noqa: F401
+    MAX_ATTRIBUTES,
+    MAX_KEY,
+    MAX_VALUE,
+    attribute_key,
+    attribute_problems,
+    attribute_text,
+    typed_value,
+)
 from triage.domain.codec import (  # noqa: F401
     FIELD_NAMES,
     LEAD_FIELDS,
@@ -51,6 +61,7 @@ from triage.domain.imports import (  # noqa: F401
     LeadInput,
     is_email,
     parse_import_row,
+    whole_number,
 )
 from triage.domain.lead import (  # noqa: F401
     ANSWER_CYCLE,

@@ -21,7 +21,9 @@ class LeadField:
     kind: str  # text | int | time | map | activities | bant | status | decision | history
     required: bool = False
     imported: bool = False  # an import row may set it (as a column of the same name)
-    optional_on_wire: bool = False  # left out of the JSON when empty (added to protocol v1)
+    # Left out of the JSON when None or empty (added to protocol v1 after it was first
+    # written, or "no value" that an older client must not see as null: a missing score).
+    optional_on_wire: bool = False
 
 
 LEAD_FIELDS: tuple[LeadField, ...] = (
@@ -38,7 +40,7 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
     LeadField("country", "text", imported=True),
     LeadField("source", "text", imported=True),
     LeadField("campaign", "text", imported=True),
-    LeadField("score", "int", imported=True),
+    LeadField("score", "int", imported=True, optional_on_wire=True),
     LeadField("mql_at", "time", imported=True),
     LeadField("assigned_at", "time"),
     LeadField("owner", "text", imported=True),
@@ -48,6 +50,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
     LeadField("status", "status"),
     LeadField("decision", "decision"),
     LeadField("history", "history", optional_on_wire=True),
+    LeadField("attributes", "map", imported=True, optional_on_wire=True),
+    LeadField("duplicate_of", "map", optional_on_wire=True),
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS)
 TEXT_FIELDS: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS if f.kind == "text")
@@ -134,12 +138,12 @@ def _compile() -> tuple[Any, Any]:
     for f in LEAD_FIELDS:
         expr = _TO_JSON[f.kind].format(v=f"lead.{f.name}")
         if f.optional_on_wire:
-            optional += [f"    if lead.{f.name}:", f"        d[{f.name!r}] = {expr}"]
+            test = f"lead.{f.name} is not None" if f.kind == "int" else f"lead.{f.name}"
+            optional += [f"    if {test}:", f"        d[{f.name!r}] = {expr}"]
         else:
             out_lines.append(f"        {f.name!r}: {expr},")
         value = f"d[{f.name!r}]" if f.required else f"d.get({f.name!r})"
-        conv = "(0 if {v} is None else {v})" if f.name == "score" else _FROM_JSON[f.kind]
-        in_items.append(f"        {f.name}={conv.format(v=value)},")
+        in_items.append(f"        {f.name}={_FROM_JSON[f.kind].format(v=value)},")
     out_lines += ["    }", *optional, "    return d"]
     source = "\n".join(out_lines) + "\n\ndef lead_from_dict(d):\n    return _Lead(\n"
     source += "\n".join(in_items) + "\n    )\n"
@@ -158,7 +162,7 @@ _lead_to_dict, _lead_from_dict = _compile()
 
 def lead_to_dict(lead: Lead) -> dict[str, Any]:
     """A lead as the JSON object of protocol v1 (the store keeps leads in this form too);
-    a field marked optional_on_wire is left out when empty."""
+    a field marked optional_on_wire is left out when empty (a score when None)."""
     return _lead_to_dict(lead)
 
 

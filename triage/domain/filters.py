@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from triage.domain.attributes import attribute_key
 from triage.domain.lead import BANT_KEYS, Answer, Status
 from triage.domain.text import fold
 
@@ -24,6 +25,8 @@ class Filter:
     age_gt_hours: float | None = None
     age_lt_hours: float | None = None
     status: tuple[str, ...] = ()
+    # (attribute key, folded value as domain.attribute_text writes it; None: has the key)
+    attributes: tuple[tuple[str, str | None], ...] = ()
     errors: tuple[str, ...] = ()
 
     @property
@@ -34,7 +37,7 @@ class Filter:
 _DURATION = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)([hdw]?)$", re.ASCII)
 _UNITS = {"": 1.0, "h": 1.0, "d": 24.0, "w": 168.0}
 _MAX_AGE_HOURS = 100 * 366 * 24.0
-FILTER_KEYS = ("source", "campaign", "score", "bant", "age", "status")
+FILTER_KEYS = ("source", "campaign", "score", "bant", "age", "status", "attr")
 _FILTER_KEY = re.compile(r"^[a-z_]+$")
 
 
@@ -43,12 +46,13 @@ def parse_filter(query: str) -> Filter:
 
     Free words match name, company, title, email, campaign and source, with case and
     accents folded (domain.fold); tokens: `source:webinar`, `campaign:q3-launch`,
-    `score:<20`, `score:>70` (0 to 100), `bant:budget=no`, `age:>24h` (h, d, w, on the
-    SLA clock), `status:open`. Unknown keys and malformed or out-of-range tokens are
+    `score:<20`, `score:>70` (0 to 100; a lead with no score matches neither),
+    `bant:budget=no`, `age:>24h` (h, d, w, on the SLA clock), `status:open`,
+    `attr:segment=retail` (an attribute, its value folded; `attr:segment`: has it). Unknown keys and malformed or out-of-range tokens are
     reported in `errors` and otherwise ignored, so typing never fails.
     """
     parts: dict[str, Any] = {"text": [], "source": [], "campaign": [], "status": [],
-                             "bant": [], "errors": []}  # fmt: skip
+                             "bant": [], "attributes": [], "errors": []}  # fmt: skip
     for token in query.split():
         key, sep, value = token.partition(":")
         key = key.lower()
@@ -117,7 +121,16 @@ def _age(value: str, parts: dict[str, Any]) -> str | None:
     return None
 
 
+def _attr(value: str, parts: dict[str, Any]) -> str | None:
+    name, eq, wanted = value.partition("=")
+    key = attribute_key(name)
+    if not key or (eq and not wanted):
+        return "use attr:KEY=VALUE or attr:KEY"
+    parts["attributes"].append((key, fold(wanted) if eq else None))
+    return None
+
+
 _TOKENS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {
     "source": _source, "campaign": _campaign, "status": _status, "score": _score,
-    "bant": _bant, "age": _age,
+    "bant": _bant, "age": _age, "attr": _attr,
 }  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.domain.attributes import attribute_problems
 from triage.domain.codec import PROFILE_FIELDS
 from triage.domain.dates import parse_time
 from triage.domain.lead import BANT_KEYS, Activity
@@ -16,7 +17,7 @@ IMPORT_REQUIRED = ("external_id", "name", "email")
 IMPORT_OPTIONAL = (
     "phone", "title", "company", "industry", "company_size", "country", "source",
     "campaign", "score", "mql_at", "owner", "evidence_budget", "evidence_authority",
-    "evidence_need", "evidence_timing", "activities",
+    "evidence_need", "evidence_timing", "activities", "attributes",
 )  # fmt: skip
 IMPORT_KEYS = IMPORT_REQUIRED + IMPORT_OPTIONAL
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,6 +40,7 @@ class LeadInput:
     owner: str | None = None  # an email; None when the row leaves the owner alone
     evidence: dict[str, str] = field(default_factory=dict)
     activities: tuple[Activity, ...] | None = None
+    attributes: dict[str, Any] | None = None  # None: the row leaves them alone
 
 
 def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str]]:
@@ -61,10 +63,36 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
         key: value for key in BANT_KEYS if (value := reader.text(f"evidence_{key}", multiline=True))
     }
     activities = reader.activities()
+    attributes = None
+    if "attributes" in row:
+        attributes, problems = attribute_problems(row["attributes"])
+        reader.problems += problems
     if reader.problems:
         return None, reader.problems
     assert external_id and name and email
-    return LeadInput(external_id, name, email, fields, owner, evidence, activities), []
+    return LeadInput(external_id, name, email, fields, owner, evidence, activities, attributes), []
+
+
+def whole_number(raw: Any) -> int:
+    """A whole number written as one: 12, "12", 12.0, "12.0" (spreadsheets write that),
+    never true or 12.5. Raises ValueError."""
+    if isinstance(raw, bool):
+        raise ValueError("not a number")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if len(text) > 40:
+            raise ValueError("too long")
+        try:
+            return int(text)
+        except ValueError:
+            raw = float(text)
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise ValueError("not whole")
+        return int(raw)
+    if isinstance(raw, int):
+        return raw
+    raise ValueError("not a number")
 
 
 class _RowReader:
@@ -105,13 +133,7 @@ class _RowReader:
         if raw in (None, ""):
             return {}
         try:
-            if isinstance(raw, bool):
-                raise ValueError
-            score = int(str(raw).strip()) if not isinstance(raw, (int, float)) else raw
-            if isinstance(score, float):
-                if not score.is_integer():
-                    raise ValueError
-                score = int(score)
+            score = whole_number(raw)
         except ValueError:
             self.problems.append(f"score must be a whole number, not {quoted(raw)}")
             return {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 BANT_KEYS: tuple[str, ...] = ("budget", "authority", "need", "timing")
 
@@ -101,7 +102,7 @@ class Lead:
     country: str | None = None
     source: str | None = None
     campaign: str | None = None
-    score: int = 0
+    score: int | None = None  # None: no score (an import left it empty), never 0
     mql_at: datetime | None = None
     assigned_at: datetime | None = None
     owner: str | None = None
@@ -111,6 +112,10 @@ class Lead:
     status: Status = Status.OPEN
     decision: Decision | None = None
     history: tuple[PastDecision, ...] = ()  # earlier cycles, oldest first
+    # What marketing's file said beyond Triage's fields (domain.attributes), and the open
+    # lead with the same email this one may duplicate: {id, external_id, name, owner}.
+    attributes: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: dict[str, str] = field(default_factory=dict)
 
     def bant_answer(self, key: str) -> Answer:
         try:

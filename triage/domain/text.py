@@ -55,6 +55,11 @@ def _needs_cleaning(lead: Lead) -> bool:
     )  # fmt: skip
     if _CONTROL.search(single):
         return True
+    if lead.attributes or lead.duplicate_of:
+        texts = [*lead.attributes, *lead.duplicate_of.values(), *lead.duplicate_of]
+        texts += [v for v in lead.attributes.values() if isinstance(v, str)]
+        if _CONTROL.search("|".join(texts)):
+            return True
     multi = "|".join(lead.evidence.values())
     if lead.activities:
         if _CONTROL.search("|".join([a.kind for a in lead.activities])):
@@ -97,6 +102,11 @@ def clean_lead(lead: Lead) -> Lead:
             for a in lead.activities
         ),
         decision=decision,
+        attributes={
+            terminal_text(k): terminal_text(v) if isinstance(v, str) else v
+            for k, v in lead.attributes.items()
+        },
+        duplicate_of={terminal_text(k): terminal_text(v) for k, v in lead.duplicate_of.items()},
     )
 
 

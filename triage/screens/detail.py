@@ -35,8 +35,37 @@ STATUS_STYLE = {
 }
 
 
+def _score(lead: domain.Lead) -> str:
+    return "none" if lead.score is None else str(lead.score)
+
+
 def _fmt_time(dt) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "–"
+
+
+def _with_import(facts: Content, lead: domain.Lead, app: TriageApp) -> Content:
+    """The lead's facts, then what marketing's import said of it: a possible duplicate, a
+    new cycle after nurture or rejection, and the attributes of marketing's file."""
+    parts: list = [facts]
+
+    def note(label: str, text: str, style: str = "") -> None:
+        parts.extend(["\n", (f"{label:<9}", "bold $text-accent"), (text, style)])
+
+    dup = lead.duplicate_of
+    if dup:
+        other = " ".join(p for p in (dup.get("external_id") or dup.get("id"), dup.get("name")) if p)
+        owner = f" ({dup['owner']})" if dup.get("owner") else ""
+        note("Note", f"possible duplicate of {other}{owner}", "$text-warning")
+    past = lead.history[-1] if lead.history else None
+    if lead.status == domain.Status.OPEN and past and past.outcome != Outcome.ACCEPT:
+        word = "nurture" if past.outcome == Outcome.NURTURE else "rejection"
+        reason = app.reason_label(past.outcome, past.reason) if past.reason else "no reason"
+        note("Note", f"back from {word}: {reason}, {_fmt_time(past.at)[:10]}", "$text-warning")
+    if lead.attributes:
+        shown = (f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
+                 for k, v in lead.attributes.items())  # fmt: skip
+        note("Imported", " · ".join(shown))
+    return Content.assemble(*parts) if len(parts) > 1 else facts
 
 
 # Same ids as the queue's (one remap moves both), but here they decide the shown lead only.
@@ -168,7 +197,7 @@ class LeadDetailScreen(Screen[None]):
                 ],
             ),  # fmt: skip
             "\n",
-            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), str(lead.score))]),
+            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), _score(lead))]),
             "\n",
             *line(
                 "Age",
@@ -179,7 +208,7 @@ class LeadDetailScreen(Screen[None]):
                 ],
             ),  # fmt: skip
         )
-        self.query_one("#lead-facts", Static).update(facts)
+        self.query_one("#lead-facts", Static).update(_with_import(facts, lead, self.triage))
         self.query_one("#bant", BantChecklist).show(lead)
         self._render_activity(lead)
         self._render_history(self.store.history(lead.id), lead)

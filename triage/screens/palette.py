@@ -92,5 +92,9 @@ class TriageCommands(Provider):
                 Content.assemble(*parts),
                 partial(self.triage.open_lead, row.id),
                 text=f"Jump to lead: {row.name}",
-                help=" · ".join(p for p in (row.company, source, f"score {row.score}") if p),
+                help=" · ".join(
+                    p
+                    for p in (row.company, source, row.score is not None and f"score {row.score}")
+                    if p
+                ),
             )

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
-from triage.server.importer import ImportFileError, UnreadableRows, rows_from_bytes
-from triage.server.service import Backend, RowProblems, ServiceError
+from triage.server.importer import ImportFileError, read_bytes
+from triage.server.maps import NATIVE, ImportMap
+from triage.server.service import Backend, ImportOptions, RowProblems, ServiceError
 
 MAX_BULK_ASSIGN = 100_000
 
@@ -35,6 +36,10 @@ class ImportResult:
     rows: int = 0
     problems: list[tuple[str, list[str]]] = field(default_factory=list)
     error: str | None = None  # the file as a whole could not be read
+    skipped: int = 0
+    linked: int = 0
+    recycled: int = 0
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (row, what happened to it)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +55,10 @@ class ImportResult:
             "unchanged": self.unchanged,
             "error": self.error,
             "problems": [{"row": label, "problems": p} for label, p in self.problems],
+            "skipped": self.skipped,
+            "linked": self.linked,
+            "recycled": self.recycled,
+            "notes": [{"row": label, "note": n} for label, n in self.notes],
         }
 
 
@@ -60,24 +69,38 @@ def _line(label: str) -> int:
         return 0
 
 
-def import_file(backend: Backend, name: str, data: bytes, *, dry_run: bool) -> ImportResult:
-    """Check (dry run) or import an uploaded CSV or JSON Lines file, all or nothing."""
+def import_file(
+    backend: Backend,
+    name: str,
+    data: bytes,
+    *,
+    dry_run: bool,
+    import_map: ImportMap = NATIVE,
+    encoding: str | None = None,
+    options: ImportOptions = ImportOptions(),
+) -> ImportResult:
+    """Check (dry run) or import an uploaded CSV or JSON Lines file, all or nothing; a CRM
+    export through `import_map` (triage.server.maps)."""
     result = ImportResult(dry_run)
     try:
-        try:
-            rows, labels = rows_from_bytes(name, data)
-            unreadable: list[tuple[str, list[str]]] = []
-        except UnreadableRows as exc:
-            rows, labels, unreadable = exc.rows, exc.labels, exc.unreadable
-        result.rows = len(rows) + len(unreadable)
-        result.created, result.updated, result.unchanged = backend.upsert_leads(
-            rows, labels, known_problems=unreadable, dry_run=dry_run
-        )
+        found = read_bytes(name, data, import_map=import_map, encoding=encoding)
+        result.rows = found.count
+        done = backend.import_leads(
+            found.rows, found.labels, known_problems=found.problems, options=options,
+            skipped=found.skipped, dry_run=dry_run,
+        )  # fmt: skip
     except ImportFileError as exc:
         result.error = str(exc)
+        return result
     except RowProblems as exc:
         result.problems = sorted(exc.problems, key=lambda p: _line(p[0]))
-        result.created = result.updated = result.unchanged = 0
+        return result
+    except ServiceError as exc:
+        result.error = exc.detail
+        return result
+    result.created, result.updated, result.unchanged = done.created, done.updated, done.unchanged
+    result.skipped, result.linked = len(done.skipped), len(done.linked)
+    result.recycled, result.notes = len(done.recycled), done.notes()
     return result
 
 

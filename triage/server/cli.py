@@ -18,9 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from triage import csvsafe, domain
 from triage.server.db import BadURL, Database, Unavailable, explain, shown_url
-from triage.server.importer import ImportFileError, UnreadableRows, read_rows
 from triage.server.migrate import SchemaError, upgrade, upgrade_sql
-from triage.server.service import Backend, RowProblems, ServiceError
+from triage.server.service import Backend, ServiceError
 
 
 def _db_url(args: argparse.Namespace) -> str:
@@ -375,26 +374,9 @@ def user_role(args: argparse.Namespace) -> int:
 
 
 def import_file(args: argparse.Namespace) -> int:
-    try:
-        try:
-            rows, labels = read_rows(args.file)
-            unreadable: list[tuple[str, list[str]]] = []
-        except UnreadableRows as exc:  # check the readable lines too: name every bad row
-            rows, labels, unreadable = exc.rows, exc.labels, exc.unreadable
-        backend = _backend(args)
-        created, updated, unchanged = backend.upsert_leads(rows, labels, known_problems=unreadable)
-    except ImportFileError as exc:
-        return _fail(f"{exc}; nothing was imported")
-    except RowProblems as exc:
-        print(
-            f"triage server: {args.file}: {len(exc.problems)} bad row(s); nothing was imported",
-            file=sys.stderr,
-        )
-        for label, problems in sorted(exc.problems, key=lambda p: int(p[0].split()[-1])):
-            print(f"  {label}: {'; '.join(problems)}", file=sys.stderr)
-        return 1
-    print(f"{args.file}: {created} created, {updated} updated, {unchanged} unchanged")
-    return 0
+    from triage.server import import_cli
+
+    return import_cli.run(args, lambda: _backend(args))
 
 
 def assign(args: argparse.Namespace) -> int:

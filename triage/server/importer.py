@@ -1,111 +1,116 @@
-"""Reading import files (CSV with a header row, or JSON Lines) into rows for `Backend.upsert_leads`."""
+"""Reading import files into rows for `Backend.import_leads`: CSV with a header row (Triage's
+own columns, or a CRM export read through an import map: triage.server.maps), or JSON Lines.
+
+A CSV file may be UTF-8 with or without a byte order mark, or another encoding when told
+(`--encoding cp1252`); a byte that is not the encoding's is named by its line. The
+delimiter is the one of `,`, `;` and tab that the header row uses most. A column whose
+header is empty is ignored while its cells are (the trailing comma of many exports).
+Every bad line is named, with all of its problems; a file that cannot be read at all
+raises ImportFileError.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 from pathlib import Path
 from typing import Any
 
-from triage import csvsafe, domain
-from triage.server.service import RowProblems
+from triage import domain
+from triage.server.maps import NATIVE, ImportMap
+from triage.server.placement import ImportFile, ImportFileError, Placement
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_DELIMITERS = (",", ";", "\t")
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read; the message says why."""
-
-
-class UnreadableRows(RowProblems):
-    """Some lines cannot be read. Carries the lines that could, so they can be checked too."""
-
-    def __init__(
-        self,
-        problems: list[tuple[str, list[str]]],
-        unreadable: list[tuple[str, list[str]]],
-        rows: list[dict[str, Any]],
-        labels: list[str],
-    ):
-        super().__init__(problems)
-        self.unreadable = unreadable
-        self.rows = rows
-        self.labels = labels
-
-
-def read_rows(path: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows and their labels ("line N"). Raises ImportFileError or RowProblems."""
+def read_file(
+    path: Path | str, *, import_map: ImportMap = NATIVE, encoding: str | None = None
+) -> ImportFile:
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise ImportFileError(f"{path}: use a .csv or .jsonl file")
     try:
         if path.stat().st_size > MAX_IMPORT_BYTES:
             raise ImportFileError(f"{path}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImportFileError(f"{path}: is a directory") from None
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror}") from None
-    rows = _read_csv(path, text) if suffix == ".csv" else _read_jsonl(path, text)
-    if not rows[0]:
-        raise ImportFileError(f"{path}: no rows to import")
-    return rows
+    return read_bytes(str(path), data, import_map=import_map, encoding=encoding)
 
 
-def rows_from_bytes(name: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of an uploaded file, as `read_rows` reads a file: `name` says the format (.csv,
-    .jsonl). Raises ImportFileError or UnreadableRows, as `read_rows` does."""
-    path = Path(name)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise ImportFileError(f"{path.name}: use a .csv or .jsonl file")
+def read_bytes(
+    name: str, data: bytes, *, import_map: ImportMap = NATIVE, encoding: str | None = None
+) -> ImportFile:
+    """A file's rows, `name` saying its format (.csv or .jsonl)."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES:
+        raise ImportFileError(f"{name}: use a .csv or .jsonl file (a spreadsheet: save it as CSV)")
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"{path.name}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
+        raise ImportFileError(f"{name}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
+    text = decode(name, data, encoding)
+    if suffix in JSONL_SUFFIXES:
+        if not import_map.native:
+            raise ImportFileError(f"{name}: a map reads CSV files; JSON Lines has Triage's keys")
+        found = _read_jsonl(text)
+    else:
+        found = _read_csv(name, text, import_map)
+    if not found.count:
+        raise ImportFileError(f"{name}: no rows to import")
+    return found
+
+
+def decode(name: str, data: bytes, encoding: str | None) -> str:
+    """The file's text: UTF-8 (a byte order mark dropped) unless `encoding` says otherwise."""
+    wanted = encoding or "utf-8"
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        codec = codecs.lookup(wanted).name
+    except LookupError:
         raise ImportFileError(
-            f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            f"unknown encoding {wanted!r} (e.g. utf-8, cp1252, latin-1)"
         ) from None
-    rows = _read_csv(path, text) if suffix == ".csv" else _read_jsonl(path, text)
-    if not rows[0]:
-        raise ImportFileError(f"{path.name}: no rows to import")
-    return rows
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        hint = "" if encoding else "; say which it is, e.g. --encoding cp1252 (Windows, Excel)"
+        raise ImportFileError(
+            f"{name}: line {line}: not {encoding or 'UTF-8'} text (byte 0x{data[exc.start]:02x})"
+            f"{hint}"
+        ) from None
 
 
-def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def sniff_delimiter(text: str) -> str:
+    """`,`, `;` or tab: whichever the header row (outside quotes) holds most; `,` on a tie."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for ch in text[:65536]:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "\r\n":
+            break
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
+def _read_csv(name: str, text: str, import_map: ImportMap) -> ImportFile:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportFileError(f"{path}: empty file") from None
+        raise ImportFileError(f"{name}: empty file") from None
     except csv.Error as exc:
-        raise ImportFileError(f"{path}: line 1: {exc}") from None
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in domain.IMPORT_KEYS or h == "activities"]
-    missing = [k for k in domain.IMPORT_REQUIRED if k not in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    problems = []
-    if unknown:
-        problems.append(f"unknown column(s): {', '.join(unknown)}")
-    if missing:
-        problems.append(f"missing required column(s): {', '.join(missing)}")
-    if dupes:
-        problems.append(f"repeated column(s): {', '.join(dupes)}")
-    if problems:
-        known = ", ".join(k for k in domain.IMPORT_KEYS if k != "activities")
-        raise ImportFileError(f"{path}: header (line 1): {'; '.join(problems)}. Columns: {known}")
-    rows: list[dict[str, Any]] = []
-    labels: list[str] = []
-    bad: list[tuple[str, list[str]]] = []
+        raise ImportFileError(f"{name}: line 1: {exc}") from None
+    placement = Placement.make(name, header, import_map)
+    found = ImportFile()
     line = reader.line_num
     while True:
         start = line + 1
@@ -114,45 +119,31 @@ def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
         except StopIteration:
             break
         except csv.Error as exc:
-            bad.append((f"line {start}", [str(exc)]))
+            found.problems.append((f"line {start}", [str(exc)]))
             break
         line = reader.line_num
         if not any(v.strip() for v in values):
+            if import_map.end_at_blank_line and found.count:
+                break  # what follows is a report's footer, not data
             continue
-        if len(values) != len(header):
-            bad.append((f"line {start}", [f"{len(values)} fields, the header has {len(header)}"]))
-            continue
-        # A cell Triage's own CSV writer guarded against spreadsheet formulas gets its
-        # value back (triage.csvsafe), so a CSV Triage wrote imports unchanged.
-        rows.append(
-            {k: csvsafe.uncell(v) for k, v in zip(header, values, strict=True) if v.strip() != ""}
-        )
-        labels.append(f"line {start}")
-    if bad:
-        raise _with_row_problems(bad, rows, labels)
-    return rows, labels
+        placement.read(f"line {start}", values, found)
+    return found
 
 
-def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    rows: list[dict[str, Any]] = []
-    labels: list[str] = []
-    bad: list[tuple[str, list[str]]] = []
+def _read_jsonl(text: str) -> ImportFile:
+    found = ImportFile()
     for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         problem = _json_problem(raw)
         if isinstance(problem, str):
-            bad.append((f"line {n}", [problem]))
-            continue
-        obj = problem[0]
-        if not isinstance(obj, dict):
-            bad.append((f"line {n}", ["expected a JSON object"]))
-            continue
-        rows.append(obj)
-        labels.append(f"line {n}")
-    if bad:
-        raise _with_row_problems(bad, rows, labels)
-    return rows, labels
+            found.problems.append((f"line {n}", [problem]))
+        elif not isinstance(problem[0], dict):
+            found.problems.append((f"line {n}", ["expected a JSON object"]))
+        else:
+            found.rows.append(problem[0])
+            found.labels.append(f"line {n}")
+    return found
 
 
 def _json_problem(raw: str) -> str | tuple[Any]:
@@ -174,14 +165,7 @@ def _json_problem(raw: str) -> str | tuple[Any]:
         return f"not valid JSON: {domain.shown_text(exc)[:100]}"
 
 
-def _with_row_problems(
-    bad: list[tuple[str, list[str]]], rows: list[dict[str, Any]], labels: list[str]
-) -> UnreadableRows:
-    """Report unreadable rows together with every other bad row of the file."""
-    unreadable = list(bad)
-    for label, row in zip(labels, rows, strict=True):
-        _, errs = domain.parse_import_row(row)
-        if errs:
-            bad.append((label, errs))
-    bad.sort(key=lambda p: int(p[0].split()[-1]))
-    return UnreadableRows(bad, unreadable, rows, labels)
+__all__ = [
+    "ImportFile", "ImportFileError", "MAX_IMPORT_BYTES", "decode", "read_bytes", "read_file",
+    "sniff_delimiter",
+]  # fmt: skip

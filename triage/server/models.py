@@ -66,7 +66,7 @@ class Lead(SQLModel, table=True):
     country: str | None = None
     source: str | None = None
     campaign: str | None = None
-    score: int = 0
+    score: int | None = None  # NULL: no score (migration 0007; 0 before it)
     mql_at: datetime | None = None
     assigned_at: datetime | None = None
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -82,6 +82,11 @@ class Lead(SQLModel, table=True):
     # Earlier cycles: each decision set aside when marketing reassigned the decided lead
     # (assign --force), in order, notes included; served without notes (migration 0004).
     history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The columns of marketing's file no import map placed, typed (domain.attributes), and
+    # the open lead with the same email when it was imported: {id, external_id, name,
+    # owner} (migration 0007).
+    attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    duplicate_of: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
 

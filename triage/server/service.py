@@ -18,17 +18,21 @@ from triage.server.services.common import (
 )
 from triage.server.services.core import READY_TIMEOUT, BackendCore
 from triage.server.services.feedback import FeedbackMixin
+from triage.server.services.imports import ImportOptions, ImportOutcome, ImportsMixin
 from triage.server.services.leads import LeadsMixin
 from triage.server.services.policies import PolicyMixin
 from triage.server.services.sync import SyncMixin
 from triage.server.services.users import UsersMixin
 
 
-class Backend(SyncMixin, FeedbackMixin, LeadsMixin, PolicyMixin, UsersMixin, BackendCore):
+class Backend(
+    SyncMixin, FeedbackMixin, ImportsMixin, LeadsMixin, PolicyMixin, UsersMixin, BackendCore
+):
     """The server's services over one database (see Backend.open)."""
 
 
 __all__ = [
-    "READY_TIMEOUT", "Backend", "Caller", "Identity", "RowProblems", "ServiceError",
+    "READY_TIMEOUT", "Backend", "Caller", "Identity", "ImportOptions", "ImportOutcome",
+    "RowProblems", "ServiceError",
     "TokenInfo", "hash_token", "history_wire", "lead_wire", "new_token",
 ]  # fmt: skip

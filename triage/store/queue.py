@@ -33,6 +33,18 @@ _ORDER = {
 _INDEXED_SORTS = ("sla", "score")
 
 
+def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]) -> None:
+    """`attr:KEY=VALUE` and `attr:KEY`, on attributes_key ({key: folded text}, JSON). A key
+    is lowercase letters, digits and _ (domain.attribute_key): safe in a JSON path."""
+    for key, wanted in flt.attributes:
+        if wanted is None:
+            clauses.append("json_type(attributes_key, ?) IS NOT NULL")
+            params.append(f'$."{key}"')
+        else:
+            clauses.append("json_extract(attributes_key, ?) = ?")
+            params += [f'$."{key}"', wanted]
+
+
 class QueueMixin:
     """Filtered, sorted, paged in SQL."""
 
@@ -84,6 +96,7 @@ class QueueMixin:
             if column is not None:
                 clauses.append(f"{column} = ?")
                 params.append(answer)
+        _attribute_clauses(flt, clauses, params)
         if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
             t = (now or domain.utcnow()).timestamp()
             if flt.age_gt_hours is not None:
@@ -97,7 +110,7 @@ class QueueMixin:
     @staticmethod
     def _has_terms(flt: domain.Filter) -> bool:
         return bool(
-            flt.text or flt.source or flt.campaign or flt.bant
+            flt.text or flt.source or flt.campaign or flt.bant or flt.attributes
             or flt.score_lt is not None or flt.score_gt is not None
             or flt.age_gt_hours is not None or flt.age_lt_hours is not None
         )  # fmt: skip

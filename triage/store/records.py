@@ -80,7 +80,7 @@ class QueueRow:
     company: str | None
     source: str | None
     campaign: str | None
-    score: int
+    score: int | None  # None: no score
     mql_at: datetime | None
     status: str
     bant: tuple[str, str, str, str]  # answers in BANT_KEYS order

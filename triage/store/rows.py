@@ -29,6 +29,13 @@ def _key(value: str | None) -> str | None:
     return domain.fold(value) or None if value else None
 
 
+def _attributes_key(attributes: dict[str, Any]) -> str | None:
+    """A lead's attributes as `attr:` filters compare them: {key: folded text} (JSON)."""
+    if not attributes:
+        return None
+    return _dumps({k: domain.attribute_text(v) for k, v in attributes.items()})
+
+
 def _replay(
     server: dict[str, Any], rows: Iterable[tuple[str, dict[str, Any], str | None]]
 ) -> tuple[str, dict[str, str], dict[str, Any] | None]:
@@ -73,6 +80,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         (lead.company or "\U0010ffff").casefold(),  # no company sorts last
         _search_text(lead),
         lead.external_id,
+        _attributes_key(lead.attributes),
         *_queue_view(server["status"], server["bant"]),
     )
     return row, (lead.id, lead.version, _dumps(server))
@@ -81,7 +89,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
-    "company_key", "search", "external_id",
+    "company_key", "search", "external_id", "attributes_key",
     "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 

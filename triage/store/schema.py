@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from triage.store.records import (
     StoreError,
 )
 from triage.store.rows import (
+    _attributes_key,
     _key,
 )
 
@@ -189,9 +191,44 @@ def _migration_7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE action_leads ADD COLUMN decision_id TEXT")
 
 
+def _migration_8(conn: sqlite3.Connection) -> None:
+    """Imports from marketing's systems: a lead may have no score (NULL, never 0, so that
+    `score:<20` leaves it out), and its attributes, folded, for `attr:KEY=VALUE` filters.
+
+    SQLite cannot drop a NOT NULL in place: the table is made again (its own definition
+    but that), filled, and put in place, with its indexes; nothing points at it."""
+    sql = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'leads'"
+    ).fetchone()[0]
+    indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    table = sql.replace("score INTEGER NOT NULL", "score INTEGER", 1)
+    # (a table renamed before is recorded as CREATE TABLE "leads")
+    conn.execute(re.sub(r'^CREATE TABLE\s+"?leads"?', "CREATE TABLE leads_new", table, count=1))
+    conn.execute("INSERT INTO leads_new SELECT * FROM leads")
+    conn.execute("DROP TABLE leads")
+    conn.execute("ALTER TABLE leads_new RENAME TO leads")
+    for index in indexes:
+        conn.execute(index)
+    conn.execute("ALTER TABLE leads ADD COLUMN attributes_key TEXT")  # JSON: {key: folded}
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        updates = []
+        for lead_id, text in batch:
+            attributes = json.loads(text).get("attributes")
+            if attributes:
+                updates.append((_attributes_key(attributes), lead_id))
+        conn.executemany("UPDATE leads SET attributes_key = ? WHERE id = ?", updates)
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7,
+    _migration_7, _migration_8,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -468,7 +468,7 @@ class LeadTable(ScrollView, can_focus=True):
                 else:
                     segments.append(Segment(" ", base))
             elif key == "score":
-                segments.append(Segment(_fit(str(row.score), col.width, "right"), base))
+                segments.append(Segment(_fit(_score(row.score), col.width, "right"), base))
             elif key == "name":
                 segments.append(Segment(_fit(row.name, col.width), base))
             elif key == "title":
@@ -507,3 +507,7 @@ def _fit(text: str, width: int, align: str = "left") -> str:
         return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
     pad = " " * (width - length)
     return pad + text if align == "right" else text + pad
+
+
+def _score(score: int | None) -> str:
+    return "" if score is None else str(score)  # an unscored lead: no number, never 0

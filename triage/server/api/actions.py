@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from triage.server import actions
 from triage.server.api.deps import BackendDep, MarketingDep
-from triage.server.service import ServiceError
+from triage.server.maps import NATIVE, load_map
+from triage.server.service import ImportOptions, ServiceError
 
 router = APIRouter(prefix="/v1", tags=["marketing actions"])
 
@@ -40,12 +41,30 @@ async def import_leads(
     backend: BackendDep,
     format: Annotated[Literal["csv", "jsonl"], Query(description="the file's format")] = "csv",
     dry_run: Annotated[bool, Query(description="check and count; write nothing")] = True,
+    map: Annotated[
+        Literal["hubspot", "salesforce"] | None,
+        Query(description="read a CRM export through a preset map (CSV)"),
+    ] = None,
+    encoding: Annotated[str | None, Query(description="e.g. cp1252; default UTF-8")] = None,
+    strict: Annotated[bool, Query(description="refuse columns the map does not place")] = False,
+    owner: Annotated[
+        list[str] | None, Query(description="reps who get new leads without an owner, in turn")
+    ] = None,
+    on_duplicate: Annotated[
+        Literal["link", "skip", "update"],
+        Query(description="a new lead with the email of an open lead: link, skip or update"),
+    ] = "link",
 ) -> dict[str, Any]:
     """All or nothing, as `triage server import`: every bad row is named by its line and
     nothing is written while any row is bad. `dry_run` (the default) only counts the rows
-    that would be created, updated and left unchanged."""
+    that would be created, updated and left unchanged (and skipped, linked, recycled)."""
     data = await request.body()
-    result = actions.import_file(backend, f"upload.{format}", data, dry_run=dry_run)
+    import_map = load_map(map) if map else NATIVE
+    options = ImportOptions(owners=tuple(owner or ()), on_duplicate=on_duplicate)
+    result = actions.import_file(
+        backend, f"upload.{format}", data, dry_run=dry_run, encoding=encoding,
+        import_map=import_map.strictly(strict), options=options,
+    )  # fmt: skip
     if result.error is not None:
         raise ServiceError(400, "bad_file", result.error)
     return result.to_dict()

@@ -136,7 +136,6 @@ def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
         "country": row.country,
         "source": row.source,
         "campaign": row.campaign,
-        "score": row.score,
         "mql_at": _iso(row.mql_at),
         "assigned_at": _iso(row.assigned_at),
         "owner": owner_email,
@@ -146,6 +145,10 @@ def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
         "status": row.status,
         "decision": row.decision,
         **({"history": history_wire(row.history)} if row.history else {}),
+        # Optional on the wire: left out when empty (an unscored lead has no "score").
+        **({"score": row.score} if row.score is not None else {}),
+        **({"attributes": row.attributes} if row.attributes else {}),
+        **({"duplicate_of": row.duplicate_of} if row.duplicate_of else {}),
     }
 
 

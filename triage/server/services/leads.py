@@ -14,7 +14,6 @@ from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
 from triage.server.services.common import (
-    RowProblems,
     ServiceError,
     _activities_json,
     _chunks,
@@ -35,70 +34,6 @@ class LeadsMixin:
                 found[u.email] = u
         return found
 
-    def upsert_leads(
-        self,
-        rows: Sequence[dict[str, Any]],
-        labels: Sequence[str] | None = None,
-        *,
-        known_problems: Sequence[tuple[str, list[str]]] = (),
-        dry_run: bool = False,
-    ) -> tuple[int, int, int]:
-        """Create or update leads by external_id, all or nothing. Returns (created, updated, unchanged).
-
-        `dry_run`: the same checks and counts, in a transaction that writes nothing.
-
-        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7"), and writes nothing.
-        `known_problems` are rows of the same file that could not even be read: reported
-        together with the problems of `rows`, so one run names every bad row.
-        """
-        labels = labels or [f"row {i}" for i in range(1, len(rows) + 1)]
-        inputs, problems = _parse_rows(rows, labels, known_problems)
-        with self.db.rehearsal() if dry_run else self.db.write() as s:
-            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
-            existing = _by_external_id(s, [i.external_id for _, i in inputs])
-            problems += _owner_problems(inputs, owners, existing)
-            if problems:
-                order = {lb: i for i, lb in enumerate(labels)}
-                problems.sort(key=lambda p: order.get(p[0], 0))
-                raise RowProblems(problems)
-            return self._write_upserts(s, inputs, owners, existing, dry_run)
-
-    def _write_upserts(
-        self,
-        s: Session,
-        inputs: list[tuple[str, domain.LeadInput]],
-        owners: dict[str, models.User],
-        existing: dict[str, models.Lead],
-        dry_run: bool,
-    ) -> tuple[int, int, int]:
-        now = utcnow()
-        seqs = SeqAllocator(s)
-        created = updated = unchanged = 0
-        new_rows = []
-        for _, item in inputs:
-            owner = owners[item.owner.lower()] if item.owner else None
-            lead = existing.get(item.external_id)
-            if lead is None:
-                new_rows.append(_new_lead(item, owner, seqs, now))
-                created += 1
-                continue
-            changed = self._update_lead(lead, item)
-            if owner is not None and lead.owner_id != owner.id:
-                if not dry_run:
-                    self._reassign(s, lead, owner, seqs, now)
-                changed = True
-            if changed:
-                lead.version += 1
-                lead.seq = seqs.next(lead.id, "update")
-                lead.updated_at = now
-                updated += 1
-            else:
-                unchanged += 1
-        if not dry_run:  # a dry run writes nothing, not even the change log
-            s.add_all(new_rows)
-            seqs.close()
-        return created, updated, unchanged
-
     @staticmethod
     def _update_lead(lead: models.Lead, item: domain.LeadInput) -> bool:
         changed = False
@@ -116,6 +51,9 @@ class LeadsMixin:
             if acts != lead.activities:
                 lead.activities = acts
                 changed = True
+        if item.attributes is not None and item.attributes != (lead.attributes or {}):
+            lead.attributes = item.attributes or None
+            changed = True
         return changed
 
     @staticmethod
@@ -214,10 +152,15 @@ class LeadsMixin:
 
     @staticmethod
     def _set_aside(
-        s: Session, lead: models.Lead, owner: models.User, by: str | None, now: datetime
+        s: Session,
+        lead: models.Lead,
+        owner: models.User | None,
+        by: str | None,
+        now: datetime,
+        cause: str | None = None,
     ) -> None:
         """End the lead's cycle: its decision, note included, joins its history; the lead
-        is open again."""
+        is open again. `cause`: why, when not a reassignment ("newer_mql": an import)."""
         previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
         entry = {
             **(lead.decision or {"outcome": None}),
@@ -226,7 +169,8 @@ class LeadsMixin:
             "bant": lead.bant,
             "ended_at": _iso(now),
             "ended_by": by,
-            "reassigned_to": owner.email,
+            "reassigned_to": owner.email if owner else None,
+            **({"cause": cause} if cause else {}),
         }
         lead.history = [*(lead.history or []), entry]
         lead.status = domain.Status.OPEN.value
@@ -292,18 +236,33 @@ def _owner_problems(
             problems.append((label, [f"owner {item.owner} is not a rep"]))
             continue
         lead = existing.get(item.external_id)
-        if lead is not None and lead.owner_id == u.id:
-            continue
+        if lead is not None and lead.owner_id == u.id and not recycles(lead, item):
+            continue  # a new cycle is a new assignment: checked below
         # A deactivated rep keeps the leads they have; no lead is given to them.
         if not u.active:
             problems.append((label, [f"owner {item.owner} is deactivated"]))
-        elif lead is not None and lead.status != domain.Status.OPEN.value:
+        elif (
+            lead is not None
+            and lead.status != domain.Status.OPEN.value
+            and not recycles(lead, item)
+        ):
             by = (lead.decision or {}).get("by") or "its owner"
             problems.append(
                 (label, [f"{item.external_id} was {lead.status} by {by}; a decided lead "
                          "changes owner only with `triage server assign --force`"])
             )  # fmt: skip
     return problems
+
+
+RECYCLED = (domain.Status.NURTURE.value, domain.Status.REJECTED.value)
+
+
+def recycles(lead: models.Lead, item: domain.LeadInput) -> bool:
+    """A row that starts a new cycle of a nurtured or rejected lead: a newer MQL time."""
+    if lead.status not in RECYCLED or "mql_at" not in item.fields:
+        return False
+    newer = _utc(item.fields["mql_at"])
+    return lead.mql_at is None or (newer is not None and newer > _utc(lead.mql_at))
 
 
 def _new_lead(
@@ -320,6 +279,7 @@ def _new_lead(
         email=item.email,
         evidence=dict(item.evidence),
         activities=_activities_json(item.activities or ()),
+        attributes=item.attributes or None,
         bant={},
         created_at=now,
         updated_at=now,

@@ -19,7 +19,7 @@ from triage import csvsafe, domain
 from triage.server import actions, reports
 from triage.server.api.deps import BackendDep, report_reader
 from triage.server.service import Backend, ServiceError
-from triage.server.web import HERE, charts, sessions
+from triage.server.web import HERE, charts, importing, sessions
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -634,32 +634,32 @@ async def policy_confirm(request: Request, user: FormUserDep, backend: BackendDe
 
 @router.get("/import")
 def import_page(request: Request, user: UserDep) -> Response:
-    return render(request, "import.html", user, page="import", keys=domain.IMPORT_KEYS)
+    return render(request, "import.html", user, keys=domain.IMPORT_KEYS,
+                  **importing.page_context())  # fmt: skip
 
 
 @router.post("/import")
 async def import_check(request: Request, user: FormUserDep, backend: BackendDep) -> Response:
     form = await request.form()
+    choices = importing.Choices.of(form)
+    choices.map_text = await importing.map_upload(form) or choices.map_text
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        return render(request, "import.html", user, 400, page="import", keys=domain.IMPORT_KEYS,
-                      error="choose a CSV or JSON Lines file first")  # fmt: skip
-    data = await upload.read()
-    name = upload.filename
-    result = actions.import_file(backend, name, data, dry_run=True)
-    text = data.decode("utf-8-sig", errors="replace")
-    return render(request, "import.html", user, 200 if result.ok else 422, page="import",
-                  keys=domain.IMPORT_KEYS, result=result, name=name, text=text)  # fmt: skip
+        return render(request, "import.html", user, 400, keys=domain.IMPORT_KEYS,
+                      **importing.page_context(error="choose a CSV or JSON Lines file first",
+                                               choices=choices))  # fmt: skip
+    ctx = importing.check(backend, upload.filename, await upload.read(), choices)
+    return render(request, "import.html", user, 200 if ctx["result"].ok else 422,
+                  keys=domain.IMPORT_KEYS, **importing.page_context(**ctx))  # fmt: skip
 
 
 @router.post("/import/confirm")
 async def import_confirm(request: Request, user: FormUserDep, backend: BackendDep) -> Response:
     form = await request.form()
     name = str(form.get("name") or "upload.csv")
-    data = str(form.get("text") or "").encode()
-    result = actions.import_file(backend, name, data, dry_run=False)
-    return render(request, "import.html", user, 200 if result.ok else 422, page="import",
-                  keys=domain.IMPORT_KEYS, result=result, name=name, done=True)  # fmt: skip
+    ctx = importing.confirm(backend, name, str(form.get("text") or ""), importing.Choices.of(form))
+    return render(request, "import.html", user, 200 if ctx["result"].ok else 422,
+                  keys=domain.IMPORT_KEYS, **importing.page_context(**ctx))  # fmt: skip
 
 
 # ---------------------------------------------------------------- assign

@@ -1,0 +1,62 @@
+"""`triage server import FILE [--map hubspot|salesforce|MAP.toml] [--dry-run] [--strict]
+[--encoding ENC] [--owner EMAIL,...] [--on-duplicate link|skip|update]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from triage.server.importer import ImportFileError, read_file
+from triage.server.maps import NATIVE, MapError, load_map
+from triage.server.service import Backend, ImportOptions, ImportOutcome, RowProblems, ServiceError
+
+
+def _say(message: str) -> None:
+    print(f"triage server: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace, backend: Callable[[], Backend]) -> int:
+    """Exit 0 imported (or, with --dry-run, would import); 1 bad rows or an unreadable
+    file (nothing imported); 2 a bad option (an unknown map or owner, a map's problem)."""
+    try:
+        import_map = load_map(args.map) if args.map else NATIVE
+    except MapError as exc:
+        _say(str(exc))
+        return 2
+    owners = tuple(e.strip() for e in (args.owner or "").split(",") if e.strip())
+    options = ImportOptions(owners=owners, on_duplicate=args.on_duplicate)
+    nothing = "nothing would be imported" if args.dry_run else "nothing was imported"
+    try:
+        found = read_file(args.file, import_map=import_map.strictly(args.strict),
+                          encoding=args.encoding)  # fmt: skip
+        done = backend().import_leads(
+            found.rows, found.labels, known_problems=found.problems, options=options,
+            skipped=found.skipped, dry_run=args.dry_run,
+        )  # fmt: skip
+    except ImportFileError as exc:
+        _say(f"{exc}; {nothing}")
+        return 2 if "unknown encoding" in str(exc) else 1
+    except RowProblems as exc:
+        _say(f"{args.file}: {len(exc.problems)} bad row(s); {nothing}")
+        for label, problems in exc.problems:
+            print(f"  {label}: {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    except ServiceError as exc:
+        _say(f"{exc.detail}; {nothing}")
+        return 2
+    print(summary(str(args.file), done, dry_run=args.dry_run))
+    for label, note in done.notes():
+        print(f"  {label}: {note}")
+    return 0
+
+
+def summary(name: str, done: ImportOutcome, *, dry_run: bool) -> str:
+    counts = [f"{done.created} created", f"{done.updated} updated", f"{done.unchanged} unchanged"]
+    for n, what in ((len(done.skipped), "skipped"), (len(done.linked), "possible duplicates"),
+                    (len(done.recycled), "new cycles")):  # fmt: skip
+        if n:
+            counts.append(f"{n} {what}")
+    if dry_run:
+        return f"{name}: dry run, nothing written; would be {', '.join(counts)}"
+    return f"{name}: {', '.join(counts)}"

@@ -1,0 +1,295 @@
+"""Marketing's imports: rows of a file (or of `POST /v1/leads`) created or updated by
+external id, all or nothing; given to reps (the row's owner, else `--owner` in turn)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from triage import domain
+from triage.server import models
+from triage.server.db import SeqAllocator, utcnow
+from triage.server.services.common import RowProblems, ServiceError, _chunks
+from triage.server.services.leads import (
+    _by_external_id,
+    _new_lead,
+    _owner_problems,
+    _parse_rows,
+    recycles,
+)
+
+ON_DUPLICATE = ("link", "skip", "update")
+
+Labelled = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """`owners`: reps who get, in turn, the new leads whose row names no owner (`--owner`).
+    `on_duplicate`: a new lead whose email (case folded) is an open lead's: `link` it to that
+    lead, `skip` the row, or `update` that lead with the row."""
+
+    owners: tuple[str, ...] = ()
+    on_duplicate: str = "link"
+
+
+@dataclass
+class ImportOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: Labelled = field(default_factory=list)  # (row, why): not imported
+    linked: Labelled = field(default_factory=list)  # (row, the open lead it may duplicate)
+    recycled: Labelled = field(default_factory=list)  # (row, the cycle it ended)
+
+    def notes(self) -> Labelled:
+        """What happened to particular rows, in the file's order."""
+        found = [(lb, f"skipped: {why}") for lb, why in self.skipped]
+        found += [(lb, f"possible duplicate of {what}") for lb, what in self.linked]
+        found += [(lb, f"new cycle: {what}") for lb, what in self.recycled]
+        return sorted(found, key=lambda n: _line(n[0]))
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "skipped": len(self.skipped), "linked": len(self.linked),
+                "recycled": len(self.recycled)}  # fmt: skip
+
+
+def _line(label: str) -> int:
+    tail = label.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def merged(problems: Sequence[tuple[str, list[str]]], labels: Sequence[str]) -> list:
+    """Problems of the same row in one entry, in the rows' order."""
+    by: dict[str, list[str]] = {}
+    for label, found in problems:
+        by.setdefault(label, []).extend(p for p in found if p not in by.get(label, []))
+    order = {lb: i for i, lb in enumerate(labels)}
+    return sorted(by.items(), key=lambda p: (order.get(p[0], 0), _line(p[0])))
+
+
+class ImportsMixin:
+    """Rows in, counted: created, updated, unchanged (and skipped, linked, recycled)."""
+
+    def upsert_leads(
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
+        dry_run: bool = False,
+    ) -> tuple[int, int, int]:
+        """import_leads with the default options: (created, updated, unchanged)."""
+        done = self.import_leads(rows, labels, known_problems=known_problems, dry_run=dry_run)
+        return done.created, done.updated, done.unchanged
+
+    def import_leads(
+        self,
+        rows: Sequence[dict[str, Any]],
+        labels: Sequence[str] | None = None,
+        *,
+        known_problems: Sequence[tuple[str, list[str]]] = (),
+        options: ImportOptions = ImportOptions(),
+        skipped: Labelled = (),  # type: ignore[assignment]
+        dry_run: bool = False,
+    ) -> ImportOutcome:
+        """Create or update leads by external_id, all or nothing.
+
+        `dry_run`: the same checks and counts, in a transaction that writes nothing.
+        Raises RowProblems naming every bad row (by `labels`, e.g. "line 7") with all of
+        its problems, and writes nothing; ServiceError for an `--owner` who cannot take
+        leads. `known_problems` are rows of the same file found bad before (unreadable
+        lines, a map's problems): reported together with the problems of `rows`.
+        `skipped`: rows the file's map left out, reported in the outcome.
+        """
+        if options.on_duplicate not in ON_DUPLICATE:
+            raise ServiceError(400, "bad_option", f"on_duplicate: one of {', '.join(ON_DUPLICATE)}")
+        labels = list(labels or [f"row {i}" for i in range(1, len(rows) + 1)])
+        inputs, problems = _parse_rows(rows, labels, known_problems)
+        with self.db.rehearsal() if dry_run else self.db.write() as s:
+            turn = self._in_turn(s, options.owners)
+            owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
+            existing = _by_external_id(s, [i.external_id for _, i in inputs])
+            problems += _owner_problems(inputs, owners, existing)
+            if problems:
+                raise RowProblems(merged(problems, labels))
+            run = _Run(self, s, owners, existing, turn, options, dry_run)
+            run.outcome.skipped += list(skipped)
+            return run.write(inputs)
+
+    def _in_turn(self, s: Session, emails: Sequence[str]) -> Iterator[models.User] | None:
+        """The reps of `--owner`, in turn; ServiceError for one who cannot take leads."""
+        if not emails:
+            return None
+        found = self._reps_by_email(s, emails)
+        reps = []
+        for email in emails:
+            u = found.get(email.strip().lower())
+            if u is None or u.role != domain.Role.REP:
+                raise ServiceError(400, "bad_owner", f"--owner {email}: not a rep")
+            if not u.active:
+                raise ServiceError(400, "bad_owner", f"--owner {email}: deactivated")
+            reps.append(u)
+        return itertools.cycle(reps)
+
+
+def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
+    """Open leads by their email, lowercased (the oldest when several share one)."""
+    found: dict[str, models.Lead] = {}
+    for chunk in _chunks(sorted(emails)):
+        q = (
+            select(models.Lead)
+            .where(func.lower(models.Lead.email).in_(chunk))
+            .where(models.Lead.status == domain.Status.OPEN.value)
+            .order_by(models.Lead.created_at, models.Lead.id)
+        )
+        for lead in s.execute(q).scalars():
+            found.setdefault(lead.email.lower(), lead)
+    return found
+
+
+def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> str:
+    reason = f" ({decision['reason']})" if decision.get("reason") else ""
+    to = f"open for {owner.email}" if owner else "open, unassigned"
+    return f"{status}{reason} -> {to}"
+
+
+def _revoke(s: Session, user_id: int, lead_id: str, seq: int) -> None:
+    """The lead leaves `user_id`'s queue at change `seq` (a revocation in their pull)."""
+    found = s.get(models.Revocation, (user_id, lead_id))
+    if found is None:
+        s.add(models.Revocation(user_id=user_id, lead_id=lead_id, seq=seq))
+    else:
+        found.seq = seq
+
+
+class _Run:
+    """One import's writes, in one transaction."""
+
+    def __init__(
+        self,
+        backend: Any,
+        s: Session,
+        owners: dict[str, models.User],
+        existing: dict[str, models.Lead],
+        turn: Iterator[models.User] | None,
+        options: ImportOptions,
+        dry_run: bool,
+    ):
+        self.backend = backend
+        self.s = s
+        self.owners = owners
+        self.existing = existing
+        self.turn = turn
+        self.options = options
+        self.dry_run = dry_run
+        self.now: datetime = utcnow()
+        self.seqs = SeqAllocator(s)
+        self.outcome = ImportOutcome()
+        self.new_rows: list[models.Lead] = []
+
+    def owner_of(self, item: domain.LeadInput) -> models.User | None:
+        """The row's owner, else the next `--owner` (a new lead only: see callers)."""
+        if item.owner:
+            return self.owners[item.owner.lower()]
+        return next(self.turn) if self.turn is not None else None
+
+    def write(self, inputs: list[tuple[str, domain.LeadInput]]) -> ImportOutcome:
+        fresh = {i.email.lower() for _, i in inputs if i.external_id not in self.existing}
+        self.open_by_email = _open_by_email(self.s, fresh)
+        for label, item in inputs:
+            lead = self.existing.get(item.external_id)
+            if lead is None:
+                self.create(label, item)
+            else:
+                self.update(label, lead, item)
+        if not self.dry_run:  # a dry run writes nothing, not even the change log
+            self.s.add_all(self.new_rows)
+            self.seqs.close()
+        return self.outcome
+
+    def create(self, label: str, item: domain.LeadInput) -> None:
+        key = item.email.lower()
+        other = self.open_by_email.get(key)
+        if other is not None and self.options.on_duplicate == "skip":
+            self.outcome.skipped.append((label, f"the email of open lead {other.external_id}"))
+            return
+        if other is not None and self.options.on_duplicate == "update":
+            self.outcome.linked.append((label, f"{other.external_id}, updated with this row"))
+            self.update(label, other, item)
+            return
+        lead = _new_lead(item, self.owner_of(item), self.seqs, self.now)
+        if other is not None:
+            lead.duplicate_of = self.described(other)
+            self.outcome.linked.append((label, f"{other.external_id} ({other.name})"))
+        self.open_by_email.setdefault(key, lead)
+        self.new_rows.append(lead)
+        self.outcome.created += 1
+
+    def described(self, other: models.Lead) -> dict[str, str]:
+        """What a rep is shown of the lead a new one may duplicate."""
+        owner = self.s.get(models.User, other.owner_id) if other.owner_id else None
+        found = {"id": other.id, "external_id": other.external_id, "name": other.name}
+        return found | ({"owner": owner.email} if owner else {})
+
+    def update(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        if recycles(lead, item):
+            self.recycle(label, lead, item)
+            return
+        owner = self.owners[item.owner.lower()] if item.owner else None
+        changed = self.backend._update_lead(lead, item)
+        if owner is not None and lead.owner_id != owner.id:
+            if not self.dry_run:
+                self.backend._reassign(self.s, lead, owner, self.seqs, self.now)
+            changed = True
+        if changed:
+            self.bump(lead, "update")
+            self.outcome.updated += 1
+        else:
+            self.outcome.unchanged += 1
+
+    def recycle(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        """A newer MQL of a nurtured or rejected lead: a new cycle. Its decision joins its
+        history; it is open again for the row's owner, else the next `--owner`, else its
+        previous owner while an active rep, else no one; its SLA clock starts again."""
+        s = self.s
+        previous = s.get(models.User, lead.owner_id) if lead.owner_id else None
+        owner = self.owner_of(item)
+        if owner is None and previous is not None and previous.active:
+            owner = previous if previous.role == domain.Role.REP else None
+        decision = dict(lead.decision or {})
+        self.backend._update_lead(lead, item)
+        self.outcome.recycled.append((label, _ended(lead.status, decision, owner)))
+        if self.dry_run:
+            return
+        self.backend._set_aside(s, lead, owner, None, self.now, cause="newer_mql")
+        if owner is None:
+            lead.owner_id, lead.assigned_at = None, None
+            lead.seq = self.seqs.next(lead.id, "cycle")
+            if previous is not None:
+                _revoke(s, previous.id, lead.id, lead.seq)
+        elif previous is None or owner.id != previous.id:
+            self.backend._reassign(s, lead, owner, self.seqs, self.now)
+        else:
+            lead.assigned_at = self.now  # a new cycle: the SLA clock starts again
+            lead.seq = self.seqs.next(lead.id, "cycle")
+        if previous is not None:  # the feedback stream: this decision no longer stands
+            s.add(models.Event(
+                seq=lead.seq, lead_id=lead.id, user_id=previous.id, kind="recycle",
+                client_at=self.now, effective_at=self.now, received_at=self.now,
+                decision_id=decision.get("id"),
+            ))  # fmt: skip
+        lead.version += 1
+        lead.updated_at = self.now
+
+    def bump(self, lead: models.Lead, kind: str) -> None:
+        lead.version += 1
+        lead.seq = self.seqs.next(lead.id, kind)
+        lead.updated_at = self.now
