@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.support.backend import row_counts
-from tests.support.client import device
 from tests.support.cli import Ran, run_cli
+from tests.support.client import device
 from triage.domain import parse_filter
 from triage.protocol import MutationEnvelope
 from triage.server.service import Backend
