@@ -434,19 +434,20 @@ async def test_data_in_a_toast_is_never_markup(app, store):
 def test_a_keymap_that_gives_one_key_two_jobs_is_refused():
     import pytest
 
+    from triage.app import KEY_SCOPES
     from triage.config import ConfigError
     from triage.keymap import check_keymap
 
     with pytest.raises(ConfigError) as refused:
-        check_keymap({"accept": "y,a", "nurture": "a"})
+        check_keymap({"accept": "y,a", "nurture": "a"}, KEY_SCOPES)
     message = str(refused.value)
     assert "accept (Accept)" in message and "nurture (Nurture)" in message and '"a"' in message
     with pytest.raises(ConfigError, match="undo"):
-        check_keymap({"accept": "u"})  # the app's undo, live on the queue too
+        check_keymap({"accept": "u"}, KEY_SCOPES)  # the app's undo, live on the queue too
     with pytest.raises(ConfigError, match="'rejct' is not a binding id"):
-        check_keymap({"rejct": "x"})
-    check_keymap({"reject": "x", "accept": "r"})  # a swap is fine
-    check_keymap({"accept": "y,a", "help": "?"})
+        check_keymap({"rejct": "x"}, KEY_SCOPES)
+    check_keymap({"reject": "x", "accept": "r"}, KEY_SCOPES)  # a swap is fine
+    check_keymap({"accept": "y,a", "help": "?"}, KEY_SCOPES)
 
 
 def test_triage_refuses_to_start_with_a_clashing_keymap(tmp_path):

@@ -27,9 +27,16 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from triage import domain
 from triage.config import Settings
 from triage.domain import Outcome
+from triage.keymap import Scope, bindings_by_id, check_keymap, keys_of
+from triage.screens.conflicts import ConflictsScreen
+from triage.screens.detail import LeadDetailScreen
+from triage.screens.help import HelpScreen
+from triage.screens.queue import QueueScreen
+from triage.screens.reason import ConfirmScreen, ReasonPicker
 from triage.store import ActionError, ActionResult, Store, StoreError
 from triage.typeahead import TypeAhead
 from triage.widgets.fmt import OUTCOME_PAST, plural
+from triage.widgets.lead_table import LeadTable
 from triage.widgets.status_bar import StatusBar, SyncView
 
 DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other processes
@@ -132,9 +139,7 @@ class TriageApp(App[None]):
     def key_label(self, binding_id: str, default: str = "") -> str:
         """The first key of binding `binding_id` under the keymap, as the footer shows it:
         text that names a key names the one that works now."""
-        from triage.keymap import bindings_by_id, keys_of
-
-        binding = bindings_by_id().get(binding_id)
+        binding = bindings_by_id(KEY_SCOPES).get(binding_id)
         if binding is None:
             return default
         keys = keys_of(binding, self.keymap)
@@ -649,6 +654,18 @@ class TriageApp(App[None]):
         self.data_changed("sync")
 
 
+KEY_SCOPES: dict[str, Scope] = {
+    "queue": Scope((QueueScreen, LeadTable, TriageApp)),
+    "lead": Scope((LeadDetailScreen, TriageApp)),
+    "conflicts": Scope((ConflictsScreen, TriageApp)),
+    # modal screens: only the app's priority bindings reach past them
+    "reason picker": Scope((ReasonPicker, TriageApp), modal=True),
+    "confirmation": Scope((ConfirmScreen, TriageApp), modal=True),
+    "help": Scope((HelpScreen, TriageApp), modal=True),
+}
+"""The bindings live together, by screen: what a `[keys]` table is checked against."""
+
+
 def make_app(
     *,
     store: Store,
@@ -666,9 +683,7 @@ def make_app(
     ConfigError, before anything starts, for a `[keys]` table that cannot work
     (triage.keymap.check_keymap)."""
     if settings.keys:
-        from triage.keymap import check_keymap
-
-        check_keymap(settings.keys)
+        check_keymap(settings.keys, KEY_SCOPES)
     return TriageApp(
         store=store, settings=settings, db_path=db_path, clock=clock, sync=sync,
         logged_in_queue=logged_in_queue, notice=notice,
