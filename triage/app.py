@@ -8,10 +8,7 @@ runner is imported inside the sync worker (tests/test_tui_queue.py checks this).
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +37,6 @@ from triage.widgets.lead_table import LeadTable
 from triage.widgets.status_bar import StatusBar, SyncView
 
 DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other processes
-
-EXIT_AFTER_FIRST_PAINT = "TRIAGE_EXIT_AFTER_FIRST_PAINT"
-"""Set to a file path: after the first paint of the queue the app writes
-`{"time": time.time(), "rows": <rows fetched>}` there and exits (bench/tui.py uses it)."""
 
 
 class TriageApp(App[None]):
@@ -195,18 +188,12 @@ class TriageApp(App[None]):
             self.notify(self.notice, title="Marketing's half of the loop", timeout=60)
         self.set_interval(DATA_VERSION_SECONDS, self.check_outside_changes, name="data-version")
 
-    def first_paint(self) -> None:
-        """Called by the queue after its first refresh: start syncing, or exit for the bench."""
+    @on(QueueScreen.FirstPaint)
+    def _first_paint(self) -> None:
+        """The queue is on screen: start syncing."""
         if self._painted:
             return
         self._painted = True
-        marker = os.environ.get(EXIT_AFTER_FIRST_PAINT)
-        if marker:
-            table = self.queue_table
-            rows = table.stats.rows if table is not None else 0
-            Path(marker).write_text(json.dumps({"time": time.time(), "rows": rows}))
-            self.exit()
-            return
         if self.sync_enabled and self.sync_view.state != "off":
             self.action_sync(quiet=True)  # the status bar says how it went
             interval = max(5.0, float(self.settings.sync_interval_seconds))
@@ -289,9 +276,6 @@ class TriageApp(App[None]):
         self.switched_to = now
         self.exit()
         return True
-
-    def filter_applied(self, query: str) -> None:
-        """Hook for the benchmark: a filter keystroke has been re-queried and redrawn."""
 
     # ------------------------------------------------------------ screens
 

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
@@ -60,6 +61,9 @@ class QueueScreen(Screen[None]):
                 tooltip="Leave the filter box; clear the marks; then clear the filter"),
     ]  # fmt: skip
 
+    class FirstPaint(Message):
+        """The queue has painted its first frame (the app starts syncing then)."""
+
     def __init__(self, store: Store) -> None:
         super().__init__(id="queue")
         self.store = store
@@ -95,7 +99,7 @@ class QueueScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.triage.refresh_status()
-        self.call_after_refresh(self.triage.first_paint)
+        self.call_after_refresh(self.post_message, self.FirstPaint())
 
     # ------------------------------------------------------------ info line
 
@@ -148,7 +152,6 @@ class QueueScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_query(domain.parse_filter(event.value))
-        self.triage.filter_applied(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
