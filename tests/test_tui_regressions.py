@@ -284,16 +284,17 @@ async def test_nurture_picker_does_not_repeat_the_criterion(app):
         assert second.endswith("Not a decision maker · Authority")
 
 
-async def test_a_sync_the_rep_asked_for_says_why_it_failed(store, monkeypatch):
-    import triage.sync.runner as runner
+async def test_a_sync_the_rep_asked_for_says_why_it_failed(store):
     from triage.config import Settings
     from triage.sync.engine import SyncReport
 
-    monkeypatch.setattr(
-        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
-    )
+    def refused(*a, **kw):
+        return SyncReport(ok=False, error="connection refused")
+
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync_runner=refused
+    )
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.sync_view.state == "offline")
         assert not any("connection refused" in m for m in messages(app))  # not asked: quiet
@@ -583,10 +584,9 @@ def empty_line(app, line: int = 0) -> str:
     return str(table.render_line(2 + line).text).strip()
 
 
-async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path, monkeypatch):
+async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path):
     import threading
 
-    import triage.sync.runner as runner
     from tests.test_tui_support import seed_store
     from triage.config import Settings
     from triage.store import Store
@@ -604,9 +604,11 @@ async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path
             other.close()
         return SyncReport(ok=True)
 
-    monkeypatch.setattr(runner, "run_once", first_sync)
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW,
+        sync_runner=first_sync,
+    )  # fmt: skip
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -636,18 +638,19 @@ async def test_an_empty_queue_without_a_login_says_so(tmp_path):
         store.close()
 
 
-async def test_an_empty_queue_whose_first_sync_failed_says_so(tmp_path, monkeypatch):
-    import triage.sync.runner as runner
+async def test_an_empty_queue_whose_first_sync_failed_says_so(tmp_path):
     from tests.test_tui_support import seed_store
     from triage.config import Settings
     from triage.sync.engine import SyncReport
 
+    def refused(*a, **kw):
+        return SyncReport(ok=False, error="connection refused")
+
     store = seed_store(tmp_path / "triage.db", 0)
-    monkeypatch.setattr(
-        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
-    )
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync_runner=refused
+    )
     try:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.sync_view.state == "offline")

@@ -221,16 +221,15 @@ async def test_status_bar_after_actions(app, store):
 # ---------------------------------------------------------------- sync worker
 
 
-def sync_app(store: Store, **settings_kw):
+def sync_app(store: Store, sync_runner, **settings_kw):
     settings = Settings(server_url="https://triage.example.com", token="t0k3n", **settings_kw)
     return make_app(
-        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync=True
-    )
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync=True,
+        sync_runner=sync_runner,
+    )  # fmt: skip
 
 
-async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store):
     ids = open_ids(store)
     calls: list[str] = []
     release = threading.Event()
@@ -249,8 +248,7 @@ async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypa
             other.close()
         return SyncReport(ok=True, pulled=1)
 
-    monkeypatch.setattr(runner, "run_once", fake_run_once)
-    app = sync_app(store)
+    app = sync_app(store, fake_run_once)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("j", "j")
         assert table_of(app).cursor_id == ids[2]
@@ -268,14 +266,11 @@ async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypa
         assert "online" in text and "synced just now" in text
 
 
-async def test_sync_failure_is_shown_not_fatal(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_failure_is_shown_not_fatal(store):
     def boom(*a, **kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(runner, "run_once", boom)
-    app = sync_app(store)
+    app = sync_app(store, boom)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any("disk on fire" in m for m in messages(app)))
         assert "offline" in status_text(app)
@@ -283,17 +278,14 @@ async def test_sync_failure_is_shown_not_fatal(store, monkeypatch):
         assert table_of(app).cursor == 1
 
 
-async def test_sync_auth_failure_stops_sync(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_auth_failure_stops_sync(store):
     count = []
 
     def denied(*a, **kw):
         count.append(1)
         return SyncReport(ok=False, error="401: token revoked", auth_failed=True)
 
-    monkeypatch.setattr(runner, "run_once", denied)
-    app = sync_app(store, sync_interval_seconds=0.01)
+    app = sync_app(store, denied, sync_interval_seconds=0.01)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.sync_view.state == "stopped")
         await pilot.pause(0.3)  # the periodic timer does not start another one
@@ -340,10 +332,8 @@ async def test_two_conflicts_dismiss_the_second(app, store):
         assert len(app.screen.entries) == 1
 
 
-async def test_quit_during_a_sync_back_off_does_not_wait(store, monkeypatch):
+async def test_quit_during_a_sync_back_off_does_not_wait(store):
     import time
-
-    import triage.sync.runner as runner
 
     started = threading.Event()
 
@@ -353,8 +343,7 @@ async def test_quit_during_a_sync_back_off_does_not_wait(store, monkeypatch):
         assert should_stop()
         return SyncReport(ok=False, error="stopped")
 
-    monkeypatch.setattr(runner, "run_once", slow)
-    app = sync_app(store)
+    app = sync_app(store, slow)
     t = time.monotonic()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, started.is_set)

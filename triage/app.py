@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from textual import events, on, work
 from textual.app import App, SystemCommand
@@ -37,6 +38,10 @@ from triage.widgets.lead_table import LeadTable
 from triage.widgets.status_bar import StatusBar, SyncView
 
 DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other processes
+
+SyncRunner = Callable[..., Any]
+"""`triage.sync.runner.run_once`'s shape: (db_path, server_url, token, *, insecure, retry,
+should_stop) -> SyncReport. Called on a worker thread."""
 
 
 class TriageApp(App[None]):
@@ -68,6 +73,7 @@ class TriageApp(App[None]):
         db_path: Path,
         clock: Callable[[], datetime] | None = None,
         sync: bool = True,
+        sync_runner: SyncRunner | None = None,
         logged_in_queue: Callable[[], Path | None] | None = None,
         notice: str | None = None,
     ) -> None:
@@ -84,6 +90,7 @@ class TriageApp(App[None]):
         self.switched_to: Path | None = None
         self.clock = clock
         self.sync_enabled = sync
+        self.sync_runner = sync_runner  # None: triage.sync.runner.run_once, imported when used
         self.notice = notice  # shown once, as a notification, when the app starts
         self.keymap: dict[str, str] = dict(settings.keys)
         self.sync_view = SyncView("never" if settings.server_url and settings.token else "off")
@@ -573,8 +580,10 @@ class TriageApp(App[None]):
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False, name="sync")
     def _sync_worker(self):  # -> SyncReport
         from triage.sync.engine import RetryPolicy
-        from triage.sync.runner import run_once
 
+        run_once = self.sync_runner
+        if run_once is None:
+            from triage.sync.runner import run_once
         worker = get_current_worker()
         stop = self._stop_sync
         return run_once(
@@ -657,18 +666,20 @@ def make_app(
     db_path: Path,
     clock: Callable[[], datetime] | None = None,
     sync: bool = True,
+    sync_runner: SyncRunner | None = None,
     logged_in_queue: Callable[[], Path | None] | None = None,
     notice: str | None = None,
 ) -> TriageApp:
     """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
-    `clock`: a frozen "now" for ages and SLA colours; `logged_in_queue`: the queue the
-    login now points to (the app stops when it is another); `notice`: a text shown once
-    as a notification at start (the demo's workspace address and sign-in code). Raises
-    ConfigError, before anything starts, for a `[keys]` table that cannot work
-    (triage.keymap.check_keymap)."""
+    `sync_runner`: what the sync worker runs (default `triage.sync.runner.run_once`; tests
+    hand in their own); `clock`: a frozen "now" for ages and SLA colours;
+    `logged_in_queue`: the queue the login now points to (the app stops when it is
+    another); `notice`: a text shown once as a notification at start (the demo's
+    workspace address and sign-in code). Raises ConfigError, before anything starts, for
+    a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
     if settings.keys:
         check_keymap(settings.keys, KEY_SCOPES)
     return TriageApp(
         store=store, settings=settings, db_path=db_path, clock=clock, sync=sync,
-        logged_in_queue=logged_in_queue, notice=notice,
+        sync_runner=sync_runner, logged_in_queue=logged_in_queue, notice=notice,
     )  # fmt: skip
