@@ -33,7 +33,7 @@ from triage.screens.queue import QueueScreen
 from triage.screens.reason import ConfirmScreen, ReasonPicker
 from triage.store import ActionError, ActionResult, Store, StoreError
 from triage.typeahead import TypeAhead
-from triage.widgets.fmt import OUTCOME_PAST, plural
+from triage.widgets.fmt import OUTCOME_PAST, plural, reason_label
 from triage.widgets.lead_table import LeadTable
 from triage.widgets.status_bar import StatusBar, SyncView
 
@@ -521,11 +521,7 @@ class TriageApp(App[None]):
 
     def reason_label(self, outcome: Outcome | str, code: str | None) -> str:
         """The policy's label of a reason ("Not a decision maker"); the code if unknown."""
-        try:
-            reason = self.policy.reason(outcome, code)
-        except ValueError:
-            reason = None
-        return reason.label if reason is not None else (code or "")
+        return reason_label(self.policy, outcome, code)
 
     def action_undo(self) -> None:
         try:

@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from triage import domain
 from triage.store import ActionError, ConflictEntry, Store, StoreError
+from triage.widgets.fmt import reason_label
 from triage.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -22,15 +23,6 @@ if TYPE_CHECKING:
 
 def explain(entry: ConflictEntry) -> str:
     return domain.explain_refusal(entry.status, entry.error)
-
-
-def reason_label(policy: domain.Policy | None, outcome: object, code: object) -> str:
-    """The policy's label of a reason code ("Not a decision maker"); the code if unknown."""
-    try:
-        reason = policy.reason(str(outcome), str(code)) if policy is not None else None
-    except ValueError:
-        reason = None
-    return reason.label if reason is not None else str(code)
 
 
 def tried(entry: ConflictEntry, policy: domain.Policy | None = None) -> str:
