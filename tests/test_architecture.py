@@ -43,7 +43,6 @@ KNOWN = {
     "triage/server/reports.py lead_history": 89,
     "triage/server/reports.py decision_figures": 78,
     "triage/demo.py _run": 76,
-    "triage/screens/detail.py _render_lead": 68,
     "triage/server/reports.py notes": 65,
     "triage/server/cli.py format_report": 64,
     "triage/server/web/charts.py trend": 61,

@@ -9,6 +9,7 @@ queue's table has loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
@@ -141,70 +142,10 @@ class LeadDetailScreen(Screen[None]):
         self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
 
     def _render_lead(self, lead: domain.Lead) -> None:
-        now = self.host.now()
-        policy = self.host.policy
-        status = lead.status.value
-        heading: list[tuple[str, str]] = [(lead.name, "bold")]
-        if lead.title:
-            heading.append((f" · {lead.title}", ""))
-        if lead.company:
-            heading.append((" at ", "$text-muted"))
-            heading.append((lead.company, "bold"))
-        heading.append(("   ", ""))
-        heading.append((f" {status.upper()} ", f"reverse bold {STATUS_STYLE.get(status, '')}"))
-        if lead.decision:
-            d = lead.decision
-            heading.append((f" {d.reason or ''}", "$text-muted"))
-            if d.nurture_until:
-                heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
-        self.query_one("#lead-heading", Static).update(Content.assemble(*heading))
-
-        started = domain.sla_start(lead.assigned_at, lead.mql_at)
-        age, level = age_vs_sla(started, now, policy.sla_hours)
-        age_style = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
-                     "very-late": "bold $text-error"}[level]  # fmt: skip
-
-        def line(label: str, values: list[str | Content | None]) -> list:
-            parts: list = [(f"{label:<9}", "bold $text-accent")]
-            shown = [v for v in values if v]
-            for i, value in enumerate(shown):
-                if i:
-                    parts.append((" · ", "$text-muted"))
-                parts.append(value)
-            if not shown:
-                parts.append(("–", "$text-muted"))
-            return parts
-
-        source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
-        hours = domain.age_hours(started, now)
-        since = " since assigned" if lead.assigned_at is not None else " since MQL"
-        age_content = Content.assemble((age_text(hours), age_style), (since, "$text-muted"))
-        sla_content = Content.styled(SLA_WORDS[level].format(h=f"{policy.sla_hours:g}"), age_style)
-        facts = Content.assemble(
-            *line("Contact", [lead.email, lead.phone]),
-            "\n",
-            *line(
-                "Company",
-                [
-                    lead.company,
-                    lead.industry,
-                    f"{lead.company_size} staff" if lead.company_size else None,
-                    lead.country,
-                ],
-            ),  # fmt: skip
-            "\n",
-            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), str(lead.score))]),
-            "\n",
-            *line(
-                "Age",
-                [
-                    age_content,
-                    sla_content,
-                    f"MQL {_fmt_time(lead.mql_at)}" if lead.mql_at else None,
-                ],
-            ),  # fmt: skip
+        self.query_one("#lead-heading", Static).update(_heading(lead))
+        self.query_one("#lead-facts", Static).update(
+            _facts(lead, self.host.now(), self.host.policy.sla_hours)
         )
-        self.query_one("#lead-facts", Static).update(facts)
         self.query_one("#bant", BantChecklist).show(lead)
         self._render_activity(lead)
         self._render_history(self.store.history(lead.id), lead)
@@ -337,3 +278,62 @@ class LeadDetailScreen(Screen[None]):
         if lead is not None:
             self.lead = lead
             self._render_lead(lead)
+
+
+def _heading(lead: domain.Lead) -> Content:
+    """Name · title at company, the status, and the decision's reason and date."""
+    status = lead.status.value
+    heading: list[tuple[str, str]] = [(lead.name, "bold")]
+    if lead.title:
+        heading.append((f" · {lead.title}", ""))
+    if lead.company:
+        heading.append((" at ", "$text-muted"))
+        heading.append((lead.company, "bold"))
+    heading.append(("   ", ""))
+    heading.append((f" {status.upper()} ", f"reverse bold {STATUS_STYLE.get(status, '')}"))
+    if lead.decision:
+        d = lead.decision
+        heading.append((f" {d.reason or ''}", "$text-muted"))
+        if d.nurture_until:
+            heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
+    return Content.assemble(*heading)
+
+
+def _line(label: str, values: list[str | Content | None]) -> list:
+    """`label` then the values that are there, separated by dots (a dash for none)."""
+    parts: list = [(f"{label:<9}", "bold $text-accent")]
+    shown = [v for v in values if v]
+    for i, value in enumerate(shown):
+        if i:
+            parts.append((" · ", "$text-muted"))
+        parts.append(value)
+    if not shown:
+        parts.append(("–", "$text-muted"))
+    return parts
+
+
+_AGE_STYLE = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
+              "very-late": "bold $text-error"}  # fmt: skip
+
+
+def _facts(lead: domain.Lead, now: datetime, sla_hours: float) -> Content:
+    """Contact, company, source and score, and the age on the SLA clock."""
+    started = domain.sla_start(lead.assigned_at, lead.mql_at)
+    _age, level = age_vs_sla(started, now, sla_hours)
+    age_style = _AGE_STYLE[level]
+    source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
+    hours = domain.age_hours(started, now)
+    since = " since assigned" if lead.assigned_at is not None else " since MQL"
+    age_content = Content.assemble((age_text(hours), age_style), (since, "$text-muted"))
+    sla_content = Content.styled(SLA_WORDS[level].format(h=f"{sla_hours:g}"), age_style)
+    size = f"{lead.company_size} staff" if lead.company_size else None
+    mql = f"MQL {_fmt_time(lead.mql_at)}" if lead.mql_at else None
+    return Content.assemble(
+        *_line("Contact", [lead.email, lead.phone]),
+        "\n",
+        *_line("Company", [lead.company, lead.industry, size, lead.country]),
+        "\n",
+        *_line("Lead", [source, Content.assemble(("score ", "$text-muted"), str(lead.score))]),
+        "\n",
+        *_line("Age", [age_content, sla_content, mql]),
+    )
