@@ -5,21 +5,25 @@
 What each figure is, exactly:
 
 * start to first paint (10k / 100k leads): wall time from just before spawning
-  `python -c "<open the store, make_app(...).run()>"` in a real pseudo-terminal
-  (120x40, the real Linux driver) to the moment the queue screen has painted its
-  first frame (`call_after_refresh` from the queue's mount writes a timestamp; the
-  app then exits). Includes interpreter start, imports, opening the store, counting
-  the queue and fetching its first page. The pty output is checked for a lead's name.
-  Median of 5.
+  `python -c "<open the store, run the app>"` in a real pseudo-terminal (120x40, the
+  real Linux driver) to the moment the queue screen has painted its first frame (the
+  queue posts `QueueScreen.FirstPaint` after its first refresh; the child runs the app
+  subclassed with a handler of that message, which writes a timestamp and exits).
+  Includes interpreter start, imports, opening the store, counting the queue and
+  fetching its first page. The pty output is checked for a lead's name. Median of 5.
 * key to committed decision: in process (`App.run_test`, 120x40, 10k leads). The
   reason picker is open; the time runs from just before `pilot.press("1")` to the
   return of `Store.decide` (the commit). Median of 50. The "r" that opens the picker
   is reported beside it (key to the picker's first frame), no target.
 * bulk reject of 10,000 marked leads (100k store): from the digit key to the
-  queue redrawn (commit, undo journal, recount, first page, status bar). Median of 3.
+  queue redrawn (commit, undo journal, recount, first page, status bar): the frame
+  after the table's `LeadTable.Changed` that follows the decision. Median of 3.
 * filter keystroke over 100k leads: from the key press in the filter box to the
-  table's refreshed frame (Input.Changed -> parse -> count -> page -> paint). Median
-  over the keystrokes of a few queries.
+  table's refreshed frame (Input.Changed -> parse -> count -> page -> `LeadTable.Changed`
+  -> paint). Median over the keystrokes of a few queries.
+
+The in-process figures watch the app's messages (`App.run_test(message_hook=...)`); the
+app has no hook of its own for the benchmark.
 * memory: peak RSS (VmHWM) of a separate process that opened the 100k queue under
   `run_test`, jumped to the end, marked all and filtered.
 """
@@ -64,18 +68,34 @@ def build_store(path: Path, n: int) -> None:
 # ---------------------------------------------------------------- start-up (real pty)
 
 CHILD = """
+import json, sys, time
+from pathlib import Path
+from textual import on
+import triage.app
+from triage.app import TriageApp
 from triage.config import load_settings, paths_from_env
+from triage.screens.queue import QueueScreen
 from triage.store import Store
-from triage.app import make_app
+from triage.widgets.lead_table import LeadTable
+
+class FirstPaint(TriageApp):
+    CSS_PATH = str(Path(triage.app.__file__).with_name(TriageApp.CSS_PATH))
+
+    @on(QueueScreen.FirstPaint)
+    def _painted(self) -> None:
+        rows = self.screen.query_one(LeadTable).stats.rows
+        Path(sys.argv[1]).write_text(json.dumps({"time": time.time(), "rows": rows}))
+        self.exit()
+
 paths = paths_from_env()
 store = Store.open(paths.db_file)
-make_app(store=store, settings=load_settings(paths), db_path=paths.db_file).run()
+FirstPaint(store=store, settings=load_settings(paths), db_path=paths.db_file).run()
 """
 
 
 def first_paint(home: Path, marker: Path) -> tuple[float, int, bytes]:
     marker.unlink(missing_ok=True)
-    env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_EXIT_AFTER_FIRST_PAINT": str(marker),
+    env = {**os.environ, "TRIAGE_HOME": str(home),
            "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}  # fmt: skip
     env.pop("TRIAGE_SERVER_URL", None)
     env.pop("TRIAGE_TOKEN", None)
@@ -83,7 +103,7 @@ def first_paint(home: Path, marker: Path) -> tuple[float, int, bytes]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     t0 = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD], stdin=slave, stdout=slave, stderr=slave, env=env,
+        [sys.executable, "-c", CHILD, str(marker)], stdin=slave, stdout=slave, stderr=slave, env=env,
         cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     os.close(slave)
@@ -110,6 +130,19 @@ def first_paint(home: Path, marker: Path) -> tuple[float, int, bytes]:
 
 
 # ---------------------------------------------------------------- in process
+
+
+def each(kind: type, callback):
+    """A message hook that calls `callback(message)` once for each message of `kind` (the
+    hook sees a message at every hop as it bubbles up)."""
+    seen: list = []
+
+    def hook(message) -> None:
+        if isinstance(message, kind) and not any(m is message for m in seen):
+            seen.append(message)
+            callback(message)
+
+    return hook
 
 
 def app_for(db: Path):
@@ -186,40 +219,42 @@ async def bulk_reject(db: Path, n_marked: int) -> tuple[float, float]:
         finally:
             in_store.append(time.perf_counter() - t)
 
+    def redrawn(message) -> None:  # the table counted again after the decision
+        if in_store and not done:
+            app.call_after_refresh(lambda: done.append(time.perf_counter()))
+
     store.decide = timed_decide  # type: ignore[method-assign]
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), message_hook=each(LeadTable.Changed, redrawn)) as pilot:
         table = app.query_one("#leads", LeadTable)
         ids = store.queue_ids(domain.Filter(), "sla", now=NOW)[:n_marked]
         table.set_marks(set(ids))
         await pilot.press("r")
         await pilot.pause()
-        original = app.data_changed
-
-        def timed(reason, lead_id=None):
-            original(reason, lead_id)
-            app.call_after_refresh(lambda: done.append(time.perf_counter()))
-
-        app.data_changed = timed  # type: ignore[method-assign]
         t = time.perf_counter()
         await pilot.press("4")
         while not done:
             await asyncio.sleep(0.001)
         assert table.count == store.queue_count(domain.Filter(), now=NOW)
         elapsed = done[0] - t
-        app.data_changed = original  # type: ignore[method-assign]
         await pilot.press("u")
     store.close()
     return elapsed, in_store[0]
 
 
 async def filter_keystrokes(db: Path, queries: list[str]) -> list[float]:
+    from triage.widgets.lead_table import LeadTable
+
     store, app = app_for(db)
     times: list[float] = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        painted: list[float] = []
-        app.filter_applied = lambda q: app.call_after_refresh(  # type: ignore[method-assign]
-            lambda: painted.append(time.perf_counter())
-        )
+    painted: list[float] = []
+
+    def requeried(message) -> None:  # the table counted and paged for the new filter
+        app.call_after_refresh(lambda: painted.append(time.perf_counter()))
+
+    async with app.run_test(
+        size=(120, 40), message_hook=each(LeadTable.Changed, requeried)
+    ) as pilot:
+        await pilot.pause()  # the first frame's own Changed is not a keystroke's
         for query in queries:
             await pilot.press("slash")
             for ch in query:

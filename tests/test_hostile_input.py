@@ -163,7 +163,7 @@ def test_a_number_out_of_range_in_a_filter_is_a_message_not_a_traceback(tmp_path
 
 
 async def test_the_tui_shows_an_out_of_range_filter_inline_and_keeps_going(tmp_path) -> None:
-    from tests.test_tui_support import build_app, seed_store
+    from tests.support.tui import build_app, seed_store
 
     store = seed_store(tmp_path / "triage.db", 20)
     app = build_app(store)

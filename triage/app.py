@@ -1,20 +1,21 @@
 """The Textual app: wires the local store, the background sync worker and the screens.
 
-Build it with :func:`make_app`; the CLI and the tests both do. Module-level imports
-are textual, triage's domain, store and config, and the TUI's own widgets (which
-import nothing else): the first paint must not pay for httpx or pydantic, so the sync
-runner is imported inside the sync worker (tests/test_tui_queue.py checks this).
+Build it with :func:`make_app`; the CLI and the tests both do. The screens post
+messages (`OpenLead`, `DecisionRequested`, ...: screens/messages.py) that the app
+handles with `@on`; it tells them of every change with `StoreChanged`. The decision
+workflow is its own object (screens/decisions.py). Module-level imports are textual,
+triage's domain, store and config, and the TUI's screens and widgets: the first paint
+must not pay for httpx or pydantic, so the sync runner is imported inside the sync
+worker unless one is handed in (tests/test_tui_queue.py checks this).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from textual import events, on, work
 from textual.app import App, SystemCommand
@@ -26,17 +27,32 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from triage import domain
 from triage.config import Settings
-from triage.domain import Outcome
-from triage.store import ActionError, ActionResult, Store, StoreError
+from triage.keymap import Scope, bindings_by_id, check_keymap, keys_of
+from triage.screens.conflicts import ConflictsScreen
+from triage.screens.decisions import DecisionFlow
+from triage.screens.detail import LeadDetailScreen, QueueOrder
+from triage.screens.help import HelpScreen
+from triage.screens.messages import (
+    DecisionRequested,
+    OpenLead,
+    StatusStale,
+    StoreChanged,
+    StoreWritten,
+)
+from triage.screens.palette import TriageCommands
+from triage.screens.queue import QueueScreen, empty_queue_text
+from triage.screens.reason import ConfirmScreen, ReasonPicker
+from triage.store import Store, StoreError
 from triage.typeahead import TypeAhead
-from triage.widgets.fmt import OUTCOME_PAST, plural
+from triage.widgets.fmt import plural
+from triage.widgets.lead_table import LeadTable
 from triage.widgets.status_bar import StatusBar, SyncView
 
 DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other processes
 
-EXIT_AFTER_FIRST_PAINT = "TRIAGE_EXIT_AFTER_FIRST_PAINT"
-"""Set to a file path: after the first paint of the queue the app writes
-`{"time": time.time(), "rows": <rows fetched>}` there and exits (bench/tui.py uses it)."""
+SyncRunner = Callable[..., Any]
+"""`triage.sync.runner.run_once`'s shape: (db_path, server_url, token, *, insecure, retry,
+should_stop) -> SyncReport. Called on a worker thread."""
 
 
 class TriageApp(App[None]):
@@ -45,6 +61,7 @@ class TriageApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Triage"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {TriageCommands}
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", show=False, tooltip="Quit (every decision is already saved)"),
@@ -68,12 +85,10 @@ class TriageApp(App[None]):
         db_path: Path,
         clock: Callable[[], datetime] | None = None,
         sync: bool = True,
+        sync_runner: SyncRunner | None = None,
         logged_in_queue: Callable[[], Path | None] | None = None,
         notice: str | None = None,
     ) -> None:
-        from triage.screens.palette import TriageCommands
-
-        self.COMMANDS = App.COMMANDS | {TriageCommands}
         super().__init__()
         self.store = store
         self.settings = settings
@@ -84,16 +99,18 @@ class TriageApp(App[None]):
         self.switched_to: Path | None = None
         self.clock = clock
         self.sync_enabled = sync
+        self.sync_runner = sync_runner  # None: triage.sync.runner.run_once, imported when used
         self.notice = notice  # shown once, as a notification, when the app starts
         self.keymap: dict[str, str] = dict(settings.keys)
         self.sync_view = SyncView("never" if settings.server_url and settings.token else "off")
+        self.decisions = DecisionFlow(
+            self, store, policy=lambda: self.policy, clock=self.now, changed=self.store_changed
+        )
         self._policy: domain.Policy | None = None
-        self._labels: dict[str, tuple[str, tuple[str, ...]]] = {}  # action_id -> (label, ids)
         self._sync_timer: Timer | None = None
         self._painted = False
         self._stop_sync = threading.Event()
-        self._detail = None  # the installed LeadDetailScreen, once opened
-        self._pickers: dict[Outcome, object] = {}  # installed ReasonPickers by outcome
+        self._detail: LeadDetailScreen | None = None  # installed once opened
         self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
         self._sync_quiet = True
         self._data_version: int | None = None  # the store's, when the screens last saw it
@@ -132,9 +149,7 @@ class TriageApp(App[None]):
     def key_label(self, binding_id: str, default: str = "") -> str:
         """The first key of binding `binding_id` under the keymap, as the footer shows it:
         text that names a key names the one that works now."""
-        from triage.keymap import bindings_by_id, keys_of
-
-        binding = bindings_by_id().get(binding_id)
+        binding = bindings_by_id(KEY_SCOPES).get(binding_id)
         if binding is None:
             return default
         keys = keys_of(binding, self.keymap)
@@ -152,23 +167,14 @@ class TriageApp(App[None]):
         return self._policy
 
     def get_default_screen(self) -> Screen:
-        from triage.screens.queue import QueueScreen
-
         return QueueScreen(self.store)
 
     @property
-    def queue_screen(self):  # -> QueueScreen | None
-        from triage.screens.queue import QueueScreen
-
+    def queue_screen(self) -> QueueScreen | None:
         for screen in self.screen_stack:
             if isinstance(screen, QueueScreen):
                 return screen
         return None
-
-    @property
-    def queue_table(self):  # -> LeadTable | None
-        screen = self.queue_screen
-        return None if screen is None else screen.table
 
     def on_mount(self) -> None:
         if self.settings.theme:
@@ -190,25 +196,20 @@ class TriageApp(App[None]):
             self.notify(self.notice, title="Marketing's half of the loop", timeout=60)
         self.set_interval(DATA_VERSION_SECONDS, self.check_outside_changes, name="data-version")
 
-    def first_paint(self) -> None:
-        """Called by the queue after its first refresh: start syncing, or exit for the bench."""
+    @on(QueueScreen.FirstPaint)
+    def _first_paint(self) -> None:
+        """The queue is on screen: start syncing."""
         if self._painted:
             return
         self._painted = True
-        marker = os.environ.get(EXIT_AFTER_FIRST_PAINT)
-        if marker:
-            table = self.queue_table
-            rows = table.stats.rows if table is not None else 0
-            Path(marker).write_text(json.dumps({"time": time.time(), "rows": rows}))
-            self.exit()
-            return
         if self.sync_enabled and self.sync_view.state != "off":
             self.action_sync(quiet=True)  # the status bar says how it went
             interval = max(5.0, float(self.settings.sync_interval_seconds))
             self._sync_timer = self.set_interval(interval, self._periodic_sync, name="sync")
 
-    # ------------------------------------------------------------ status and refresh
+    # ------------------------------------------------------------ status and changes
 
+    @on(StatusStale)
     def refresh_status(self) -> None:
         try:
             status = self.store.status(now=self.now())
@@ -219,37 +220,23 @@ class TriageApp(App[None]):
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
                 bar.show(status, self.sync_view, now)
-        table = self.queue_table
-        if table is not None:
-            table.set_empty_text(self.empty_queue_text(status))
+        queue = self.queue_screen
+        if queue is not None:
+            signed_in = bool(self.settings.server_url and self.settings.token)
+            text = empty_queue_text(status, self.sync_view, self.settings.server_url,
+                                    signed_in=signed_in, sync_enabled=self.sync_enabled,
+                                    sync_key=self.key_label("sync", "s"))  # fmt: skip
+            queue.table.set_empty_text(text)
 
-    def empty_queue_text(self, status) -> str:  # status: StoreStatus
-        """What an empty queue means: not signed in, the first sync still fetching (or
-        failing), or a queue that is really clear."""
-        server = self.settings.server_url
-        if not (server and self.settings.token):
-            return "Not signed in: run triage login to fetch your queue."
-        sync_key = self.key_label("sync", "s")
-        host = server.split("://", 1)[-1]
-        state = self.sync_view.state
-        if status.last_sync is None:  # never synced: the queue is not known yet
-            if state == "syncing" or (state == "never" and self.sync_enabled):
-                return f"Fetching your queue from {host}…"
-            if state in ("offline", "stopped"):
-                why = self.sync_view.message or "no answer"
-                return (
-                    f"Could not fetch your queue from {host}. Press {sync_key} to try again.\n{why}"
-                )
-        return f"No open leads: your queue is clear. Press {sync_key} to look for new ones."
-
-    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        """Tell every screen in the stack (decision | undo | bant | sync | outside: another
-        process wrote to the store); refresh the bar."""
+    def store_changed(self, change: StoreChanged) -> None:
+        """Tell every screen in the stack (each gets its own message); refresh the bar."""
         for screen in self.screen_stack:
-            handler = getattr(screen, "data_changed", None)
-            if handler is not None:
-                handler(reason, lead_id)
+            screen.post_message(change.copy())
         self.refresh_status()
+
+    @on(StoreWritten)
+    def _store_written(self, event: StoreWritten) -> None:
+        self.store_changed(StoreChanged(event.kind, event.lead_id))
 
     def _store_version(self) -> int | None:
         try:
@@ -271,7 +258,7 @@ class TriageApp(App[None]):
         if any(w.group == "sync" and w.is_running for w in self.workers):
             return  # its end refreshes everything (sync_done)
         self._policy = None  # `triage sync` may have brought a new policy
-        self.data_changed("outside")
+        self.store_changed(StoreChanged("outside"))
 
     def _login_moved(self) -> bool:
         """Did a login in another terminal switch to another queue (another server or rep)?
@@ -285,22 +272,21 @@ class TriageApp(App[None]):
         self.exit()
         return True
 
-    def filter_applied(self, query: str) -> None:
-        """Hook for the benchmark: a filter keystroke has been re-queried and redrawn."""
-
     # ------------------------------------------------------------ screens
 
-    def open_lead(self, lead_id: str) -> None:
-        from triage.screens.detail import LeadDetailScreen
+    @on(OpenLead)
+    def _open_lead(self, event: OpenLead) -> None:
+        self.open_lead(event.lead_id)
 
+    def open_lead(self, lead_id: str) -> None:
         if self.store.lead(lead_id) is None:
             self.notify("That lead is no longer in your store", severity="warning")
             return
-        table = self.queue_table
-        if table is not None:
-            found = table.locate(lead_id, near=table.cursor)
-            if found is not None:
-                table.move_to(found)
+        queue = self.queue_screen
+        order = QueueOrder()
+        if queue is not None:
+            queue.show_lead(lead_id)
+            order = QueueOrder(queue.table.filter, queue.table.sort)
         # One detail screen, kept installed: opening a lead then costs a repaint, not a
         # compose of twenty widgets. Never a second one: if it is in the stack already
         # (under the palette, the conflicts or a help screen), go back to it.
@@ -309,6 +295,7 @@ class TriageApp(App[None]):
             detail = self._detail = LeadDetailScreen(self.store, lead_id)
             self.install_screen(detail, name="detail")
         detail.lead_id = lead_id
+        detail.order = order
         if detail in self.screen_stack:
             if self.screen is detail:
                 detail.show_lead(lead_id)
@@ -317,14 +304,19 @@ class TriageApp(App[None]):
             return
         self.push_screen(detail)
 
+    @on(LeadDetailScreen.Shown)
+    def _lead_shown(self, event: LeadDetailScreen.Shown) -> None:
+        """The detail moved on to another lead: the queue's cursor follows."""
+        queue = self.queue_screen
+        if queue is not None:
+            queue.show_lead(event.lead_id)
+
     def _pop_to(self, screen: Screen) -> None:
         """Pop the screens above `screen` (which is in the stack) so it is on top."""
         while self.screen is not screen and len(self.screen_stack) > 1:
             self.pop_screen()
 
     def action_help(self) -> None:
-        from triage.screens.help import HelpScreen
-
         if isinstance(self.screen, HelpScreen):
             return
         # Kept per kind of screen: the help of a screen is made from its class's
@@ -340,8 +332,6 @@ class TriageApp(App[None]):
         self.push_screen(help_screen)
 
     def action_conflicts(self) -> None:
-        from triage.screens.conflicts import ConflictsScreen
-
         if isinstance(self.screen, ConflictsScreen):
             return
         for screen in self.screen_stack:
@@ -358,203 +348,12 @@ class TriageApp(App[None]):
 
     # ------------------------------------------------------------ decisions
 
-    def _names(self, lead_ids: list[str]) -> str:
-        if len(lead_ids) == 1:
-            lead = self.store.lead(lead_ids[0])
-            return lead.name if lead else lead_ids[0]
-        return plural(len(lead_ids), "lead")
-
-    def _bant_no_count(self, lead_ids: list[str]) -> int:
-        if len(lead_ids) <= 20:
-            return sum(
-                1
-                for i in lead_ids
-                if (lead := self.store.lead(i)) is not None and lead.has_bant_no()
-            )
-        wanted = set(lead_ids)
-        flagged: set[str] = set()
-        for key in self.policy.bant_keys:
-            flt = domain.parse_filter(f"bant:{key}=no")
-            flagged.update(
-                i for i in self.store.queue_ids(flt, "sla", now=self.now()) if i in wanted
-            )
-        return len(flagged)
-
-    def _open_only(self, lead_ids: list[str]) -> list[str]:
-        """Marked leads that are still open (a sync may have decided some meanwhile)."""
-        if len(lead_ids) <= 20:
-            out = []
-            for i in lead_ids:
-                lead = self.store.lead(i)
-                if lead is not None and lead.status is domain.Status.OPEN:
-                    out.append(i)
-            return out
-        open_ids = set(self.store.queue_ids(domain.Filter(), "sla", now=self.now()))
-        return [i for i in lead_ids if i in open_ids]
-
-    def request_decision(
-        self,
-        outcome: Outcome,
-        lead_ids: list[str],
-        *,
-        bulk: bool,
-        on_done: Callable[[], None] | None = None,
-    ) -> None:
-        """Ask what is needed (confirmation, reason), then commit in one store call."""
-        from triage.screens.reason import ConfirmScreen, ReasonChoice
-
-        ids = list(lead_ids)
-        subject = self._names(ids)
-
-        def commit(choice: ReasonChoice | None = None) -> None:
-            self.commit_decision(outcome, ids, subject, choice, bulk=bulk)
-            if on_done is not None:
-                on_done()
-
-        if outcome is Outcome.ACCEPT:
-            flagged = self._bant_no_count(ids)
-            if flagged:
-                if len(ids) == 1:
-                    lead = self.store.lead(ids[0])
-                    noes = [
-                        c.label
-                        for c in self.policy.bant
-                        if lead is not None and lead.bant_answer(c.key) is domain.Answer.NO
-                    ] or ["A BANT answer"]
-                    names = ", ".join(noes[:-1]) + " and " + noes[-1] if len(noes) > 1 else noes[0]
-                    detail = f"{subject}: {names} {'is' if len(noes) == 1 else 'are'} “no”."
-                else:
-                    verb = "has" if flagged == 1 else "have"
-                    detail = f"{flagged:,} of the {len(ids):,} leads {verb} a BANT “no”."
-
-                def confirmed(ok: bool | None) -> None:
-                    if ok:
-                        commit()
-
-                self.push_screen(ConfirmScreen("Accept anyway?", detail), confirmed)
-                return
-            commit()
-            return
-
-        def picked(choice: ReasonChoice | None) -> None:
-            if choice is not None:
-                commit(choice)
-
-        if bulk:  # the title names what will be decided: the marks, not the cursor's lead
-            picker = self._picker(outcome, plural(len(ids), "marked lead"), bulk=True)
-        else:
-            picker = self._picker(outcome, subject)
-        self.push_screen(picker, picked)
-
-    def _picker(self, outcome: Outcome, subject: str, *, bulk: bool = False):  # -> ReasonPicker
-        """The reason picker of `outcome`, kept installed between decisions (so `r` shows
-        it at once after the first time); made again when the policy changes."""
-        from triage.screens.reason import ReasonPicker
-
-        today = self.now().astimezone().date()
-        name = f"reasons-{outcome.value}"
-        picker = self._pickers.get(outcome)
-        if picker is not None and (picker.policy != self.policy or picker in self.screen_stack):
-            if picker not in self.screen_stack:
-                self.uninstall_screen(name)
-            del self._pickers[outcome]
-            picker = None
-        if picker is None:
-            picker = ReasonPicker(self.policy, outcome, subject, today=today)
-            if not self.is_screen_installed(name):
-                self._pickers[outcome] = picker
-                self.install_screen(picker, name=name)
-        return picker.prepare(subject, today, bulk=bulk)
-
-    def commit_decision(
-        self,
-        outcome: Outcome,
-        lead_ids: list[str],
-        subject: str,
-        choice=None,  # ReasonChoice | None
-        *,
-        bulk: bool = False,
-    ) -> ActionResult | None:
-        """One store call (one transaction) on the UI thread: a few ms for one lead,
-        about a second for 10,000. Marks can go stale (a sync decided some of the
-        leads meanwhile): the store refuses the whole batch, and it is retried once
-        with the leads that are still open."""
-
-        def decide(ids: list[str]) -> ActionResult:
-            return self.store.decide(
-                ids,
-                outcome,
-                reason=choice.code if choice else None,
-                note=choice.note if choice else None,
-                nurture_until=choice.nurture_until if choice else None,
-                at=self.now(),
-            )
-
-        table = self.queue_table
-        # After a bulk decision the cursor stays on its lead if it is still open, else
-        # goes to the next open one (a single decision: the next lead slides under it).
-        follow = table.first_not_in(set(lead_ids)) if bulk and table is not None else None
-        try:
-            try:
-                result = decide(lead_ids)
-            except ActionError as exc:
-                if not bulk or exc.code not in ("not_open", "unknown_lead"):
-                    raise
-                still_open = self._open_only(lead_ids)
-                if not still_open:
-                    raise
-                result = decide(still_open)
-                subject = plural(len(still_open), "lead")
-        except ActionError as exc:
-            self.notify(exc.message, severity="error", title="Nothing changed")
-            return None
-        except StoreError as exc:
-            self.notify(str(exc), severity="error", title="Nothing changed")
-            return None
-        label = f"{OUTCOME_PAST[outcome.value]} {subject}"
-        if choice is not None:
-            label += f" · {self.reason_label(outcome, choice.code)}"
-            if choice.nurture_until:
-                label += f" · until {choice.nurture_until.isoformat()}"
-        self._labels[result.action_id] = (label, result.lead_ids)
-        if bulk and table is not None:
-            table.marks = set()
-        self.data_changed("decision", lead_id=follow)
-        self.notify(f"{label} · {self.key_label('undo', 'u')} to undo", timeout=4)
-        return result
-
-    def reason_label(self, outcome: Outcome | str, code: str | None) -> str:
-        """The policy's label of a reason ("Not a decision maker"); the code if unknown."""
-        try:
-            reason = self.policy.reason(outcome, code)
-        except ValueError:
-            reason = None
-        return reason.label if reason is not None else (code or "")
+    @on(DecisionRequested)
+    def _decision_requested(self, event: DecisionRequested) -> None:
+        self.decisions.request(event)
 
     def action_undo(self) -> None:
-        try:
-            result = self.store.undo()
-        except (ActionError, StoreError) as exc:
-            self.notify(getattr(exc, "message", str(exc)), severity="error")
-            return
-        if result is None:
-            self.notify("Nothing to undo", severity="warning")
-            return
-        label, ids = self._labels.pop(result.action_id, (None, ()))
-        if label is None:
-            label = (
-                f"decision on {plural(result.count, 'lead')}"
-                if result.kind == "decide"
-                else "BANT answer"
-            )
-        else:
-            label = label[0].lower() + label[1:]
-        restored = ids[0] if len(ids) == 1 else None
-        self.data_changed("undo", lead_id=restored)
-        message = f"Undid: {label}"
-        if result.via_reopen:
-            message += " (already sent: undo sent as reopen)"
-        self.notify(message, timeout=3)
+        self.decisions.undo()
 
     # ------------------------------------------------------------ sync
 
@@ -584,8 +383,10 @@ class TriageApp(App[None]):
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False, name="sync")
     def _sync_worker(self):  # -> SyncReport
         from triage.sync.engine import RetryPolicy
-        from triage.sync.runner import run_once
 
+        run_once = self.sync_runner
+        if run_once is None:
+            from triage.sync.runner import run_once
         worker = get_current_worker()
         stop = self._stop_sync
         return run_once(
@@ -646,7 +447,19 @@ class TriageApp(App[None]):
                             severity="warning", title="Offline")  # fmt: skip
         self._policy = None  # a sync may bring a new policy
         self._data_version = self._store_version()  # what follows shows the worker's commits
-        self.data_changed("sync")
+        self.store_changed(StoreChanged("sync"))
+
+
+KEY_SCOPES: dict[str, Scope] = {
+    "queue": Scope((QueueScreen, LeadTable, TriageApp)),
+    "lead": Scope((LeadDetailScreen, TriageApp)),
+    "conflicts": Scope((ConflictsScreen, TriageApp)),
+    # modal screens: only the app's priority bindings reach past them
+    "reason picker": Scope((ReasonPicker, TriageApp), modal=True),
+    "confirmation": Scope((ConfirmScreen, TriageApp), modal=True),
+    "help": Scope((HelpScreen, TriageApp), modal=True),
+}
+"""The bindings live together, by screen: what a `[keys]` table is checked against."""
 
 
 def make_app(
@@ -656,20 +469,20 @@ def make_app(
     db_path: Path,
     clock: Callable[[], datetime] | None = None,
     sync: bool = True,
+    sync_runner: SyncRunner | None = None,
     logged_in_queue: Callable[[], Path | None] | None = None,
     notice: str | None = None,
 ) -> TriageApp:
     """The TUI over an open store. `sync=False`: no background worker (tests, snapshots);
-    `clock`: a frozen "now" for ages and SLA colours; `logged_in_queue`: the queue the
-    login now points to (the app stops when it is another); `notice`: a text shown once
-    as a notification at start (the demo's workspace address and sign-in code). Raises
-    ConfigError, before anything starts, for a `[keys]` table that cannot work
-    (triage.keymap.check_keymap)."""
+    `sync_runner`: what the sync worker runs (default `triage.sync.runner.run_once`; tests
+    hand in their own); `clock`: a frozen "now" for ages and SLA colours;
+    `logged_in_queue`: the queue the login now points to (the app stops when it is
+    another); `notice`: a text shown once as a notification at start (the demo's
+    workspace address and sign-in code). Raises ConfigError, before anything starts, for
+    a `[keys]` table that cannot work (triage.keymap.check_keymap)."""
     if settings.keys:
-        from triage.keymap import check_keymap
-
-        check_keymap(settings.keys)
+        check_keymap(settings.keys, KEY_SCOPES)
     return TriageApp(
         store=store, settings=settings, db_path=db_path, clock=clock, sync=sync,
-        logged_in_queue=logged_in_queue, notice=notice,
+        sync_runner=sync_runner, logged_in_queue=logged_in_queue, notice=notice,
     )  # fmt: skip

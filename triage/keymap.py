@@ -7,6 +7,9 @@ the help would list the key twice), and so is an id that no binding has (a typo 
 silently change nothing). Bindings that share a key by design (`escape` backs out of the
 lead and clears the marks on the queue: different screens; `q` closes the help and quits
 elsewhere) are told apart by scope: the bindings that are live at the same time.
+
+The keymap knows no screen: the app hands it the scopes (`Scope`, by screen name), so
+the arrows point one way (the app over its screens, over the keymap).
 """
 
 from __future__ import annotations
@@ -38,28 +41,16 @@ def _normalize(keys: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in normalized.split(",") if k.strip())
 
 
-def scopes() -> dict[str, tuple[type, ...]]:
-    """The classes whose bindings are live together, by the screen where they are."""
-    from triage.app import TriageApp
-    from triage.screens.conflicts import ConflictsScreen
-    from triage.screens.detail import LeadDetailScreen
-    from triage.screens.help import HelpScreen
-    from triage.screens.queue import QueueScreen
-    from triage.screens.reason import ConfirmScreen, ReasonPicker
-    from triage.widgets.lead_table import LeadTable
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The classes whose bindings are live together on one screen: the screen, its
+    widgets, the app. On a modal screen only the app's priority bindings reach past it."""
 
-    return {
-        "queue": (QueueScreen, LeadTable, TriageApp),
-        "lead": (LeadDetailScreen, TriageApp),
-        "conflicts": (ConflictsScreen, TriageApp),
-        # modal screens: only the app's priority bindings reach past them
-        "reason picker": (ReasonPicker, TriageApp),
-        "confirmation": (ConfirmScreen, TriageApp),
-        "help": (HelpScreen, TriageApp),
-    }
+    classes: tuple[type, ...]
+    modal: bool = False
 
 
-_MODAL = {"reason picker", "confirmation", "help"}
+Scopes = Mapping[str, Scope]
 
 
 def own_bindings(cls: type) -> list[Binding]:
@@ -80,11 +71,11 @@ def _textual_bindings(cls: type) -> list[Binding]:
     return []
 
 
-def bindings_by_id() -> dict[str, Binding]:
+def bindings_by_id(scopes: Scopes) -> dict[str, Binding]:
     """Every binding of ours, by id (the first declared wins: the same id, the same job)."""
     out: dict[str, Binding] = {}
-    for classes in scopes().values():
-        for cls in classes:
+    for scope in scopes.values():
+        for cls in scope.classes:
             for binding in own_bindings(cls):
                 if binding.id:
                     out.setdefault(binding.id, binding)
@@ -97,11 +88,11 @@ def keys_of(binding: Binding, keymap: Mapping[str, str]) -> tuple[str, ...]:
     return _normalize(raw)
 
 
-def scope_bindings(scope: str, keymap: Mapping[str, str]) -> list[Bound]:
+def scope_bindings(scope: Scope, keymap: Mapping[str, str]) -> list[Bound]:
     out: list[Bound] = []
     seen: set[str] = set()
-    for cls in scopes()[scope]:
-        modal_reach = scope in _MODAL and issubclass(cls, App)
+    for cls in scope.classes:
+        modal_reach = scope.modal and issubclass(cls, App)
         for binding in own_bindings(cls):
             if modal_reach and not binding.priority:
                 continue
@@ -121,10 +112,10 @@ def scope_bindings(scope: str, keymap: Mapping[str, str]) -> list[Bound]:
     return out
 
 
-def _clashes(keymap: Mapping[str, str]) -> dict[tuple[str, str, str], set[str]]:
+def _clashes(scopes: Scopes, keymap: Mapping[str, str]) -> dict[tuple[str, str, str], set[str]]:
     """(key, id, id) -> the scopes where both bindings answer to the key."""
     found: dict[tuple[str, str, str], set[str]] = {}
-    for scope in scopes():
+    for name, scope in scopes.items():
         by_key: dict[str, list[Bound]] = {}
         for bound in scope_bindings(scope, keymap):
             for key in bound.keys:
@@ -133,28 +124,29 @@ def _clashes(keymap: Mapping[str, str]) -> dict[tuple[str, str, str], set[str]]:
             for i, first in enumerate(bounds):
                 for second in bounds[i + 1 :]:
                     if first.id != second.id:
-                        found.setdefault((key, first.id, second.id), set()).add(scope)
+                        found.setdefault((key, first.id, second.id), set()).add(name)
     return found
 
 
-def check_keymap(keymap: Mapping[str, str]) -> None:
-    """Raise ConfigError naming every problem of `[keys]`: an id no binding has, or a key
-    given two jobs on one screen (naming both bindings). Clashes the defaults have on
-    purpose (Textual's ctrl+c copies a selection, else says how to quit) are not ours."""
+def check_keymap(keymap: Mapping[str, str], scopes: Scopes) -> None:
+    """Raise ConfigError naming every problem of `[keys]` over the app's `scopes`: an id no
+    binding has, or a key given two jobs on one screen (naming both bindings). Clashes the
+    defaults have on purpose (Textual's ctrl+c copies a selection, else says how to quit)
+    are not ours."""
     if not keymap:
         return
     problems: list[str] = []
-    known = bindings_by_id()
+    known = bindings_by_id(scopes)
     for binding_id in keymap:
         if binding_id not in known:
             problems.append(
                 f"{binding_id!r} is not a binding id (the help, ?, lists every id beside its keys)"
             )
     descriptions = {
-        b.id: b.description for scope in scopes() for b in scope_bindings(scope, keymap)
+        b.id: b.description for scope in scopes.values() for b in scope_bindings(scope, keymap)
     }
-    by_design = _clashes({})
-    for (key, first, second), where in _clashes(keymap).items():
+    by_design = _clashes(scopes, {})
+    for (key, first, second), where in _clashes(scopes, keymap).items():
         if (key, first, second) in by_design:
             continue
         names = [
@@ -163,7 +155,7 @@ def check_keymap(keymap: Mapping[str, str]) -> None:
             else f"Textual's {descriptions.get(i, i)!r}"
             for i in (first, second)
         ]
-        screens = [s for s in scopes() if s in where]
+        screens = [s for s in scopes if s in where]
         on = " and ".join([", ".join(screens[:-1]), screens[-1]] if len(screens) > 1 else screens)
         problems.append(
             f'"{format_key(key)}" would be both {names[0]} and {names[1]} on the {on} '

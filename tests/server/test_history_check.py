@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import update
 
 from tests.conftest import Live
+from tests.server.test_server_api import accept, cid, ids_of, mut, pull, push, reject
 from tests.support.backend import row_counts
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
-from tests.server.test_server_api import accept, cid, ids_of, mut, pull, push, reject
 from triage.server import models
 from triage.server.backups import prune_changelog
 from triage.server.db import utcnow

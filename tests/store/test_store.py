@@ -745,6 +745,32 @@ def test_paging(store: Store) -> None:
             assert len(every) == store.queue_count(flt, now=NOW)
 
 
+@pytest.mark.parametrize("sort", Store.SORTS)
+@pytest.mark.parametrize("query", ["", "score:>12", "tradeshow"])
+def test_next_in_queue_walks_the_queue_order(queue: Store, sort: str, query: str) -> None:
+    """The lead after (and before) each one, as the queue orders them; None at the ends.
+    The sorts have ties, NULLs (no MQL time, no company) and both directions."""
+    flt = parse_filter(query)
+    order = queue.queue_ids(flt, sort, now=NOW)
+    for i, lead_id in enumerate(order):
+        after = order[i + 1] if i + 1 < len(order) else None
+        before = order[i - 1] if i else None
+        assert queue.next_in_queue(lead_id, flt, sort, now=NOW) == after
+        assert queue.next_in_queue(lead_id, flt, sort, step=-1, now=NOW) == before
+
+
+def test_next_in_queue_after_a_lead_that_left_it(queue: Store) -> None:
+    flt = parse_filter("")
+    assert open_ids(queue) == ["L0005", "L0002", "L0001", "L0003", "L0004"]
+    queue.decide(["L0001"], "accept")  # decided: no longer in the open queue
+    assert queue.next_in_queue("L0001", flt, "sla", now=NOW) == "L0003"
+    assert queue.next_in_queue("L0001", flt, "sla", step=-1, now=NOW) == "L0002"
+    # a lead the filter does not match: its place is where its sort values put it
+    assert queue.next_in_queue("L0005", parse_filter("score:<20"), "sla", now=NOW) == "L0002"
+    assert queue.next_in_queue("L0003", parse_filter("score:>80"), "sla", now=NOW) is None
+    assert queue.next_in_queue("L9999", flt, "sla", now=NOW) is None
+
+
 def test_queue_row(queue: Store) -> None:
     [row] = queue.queue_page(parse_filter("grace"), "sla", 0, 10, now=NOW)
     assert row == store_module.QueueRow(

@@ -13,7 +13,7 @@ from tests.support.cli import queue_path, run_cli
 from tests.support.client import decisions_per_lead
 from tests.support.factories import lead_row
 from tests.support.server import ServerProcess
-from tests.test_tui_support import NOW
+from tests.support.tui import NOW
 from triage.app import make_app
 from triage.config import Paths
 from triage.server.live import ServerThread

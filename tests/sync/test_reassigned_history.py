@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.support.client import device
 from tests.support.factories import lead_row
-from tests.test_tui_support import build_app
+from tests.support.tui import build_app
 
 
 async def test_the_new_owner_sees_the_earlier_decision_but_not_its_note(live_sqlite, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,24 +11,14 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from triage import domain
+from triage.screens.messages import Host, OpenLead, StatusStale, StoreChanged, host
 from triage.store import ActionError, ConflictEntry, Store, StoreError
+from triage.widgets.fmt import reason_label
 from triage.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from triage.app import TriageApp
 
 
 def explain(entry: ConflictEntry) -> str:
     return domain.explain_refusal(entry.status, entry.error)
-
-
-def reason_label(policy: domain.Policy | None, outcome: object, code: object) -> str:
-    """The policy's label of a reason code ("Not a decision maker"); the code if unknown."""
-    try:
-        reason = policy.reason(str(outcome), str(code)) if policy is not None else None
-    except ValueError:
-        reason = None
-    return reason.label if reason is not None else str(code)
 
 
 def tried(entry: ConflictEntry, policy: domain.Policy | None = None) -> str:
@@ -97,8 +85,8 @@ class ConflictsScreen(Screen[None]):
         self.entries: list[ConflictEntry] = []
 
     @property
-    def triage(self) -> TriageApp:
-        return cast("TriageApp", self.app)
+    def host(self) -> Host:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -112,7 +100,7 @@ class ConflictsScreen(Screen[None]):
         self.title = "Conflicts"
         self.reload()
         self.query_one("#conflict-list").focus()
-        self.triage.refresh_status()
+        self.post_message(StatusStale())
 
     def reload(self) -> None:
         option_list = self.query_one("#conflict-list", OptionList)
@@ -123,7 +111,7 @@ class ConflictsScreen(Screen[None]):
         for entry in self.entries:
             if options:
                 options.append(None)  # a separator line
-            options.append(Option(entry_prompt(entry, self.triage.policy), id=str(entry.id)))
+            options.append(Option(entry_prompt(entry, self.host.policy), id=str(entry.id)))
         option_list.add_options(options)
         empty = not self.entries
         option_list.display = not empty
@@ -142,7 +130,7 @@ class ConflictsScreen(Screen[None]):
             option_list.highlighted = min(keep, len(self.entries) - 1)
 
     def _keys_line(self) -> str:
-        key = self.triage.key_label
+        key = self.host.key_label
         return (
             f"{key('dismiss_conflict', 'd')} dismiss · {key('open_conflict', 'enter')} open "
             f"the lead to decide again · {key('back', 'esc')} back"
@@ -181,7 +169,7 @@ class ConflictsScreen(Screen[None]):
             return
         if self._resolve(entry):
             self.reload()
-            self.triage.refresh_status()
+            self.post_message(StatusStale())
             self.notify(f"Dismissed the conflict on {entry.lead_name or entry.lead_id}", timeout=2)
 
     @on(OptionList.OptionSelected, "#conflict-list")
@@ -196,15 +184,16 @@ class ConflictsScreen(Screen[None]):
         if self.store.lead(entry.lead_id) is None:
             self.notify(
                 f"{entry.lead_name or entry.lead_id} is no longer in your queue; "
-                f"press {self.triage.key_label('dismiss_conflict', 'd')} to dismiss the conflict",
+                f"press {self.host.key_label('dismiss_conflict', 'd')} to dismiss the conflict",
                 severity="warning",
             )
             return
         if self._resolve(entry):
             self.reload()
-            self.triage.refresh_status()
-            self.triage.open_lead(entry.lead_id)
+            self.post_message(StatusStale())
+            self.post_message(OpenLead(entry.lead_id))
 
-    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        if reason in ("sync", "outside"):
+    @on(StoreChanged)
+    def _store_changed(self, event: StoreChanged) -> None:
+        if event.kind in ("sync", "outside"):
             self.reload()

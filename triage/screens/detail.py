@@ -1,31 +1,40 @@
 """One lead in full: contact, firmographics, SLA, the BANT checklist, activity and history.
 
 Deciding here shows the next open lead of the queue in the same screen, so a rep
-can work through the whole queue without leaving it.
+can work through the whole queue without leaving it. "Next" is the store's: the lead
+after this one in the queue's order (its filter and sort, `QueueOrder`), whatever the
+queue's table has loaded.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from triage import domain
 from triage.domain import Outcome
+from triage.screens.messages import (
+    DecisionRequested,
+    Host,
+    StatusStale,
+    StoreChanged,
+    StoreWritten,
+    host,
+)
 from triage.screens.queue import DECISION_BINDINGS
 from triage.store import ActionError, HistoryEntry, Store, StoreError
 from triage.widgets.bant import BantChecklist
-from triage.widgets.fmt import SLA_WORDS, age_text, age_vs_sla
+from triage.widgets.fmt import SLA_WORDS, age_text, age_vs_sla, reason_label
 from triage.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from triage.app import TriageApp
 
 STATUS_STYLE = {
     "open": "$text-accent",
@@ -43,7 +52,7 @@ def _fmt_time(dt) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "–"
 
 
-def _with_import(facts: Content, lead: domain.Lead, app: TriageApp) -> Content:
+def _with_import(facts: Content, lead: domain.Lead, policy: domain.Policy | None) -> Content:
     """The lead's facts, then what marketing's import said of it: a possible duplicate, a
     new cycle after nurture or rejection, and the attributes of marketing's file."""
     parts: list = [facts]
@@ -59,7 +68,7 @@ def _with_import(facts: Content, lead: domain.Lead, app: TriageApp) -> Content:
     past = lead.history[-1] if lead.history else None
     if lead.status == domain.Status.OPEN and past and past.outcome != Outcome.ACCEPT:
         word = "nurture" if past.outcome == Outcome.NURTURE else "rejection"
-        reason = app.reason_label(past.outcome, past.reason) if past.reason else "no reason"
+        reason = reason_label(policy, past.outcome, past.reason) if past.reason else "no reason"
         note("Note", f"back from {word}: {reason}, {_fmt_time(past.at)[:10]}", "$text-warning")
     if lead.attributes:
         shown = (f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
@@ -75,6 +84,14 @@ _ONLY = {
     "nurture": "Return this lead only to nurture, with a reason and an optional re-entry date",
 }
 DETAIL_DECISION_BINDINGS = [replace(b, tooltip=_ONLY[b.action]) for b in DECISION_BINDINGS]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOrder:
+    """The queue's filter and sort: where "the next lead" is looked for."""
+
+    filter: domain.Filter = field(default_factory=domain.Filter)
+    sort: str = "sla"
 
 
 class LeadDetailScreen(Screen[None]):
@@ -96,15 +113,24 @@ class LeadDetailScreen(Screen[None]):
         ),
     ]  # fmt: skip
 
+    class Shown(Message):
+        """The screen moved on to another lead of the queue (next, previous, after a
+        decision): the queue's cursor follows it."""
+
+        def __init__(self, lead_id: str) -> None:
+            super().__init__()
+            self.lead_id = lead_id
+
     def __init__(self, store: Store, lead_id: str) -> None:
         super().__init__(id="detail")
         self.store = store
         self.lead_id = lead_id
         self.lead: domain.Lead | None = None
+        self.order = QueueOrder()  # the app sets the queue's when it opens a lead
 
     @property
-    def triage(self) -> TriageApp:
-        return cast("TriageApp", self.app)
+    def host(self) -> Host:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -112,7 +138,7 @@ class LeadDetailScreen(Screen[None]):
             yield Static(id="lead-heading")
             yield Static(id="lead-facts")
             yield Static(self._bant_title(), classes="section-title")
-            yield BantChecklist(self.triage.policy, id="bant")
+            yield BantChecklist(self.host.policy, id="bant")
             yield Static("Activity", classes="section-title")
             yield Static(id="lead-activity", classes="timeline")
             yield Static("Decision history", classes="section-title")
@@ -122,7 +148,7 @@ class LeadDetailScreen(Screen[None]):
 
     def _bant_title(self) -> str:
         """ "BANT · keys 1-4 cycle the rep's answer", with the keys of the keymap."""
-        keys = [self.triage.key_label(f"bant_{i}", str(i)) for i in range(1, 5)]
+        keys = [self.host.key_label(f"bant_{i}", str(i)) for i in range(1, 5)]
         shown = "1-4" if keys == ["1", "2", "3", "4"] else " ".join(keys)
         return f"BANT · keys {shown} cycle the rep's answer"
 
@@ -130,7 +156,7 @@ class LeadDetailScreen(Screen[None]):
         """Each time the screen is shown (it is kept installed between leads)."""
         self.show_lead(self.lead_id)
         self.query_one("#detail-body").focus()
-        self.triage.refresh_status()
+        self.post_message(StatusStale())
 
     # ------------------------------------------------------------ showing
 
@@ -145,70 +171,9 @@ class LeadDetailScreen(Screen[None]):
         self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
 
     def _render_lead(self, lead: domain.Lead) -> None:
-        now = self.triage.now()
-        policy = self.triage.policy
-        status = lead.status.value
-        heading: list[tuple[str, str]] = [(lead.name, "bold")]
-        if lead.title:
-            heading.append((f" · {lead.title}", ""))
-        if lead.company:
-            heading.append((" at ", "$text-muted"))
-            heading.append((lead.company, "bold"))
-        heading.append(("   ", ""))
-        heading.append((f" {status.upper()} ", f"reverse bold {STATUS_STYLE.get(status, '')}"))
-        if lead.decision:
-            d = lead.decision
-            heading.append((f" {d.reason or ''}", "$text-muted"))
-            if d.nurture_until:
-                heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
-        self.query_one("#lead-heading", Static).update(Content.assemble(*heading))
-
-        started = domain.sla_start(lead.assigned_at, lead.mql_at)
-        age, level = age_vs_sla(started, now, policy.sla_hours)
-        age_style = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
-                     "very-late": "bold $text-error"}[level]  # fmt: skip
-
-        def line(label: str, values: list[str | Content | None]) -> list:
-            parts: list = [(f"{label:<9}", "bold $text-accent")]
-            shown = [v for v in values if v]
-            for i, value in enumerate(shown):
-                if i:
-                    parts.append((" · ", "$text-muted"))
-                parts.append(value)
-            if not shown:
-                parts.append(("–", "$text-muted"))
-            return parts
-
-        source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
-        hours = domain.age_hours(started, now)
-        since = " since assigned" if lead.assigned_at is not None else " since MQL"
-        age_content = Content.assemble((age_text(hours), age_style), (since, "$text-muted"))
-        sla_content = Content.styled(SLA_WORDS[level].format(h=f"{policy.sla_hours:g}"), age_style)
-        facts = Content.assemble(
-            *line("Contact", [lead.email, lead.phone]),
-            "\n",
-            *line(
-                "Company",
-                [
-                    lead.company,
-                    lead.industry,
-                    f"{lead.company_size} staff" if lead.company_size else None,
-                    lead.country,
-                ],
-            ),  # fmt: skip
-            "\n",
-            *line("Lead", [source, Content.assemble(("score ", "$text-muted"), _score(lead))]),
-            "\n",
-            *line(
-                "Age",
-                [
-                    age_content,
-                    sla_content,
-                    f"MQL {_fmt_time(lead.mql_at)}" if lead.mql_at else None,
-                ],
-            ),  # fmt: skip
-        )
-        self.query_one("#lead-facts", Static).update(_with_import(facts, lead, self.triage))
+        self.query_one("#lead-heading", Static).update(_heading(lead))
+        facts = _facts(lead, self.host.now(), self.host.policy.sla_hours)
+        self.query_one("#lead-facts", Static).update(_with_import(facts, lead, self.host.policy))
         self.query_one("#bant", BantChecklist).show(lead)
         self._render_activity(lead)
         self._render_history(self.store.history(lead.id), lead)
@@ -235,7 +200,7 @@ class LeadDetailScreen(Screen[None]):
             parts.append((f"{_fmt_time(past.at)}  ", "$text-muted"))
             parts.append((f"{past.outcome.value}", "bold"))
             if past.reason:
-                parts.append(f" · {self.triage.reason_label(past.outcome, past.reason)}")
+                parts.append(f" · {reason_label(self.host.policy, past.outcome, past.reason)}")
             parts.append((f" · by {past.by or 'someone'}, an earlier cycle", "$text-muted"))
         for e in entries:
             if parts:
@@ -265,7 +230,7 @@ class LeadDetailScreen(Screen[None]):
         self.dismiss()
 
     def action_cycle_bant(self, index: int) -> None:
-        policy = self.triage.policy
+        policy = self.host.policy
         if self.lead is None or index >= len(policy.bant):
             return
         key = policy.bant[index].key
@@ -278,21 +243,11 @@ class LeadDetailScreen(Screen[None]):
         if lead is not None:
             self.lead = lead
             self.query_one("#bant", BantChecklist).show(lead)
-        self.triage.data_changed("bant", lead_id=self.lead_id)
+        self.post_message(StoreWritten("bant", lead_id=self.lead_id))
 
     def _decide(self, outcome: Outcome) -> None:
-        if self.lead is None:
-            return
-        self.triage.request_decision(outcome, [self.lead.id], bulk=False, on_done=self._decided)
-
-    def _decided(self) -> None:
-        table = self.triage.queue_table
-        following = table.cursor_id if table is not None else None
-        if following is None:
-            self.notify("Queue clear: no more open leads")
-            self.dismiss()
-            return
-        self.show_lead(following)
+        if self.lead is not None:
+            self.post_message(DecisionRequested(outcome, [self.lead.id]))
 
     def action_accept(self) -> None:
         self._decide(Outcome.ACCEPT)
@@ -303,33 +258,110 @@ class LeadDetailScreen(Screen[None]):
     def action_nurture(self) -> None:
         self._decide(Outcome.NURTURE)
 
-    def _step(self, delta: int) -> None:
-        table = self.triage.queue_table
-        if table is None or table.count == 0:
-            return
-        current = table.cursor_id
-        if current != self.lead_id:
-            found = table.locate(self.lead_id, near=table.cursor)
-            if found is not None:
-                table.move_to(found)
-        table.move_to(table.cursor + delta)
-        if table.cursor_id and table.cursor_id != self.lead_id:
-            self.show_lead(table.cursor_id)
+    def _neighbour(self, step: int) -> str | None:
+        """The lead after (step 1) or before (-1) the shown one in the queue's order."""
+        order = self.order
+        return self.store.next_in_queue(
+            self.lead_id, order.filter, order.sort, step=step, now=self.host.now()
+        )
+
+    def _move_to(self, lead_id: str) -> None:
+        self.show_lead(lead_id)
+        self.post_message(self.Shown(lead_id))
 
     def action_next(self) -> None:
-        self._step(1)
+        following = self._neighbour(1)
+        if following is not None:
+            self._move_to(following)
 
     def action_previous(self) -> None:
-        self._step(-1)
+        preceding = self._neighbour(-1)
+        if preceding is not None:
+            self._move_to(preceding)
 
-    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        """After a sync or an undo: show the lead again (or the one the undo restored)."""
-        if reason in ("decision", "bant"):
-            return  # handled by the action itself
-        if reason == "undo" and lead_id is not None:
-            self.show_lead(lead_id)
+    def _decided(self) -> None:
+        """The shown lead was decided: show the next open lead (the previous one after
+        the last), or go back to the queue when none is left."""
+        following = self._neighbour(1) or self._neighbour(-1)
+        if following is None:
+            self.notify("Queue clear: no more open leads")
+            self.dismiss()
+            return
+        self._move_to(following)
+
+    @on(StoreChanged)
+    def _store_changed(self, event: StoreChanged) -> None:
+        """A decision on the shown lead moves on; an undo shows the lead it restored;
+        a sync or another process: the lead again, as the store has it now."""
+        if event.kind == "decision":
+            if self.lead_id in event.lead_ids:
+                self._decided()
+            return
+        if event.kind == "bant":
+            return  # shown by the action itself
+        if event.kind == "undo" and event.lead_id is not None:
+            self.show_lead(event.lead_id)
             return
         lead = self.store.lead(self.lead_id)
         if lead is not None:
             self.lead = lead
             self._render_lead(lead)
+
+
+def _heading(lead: domain.Lead) -> Content:
+    """Name · title at company, the status, and the decision's reason and date."""
+    status = lead.status.value
+    heading: list[tuple[str, str]] = [(lead.name, "bold")]
+    if lead.title:
+        heading.append((f" · {lead.title}", ""))
+    if lead.company:
+        heading.append((" at ", "$text-muted"))
+        heading.append((lead.company, "bold"))
+    heading.append(("   ", ""))
+    heading.append((f" {status.upper()} ", f"reverse bold {STATUS_STYLE.get(status, '')}"))
+    if lead.decision:
+        d = lead.decision
+        heading.append((f" {d.reason or ''}", "$text-muted"))
+        if d.nurture_until:
+            heading.append((f" until {d.nurture_until.isoformat()}", "$text-muted"))
+    return Content.assemble(*heading)
+
+
+def _line(label: str, values: list[str | Content | None]) -> list:
+    """`label` then the values that are there, separated by dots (a dash for none)."""
+    parts: list = [(f"{label:<9}", "bold $text-accent")]
+    shown = [v for v in values if v]
+    for i, value in enumerate(shown):
+        if i:
+            parts.append((" · ", "$text-muted"))
+        parts.append(value)
+    if not shown:
+        parts.append(("–", "$text-muted"))
+    return parts
+
+
+_AGE_STYLE = {"fresh": "$text-success", "due": "$text-warning", "late": "$text-error",
+              "very-late": "bold $text-error"}  # fmt: skip
+
+
+def _facts(lead: domain.Lead, now: datetime, sla_hours: float) -> Content:
+    """Contact, company, source and score, and the age on the SLA clock."""
+    started = domain.sla_start(lead.assigned_at, lead.mql_at)
+    _age, level = age_vs_sla(started, now, sla_hours)
+    age_style = _AGE_STYLE[level]
+    source = " / ".join(p for p in (lead.source, lead.campaign) if p) or None
+    hours = domain.age_hours(started, now)
+    since = " since assigned" if lead.assigned_at is not None else " since MQL"
+    age_content = Content.assemble((age_text(hours), age_style), (since, "$text-muted"))
+    sla_content = Content.styled(SLA_WORDS[level].format(h=f"{sla_hours:g}"), age_style)
+    size = f"{lead.company_size} staff" if lead.company_size else None
+    mql = f"MQL {_fmt_time(lead.mql_at)}" if lead.mql_at else None
+    return Content.assemble(
+        *_line("Contact", [lead.email, lead.phone]),
+        "\n",
+        *_line("Company", [lead.company, lead.industry, size, lead.country]),
+        "\n",
+        *_line("Lead", [source, Content.assemble(("score ", "$text-muted"), _score(lead))]),
+        "\n",
+        *_line("Age", [age_content, sla_content, mql]),
+    )

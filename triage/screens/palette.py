@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from triage import domain
 from triage.domain import Status
-
-if TYPE_CHECKING:
-    from triage.app import TriageApp
+from triage.screens.messages import Host, OpenLead
 
 # (title, help, action run on the screen the palette was opened from, or on the app with "app.")
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -36,8 +34,8 @@ class TriageCommands(Provider):
     """Actions of the current screen, then leads whose name, company or email match."""
 
     @property
-    def triage(self) -> TriageApp:
-        return cast("TriageApp", self.app)
+    def host(self) -> Host:
+        return cast(Host, self.app)
 
     def _available(self) -> list[tuple[str, str, str]]:
         screen = self.screen
@@ -72,7 +70,7 @@ class TriageCommands(Provider):
         flt = replace(domain.parse_filter(words), status=tuple(s.value for s in Status))
         if flt.errors:
             return
-        rows = self.triage.store.queue_page(flt, "name", 0, 100, now=self.triage.now())
+        rows = self.host.store.queue_page(flt, "name", 0, 100, now=self.host.now())
         for row in rows:
             # Leads whose name matches every word rank first (Textual's fuzzy score on
             # the name); then those matched by company; then by other fields (campaign,
@@ -90,7 +88,7 @@ class TriageCommands(Provider):
             yield Hit(
                 score,
                 Content.assemble(*parts),
-                partial(self.triage.open_lead, row.id),
+                partial(self.screen.post_message, OpenLead(row.id)),
                 text=f"Jump to lead: {row.name}",
                 help=" · ".join(
                     p

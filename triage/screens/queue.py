@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from triage import domain
 from triage.domain import Outcome
-from triage.store import Store
+from triage.screens.messages import (
+    DecisionRequested,
+    Host,
+    OpenLead,
+    StatusStale,
+    StoreChanged,
+    host,
+)
+from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
 from triage.widgets.lead_table import LeadTable
-from triage.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from triage.app import TriageApp
+from triage.widgets.status_bar import StatusBar, SyncView
 
 SORT_LABELS = {
     "sla": "SLA urgency",
@@ -39,6 +43,29 @@ DECISION_BINDINGS = [
     Binding("n", "nurture", "Nurture", id="nurture",
             tooltip="Return to marketing nurture with a reason and an optional re-entry date"),
 ]  # fmt: skip
+
+
+def empty_queue_text(
+    status: StoreStatus,
+    sync: SyncView,
+    server: str | None,
+    *,
+    signed_in: bool,
+    sync_enabled: bool,
+    sync_key: str = "s",
+) -> str:
+    """What an empty queue means: not signed in, the first sync still fetching (or
+    failing), or a queue that is really clear."""
+    if not (server and signed_in):
+        return "Not signed in: run triage login to fetch your queue."
+    host = server.split("://", 1)[-1]
+    if status.last_sync is None:  # never synced: the queue is not known yet
+        if sync.state == "syncing" or (sync.state == "never" and sync_enabled):
+            return f"Fetching your queue from {host}…"
+        if sync.state in ("offline", "stopped"):
+            why = sync.message or "no answer"
+            return f"Could not fetch your queue from {host}. Press {sync_key} to try again.\n{why}"
+    return f"No open leads: your queue is clear. Press {sync_key} to look for new ones."
 
 
 class QueueScreen(Screen[None]):
@@ -60,17 +87,20 @@ class QueueScreen(Screen[None]):
                 tooltip="Leave the filter box; clear the marks; then clear the filter"),
     ]  # fmt: skip
 
+    class FirstPaint(Message):
+        """The queue has painted its first frame (the app starts syncing then)."""
+
     def __init__(self, store: Store) -> None:
         super().__init__(id="queue")
         self.store = store
         self._info = ""
 
     @property
-    def triage(self) -> TriageApp:
-        return cast("TriageApp", self.app)
+    def host(self) -> Host:
+        return host(self)
 
     def compose(self) -> ComposeResult:
-        app = self.triage
+        app = self.host
         yield Header(show_clock=False, icon="≡")
         with Horizontal(id="filter-bar"):
             yield Label("/", id="filter-prompt")
@@ -94,8 +124,8 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.triage.refresh_status()
-        self.call_after_refresh(self.triage.first_paint)
+        self.post_message(StatusStale())
+        self.call_after_refresh(self.post_message, self.FirstPaint())
 
     # ------------------------------------------------------------ info line
 
@@ -148,7 +178,6 @@ class QueueScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_query(domain.parse_filter(event.value))
-        self.triage.filter_applied(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -184,7 +213,7 @@ class QueueScreen(Screen[None]):
                 severity="warning",
             )
             return
-        ids = self.store.queue_ids(table.filter, table.sort, now=self.triage.now())
+        ids = self.store.queue_ids(table.filter, table.sort, now=self.host.now())
         table.set_marks(set(ids))
         self.notify(f"Marked {plural(len(ids), 'lead')}", timeout=2)
 
@@ -193,11 +222,12 @@ class QueueScreen(Screen[None]):
     def action_open(self) -> None:
         lead_id = self.table.cursor_id
         if lead_id is not None:
-            self.triage.open_lead(lead_id)
+            self.post_message(OpenLead(lead_id))
 
     @on(LeadTable.Opened, "#leads")
     def _opened(self, event: LeadTable.Opened) -> None:
-        self.triage.open_lead(event.lead_id)
+        event.stop()
+        self.post_message(OpenLead(event.lead_id))
 
     def targets(self) -> list[str]:
         """The marked leads, or the one under the cursor."""
@@ -211,7 +241,12 @@ class QueueScreen(Screen[None]):
         if not targets:
             self.notify("No lead to decide", severity="warning")
             return
-        self.triage.request_decision(outcome, targets, bulk=bool(self.table.marks))
+        table = self.table
+        bulk = bool(table.marks)
+        # After a bulk decision the cursor stays on its lead if it is still open, else
+        # goes to the next open one (a single decision: the next lead slides under it).
+        follow = table.first_not_in(set(targets)) if bulk else None
+        self.post_message(DecisionRequested(outcome, targets, bulk=bulk, follow=follow))
 
     def action_accept(self) -> None:
         self._decide(Outcome.ACCEPT)
@@ -224,14 +259,23 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------ refresh from the app
 
-    def data_changed(self, reason: str, lead_id: str | None = None) -> None:
-        """The app changed data: `decision` keeps the row index (or follows `lead_id`,
-        after a bulk decision), `sync` the lead id."""
+    @on(StoreChanged)
+    def _store_changed(self, event: StoreChanged) -> None:
+        """`decision` keeps the row index (or follows `lead_id`, after a bulk decision,
+        whose marks it clears); the others keep the lead under the cursor."""
         table = self.table
-        table.sla_hours = self.triage.policy.sla_hours  # a sync may bring a new policy
-        if reason == "decision" and lead_id is None:
+        table.sla_hours = self.host.policy.sla_hours  # a sync may bring a new policy
+        if event.bulk:
+            table.marks = set()
+        if event.kind == "decision" and event.lead_id is None:
             table.reload(keep="index")
-        elif lead_id is not None:
-            table.reload(keep="id", lead_id=lead_id)
+        elif event.lead_id is not None:
+            table.reload(keep="id", lead_id=event.lead_id)
         else:
             table.reload(keep="id")
+
+    def show_lead(self, lead_id: str) -> None:
+        """Put `lead_id` under the cursor (the lead the detail screen shows now). The
+        table counts again: a change the screens have not all seen yet is then seen."""
+        if self.table.cursor_id != lead_id:
+            self.table.reload(keep="id", lead_id=lead_id)

@@ -16,12 +16,7 @@ from textual.widgets.option_list import Option
 
 from triage import domain
 from triage.domain import Outcome
-
-
-def _key_label(app, binding_id: str, default: str) -> str:
-    """The key the keymap gives `binding_id` now, as help shows it."""
-    label = getattr(app, "key_label", None)
-    return label(binding_id, default) if label is not None else default
+from triage.screens.messages import host
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +90,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
 
     def _help_line(self) -> str:
         fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
-        cancel = _key_label(self.app, "cancel", "esc")
+        cancel = host(self).key_label("cancel", "esc")
         if len(self.reasons) > 10:  # the reasons after the tenth have no digit
             return f"digit: one of the first 10 · ↑↓ enter: any · tab: {fields} · {cancel}: cancel"
         return f"digit: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
@@ -205,8 +200,8 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.detail:
                 yield Static(Content(self.detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
-                yes = _key_label(self.app, "confirm_yes", "y")
-                no = _key_label(self.app, "confirm_no", "n")
+                yes = host(self).key_label("confirm_yes", "y")
+                no = host(self).key_label("confirm_no", "n")
                 yield Button(f"Yes ({yes})", variant="warning", id="yes")
                 yield Button(f"No ({no})", variant="primary", id="no")
 

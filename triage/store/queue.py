@@ -45,6 +45,40 @@ def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]
             params += [f'$."{key}"', wanted]
 
 
+def _terms(order: str) -> list[tuple[str, bool]]:
+    """An ORDER BY clause as (column, descending) terms."""
+    out = []
+    for term in order.split(","):
+        column, _, direction = term.strip().partition(" ")
+        out.append((column, direction.upper() == "DESC"))
+    return out
+
+
+def _after(column: str, descending: bool, value: Any) -> tuple[str, list[Any]]:
+    """The rows that sort after `value` on one term (SQLite sorts NULL first, ascending)."""
+    if value is None:
+        return ("0", []) if descending else (f"{column} IS NOT NULL", [])
+    if descending:
+        return f"({column} < ? OR {column} IS NULL)", [value]
+    return f"{column} > ?", [value]
+
+
+def _keyset(order: str, values: Sequence[Any], step: int) -> tuple[str, list[Any], str]:
+    """(condition, parameters, order) for the rows after (step 1) or before (step -1) the
+    row whose sort values are `values`, nearest first."""
+    terms = [(c, d if step > 0 else not d) for c, d in _terms(order)]
+    ors: list[str] = []
+    params: list[Any] = []
+    for i, (column, descending) in enumerate(terms):
+        ands = [f"{c} IS ?" for c, _ in terms[:i]]
+        params.extend(values[:i])
+        condition, more = _after(column, descending, values[i])
+        ors.append(" AND ".join([*ands, condition]))
+        params.extend(more)
+    nearest = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in terms)
+    return "(" + " OR ".join(f"({o})" for o in ors) + ")", params, nearest
+
+
 class QueueMixin:
     """Filtered, sorted, paged in SQL."""
 
@@ -172,6 +206,32 @@ class QueueMixin:
         sql = f"SELECT id FROM leads WHERE {where} ORDER BY {self._order(sort)}"
         with self._read() as conn:
             return [r[0] for r in conn.execute(sql, params)]
+
+    def next_in_queue(
+        self,
+        lead_id: str,
+        flt: domain.Filter,
+        sort: str,
+        *,
+        step: int = 1,
+        now: datetime | None = None,
+    ) -> str | None:
+        """The lead after `lead_id` in the queue's order (`step=-1`: before it), or None at
+        the end. `lead_id` need not match the filter any more (a lead just decided has left
+        the open queue): its place is where its sort values put it."""
+        order = self._order(sort)
+        columns = [c for c, _ in _terms(order)]
+        with self._read() as conn:
+            found = conn.execute(
+                f"SELECT {', '.join(columns)} FROM leads WHERE id = ?", (lead_id,)
+            ).fetchone()
+            if found is None:
+                return None
+            where, params = self._where(flt, now, sort)
+            beyond, more, nearest = _keyset(order, found, step)
+            sql = f"SELECT id FROM leads WHERE {where} AND {beyond} ORDER BY {nearest} LIMIT 1"
+            row = conn.execute(sql, (*params, *more)).fetchone()
+        return None if row is None else row[0]
 
     def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
         """{reference: lead id} for the references that name a lead in the store, by its

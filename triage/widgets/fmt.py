@@ -7,7 +7,6 @@ from datetime import datetime
 from triage import domain
 
 BANT_GLYPHS = {"yes": "✓", "no": "✗", "unknown": "·"}
-BANT_WORDS = {"yes": "yes", "no": "no", "unknown": "not yet"}
 
 OUTCOME_PAST = {"accept": "Accepted", "reject": "Rejected", "nurture": "Nurtured"}
 
@@ -61,9 +60,12 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
-def truncate(text: str, width: int) -> str:
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text
-    return text[: max(0, width - 1)] + "…"
+def reason_label(policy: domain.Policy | None, outcome: object, code: object) -> str:
+    """The policy's label of a reason code ("Not a decision maker"); the code if unknown."""
+    try:
+        reason = policy.reason(str(outcome), str(code)) if policy is not None else None
+    except ValueError:
+        reason = None
+    if reason is not None:
+        return reason.label
+    return "" if code is None else str(code)

@@ -454,44 +454,62 @@ class LeadTable(ScrollView, can_focus=True):
             base = self._row_style("lead-table--cursor")
         elif marked:
             base = self._row_style("lead-table--marked")
-        dim = base + self._style("lead-table--dim")
+        cells = RowCells(base, self._style, self.clock(), self.sla_hours)
         segments = [Segment(" ", base)]
         for i, col in enumerate(self.columns()):
             if i:
                 segments.append(Segment(" ", base))
-            key = col.key
-            if key == "mark":
-                if marked:
-                    segments.append(Segment("●", base + self._style("lead-table--mark")))
-                elif row.pending:
-                    segments.append(Segment("↑", dim))
-                else:
-                    segments.append(Segment(" ", base))
-            elif key == "score":
-                segments.append(Segment(_fit(_score(row.score), col.width, "right"), base))
-            elif key == "name":
-                segments.append(Segment(_fit(row.name, col.width), base))
-            elif key == "title":
-                segments.append(Segment(_fit(row.title or "", col.width), dim))
-            elif key == "company":
-                segments.append(Segment(_fit(row.company or "", col.width), base))
-            elif key == "source":
-                segments.extend(self._source_segments(row, col.width, base, dim))
-            elif key == "bant":
-                spaced = col.width > 4
-                for n, answer in enumerate(row.bant):
-                    answer = answer if answer in ("yes", "no") else "unknown"
-                    style = base + self._style(f"lead-table--bant-{answer}")
-                    if spaced and n:
-                        segments.append(Segment(" ", base))
-                    segments.append(Segment(bant_glyph(answer), style))
-            elif key == "age":
-                text, level = age_vs_sla(row.sla_at, self.clock(), self.sla_hours)
-                style = base + self._style(f"lead-table--age-{level}")
-                segments.append(Segment(_fit(text, col.width, "right"), style))
+            segments.extend(cells.cell(row, col, marked))
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _source_segments(self, row: QueueRow, width: int, base: Style, dim: Style) -> list[Segment]:
+
+class RowCells:
+    """The cells of a queue row, in the styles of the table's component classes."""
+
+    def __init__(
+        self, base: Style, style: Callable[[str], Style], now: datetime, sla_hours: float
+    ) -> None:
+        self.base = base  # the row's: plain, under the cursor, or marked
+        self.dim = base + style("lead-table--dim")
+        self.style = style  # a component's own rules, to lay over the row's style
+        self.now = now
+        self.sla_hours = sla_hours
+
+    def cell(self, row: QueueRow, col: Column, marked: bool) -> list[Segment]:
+        base, dim, key = self.base, self.dim, col.key
+        if key == "mark":
+            if marked:
+                return [Segment("●", base + self.style("lead-table--mark"))]
+            return [Segment("↑", dim) if row.pending else Segment(" ", base)]
+        if key == "score":
+            return [Segment(_fit(_score(row.score), col.width, "right"), base)]
+        if key in ("name", "company"):
+            return [Segment(_fit(getattr(row, key) or "", col.width), base)]
+        if key == "title":
+            return [Segment(_fit(row.title or "", col.width), dim)]
+        if key == "source":
+            return self.source(row, col.width)
+        if key == "bant":
+            return self.bant(row, spaced=col.width > 4)
+        if key == "age":
+            text, level = age_vs_sla(row.sla_at, self.now, self.sla_hours)
+            style = base + self.style(f"lead-table--age-{level}")
+            return [Segment(_fit(text, col.width, "right"), style)]
+        return []
+
+    def bant(self, row: QueueRow, *, spaced: bool) -> list[Segment]:
+        out: list[Segment] = []
+        for n, answer in enumerate(row.bant):
+            answer = answer if answer in ("yes", "no") else "unknown"
+            if spaced and n:
+                out.append(Segment(" ", self.base))
+            out.append(
+                Segment(bant_glyph(answer), self.base + self.style(f"lead-table--bant-{answer}"))
+            )
+        return out
+
+    def source(self, row: QueueRow, width: int) -> list[Segment]:
+        base, dim = self.base, self.dim
         source = row.source or ""
         if width < 18 or not row.campaign:
             return [Segment(_fit(source or row.campaign or "", width), base)]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import replace
 from datetime import timedelta
 
 from textual.command import CommandPalette
 
-from tests.test_tui_support import (  # noqa: F401
+from tests.support.tui import (
     NOW,
-    app_fixture,
     build_app,
     make_conflict,
     make_lead,
-    store_fixture,
     until,
 )
 from triage import domain
@@ -222,16 +219,15 @@ async def test_status_bar_after_actions(app, store):
 # ---------------------------------------------------------------- sync worker
 
 
-def sync_app(store: Store, **settings_kw):
+def sync_app(store: Store, sync_runner, **settings_kw):
     settings = Settings(server_url="https://triage.example.com", token="t0k3n", **settings_kw)
     return make_app(
-        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync=True
-    )
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync=True,
+        sync_runner=sync_runner,
+    )  # fmt: skip
 
 
-async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store):
     ids = open_ids(store)
     calls: list[str] = []
     release = threading.Event()
@@ -250,8 +246,7 @@ async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypa
             other.close()
         return SyncReport(ok=True, pulled=1)
 
-    monkeypatch.setattr(runner, "run_once", fake_run_once)
-    app = sync_app(store)
+    app = sync_app(store, fake_run_once)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("j", "j")
         assert table_of(app).cursor_id == ids[2]
@@ -269,14 +264,11 @@ async def test_sync_runs_after_first_paint_and_keeps_cursor_lead(store, monkeypa
         assert "online" in text and "synced just now" in text
 
 
-async def test_sync_failure_is_shown_not_fatal(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_failure_is_shown_not_fatal(store):
     def boom(*a, **kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(runner, "run_once", boom)
-    app = sync_app(store)
+    app = sync_app(store, boom)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any("disk on fire" in m for m in messages(app)))
         assert "offline" in status_text(app)
@@ -284,17 +276,14 @@ async def test_sync_failure_is_shown_not_fatal(store, monkeypatch):
         assert table_of(app).cursor == 1
 
 
-async def test_sync_auth_failure_stops_sync(store, monkeypatch):
-    import triage.sync.runner as runner
-
+async def test_sync_auth_failure_stops_sync(store):
     count = []
 
     def denied(*a, **kw):
         count.append(1)
         return SyncReport(ok=False, error="401: token revoked", auth_failed=True)
 
-    monkeypatch.setattr(runner, "run_once", denied)
-    app = sync_app(store, sync_interval_seconds=0.01)
+    app = sync_app(store, denied, sync_interval_seconds=0.01)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.sync_view.state == "stopped")
         await pilot.pause(0.3)  # the periodic timer does not start another one
@@ -314,14 +303,21 @@ async def test_sync_key_without_login_says_how(store):
         assert not [w for w in app.workers if w.group == "sync"]
 
 
-async def test_exit_after_first_paint(store, tmp_path, monkeypatch):
-    marker = tmp_path / "painted"
-    monkeypatch.setenv("TRIAGE_EXIT_AFTER_FIRST_PAINT", str(marker))
+async def test_the_queue_says_when_it_first_painted(store):
+    """Once, after its first frame, with the rows fetched for it: the app starts syncing
+    then, and bench/tui.py times the start-up by it."""
     app = build_app(store)
-    async with app.run_test(size=SIZE) as pilot:
+    painted: list[tuple[object, int]] = []  # (message, rows fetched by then)
+
+    def hook(message) -> None:  # called at each hop: a message that bubbles comes twice
+        if isinstance(message, QueueScreen.FirstPaint):
+            if not any(seen is message for seen, _ in painted):
+                painted.append((message, table_of(app).stats.rows))
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await pilot.press("j", "enter", "escape")
         await pilot.pause(0.2)
-    painted = json.loads(marker.read_text())
-    assert painted["time"] > 0 and painted["rows"] == 60
+    assert [rows for _, rows in painted] == [60]
 
 
 async def test_two_conflicts_dismiss_the_second(app, store):
@@ -334,10 +330,8 @@ async def test_two_conflicts_dismiss_the_second(app, store):
         assert len(app.screen.entries) == 1
 
 
-async def test_quit_during_a_sync_back_off_does_not_wait(store, monkeypatch):
+async def test_quit_during_a_sync_back_off_does_not_wait(store):
     import time
-
-    import triage.sync.runner as runner
 
     started = threading.Event()
 
@@ -347,8 +341,7 @@ async def test_quit_during_a_sync_back_off_does_not_wait(store, monkeypatch):
         assert should_stop()
         return SyncReport(ok=False, error="stopped")
 
-    monkeypatch.setattr(runner, "run_once", slow)
-    app = sync_app(store)
+    app = sync_app(store, slow)
     t = time.monotonic()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, started.is_set)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.factories import NOW, make_leads
-from tests.test_tui_support import build_app
+from tests.support.tui import build_app
 from triage import domain
 from triage.store import SCHEMA_VERSION, Store
 from triage.widgets.lead_table import MAX_PAGES, PAGE_SIZE, LeadTable

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.test_tui_support import NOW, app_fixture, build_app, store_fixture  # noqa: F401
+from tests.support.tui import NOW, build_app
 from triage import domain
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.queue import QueueScreen

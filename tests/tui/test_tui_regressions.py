@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 
-from tests.test_tui_support import (  # noqa: F401
+from tests.support.tui import (
     NOW,
-    app_fixture,
     build_app,
     burst,
     make_conflict,
     messages,
     open_ids,
-    store_fixture,
     table_of,
     until,
 )
@@ -159,7 +157,7 @@ async def test_detail_help_says_its_decisions_are_for_the_shown_lead_only(app):
 async def test_palette_ranks_leads_whose_name_matches_first(app, store):
     from dataclasses import replace
 
-    from tests.test_tui_support import make_lead
+    from tests.support.tui import make_lead
 
     quinn = replace(make_lead(100), name="Hannah Quinn", campaign="webinar-week",
                     company="Initech")  # fmt: skip
@@ -284,16 +282,17 @@ async def test_nurture_picker_does_not_repeat_the_criterion(app):
         assert second.endswith("Not a decision maker · Authority")
 
 
-async def test_a_sync_the_rep_asked_for_says_why_it_failed(store, monkeypatch):
-    import triage.sync.runner as runner
+async def test_a_sync_the_rep_asked_for_says_why_it_failed(store):
     from triage.config import Settings
     from triage.sync.engine import SyncReport
 
-    monkeypatch.setattr(
-        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
-    )
+    def refused(*a, **kw):
+        return SyncReport(ok=False, error="connection refused")
+
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync_runner=refused
+    )
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.sync_view.state == "offline")
         assert not any("connection refused" in m for m in messages(app))  # not asked: quiet
@@ -356,7 +355,7 @@ async def test_a_burst_into_the_filter_then_a_decision(app, store):
 async def test_a_paste_on_the_queue_is_applied_as_the_keys_it_holds(app, store):
     from textual import events
 
-    from tests.test_tui_support import settle
+    from tests.support.tui import settle
 
     ids = open_ids(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -420,7 +419,7 @@ async def test_ctrl_c_says_which_key_quits_in_words_not_markup(store):
 async def test_data_in_a_toast_is_never_markup(app, store):
     from dataclasses import replace
 
-    from tests.test_tui_support import make_lead
+    from tests.support.tui import make_lead
 
     odd = replace(make_lead(501), id="L-odd", name="[b]Bold[/b] $accent", mql_at=NOW)
     store.apply_pull([odd], [], cursor=100)
@@ -434,19 +433,20 @@ async def test_data_in_a_toast_is_never_markup(app, store):
 def test_a_keymap_that_gives_one_key_two_jobs_is_refused():
     import pytest
 
+    from triage.app import KEY_SCOPES
     from triage.config import ConfigError
     from triage.keymap import check_keymap
 
     with pytest.raises(ConfigError) as refused:
-        check_keymap({"accept": "y,a", "nurture": "a"})
+        check_keymap({"accept": "y,a", "nurture": "a"}, KEY_SCOPES)
     message = str(refused.value)
     assert "accept (Accept)" in message and "nurture (Nurture)" in message and '"a"' in message
     with pytest.raises(ConfigError, match="undo"):
-        check_keymap({"accept": "u"})  # the app's undo, live on the queue too
+        check_keymap({"accept": "u"}, KEY_SCOPES)  # the app's undo, live on the queue too
     with pytest.raises(ConfigError, match="'rejct' is not a binding id"):
-        check_keymap({"rejct": "x"})
-    check_keymap({"reject": "x", "accept": "r"})  # a swap is fine
-    check_keymap({"accept": "y,a", "help": "?"})
+        check_keymap({"rejct": "x"}, KEY_SCOPES)
+    check_keymap({"reject": "x", "accept": "r"}, KEY_SCOPES)  # a swap is fine
+    check_keymap({"accept": "y,a", "help": "?"}, KEY_SCOPES)
 
 
 def test_triage_refuses_to_start_with_a_clashing_keymap(tmp_path):
@@ -457,7 +457,6 @@ def test_triage_refuses_to_start_with_a_clashing_keymap(tmp_path):
     (tmp_path / "config.toml").write_text('[keys]\naccept = "y,a"\nnurture = "a"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     env["TRIAGE_HOME"] = str(tmp_path)
-    env["TRIAGE_EXIT_AFTER_FIRST_PAINT"] = str(tmp_path / "painted")  # if it ever starts
     ran = subprocess.run(
         [sys.executable, "-m", "triage"],
         env=env,
@@ -467,7 +466,6 @@ def test_triage_refuses_to_start_with_a_clashing_keymap(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert ran.returncode == 2, ran.stderr
-    assert not (tmp_path / "painted").exists()
     assert "accept (Accept)" in ran.stderr and "nurture (Nurture)" in ran.stderr
     assert "Traceback" not in ran.stderr
 
@@ -523,7 +521,7 @@ async def test_the_queue_notices_what_other_processes_wrote(app, store):
     from dataclasses import replace
 
     from tests.support.cli import run_cli
-    from tests.test_tui_support import make_lead
+    from tests.support.tui import make_lead
     from triage.store import Store
     from triage.widgets.status_bar import StatusBar
 
@@ -584,11 +582,10 @@ def empty_line(app, line: int = 0) -> str:
     return str(table.render_line(2 + line).text).strip()
 
 
-async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path, monkeypatch):
+async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path):
     import threading
 
-    import triage.sync.runner as runner
-    from tests.test_tui_support import seed_store
+    from tests.support.tui import seed_store
     from triage.config import Settings
     from triage.store import Store
     from triage.sync.engine import SyncReport
@@ -605,9 +602,11 @@ async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path
             other.close()
         return SyncReport(ok=True)
 
-    monkeypatch.setattr(runner, "run_once", first_sync)
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW,
+        sync_runner=first_sync,
+    )  # fmt: skip
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -624,7 +623,7 @@ async def test_an_empty_queue_before_the_first_sync_says_it_is_fetching(tmp_path
 
 
 async def test_an_empty_queue_without_a_login_says_so(tmp_path):
-    from tests.test_tui_support import seed_store
+    from tests.support.tui import seed_store
     from triage.config import Settings
 
     store = seed_store(tmp_path / "triage.db", 0)
@@ -637,18 +636,19 @@ async def test_an_empty_queue_without_a_login_says_so(tmp_path):
         store.close()
 
 
-async def test_an_empty_queue_whose_first_sync_failed_says_so(tmp_path, monkeypatch):
-    import triage.sync.runner as runner
-    from tests.test_tui_support import seed_store
+async def test_an_empty_queue_whose_first_sync_failed_says_so(tmp_path):
+    from tests.support.tui import seed_store
     from triage.config import Settings
     from triage.sync.engine import SyncReport
 
+    def refused(*a, **kw):
+        return SyncReport(ok=False, error="connection refused")
+
     store = seed_store(tmp_path / "triage.db", 0)
-    monkeypatch.setattr(
-        runner, "run_once", lambda *a, **kw: SyncReport(ok=False, error="connection refused")
-    )
     settings = Settings(server_url="https://triage.example.com", token="t0k3n")
-    app = make_app(store=store, settings=settings, db_path=store.path, clock=lambda: NOW)
+    app = make_app(
+        store=store, settings=settings, db_path=store.path, clock=lambda: NOW, sync_runner=refused
+    )
     try:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.sync_view.state == "offline")

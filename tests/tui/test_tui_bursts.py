@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_tui_support import NOW, build_app, make_conflict, seed_store, settle
+from tests.support.tui import NOW, build_app, make_conflict, seed_store, settle
 from triage import domain
 from triage.store import Store
 
@@ -45,7 +45,7 @@ def _first_with_no(store: Store) -> int:
 
 
 async def _to_confirm(app, pilot) -> None:
-    from tests.test_tui_support import table_of
+    from tests.support.tui import table_of
 
     table_of(app).move_to(_first_with_no(app.store))
     await pilot.press("a")
@@ -121,7 +121,7 @@ def send(app, keys: list[str]) -> None:
     """All the keys (and pastes) at once, with no pause: as a terminal sends a burst."""
     from textual import events
 
-    from tests.test_tui_support import key_event
+    from tests.support.tui import key_event
 
     for key in keys:
         event = events.Paste(key[6:]) if key.startswith("paste:") else key_event(key)

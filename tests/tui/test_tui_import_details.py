@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from tests.test_tui_support import NOW, build_app, make_lead
+from tests.support.tui import NOW, build_app, make_lead
 from triage import domain
 from triage.screens.detail import LeadDetailScreen
 from triage.store import Store

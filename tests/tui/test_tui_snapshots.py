@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.test_tui_support import build_app, make_conflict, seed_store
+from tests.support.tui import build_app, make_conflict, seed_store
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 

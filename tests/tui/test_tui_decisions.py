@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.test_tui_support import NOW, app_fixture, messages, open_ids, store_fixture, table_of  # noqa: F401
+from tests.support.tui import NOW, messages, open_ids, table_of
 from triage import domain
 from triage.screens.detail import LeadDetailScreen
 from triage.screens.queue import QueueScreen
@@ -299,7 +299,7 @@ async def test_markup_in_lead_data_is_shown_as_text(app, store):
     from dataclasses import replace
     from datetime import timedelta
 
-    from tests.test_tui_support import make_lead
+    from tests.support.tui import make_lead
 
     odd = replace(
         make_lead(500), id="L-odd", name="[b]Bracket[/b] O'Neil [", company="[red]Co",

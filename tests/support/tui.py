@@ -1,14 +1,12 @@
 """Shared pieces of the TUI tests: a store of deterministic leads, a frozen clock, the app.
 
-Imported by the tests/test_tui_*.py modules (the fixtures are imported by name).
+Used by the tests of tests/tui/ (their fixtures are in tests/tui/conftest.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-
-import pytest
 
 from tests.support.factories import NOW, make_lead  # noqa: F401  (re-exported for the TUI tests)
 from triage import domain
@@ -48,20 +46,6 @@ async def until(pilot, predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.02)
-
-
-@pytest.fixture(name="store")
-def store_fixture(tmp_path: Path):
-    """A store of 60 deterministic open leads (import `store_fixture` to use `store`)."""
-    s = seed_store(tmp_path / "triage.db", 60)
-    yield s
-    s.close()
-
-
-@pytest.fixture(name="app")
-def app_fixture(store: Store) -> TriageApp:
-    """The app over `store`, frozen clock, no sync (import `app_fixture` to use `app`)."""
-    return build_app(store)
 
 
 def make_conflict(store: Store, lead_index: int = 5) -> str:
