@@ -34,7 +34,11 @@ MAX_NOTE = 2000
 #   identity of its first sending) and `reopens` (the decision id a reopen undoes); a
 #   decision carries its `id`; feedback events carry `event_id` and `decision_id`.
 # - "lookup": POST /v1/sync/lookup answers the current state of given leads of the rep.
-FEATURES: tuple[str, ...] = ("assign_force", "history_check", "origin", "lookup")
+# - "push_patch": POST /v1/sync/push takes `"patch": true`; the result of a mutation applied
+#   to the lead as the client last had it (its base_version, nothing else changed since)
+#   then carries `patch` ({id, version, status, bant, decision}) in place of the whole
+#   `lead`. An older server ignores the field and answers whole leads.
+FEATURES: tuple[str, ...] = ("assign_force", "history_check", "origin", "lookup", "push_patch")
 MAX_LOOKUP = 1000
 MAX_DIGEST = 32
 
@@ -208,6 +212,20 @@ class MutationEnvelope(Wire):
 class PushRequest(Wire):
     client_id: UUID
     mutations: list[MutationEnvelope] = Field(max_length=MAX_PUSH_MUTATIONS)
+    # Optional ("push_patch"): answer a mutation applied to the lead as the client had it
+    # with `patch` rather than the whole lead. Sent only to a server that lists the feature.
+    patch: bool = False
+
+
+class LeadPatch(Wire):
+    """("push_patch") A lead's changeable part after a mutation that was its only change
+    since the client's base_version: the rest of the lead is as the client has it."""
+
+    id: str
+    version: int
+    status: StatusStr
+    bant: dict[str, AnswerStr] = {}
+    decision: DecisionWire | None = None
 
 
 class MutationResult(Wire):
@@ -217,6 +235,8 @@ class MutationResult(Wire):
     lead: LeadWire | None = None
     # With `duplicate`: what the first processing of this seq answered.
     stored: Literal["applied", "conflict", "invalid"] | None = None
+    # Optional ("push_patch", asked for): in place of `lead`, what the mutation changed.
+    patch: LeadPatch | None = None
 
 
 class PushResponse(Wire):
@@ -342,8 +362,31 @@ def _aware(dt: datetime | None) -> datetime | None:
     return None if dt is None else domain.parse_time(dt)
 
 
+def _decision_from_wire(d: DecisionWire | None) -> domain.Decision | None:
+    if d is None:
+        return None
+    return domain.Decision(
+        outcome=domain.Outcome(d.outcome),
+        reason=d.reason,
+        note=d.note,
+        at=domain.parse_time(d.at),
+        by=d.by,
+        nurture_until=d.nurture_until,
+        id=d.id,
+    )
+
+
+def patch_from_wire(w: LeadPatch) -> domain.LeadState:
+    return domain.LeadState(
+        id=w.id,
+        version=w.version,
+        status=domain.Status(w.status),
+        bant=dict(w.bant),
+        decision=_decision_from_wire(w.decision),
+    )
+
+
 def lead_from_wire(w: LeadWire) -> domain.Lead:
-    d = w.decision
     return domain.Lead(
         id=w.id,
         external_id=w.external_id,
@@ -368,17 +411,7 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
         ),
         bant=dict(w.bant),
         status=domain.Status(w.status),
-        decision=None
-        if d is None
-        else domain.Decision(
-            outcome=domain.Outcome(d.outcome),
-            reason=d.reason,
-            note=d.note,
-            at=domain.parse_time(d.at),
-            by=d.by,
-            nurture_until=d.nurture_until,
-            id=d.id,
-        ),
+        decision=_decision_from_wire(w.decision),
         history=tuple(
             domain.PastDecision(domain.Outcome(h.outcome), h.reason, domain.parse_time(h.at), h.by)
             for h in w.history

@@ -118,7 +118,8 @@ class OutboxMixin:
     ) -> None:
         """Apply the server's answers to a push, in one transaction.
 
-        applied: the row goes; the lead sent back becomes the server state.
+        applied: the row goes; the lead sent back becomes the server state (or, with a
+        patch, the server state as stored with what the mutation changed).
         duplicate: as what was stored the first time (applied, conflict or invalid).
         conflict / invalid: the row goes and becomes a conflicts row (with the
         server's lead if sent); the view shows the server's state again.
@@ -135,6 +136,7 @@ class OutboxMixin:
                 known = self._existing(conn, [lead.id for lead in done.answered_before])
                 done.server_states += [x for x in done.answered_before if x.id in known]
                 done.touched += [x.id for x in done.answered_before if x.id in known]
+            self._patch_server_leads(conn, done.patches)
             self._put_server_leads(conn, done.server_states)
             # An undo of a refused mutation undoes nothing: its compensation goes too.
             conn.executemany("DELETE FROM outbox WHERE compensates = ?", done.refused)
@@ -188,6 +190,8 @@ class OutboxMixin:
         present = name is not None
         if lead is not None and lead.id == lead_id and present:
             done.server_states.append(lead)
+        elif result.patch is not None and result.patch.id == lead_id and present:
+            done.patches.append(result.patch)
         done.deleted.append((row_id,))
         done.results_by_action.append((status, action_id, lead_id))
         if status != "applied":
@@ -206,6 +210,7 @@ class _Answered:
     """What one push's answers change, written together at the end."""
 
     server_states: list[domain.Lead] = field(default_factory=list)
+    patches: list[domain.LeadState] = field(default_factory=list)
     answered_before: list[domain.Lead] = field(default_factory=list)
     deleted: list[tuple[int]] = field(default_factory=list)
     refused: list[tuple[int]] = field(default_factory=list)

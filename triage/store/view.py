@@ -105,6 +105,42 @@ class ViewMixin:
         conn.executemany(_UPSERT_SERVER, [r[1] for r in rows])
         return list(latest)
 
+    def _patch_server_leads(
+        self, conn: sqlite3.Connection, patches: Sequence[domain.LeadState]
+    ) -> None:
+        """("push_patch") Server states moved on by what a push answered of each lead: its
+        status, BANT and decision at the new version. A patch applies only to the version
+        just before it (the rep's mutation was the only change since): any other is left
+        for the pull, which brings the whole lead. Callers recompute the views."""
+        states: dict[str, tuple[int, dict[str, Any]]] = {}
+        for chunk in _chunks(list(dict.fromkeys(p.id for p in patches))):
+            for lead_id, version, server_json in conn.execute(
+                f"SELECT id, version, json FROM lead_server WHERE id IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                states[lead_id] = (version, json.loads(server_json))
+        changed: set[str] = set()
+        for patch in sorted(patches, key=lambda p: p.version):
+            version, server = states.get(patch.id, (None, None))
+            if server is None or patch.version != version + 1:
+                continue
+            decision = patch.decision
+            if decision is not None and decision.note is not None:  # as clean_lead does
+                decision = replace(
+                    decision, note=domain.terminal_text(decision.note, multiline=True)
+                )
+            server |= {
+                "version": patch.version,
+                "status": patch.status.value,
+                "bant": dict(patch.bant),
+                "decision": domain.decision_to_dict(decision),
+            }
+            states[patch.id] = (patch.version, server)
+            changed.add(patch.id)
+        rows = [(states[i][0], _dumps(states[i][1]), i) for i in changed]
+        conn.executemany("UPDATE lead_server SET version = ?, json = ? WHERE id = ?", rows)
+        conn.executemany("UPDATE leads SET version = ? WHERE id = ?", [(r[0], r[2]) for r in rows])
+
     def _ids_with_outbox(self, conn: sqlite3.Connection, lead_ids: Sequence[str]) -> list[str]:
         out: list[str] = []
         for chunk in _chunks(lead_ids):

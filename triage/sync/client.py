@@ -142,8 +142,13 @@ class ApiClient:
             json={"lead_ids": lead_ids},
         )
 
-    def push(self, client_id: str, mutations: list[dict[str, Any]]) -> protocol.PushResponse:
-        body = {"client_id": client_id, "mutations": mutations}
+    def push(
+        self, client_id: str, mutations: list[dict[str, Any]], *, patch: bool = False
+    ) -> protocol.PushResponse:
+        """`patch`: only to a server with "push_patch" (answers that carry what changed)."""
+        body: dict[str, Any] = {"client_id": client_id, "mutations": mutations}
+        if patch:
+            body["patch"] = True
         resp = self._call("POST", "/v1/sync/push", protocol.PushResponse, json=body)
         sent = {m["seq"] for m in mutations}
         if {r.seq for r in resp.results} != sent:

@@ -222,6 +222,7 @@ class SyncEngine:
         client_id = self.store.client_id()
         batch = self.batch
         stuck = 0
+        patch = "push_patch" in self.features  # answers that carry what changed
         if self.store.has_unnumbered():
             self._learn_last_seq(client_id)
         while not self.should_stop():
@@ -230,7 +231,9 @@ class SyncEngine:
                 return
             mutations = [self._wire(it) for it in items]
             try:
-                resp = self._with_retry(lambda m=mutations: self.client.push(client_id, m))
+                resp = self._with_retry(
+                    lambda m=mutations: self.client.push(client_id, m, patch=patch)
+                )
             except RequestError as exc:
                 if exc.status == 413 and batch > 1:
                     batch = max(1, batch // 2)
@@ -271,6 +274,7 @@ class SyncEngine:
                 error=r.error,
                 lead=protocol.lead_from_wire(r.lead) if r.lead is not None else None,
                 stored=r.stored,
+                patch=protocol.patch_from_wire(r.patch) if r.patch is not None else None,
             )
             for r in resp.results
         ]

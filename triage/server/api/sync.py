@@ -26,7 +26,7 @@ def pull(
 
 @router.post("/push", response_model=protocol.PushResponse)
 def push(who: RepDep, backend: BackendDep, body: protocol.PushRequest) -> JSONResponse:
-    return JSONResponse(backend.push(who, str(body.client_id), body.mutations))
+    return JSONResponse(backend.push(who, str(body.client_id), body.mutations, patch=body.patch))
 
 
 @router.post("/lookup", response_model=protocol.LookupResponse)

@@ -144,38 +144,43 @@ class SyncMixin:
         }
 
     def push(
-        self, caller: Caller, client_id: str, envelopes: Sequence[MutationEnvelope]
+        self,
+        caller: Caller,
+        client_id: str,
+        envelopes: Sequence[MutationEnvelope],
+        *,
+        patch: bool = False,
     ) -> dict[str, Any]:
         """Apply a client's mutations in seq order, each exactly once: one processed before
         is answered `duplicate` with its stored result, a gap `out_of_order`, and each
-        result is recorded with its effect, in one transaction."""
+        result is recorded with its effect, in one transaction. `patch` ("push_patch"): a
+        mutation applied to the lead at the client's base_version is answered with what it
+        changed, not the whole lead."""
         received = utcnow()
         ordered = sorted(envelopes, key=lambda e: e.seq)
         with self.db.write() as s:
             state = _client_state(s, caller, client_id, received)
-            work = _Push(caller, client_id, received, self._policy(s), state.last_seq)
+            work = _Push(caller, client_id, received, self._policy(s), state.last_seq, patch)
             work.load(s, ordered)
             for env in ordered:
                 work.results.append(self._answer(work, env))
             work.write(s)
+            work.show_leads(s)
             state.last_seq = work.last
             state.updated_at = received
             here = self._here(s)
         return {"results": work.results, "last_seq": work.last, **here}
 
     def _answer(self, work: _Push, env: MutationEnvelope) -> dict[str, Any]:
-        caller = work.caller
+        """One mutation's result; the whole lead it shows is filled in by show_leads."""
         if env.seq <= work.last:
             log = work.stored.get(env.seq)
             lead = work.leads.get(log["lead_id"]) if log and log["lead_id"] else None
-            visible = lead is not None and lead.owner_id == caller.id
-            return {
-                "seq": env.seq,
-                "status": "duplicate",
-                "error": log["error"] if log else None,
-                "stored": log["status"] if log else None,
-                "lead": lead_wire(lead, caller.email) if visible else None,
-            }
+            return work.showing(
+                {"seq": env.seq, "status": "duplicate", "error": log["error"] if log else None,
+                 "stored": log["status"] if log else None},
+                lead,
+            )  # fmt: skip
         if env.seq != work.last + 1:
             return {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
         status, error, lead = self._apply(work, env)
@@ -190,13 +195,11 @@ class SyncMixin:
         }
         work.logs.append(log)
         work.stored[env.seq] = log
-        visible = lead is not None and lead.owner_id == caller.id
-        return {
-            "seq": env.seq,
-            "status": status,
-            "error": error,
-            "lead": lead_wire(lead, caller.email) if visible else None,
-        }
+        result = {"seq": env.seq, "status": status, "error": error}
+        patch = work.patches.pop(env.seq, None)
+        if patch is not None:
+            return {**result, "lead": None, "patch": patch}
+        return work.showing(result, lead)
 
     def _apply(self, work: _Push, env: MutationEnvelope) -> tuple[str, str | None, Any]:
         """Apply one in-order mutation to its lead record: (status, error, lead to show).
@@ -215,6 +218,10 @@ class SyncMixin:
         status, error, event = change(work, m, lead, client_at)
         if status != "applied" or error == "unchanged":
             return status, None if error == "unchanged" else error, lead
+        if work.patch and lead.version == m.base_version:
+            # The rep's change was the only one since the version it had: the answer says
+            # what changed, not the whole lead again.
+            work.patches[m.seq] = _patch(lead, lead.version + 1)
         lead.version += 1
         lead.seq = work.seqs.next(lead.id, m.type)
         lead.updated_at = work.received
@@ -241,21 +248,25 @@ def _client_state(
 
 @dataclass
 class _Push:
-    """One push's working set: its leads as plain records (ORM objects cost more than the
-    database work at 500 mutations a batch), the stored results of seqs processed before,
-    and what it writes back in a few statements at the end."""
+    """One push's working set: its leads as plain records of the columns a push reads and
+    writes (ORM objects, and every JSON column decoded, cost more than the database work
+    at 500 mutations a batch), the stored results of seqs processed before, and what it
+    writes back in a few statements at the end."""
 
     caller: Caller
     client_id: str
     received: datetime
     policy: domain.Policy
     last: int
+    patch: bool = False  # "push_patch": answer a change with a patch where it can
     leads: dict[str, Any] = field(default_factory=dict)
     before: dict[str, int] = field(default_factory=dict)
     stored: dict[int, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    patches: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> its patch
+    shown: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # result, lead id
     seqs: Any = None
 
     def load(self, s: Session, ordered: Sequence[MutationEnvelope]) -> None:
@@ -267,7 +278,7 @@ class _Push:
             }
         )
         for chunk in _chunks(lead_ids):
-            for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+            for row in s.execute(select(*_PUSH_READS).where(LEAD.c.id.in_(chunk))):
                 self.leads[row.id] = SimpleNamespace(**row._mapping)
         self.before = {lead_id: lead.seq for lead_id, lead in self.leads.items()}
         log = models.MutationLog
@@ -279,6 +290,24 @@ class _Push:
             ):
                 self.stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
         self.seqs = SeqAllocator(s)
+
+    def showing(self, result: dict[str, Any], lead: Any) -> dict[str, Any]:
+        """`result` with the whole lead, if the caller may see it (filled in by show_leads)."""
+        result["lead"] = None
+        if lead is not None and lead.owner_id == self.caller.id:
+            self.shown.append((result, lead.id))
+        return result
+
+    def show_leads(self, s: Session) -> None:
+        """The whole leads the results show, read back once written: each as it stands at
+        the end of the push (a later mutation of the batch on the same lead included)."""
+        wanted = sorted({lead_id for _, lead_id in self.shown})
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(wanted):
+            for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+                rows[row.id] = lead_wire(row, self.caller.email)
+        for result, lead_id in self.shown:
+            result["lead"] = rows.get(lead_id)
 
     def write(self, s: Session) -> None:
         """Plain inserts and one executemany: thousands of SQLModel objects cost more."""
@@ -308,6 +337,20 @@ class _Push:
 
 
 _Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
+
+# What a push reads of a lead: what it checks, changes and writes back, and what a
+# decision's event names (never the JSON of the lead's profile, which it does not need).
+_PUSH_READS = tuple(
+    LEAD.c[name]
+    for name in ("id", "owner_id", "external_id", "campaign", "source", "assigned_at",
+                 "version", "seq", "status", "bant", "decision", "decided_at", "updated_at")
+)  # fmt: skip
+
+
+def _patch(lead: Any, version: int) -> dict[str, Any]:
+    """("push_patch") The lead's changeable part, as its whole JSON would say it."""
+    return {"id": lead.id, "version": version, "status": lead.status, "bant": lead.bant,
+            "decision": lead.decision}  # fmt: skip
 
 
 def _checked_mutation(
