@@ -9,13 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
 from triage.server import models
-from triage.server.db import SeqAllocator, current_seq, utcnow
+from triage.server.db import SeqAllocator, current_seq, executemany, insert_rows, utcnow
 from triage.server.services.common import (
     _PUSHED_COLUMNS,
     LEAD,
@@ -310,30 +310,37 @@ class _Push:
             result["lead"] = rows.get(lead_id)
 
     def write(self, s: Session) -> None:
-        """Plain inserts and one executemany: thousands of SQLModel objects cost more."""
-        if self.logs:
-            s.execute(insert(models.MutationLog.__table__), self.logs)
+        """A few driver executemany: thousands of SQLModel objects, or SQLAlchemy's per-row
+        work, cost more than the database's."""
+        executemany(s, _LOGS, self.logs)
         changed = [x for lead_id, x in self.leads.items() if x.seq != self.before[lead_id]]
-        if changed:
-            s.execute(
-                update(LEAD)
-                .where(LEAD.c.id == bindparam("_id"))
-                .values(
-                    {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
-                    | {"decision_reason": bindparam("_reason")}
-                ),
-                [
-                    {
-                        "_id": x.id,
-                        "_reason": models.standing_reason(x.decision),
-                        **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS},
-                    }
-                    for x in changed
-                ],
-            )
-        if self.events:
-            s.execute(insert(models.Event.__table__), self.events)
+        executemany(
+            s,
+            _UPDATE_PUSHED,
+            [
+                {"_id": x.id, "_reason": models.standing_reason(x.decision),
+                 **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
+                for x in changed
+            ],
+        )  # fmt: skip
+        executemany(s, _EVENTS, [{**_NO_EVENT_FIELDS, **e} for e in self.events])
         self.seqs.close()
+
+
+_LOGS = insert_rows(
+    models.MutationLog.__table__,
+    ("client_id", "seq", "lead_id", "status", "error", "processed_at"),
+)
+_UPDATE_PUSHED = (
+    update(LEAD)
+    .where(LEAD.c.id == bindparam("_id"))
+    .values(
+        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS} | {"decision_reason": bindparam("_reason")}
+    )
+)
+_EVENT_COLUMNS = tuple(c.name for c in models.Event.__table__.columns)
+_EVENTS = insert_rows(models.Event.__table__, _EVENT_COLUMNS)
+_NO_EVENT_FIELDS = dict.fromkeys(_EVENT_COLUMNS)
 
 
 _Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
