@@ -21,11 +21,12 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, bindparam, event, insert, select, text
+from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.compiler import Compiled
@@ -317,7 +318,7 @@ def _converters(compiled: Compiled, dialect: Dialect) -> tuple[list[str], dict[s
         process = kind.dialect_impl(dialect).bind_processor(dialect)
         if process is None:
             continue
-        if getattr(kind, "python_type", None) in (datetime, date):
+        if isinstance(getattr(kind, "impl_instance", kind), (sqltypes.DateTime, sqltypes.Date)):
             converters[name] = _memoised(process)
         else:
             converters[name] = lambda values, p=process: [p(v) for v in values]
