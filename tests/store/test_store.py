@@ -340,7 +340,7 @@ def test_pending_finds_waiting_compensations_by_lead_once_the_file_has_statistic
     store.close()  # PRAGMA optimize: statistics for leads, none for the empty outbox
     store = Store.open(db_path)
     store.decide([f"L{i:04d}" for i in range(1, 200)], "reject", reason="no_budget")
-    query = "EXPLAIN QUERY PLAN " + store_module.outbox._PENDING
+    query = "EXPLAIN QUERY PLAN " + store_module.outbox._NEXT_NEW
     conn = sqlite3.connect(db_path)
     try:
         plan = [row[3] for row in conn.execute(query, (500,))]

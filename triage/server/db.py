@@ -340,10 +340,13 @@ def _memoised(process: Any) -> Any:
 
 class SeqAllocator:
     """Hands out change numbers inside one write transaction; at the end it stores the last
-    and writes a change-log row (with a random digest) for each number handed out."""
+    and writes a change-log row (with a random digest) for each number handed out, all
+    dated by the transaction's start (the log is pruned by age: a transaction's changes
+    go together)."""
 
     def __init__(self, session: Session):
         self.session = session
+        self.at = utcnow()
         row = session.execute(select(models.Counter).where(models.Counter.name == SEQ)).scalar_one()
         self.row = row
         self.value = row.value
@@ -353,7 +356,7 @@ class SeqAllocator:
         self.value += 1
         self.changes.append(
             {"seq": self.value, "digest": secrets.token_hex(6), "lead_id": lead_id,
-             "kind": kind, "at": utcnow()}
+             "kind": kind, "at": self.at}
         )  # fmt: skip
         return self.value
 

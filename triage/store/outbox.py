@@ -39,20 +39,31 @@ def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None)
     return "applied" if all(lead.bant.get(k) == v for k, v in wanted.items()) else "unknown"
 
 
-# A compensation whose row is still unanswered waits, and so does everything after it on
-# the same lead (a decision made again after the undo must follow the undo). Rows in flight
-# come first, by their numbers; then new ones in the order made (a compensation that waited
-# is numbered after rows made later on other leads).
+# The rows in flight (numbered, unanswered), by their numbers: they come back first.
+_IN_FLIGHT = (
+    "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq IS NOT NULL ORDER BY seq LIMIT ?"
+)
+# Then new rows in the order made (a compensation that waited is numbered after rows made
+# later on other leads). A compensation whose row is still unanswered waits, and so does
+# everything after it on the same lead (a decision made again after the undo must follow
+# the undo). Read in id order and stopped at the limit: never the whole outbox sorted.
 # `+c.seq`: never look the compensations up by the seq index. Once the file has statistics
 # (PRAGMA optimize at close), SQLite takes `seq IS NULL` on that UNIQUE index for one row,
 # when it is every unsent row: each of 10,000 rows then scanned the other 10,000 (11 s a
 # call, 4 minutes a sync); by the lead's index it is a row or two.
-_PENDING = (
-    "SELECT id, seq, lead_id, type, payload FROM outbox o WHERE o.seq IS NOT NULL "
-    "OR NOT EXISTS (SELECT 1 FROM outbox c JOIN outbox t ON t.id = c.compensates "
+_NEXT_NEW = (
+    "SELECT id, seq, lead_id, type, payload FROM outbox o WHERE +o.seq IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM outbox c JOIN outbox t ON t.id = c.compensates "
     "WHERE c.lead_id = o.lead_id AND c.id <= o.id AND +c.seq IS NULL) "
-    "ORDER BY o.seq IS NULL, o.seq, o.id LIMIT ?"
+    "ORDER BY o.id LIMIT ?"
 )
+
+
+def _next_rows(conn: sqlite3.Connection, limit: int) -> list[tuple]:
+    rows = conn.execute(_IN_FLIGHT, (limit,)).fetchall()
+    if len(rows) < limit:
+        rows += conn.execute(_NEXT_NEW, (limit - len(rows),)).fetchall()
+    return rows
 
 
 class OutboxMixin:
@@ -65,10 +76,10 @@ class OutboxMixin:
         is not handed out before the row it compensates is answered."""
         with self._lock:
             with self._read() as conn:
-                rows = conn.execute(_PENDING, (limit,)).fetchall()
+                rows = _next_rows(conn, limit)
             if any(r[1] is None for r in rows):
                 with self._write() as conn:
-                    rows = conn.execute(_PENDING, (limit,)).fetchall()
+                    rows = _next_rows(conn, limit)
                     next_seq = int(self._meta(conn, "next_seq") or 1)
                     assigned = []
                     for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
