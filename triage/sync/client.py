@@ -125,11 +125,19 @@ class ApiClient:
         return self._call("GET", "/v1/policy", protocol.PolicyWire)
 
     def pull(
-        self, cursor: int, limit: int, client_id: str, digest: str | None = None
+        self,
+        cursor: int,
+        limit: int,
+        client_id: str,
+        digest: str | None = None,
+        *,
+        own: bool = False,
     ) -> protocol.PullResponse:
         params: dict[str, Any] = {"cursor": cursor, "limit": limit, "client_id": client_id}
         if digest is not None:  # only to a server with "history_check"
             params["digest"] = digest
+        if own:  # only to a server with "own_changes"
+            params["own"] = "true"
         return self._call("GET", "/v1/sync/pull", protocol.PullResponse, params=params)
 
     def lookup(self, lead_ids: list[str], client_id: str) -> protocol.LookupResponse:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import Session
 
 from triage import domain
@@ -73,7 +73,11 @@ class SyncMixin:
         limit: int,
         client_id: str | None,
         digest: str | None = None,
+        own: bool = False,
     ) -> dict[str, Any]:
+        """One page of the caller's changes after `cursor`, in change order. `own`
+        ("own_changes", with client_id and a cursor): a lead whose last change was this
+        client's own decision or undo comes as {id, version} in `own`, not whole."""
         with self.db.read() as s:
             top = current_seq(s)
             policy = self._policy(s)
@@ -82,35 +86,16 @@ class SyncMixin:
             reset = self._from_another_history(s, cursor, top, digest)
             if reset:
                 cursor = 0
-            q = select(LEAD).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
-            if cursor == 0:
-                q = q.where(LEAD.c.status == domain.Status.OPEN.value)
-            leads = list(s.execute(q.order_by(LEAD.c.seq).limit(limit + 1)))
-            revs: list[tuple[int, str]] = []
-            if cursor > 0:
-                revs = [
-                    (r.seq, r.lead_id)
-                    for r in s.execute(
-                        select(models.Revocation)
-                        .where(
-                            models.Revocation.user_id == caller.id, models.Revocation.seq > cursor
-                        )
-                        .order_by(models.Revocation.seq)
-                        .limit(limit + 1)
-                    ).scalars()
-                ]
-            items: list[tuple[int, int, Any]] = [(lead.seq, 1, lead) for lead in leads]
-            items += [(seq, 0, lead_id) for seq, lead_id in revs]
-            items.sort(key=lambda t: (t[0], t[1]))
+            mine = client_id if own and cursor > 0 else None
+            items = _changes(s, caller, cursor, limit, mine)
             has_more = len(items) > limit
             items = items[:limit]
             new_cursor = items[-1][0] if has_more else top
             cursor_digest = self._digest(s, new_cursor)
-        out_leads = [lead_wire(x, caller.email) for _, kind, x in items if kind == 1]
-        revoked = [x for _, kind, x in items if kind == 0]
-        return {
-            "leads": out_leads,
-            "revoked": revoked,
+            whole = _whole_leads(s, [x for _, kind, x in items if kind == _LEAD], caller.email)
+        answer = {
+            "leads": [whole[x] for _, kind, x in items if kind == _LEAD],
+            "revoked": [x for _, kind, x in items if kind == _REVOKED],
             "cursor": new_cursor,
             "has_more": has_more,
             "policy_version": policy.version,
@@ -119,6 +104,9 @@ class SyncMixin:
             **here,
             "cursor_digest": cursor_digest,
         }
+        if mine is not None:
+            answer["own"] = [{"id": i, "version": v} for _, kind, (i, v) in _of(items, _OWN)]
+        return answer
 
     def lookup(
         self, caller: Caller, lead_ids: Sequence[str], client_id: str | None
@@ -229,6 +217,57 @@ class SyncMixin:
             event["seq"] = lead.seq
             work.events.append(event)
         return "applied", None, lead
+
+
+_REVOKED, _LEAD, _OWN = 0, 1, 2  # a page's items: (seq, kind, lead id or (id, version))
+
+
+def _changes(
+    s: Session, caller: Caller, cursor: int, limit: int, client_id: str | None
+) -> list[tuple[int, int, Any]]:
+    """Up to limit + 1 of the caller's changes after `cursor`, in change order: leads
+    (their ids; with `client_id`, those whose last change was that client's own decision
+    or undo as (id, version)), then revocations. Only open leads from 0."""
+    columns: list[Any] = [LEAD.c.id, LEAD.c.seq, LEAD.c.version]
+    if client_id is not None:
+        event = models.Event.__table__
+        columns.append(
+            exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id).label("own")
+        )
+    q = select(*columns).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
+    if cursor == 0:
+        q = q.where(LEAD.c.status == domain.Status.OPEN.value)
+    items: list[tuple[int, int, Any]] = [
+        (row.seq, _OWN, (row.id, row.version))
+        if client_id and row.own
+        else (row.seq, _LEAD, row.id)
+        for row in s.execute(q.order_by(LEAD.c.seq).limit(limit + 1))
+    ]
+    if cursor > 0:
+        revocation = models.Revocation
+        items += [
+            (r.seq, _REVOKED, r.lead_id)
+            for r in s.execute(
+                select(revocation)
+                .where(revocation.user_id == caller.id, revocation.seq > cursor)
+                .order_by(revocation.seq)
+                .limit(limit + 1)
+            ).scalars()
+        ]
+    items.sort(key=lambda t: (t[0], t[1] != _REVOKED))  # a revocation before its lead's change
+    return items
+
+
+def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, Any]]:
+    return [item for item in items if item[1] == kind]
+
+
+def _whole_leads(s: Session, ids: Sequence[str], owner_email: str) -> dict[str, dict[str, Any]]:
+    whole: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(ids)):
+        for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+            whole[row.id] = lead_wire(row, owner_email)
+    return whole
 
 
 def _client_state(
