@@ -40,9 +40,7 @@ def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None)
 
 
 # The rows in flight (numbered, unanswered), by their numbers: they come back first.
-_IN_FLIGHT = (
-    "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq IS NOT NULL ORDER BY seq LIMIT ?"
-)
+_IN_FLIGHT = "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"
 # Then new rows in the order made (a compensation that waited is numbered after rows made
 # later on other leads). A compensation whose row is still unanswered waits, and so does
 # everything after it on the same lead (a decision made again after the undo must follow
@@ -59,8 +57,8 @@ _NEXT_NEW = (
 )
 
 
-def _next_rows(conn: sqlite3.Connection, limit: int) -> list[tuple]:
-    rows = conn.execute(_IN_FLIGHT, (limit,)).fetchall()
+def _next_rows(conn: sqlite3.Connection, limit: int, after: int) -> list[tuple]:
+    rows = conn.execute(_IN_FLIGHT, (after, limit)).fetchall()
     if len(rows) < limit:
         rows += conn.execute(_NEXT_NEW, (limit - len(rows),)).fetchall()
     return rows
@@ -69,17 +67,18 @@ def _next_rows(conn: sqlite3.Connection, limit: int) -> list[tuple]:
 class OutboxMixin:
     """What waits to be sent, and the answers to it."""
 
-    def pending(self, limit: int = 500) -> list[OutboxItem]:
+    def pending(self, limit: int = 500, *, after: int = 0) -> list[OutboxItem]:
         """The next outbox rows to push, in seq order. A row handed out for the first
         time gets its seq now (the next number, no gaps); a row already handed out
         keeps its seq and comes back until the server answers it. An undo's compensation
-        is not handed out before the row it compensates is answered."""
+        is not handed out before the row it compensates is answered. `after`: only rows
+        handed out after that seq, and new ones (the rows up to it are in flight)."""
         with self._lock:
             with self._read() as conn:
-                rows = _next_rows(conn, limit)
+                rows = _next_rows(conn, limit, after)
             if any(r[1] is None for r in rows):
                 with self._write() as conn:
-                    rows = _next_rows(conn, limit)
+                    rows = _next_rows(conn, limit, after)
                     next_seq = int(self._meta(conn, "next_seq") or 1)
                     assigned = []
                     for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
