@@ -52,7 +52,7 @@ class Saving(Store):
     batches = 0
     fail_first = False
 
-    def apply_push_results(self, results, *, last_seq=None):  # type: ignore[no-untyped-def]
+    def apply_push_results(self, results, **kw):  # type: ignore[no-untyped-def]
         seqs = [r.seq for r in results]
         saved = sum(e.startswith("save") for e in self.events)
         if saved + 1 < self.batches:
@@ -62,7 +62,7 @@ class Saving(Store):
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("crashed while saving an answer")
-        return super().apply_push_results(results, last_seq=last_seq)
+        return super().apply_push_results(results, **kw)
 
 
 def _decided(live, tmp_path, n: int = 6):

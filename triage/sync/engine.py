@@ -268,8 +268,8 @@ class SyncEngine:
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-push") as pool:
             in_flight = send(items)
+            after = [] if self.should_stop() else self.store.pending(batch, after=items[-1].seq)
             while True:
-                after = [] if self.should_stop() else self.store.pending(batch, after=items[-1].seq)
                 resp = in_flight.result()
                 if self._went_back(resp.last_seq):
                     raise HistoryWentBack()  # its answers belong to another history: heal first
@@ -278,10 +278,12 @@ class SyncEngine:
                     return resp
                 if after:
                     in_flight = send(after)
-                self._record(resp)
+                # The answer saved, and the batch after the one now sent numbered, together.
+                more = bool(after) and not self.should_stop()
+                following = self._record(resp, then=(after[-1].seq, batch) if more else None)
                 if not after:
                     return None
-                items = after
+                after = following
 
     def _learn_last_seq(self, client_id: str) -> None:
         """Before new mutations get their numbers, learn the server's last one for this
@@ -293,9 +295,9 @@ class SyncEngine:
             raise HistoryWentBack()
         self.store.note_server_last_seq(probe.last_seq)
 
-    def _record(self, resp: protocol.PushResponse) -> int:
-        """Apply a push's answers to the store and count them; returns how many were
-        answered (not out_of_order)."""
+    def _record(self, resp: protocol.PushResponse, *, then: tuple[int, int] | None = None) -> list:
+        """Apply a push's answers to the store and count them; with `then` (after, limit),
+        hand out the next rows in the same transaction and return them."""
         results = [
             PushResult(
                 seq=r.seq,
@@ -307,13 +309,13 @@ class SyncEngine:
             )
             for r in resp.results
         ]
-        self.store.apply_push_results(results, last_seq=resp.last_seq)
+        following = self.store.apply_push_results(results, last_seq=resp.last_seq, then=then)
         answered = [r for r in results if r.status != "out_of_order"]
         outcomes = [r.stored if r.status == "duplicate" else r.status for r in answered]
         self._counts["pushed"] += len(answered)
         self._counts["applied"] += outcomes.count("applied")
         self._counts["conflicts"] += sum(o in ("conflict", "invalid") for o in outcomes)
-        return len(answered)
+        return following
 
     # ------------------------------------------------------------ pull
 
