@@ -110,7 +110,7 @@ class OutboxMixin:
         client_id = self._meta(conn, "client_id")
         updates = []
         for row_id, seq, lead_id, _kind, payload in rows:
-            origin = json.loads(payload).get("origin")
+            origin = json.loads(payload).get("origin") if '"origin"' in payload else None
             decision_id = (
                 f"{origin['client_id']}:{origin['seq']}" if origin else f"{client_id}:{seq}"
             )
