@@ -99,6 +99,7 @@ class ImportsMixin:
         options: ImportOptions = ImportOptions(),
         skipped: Labelled = (),  # type: ignore[assignment]
         dry_run: bool = False,
+        updates_only: bool = False,
     ) -> ImportOutcome:
         """Create or update leads by external_id, all or nothing.
 
@@ -108,12 +109,18 @@ class ImportsMixin:
         leads. `known_problems` are rows of the same file found bad before (unreadable
         lines, a map's problems): reported together with the problems of `rows`.
         `skipped`: rows the file's map left out, reported in the outcome.
+        `updates_only`: the rows update leads that exist (found by external_id, else by
+        email) and create none; a row's missing name and email are the lead's own.
         """
         if options.on_duplicate not in ON_DUPLICATE:
             raise ServiceError(400, "bad_option", f"on_duplicate: one of {', '.join(ON_DUPLICATE)}")
         labels = list(labels or [f"row {i}" for i in range(1, len(rows) + 1)])
-        inputs, problems = _parse_rows(rows, labels, known_problems)
+        if not updates_only:
+            inputs, problems = _parse_rows(rows, labels, known_problems)
         with self.db.rehearsal() if dry_run else self.db.write() as s:
+            if updates_only:  # the leads are read in the transaction that updates them
+                found, found_labels, missing = _as_updates(s, rows, labels)
+                inputs, problems = _parse_rows(found, found_labels, [*known_problems, *missing])
             turn = self._in_turn(s, options.owners)
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
             existing = _by_external_id(s, [i.external_id for _, i in inputs])
@@ -153,6 +160,37 @@ def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
         for lead in s.execute(q).scalars():
             found.setdefault(lead.email.lower(), lead)
     return found
+
+
+def _as_updates(
+    s: Session, rows: Sequence[dict[str, Any]], labels: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, list[str]]]]:
+    """The rows of a file that only updates leads, each completed with its lead's
+    external_id, name and email where the row has none: (rows, their labels, the rows that
+    name no lead, with why)."""
+    by_id = _by_external_id(s, sorted({str(r["external_id"]) for r in rows
+                                       if r.get("external_id")}))  # fmt: skip
+    emails = {str(r["email"]).lower() for r in rows if r.get("email") and not r.get("external_id")}
+    by_email: dict[str, list[models.Lead]] = {}
+    for chunk in _chunks(sorted(emails)):
+        q = select(models.Lead).where(func.lower(models.Lead.email).in_(chunk))
+        for lead in s.execute(q).scalars():
+            by_email.setdefault(lead.email.lower(), []).append(lead)
+    found, found_labels, problems = [], [], []
+    for label, row in zip(labels, rows, strict=True):
+        ext, email = row.get("external_id"), str(row.get("email") or "")
+        leads = [by_id[ext]] if ext in by_id else [] if ext else by_email.get(email.lower(), [])
+        if len(leads) != 1:
+            what = f"external_id {ext!r}" if ext else f"email {email!r}" if email else "no id"
+            why = (f"{len(leads)} leads have {what}: give the external id" if leads else
+                   f"no lead with {what} (a file without a name column only updates leads)")  # fmt: skip
+            problems.append((label, [why]))
+            continue
+        lead = leads[0]
+        found.append({**row, "external_id": lead.external_id, "name": row.get("name") or lead.name,
+                      "email": row.get("email") or lead.email})  # fmt: skip
+        found_labels.append(label)
+    return found, found_labels, problems
 
 
 def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> str:
