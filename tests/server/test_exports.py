@@ -300,6 +300,24 @@ def test_a_file_without_names_only_updates_leads_that_exist(server: Server, tmp_
     jane = server.lead("1001")
     assert (jane["email"], jane["name"], jane["status"]) == ("jane@new.example", "Jane Doe",
                                                              "rejected")  # fmt: skip
+    # two leads with one email (a duplicate, linked): HubSpot has one contact for both, and
+    # the file cannot say which lead a row is: skipped, named, nothing changed
+    twin = tmp_path / "twin.csv"
+    twin.write_text("external_id,name,email,owner\r\nL-8,Lee Again,lee@seven.example,"
+                    "bob@example.com\r\n", encoding="utf-8")  # fmt: skip
+    server("import", str(twin))
+    assigned_long_ago(server)
+    push(server, "bob@example.com", {"lead": "L-8", "type": "decide", "outcome": "reject",
+                                     "reason": "duplicate", "at": "2025-11-07T09:00:00Z"})  # fmt: skip
+    out = tmp_path / "out.csv"
+    export(server, "--since", "2025-11-06", "--format", "hubspot", "--out", str(out))
+    assert [r[1] for r in rows_of(out.read_bytes().decode())] == ["Email", "Lee@Seven.example",
+                                                        "lee@seven.example"]  # fmt: skip
+    before = snapshot(server, ["L-7", "L-8"])
+    ran = server("import", str(out), "--map", "hubspot")
+    assert "0 created, 0 updated, 0 unchanged, 2 skipped" in ran.stdout
+    assert "line 2: skipped: 2 leads have email 'Lee@Seven.example' (L-7, L-8)" in ran.stdout
+    assert snapshot(server, ["L-7", "L-8"]) == before
     nothing = tmp_path / "nothing.csv"
     nothing.write_text("Lead Status\r\nNew\r\n", encoding="utf-8")
     ran = server("import", str(nothing), "--map", "hubspot", check=False)

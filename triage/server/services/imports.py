@@ -119,8 +119,9 @@ class ImportsMixin:
             inputs, problems = _parse_rows(rows, labels, known_problems)
         with self.db.rehearsal() if dry_run else self.db.write() as s:
             if updates_only:  # the leads are read in the transaction that updates them
-                found, found_labels, missing = _as_updates(s, rows, labels)
-                inputs, problems = _parse_rows(found, found_labels, [*known_problems, *missing])
+                up = _as_updates(s, rows, labels)
+                inputs, problems = _parse_rows(up.rows, up.labels, [*known_problems, *up.problems])
+                skipped = [*skipped, *up.skipped]
             turn = self._in_turn(s, options.owners)
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
             existing = _by_external_id(s, [i.external_id for _, i in inputs])
@@ -162,12 +163,19 @@ def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
     return found
 
 
-def _as_updates(
-    s: Session, rows: Sequence[dict[str, Any]], labels: Sequence[str]
-) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, list[str]]]]:
+@dataclass
+class _Updates:
     """The rows of a file that only updates leads, each completed with its lead's
-    external_id, name and email where the row has none: (rows, their labels, the rows that
-    name no lead, with why)."""
+    external_id, name and email where the row has none; the rows that name no lead (bad
+    rows), and those whose email is several leads' (skipped: nothing says which)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    problems: list[tuple[str, list[str]]] = field(default_factory=list)
+    skipped: Labelled = field(default_factory=list)
+
+
+def _as_updates(s: Session, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> _Updates:
     by_id = _by_external_id(s, sorted({str(r["external_id"]) for r in rows
                                        if r.get("external_id")}))  # fmt: skip
     emails = {str(r["email"]).lower() for r in rows if r.get("email") and not r.get("external_id")}
@@ -176,21 +184,24 @@ def _as_updates(
         q = select(models.Lead).where(func.lower(models.Lead.email).in_(chunk))
         for lead in s.execute(q).scalars():
             by_email.setdefault(lead.email.lower(), []).append(lead)
-    found, found_labels, problems = [], [], []
+    out = _Updates()
     for label, row in zip(labels, rows, strict=True):
         ext, email = row.get("external_id"), str(row.get("email") or "")
         leads = [by_id[ext]] if ext in by_id else [] if ext else by_email.get(email.lower(), [])
-        if len(leads) != 1:
-            what = f"external_id {ext!r}" if ext else f"email {email!r}" if email else "no id"
-            why = (f"{len(leads)} leads have {what}: give the external id" if leads else
-                   f"no lead with {what} (a file without a name column only updates leads)")  # fmt: skip
-            problems.append((label, [why]))
-            continue
-        lead = leads[0]
-        found.append({**row, "external_id": lead.external_id, "name": row.get("name") or lead.name,
-                      "email": row.get("email") or lead.email})  # fmt: skip
-        found_labels.append(label)
-    return found, found_labels, problems
+        what = f"external_id {ext!r}" if ext else f"email {email!r}" if email else "no id"
+        if not leads:
+            out.problems.append((label, [f"no lead with {what} (a file without a name column "
+                                         "only updates leads)"]))  # fmt: skip
+        elif len(leads) > 1:
+            ids = ", ".join(sorted(x.external_id for x in leads))
+            out.skipped.append((label, f"{len(leads)} leads have {what} ({ids})"))
+        else:
+            lead = leads[0]
+            out.rows.append({**row, "external_id": lead.external_id,
+                             "name": row.get("name") or lead.name,
+                             "email": row.get("email") or lead.email})  # fmt: skip
+            out.labels.append(label)
+    return out
 
 
 def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> str:
