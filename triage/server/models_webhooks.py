@@ -1,0 +1,72 @@
+"""The webhook tables (migration 0008): the endpoints marketing added, and the outbox of
+events for each, written in the same transaction as the change that caused them.
+
+Imported with the other models (triage.server.db), so every table is known wherever the
+models are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where events go. `secret` is kept as it is, not hashed (unlike tokens): every
+    delivery is signed with it (HMAC-SHA256), and a hash cannot sign. Encrypting it with a
+    key kept beside the database would add nothing against someone who can read the
+    database, which holds every lead's personal data anyway; it is shown once, never
+    listed, and is worth only forging webhooks to this one receiver.
+
+    Delivery state: `state` is active or failing (retried for the retry period without
+    success; its events wait for `redeliver`); `retry_at` is when its oldest pending event
+    may be tried again; `lease_owner`/`lease_until` name the server instance delivering to
+    it now (one at a time, so events arrive in order).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=100)
+    created_at: datetime
+    state: str = Field(default="active", max_length=10)
+    failing_since: datetime | None = None
+    retry_at: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = None
+
+
+class WebhookOutbox(SQLModel, table=True):
+    """One event for one endpoint: `seq` numbers the endpoint's events 1, 2, 3... in the
+    order they happened (within an epoch); `event_id` is the same for every endpoint and
+    every attempt; `data` is the event's JSON, frozen when written, so every attempt sends
+    the same bytes. `origin` is what the event id was derived from (a decision's identity,
+    or a change number)."""
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "seq"),
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhookoutbox_pending", "endpoint_id", "state", "seq"),
+        Index("ix_webhookoutbox_lead", "lead_id", "type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhookendpoint.id")
+    seq: int
+    event_id: str = Field(max_length=40)
+    type: str = Field(max_length=40)
+    lead_id: str | None = Field(default=None, max_length=24)
+    origin: str | None = Field(default=None, max_length=120)
+    epoch: int
+    created_at: datetime
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default="pending", max_length=10)  # pending | delivered
+    attempts: int = 0
+    first_failed_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_result: str | None = Field(default=None, max_length=200)
+    delivered_at: datetime | None = None
+    delivered_by: str | None = Field(default=None, max_length=80)
