@@ -23,6 +23,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.webhooks.events import Outbox
 
 
 class LeadsMixin:
@@ -81,6 +82,8 @@ class LeadsMixin:
             lead = existing.get(item.external_id)
             if lead is None:
                 new_rows.append(_new_lead(item, owner, seqs, now))
+                if owner is not None and not dry_run:
+                    Outbox.of(s).assigned(new_rows[-1], owner.email, None, now)
                 created += 1
                 continue
             changed = self._update_lead(lead, item)
@@ -136,9 +139,11 @@ class LeadsMixin:
                 models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
             )
         )
+        previous = lead.owner_id
         lead.owner_id = owner.id
         lead.assigned_at = now
         lead.seq = seq
+        Outbox.of(s).assigned(lead, owner.email, previous, now)
 
     def _find_lead(self, s: Session, ref: str) -> models.Lead:
         if not domain.storable_text(ref):  # PostgreSQL cannot even compare a NUL
@@ -230,7 +235,9 @@ class LeadsMixin:
             "reassigned_to": owner.email,
         }
         lead.history = [*(lead.history or []), entry]
+        status = lead.status
         lead.status = domain.Status.OPEN.value
+        Outbox.of(s).reopened(lead, status, entry, by=by, cause="reassigned", at=now)
         lead.decision = None
         lead.decided_at = None
 
