@@ -543,3 +543,10 @@ def users(args: argparse.Namespace) -> int:
     for u in _backend(args).users():
         print(f"{u.role:9}  {u.email}  ({u.name})" + ("" if u.active else "  deactivated"))
     return 0
+
+
+def webhook(args: argparse.Namespace) -> int:
+    """`triage server webhook ...`: triage.server.webhook_cli."""
+    from triage.server import webhook_cli
+
+    return webhook_cli.run(args, _backend(args))
