@@ -81,7 +81,7 @@ def test_each_cause_writes_its_event_numbered_per_endpoint(backend: Backend) -> 
         "nurture_until": None, "rep": "ann@example.com", "at": decided["at"],
         "decision_id": f"{ann}:1",
     }  # fmt: skip
-    assert rows[2].event_id == event_id("lead.decided", f"{ann}:1")
+    assert rows[2].event_id == event_id("lead.decided", f"{ann}:1", one)
     undo = json.loads(rows[4].data)
     assert (undo["cause"], undo["previous_status"], undo["decision_id"]) == (
         "undo",

@@ -45,6 +45,7 @@ def serve(port: int, log: Path, script: str, stall: float, delay: float) -> None
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else 40 ms a request: Nagle meets delayed ACKs
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, literal_column, text
 from sqlmodel import Field, SQLModel
 
 
@@ -39,6 +39,14 @@ class WebhookEndpoint(SQLModel, table=True):
     lease_until: datetime | None = None
 
 
+# The partial indexes' conditions; a query uses such an index only when it says the same,
+# literally (not as a bound parameter): see IS_PENDING and IS_NURTURE_DUE.
+PENDING = text("state = 'pending'")
+NURTURE = text("type = 'lead.nurture_due'")
+IS_PENDING = literal_column("'pending'")
+IS_NURTURE_DUE = literal_column("'lead.nurture_due'")
+
+
 class WebhookOutbox(SQLModel, table=True):
     """One event for one endpoint: `seq` numbers the endpoint's events 1, 2, 3... in the
     order they happened (within an epoch); `event_id` is the same for every endpoint and
@@ -49,9 +57,13 @@ class WebhookOutbox(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "seq"),
         UniqueConstraint("event_id", "endpoint_id"),
-        Index("ix_webhookoutbox_pending", "endpoint_id", "state", "seq"),
-        Index("ix_webhookoutbox_lead", "lead_id", "type"),
-    )
+        # Partial, so that they stay small and a push writes only what it uses: what waits
+        # (delivery reads it; a delivered row leaves it), and the nurture events sent.
+        Index("ix_webhookoutbox_pending", "endpoint_id", "seq",
+              sqlite_where=PENDING, postgresql_where=PENDING),
+        Index("ix_webhookoutbox_nurture", "endpoint_id", "lead_id", "origin",
+              sqlite_where=NURTURE, postgresql_where=NURTURE),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     endpoint_id: int = Field(foreign_key="webhookendpoint.id")

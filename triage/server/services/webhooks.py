@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from triage.server.db import utcnow
-from triage.server.models_webhooks import WebhookEndpoint, WebhookOutbox
+from triage.server.models_webhooks import IS_PENDING, WebhookEndpoint, WebhookOutbox
 from triage.server.services.common import ServiceError, _utc
 from triage.server.webhooks import events, signing
 from triage.server.webhooks.urls import url_problem
@@ -154,7 +154,7 @@ class WebhooksMixin:
             )
             s.execute(
                 update(o)
-                .where(o.endpoint_id.in_(eps), o.state == "pending")
+                .where(o.endpoint_id.in_(eps), o.state == IS_PENDING)
                 .values(attempts=0, first_failed_at=None)
             )
             s.execute(

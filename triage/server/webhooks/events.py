@@ -35,8 +35,11 @@ TEST = "webhook.test"  # sent by `webhook test`, outside the outbox and its sequ
 _STATUS = {"accept": "accepted", "reject": "rejected", "nurture": "nurture"}
 
 
-def event_id(kind: str, origin: str) -> str:
-    return "evt_" + hashlib.sha256(f"{kind}|{origin}".encode()).hexdigest()[:32]
+def event_id(kind: str, origin: str, lead_id: str | None) -> str:
+    """The event's id: the same for the same cause, on every endpoint and every attempt.
+    The lead is part of it: after a restore a client numbers new mutations again from
+    what the server knows, so one "client_id:seq" may name decisions of two leads."""
+    return "evt_" + hashlib.sha256(f"{kind}|{origin}|{lead_id}".encode()).hexdigest()[:32]
 
 
 def body(
@@ -226,7 +229,7 @@ class Outbox:
         ids = {}
         for e in events:
             origin = e.origin or f"{info.server_id}:{info.epoch}:{e.change}"
-            ids[id(e)] = (event_id(e.kind, origin), origin)
+            ids[id(e)] = (event_id(e.kind, origin, e.lead_id), origin)
         have = self._existing([i for i, _ in ids.values()])
         tops: dict[int, int] = {}
         rows = []

@@ -22,7 +22,12 @@ from sqlalchemy.sql import Select
 
 from triage.server import models
 from triage.server.db import Database
-from triage.server.models_webhooks import WebhookEndpoint, WebhookOutbox
+from triage.server.models_webhooks import (
+    IS_NURTURE_DUE,
+    IS_PENDING,
+    WebhookEndpoint,
+    WebhookOutbox,
+)
 from triage.server.webhooks import events
 
 E, OUT = WebhookEndpoint, WebhookOutbox
@@ -82,7 +87,7 @@ class DeliveryStore:
 
     @staticmethod
     def _due(now: datetime, skip: Iterable[int]) -> Select[Any]:
-        waiting = exists().where(OUT.endpoint_id == E.id, OUT.state == "pending")
+        waiting = exists().where(OUT.endpoint_id == E.id, OUT.state == IS_PENDING)
         q = select(E.id, E.url, E.secret).where(
             E.state == "active",
             or_(E.lease_until.is_(None), E.lease_until < now),
@@ -120,7 +125,7 @@ class DeliveryStore:
             rows = s.execute(
                 select(OUT.id, OUT.seq, OUT.event_id, OUT.type, OUT.epoch, OUT.created_at, OUT.data,
                        OUT.attempts, OUT.first_failed_at)
-                .where(OUT.endpoint_id == endpoint_id, OUT.state == "pending")
+                .where(OUT.endpoint_id == endpoint_id, OUT.state == IS_PENDING)
                 .order_by(OUT.seq)
                 .limit(limit)
             ).all()  # fmt: skip
@@ -163,7 +168,7 @@ class DeliveryStore:
         with self.db.bookkeeping() as s:
             s.execute(
                 update(OUT)
-                .where(OUT.id == done.row.id, OUT.state == "pending")
+                .where(OUT.id == done.row.id, OUT.state == IS_PENDING)
                 .values(attempts=done.row.attempts + 1, first_failed_at=first,
                         last_attempt_at=done.at, last_result=done.result[:200])
             )  # fmt: skip
@@ -231,7 +236,7 @@ def _nurture_candidates(s: Any, now: datetime, tz: str, limit: int) -> dict[str,
         if events.NURTURE_DUE not in (kinds or ()):
             continue
         sent = exists().where(
-            OUT.endpoint_id == ep_id, OUT.lead_id == LEAD.id, OUT.type == events.NURTURE_DUE,
+            OUT.endpoint_id == ep_id, OUT.lead_id == LEAD.id, OUT.type == IS_NURTURE_DUE,
             OUT.origin == decision_id,
         )  # fmt: skip
         q = (

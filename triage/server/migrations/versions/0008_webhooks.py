@@ -61,12 +61,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("endpoint_id", "seq"),
         sa.UniqueConstraint("event_id", "endpoint_id"),
     )
-    op.create_index("ix_webhookoutbox_pending", "webhookoutbox", ["endpoint_id", "state", "seq"])
-    op.create_index("ix_webhookoutbox_lead", "webhookoutbox", ["lead_id", "type"])
+    pending = sa.text("state = 'pending'")
+    op.create_index("ix_webhookoutbox_pending", "webhookoutbox", ["endpoint_id", "seq"],
+                    sqlite_where=pending, postgresql_where=pending)  # fmt: skip
+    nurture = sa.text("type = 'lead.nurture_due'")
+    op.create_index("ix_webhookoutbox_nurture", "webhookoutbox",
+                    ["endpoint_id", "lead_id", "origin"],
+                    sqlite_where=nurture, postgresql_where=nurture)  # fmt: skip
 
 
 def downgrade() -> None:
-    op.drop_index("ix_webhookoutbox_lead", table_name="webhookoutbox")
+    op.drop_index("ix_webhookoutbox_nurture", table_name="webhookoutbox")
     op.drop_index("ix_webhookoutbox_pending", table_name="webhookoutbox")
     op.drop_table("webhookoutbox")
     op.drop_table("webhookendpoint")

@@ -1,0 +1,155 @@
+"""Webhooks: delivery throughput and latency, and what a dead endpoint costs a push.
+
+The server runs as its own process (`triage server run`, which delivers), the receiver as
+another (tests/support/receiver.py, answering 200 at once), on loopback, SQLite.
+
+- Throughput: N events already in the outbox (N decisions pushed while the server was
+  down), the server started: events delivered per second, from the first delivery to
+  the last, as the receiver logged them. Baseline: the same receiver taking N POSTs of
+  the same size from one plain httpx client, one after another (what one connection
+  can carry). Target >= 100 events/s (a big team's day of 10,000 decisions in under two
+  minutes); one endpoint is delivered one event at a time, to keep its order.
+- Latency: single-decision pushes, about 5 a second; from the push's start to the
+  receiver getting the event, p50 and p95. Target p95 <= 2 s. Baseline: the push's own
+  round trip.
+- A dead endpoint: 10,000 decisions pushed in batches of 500 to a server whose one
+  endpoint refuses connections (every event goes to the outbox; the endpoint is retried
+  meanwhile), against the same push with no endpoint at all. Medians of --runs runs,
+  alternated; target: within 10%.
+
+Usage: python bench/webhooks.py [--events 2000] [--pushes 60] [--leads 10000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._util import median, p95, report  # noqa: E402
+from tests.support.receiver import Receiver  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.webhooks import setup, wait_delivered  # noqa: E402
+from triage.server import models  # noqa: E402
+from triage.server.service import Backend  # noqa: E402
+
+SETTINGS = {"TRIAGE_WEBHOOKS": "poll=0.25"}  # the defaults, spelled out
+
+
+def _lead_ids(db_url: str) -> list[str]:
+    b = Backend.open(db_url)
+    try:
+        with b.db.read() as s:
+            return list(s.execute(select(models.Lead.id).order_by(models.Lead.seq)).scalars())
+    finally:
+        b.close()
+
+
+def throughput(d: Path, n: int) -> tuple[float, float]:
+    """(events/s through the server, baseline POSTs/s to the receiver)."""
+    db_url = f"sqlite:///{d}/throughput.db"
+    receiver = Receiver(d / "throughput.jsonl")
+    world = setup(db_url, n, [(receiver.url, ["lead.decided"])])
+    ids = _lead_ids(db_url)
+    with ServerProcess(db_url, env={"TRIAGE_WEBHOOKS": "off"}) as server:  # fill the outbox
+        for i in range(0, n, 500):
+            world.push(server.url, ids[i : i + 500])
+    with receiver:
+        with ServerProcess(db_url, env=SETTINGS):
+            wait_delivered(db_url, 600)
+        times = [r["t"] for r in receiver.records()]
+        body = receiver.records()[0]["body"].encode()
+        with httpx.Client() as client:
+            started = time.perf_counter()
+            for _ in range(n):
+                client.post(receiver.url, content=body).raise_for_status()
+            base = n / (time.perf_counter() - started)
+    assert len(times) >= n
+    return (n - 1) / (max(times) - min(times)), base
+
+
+def latency(d: Path, pushes: int) -> tuple[list[float], list[float]]:
+    """(push to delivery, push round trip) in seconds, one decision a push."""
+    db_url = f"sqlite:///{d}/latency.db"
+    receiver = Receiver(d / "latency.jsonl")
+    world = setup(db_url, pushes, [(receiver.url, ["lead.decided"])])
+    ends, trips = [], []
+    with receiver, ServerProcess(db_url, env=SETTINGS) as server:
+        for lead_id in world.lead_ids:
+            started = time.time()
+            trips.append(world.push(server.url, [lead_id]))
+            seq = world.seq
+            while True:
+                got = [r for r in receiver.records()
+                       if json.loads(r["body"])["data"]["decision_id"].endswith(f":{seq}")]  # fmt: skip
+                if got:
+                    ends.append(got[0]["t"] - started)
+                    break
+                time.sleep(0.01)
+            time.sleep(0.2)
+    return ends, trips
+
+
+def dead_push(d: Path, leads: int, dead: bool, run: int) -> float:
+    db_url = f"sqlite:///{d}/push-{run}-{int(dead)}.db"
+    with socket.socket() as s:  # a port nothing listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    world = setup(db_url, leads, [(f"http://127.0.0.1:{port}/hooks", None)] if dead else [])
+    ids = _lead_ids(db_url)
+    took = 0.0
+    with ServerProcess(db_url, env=SETTINGS) as server:
+        httpx.get(server.url + "/v1/health")
+        for i in range(0, leads, 500):
+            took += world.push(server.url, ids[i : i + 500])
+    return took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--pushes", type=int, default=60)
+    ap.add_argument("--leads", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} cores); SQLite")  # fmt: skip
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        rate, base = throughput(d, args.events)
+        fast = rate >= 100
+        ok &= fast
+        print(f"  {'delivered, ' + str(args.events) + ' events, one endpoint':<46} "
+              f"{rate:>8.0f} /s    target >= 100 /s   {'ok' if fast else 'MISSED'}")  # fmt: skip
+        print(f"    baseline: the receiver alone, one client, POSTs one after another "
+              f"{base:.0f}/s")  # fmt: skip
+        ends, trips = latency(d, args.pushes)
+        ok &= report(f"push to delivery p50 ({args.pushes} pushes)", median(ends), 2.0)
+        ok &= report(f"push to delivery p95 ({args.pushes} pushes)", p95(ends), 2.0)
+        print(f"    baseline: the push's own round trip, p50 {median(trips) * 1000:.1f} ms")
+        none, dead = [], []
+        for run in range(args.runs):
+            none.append(dead_push(d, args.leads, False, run))
+            dead.append(dead_push(d, args.leads, True, run))
+        ratio = median(dead) / median(none)
+        ok &= report(f"push {args.leads} decisions, endpoint dead", median(dead),
+                     1.1 * median(none))  # fmt: skip
+        print(f"    baseline: the same push, no endpoint {median(none):.3f} s; dead / none = "
+              f"{ratio:.3f} (target <= 1.10); runs: none {[round(x, 2) for x in none]}, "
+              f"dead {[round(x, 2) for x in dead]}")  # fmt: skip
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
