@@ -37,6 +37,13 @@ def test_the_webhook_commands(sqlite_url: str, tmp_path: Path) -> None:
         assert json.loads(got["body"])["type"] == "webhook.test"
         now = datetime.now(timezone.utc).timestamp()
         assert signing.verify(secret, got["headers"]["triage-signature"], got["body"].encode(), now)
+        readme_ok = _readme_snippet()  # what README tells a receiver to do, run as written
+        header, body = got["headers"]["triage-signature"], got["body"].encode()
+        assert readme_ok(secret, header, body)
+        assert not readme_ok(secret, header, body.replace(b"test", b"tost"))
+        assert not readme_ok(secret[:-1], header, body)
+        stale = signing.header(secret, int(now) - 301, body)
+        assert signing.verify(secret, stale, body, now - 301) and not readme_ok(secret, stale, body)
 
         b = Backend.open(sqlite_url)
         try:
@@ -65,6 +72,15 @@ def test_the_webhook_commands(sqlite_url: str, tmp_path: Path) -> None:
     assert "1 undelivered event(s) dropped" in removed.stdout
     assert "no webhooks" in run_cli("server", "webhook", "list", *db, check=True).stdout
     assert "no webhook 1" in run_cli("server", "webhook", "deliveries", "1", *db).stderr
+
+
+def _readme_snippet():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+               if "def triage_signature_ok" in b]  # fmt: skip
+    scope: dict = {}
+    exec(code, scope)
+    return scope["triage_signature_ok"]
 
 
 async def _deliver(b: Backend) -> None:

@@ -119,6 +119,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="triage-webhooks")
         self._next_nurture = 0.0
         self._last_error = 0.0
+        self._wake: asyncio.Event | None = None
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -144,11 +145,30 @@ class Dispatcher:
             self._pool.shutdown(wait=False)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with self.session():
-            while not stop.is_set():
-                await self.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll)
+        """Rounds every `poll` seconds, and at once when this process writes events (other
+        instances' events wait for the poll); until `stop` is set and poke() called."""
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+
+        def poke() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+        events.WRITTEN.add(poke)
+        try:
+            async with self.session():
+                while not stop.is_set():
+                    wake.clear()
+                    await self.tick()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.settings.poll)
+        finally:
+            events.WRITTEN.discard(poke)
+
+    def poke(self) -> None:
+        """Start the next round now (from the loop's thread)."""
+        if self._wake is not None:
+            self._wake.set()
 
     async def tick(self) -> None:
         """One round: nurture dates checked (every `nurture_every`), endpoints with an
@@ -328,6 +348,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
+        dispatcher.poke()
         try:
             await asyncio.wait_for(task, settings.timeout + 5)
         except (TimeoutError, asyncio.CancelledError):

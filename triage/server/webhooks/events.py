@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -90,6 +91,11 @@ class _Event:
     only: frozenset[int] | None = None  # these endpoints only (None: every subscriber)
 
 
+# Called (from the writer's thread) after a transaction that wrote events commits: the
+# delivery task of this process wakes at once instead of at its next poll.
+WRITTEN: set[Callable[[], None]] = set()
+
+
 class Outbox:
     """The webhook events of one write transaction, written when it commits."""
 
@@ -108,8 +114,10 @@ class Outbox:
         self.endpoints: dict[int, frozenset[str]] = {i: frozenset(ev or ()) for i, ev in rows}
         self.events: list[_Event] = []
         self._policy: domain.Policy | None = None
+        self.wrote = False
         if self.endpoints:
             sa_event.listen(s, "before_commit", self._before_commit)
+            sa_event.listen(s, "after_commit", self._after_commit)
 
     @property
     def policy(self) -> domain.Policy:
@@ -219,6 +227,12 @@ class Outbox:
         if s is self.s and self.events:
             self.flush()
 
+    def _after_commit(self, s: Session) -> None:
+        if s is self.s and self.wrote:
+            self.wrote = False
+            for wake in list(WRITTEN):
+                wake()
+
     def flush(self) -> None:
         """Write the events collected: one row per subscribed endpoint, numbered after the
         endpoint's last (writers are serialised, so the numbers have no gaps); an event
@@ -254,6 +268,7 @@ class Outbox:
                 })  # fmt: skip
         if rows:
             self.s.execute(insert(WebhookOutbox.__table__), rows)
+            self.wrote = True
 
     def _existing(self, ids: list[str]) -> set[tuple[str, int]]:
         found: set[tuple[str, int]] = set()
