@@ -1,7 +1,8 @@
 """Webhooks: delivery throughput and latency, and what a dead endpoint costs a push.
 
 The server runs as its own process (`triage server run`, which delivers), the receiver as
-another (tests/support/receiver.py, answering 200 at once), on loopback, SQLite.
+another (tests/support/receiver.py, answering 200 at once), on loopback; SQLite, and
+PostgreSQL when a URL is given.
 
 - Throughput: N events already in the outbox (N decisions pushed while the server was
   down), the server started: events delivered per second, from the first delivery to
@@ -18,6 +19,7 @@ another (tests/support/receiver.py, answering 200 at once), on loopback, SQLite.
   alternated; target: within 10%.
 
 Usage: python bench/webhooks.py [--events 2000] [--pushes 60] [--leads 10000] [--runs 3]
+       [--pg-url URL] [--no-sqlite]  (PostgreSQL too when TRIAGE_TEST_PG_URL is set)
 """
 
 from __future__ import annotations
@@ -54,9 +56,38 @@ def _lead_ids(db_url: str) -> list[str]:
         b.close()
 
 
-def throughput(d: Path, n: int) -> tuple[float, float]:
+class Databases:
+    """Fresh databases for the runs: SQLite files in `d`, or PostgreSQL schemas at `pg`
+    (dropped at the end)."""
+
+    def __init__(self, d: Path, pg: str | None):
+        self.d, self.pg, self.schemas = d, pg, []
+
+    def new(self, name: str) -> str:
+        if self.pg is None:
+            return f"sqlite:///{self.d}/{name}.db"
+        import psycopg
+
+        schema = f"bench_{name.replace('-', '_')}_{os.getpid()}"
+        with psycopg.connect(self.pg, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+        self.schemas.append(schema)
+        sep = "&" if "?" in self.pg else "?"
+        return f"{self.pg}{sep}options=-csearch_path%3D{schema}"
+
+    def close(self) -> None:
+        if self.schemas:
+            import psycopg
+
+            with psycopg.connect(self.pg, autocommit=True) as conn:
+                for schema in self.schemas:
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def throughput(dbs: Databases, d: Path, n: int) -> tuple[float, float]:
     """(events/s through the server, baseline POSTs/s to the receiver)."""
-    db_url = f"sqlite:///{d}/throughput.db"
+    db_url = dbs.new("throughput")
     receiver = Receiver(d / "throughput.jsonl")
     world = setup(db_url, n, [(receiver.url, ["lead.decided"])])
     ids = _lead_ids(db_url)
@@ -77,9 +108,9 @@ def throughput(d: Path, n: int) -> tuple[float, float]:
     return (n - 1) / (max(times) - min(times)), base
 
 
-def latency(d: Path, pushes: int) -> tuple[list[float], list[float]]:
+def latency(dbs: Databases, d: Path, pushes: int) -> tuple[list[float], list[float]]:
     """(push to delivery, push round trip) in seconds, one decision a push."""
-    db_url = f"sqlite:///{d}/latency.db"
+    db_url = dbs.new("latency")
     receiver = Receiver(d / "latency.jsonl")
     world = setup(db_url, pushes, [(receiver.url, ["lead.decided"])])
     ends, trips = [], []
@@ -99,8 +130,8 @@ def latency(d: Path, pushes: int) -> tuple[list[float], list[float]]:
     return ends, trips
 
 
-def dead_push(d: Path, leads: int, dead: bool, run: int) -> float:
-    db_url = f"sqlite:///{d}/push-{run}-{int(dead)}.db"
+def dead_push(dbs: Databases, leads: int, dead: bool, run: int) -> float:
+    db_url = dbs.new(f"push-{run}-{int(dead)}")
     with socket.socket() as s:  # a port nothing listens on: connections are refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -114,39 +145,56 @@ def dead_push(d: Path, leads: int, dead: bool, run: int) -> float:
     return took
 
 
+def measure(dbs: Databases, d: Path, args: argparse.Namespace) -> bool:
+    ok = True
+    rate, base = throughput(dbs, d, args.events)
+    fast = rate >= 100
+    ok &= fast
+    print(f"  {'delivered, ' + str(args.events) + ' events, one endpoint':<46} "
+          f"{rate:>8.0f} /s    target >= 100 /s   {'ok' if fast else 'MISSED'}")  # fmt: skip
+    print(f"    baseline: the receiver alone, one client, POSTs one after another {base:.0f}/s")
+    ends, trips = latency(dbs, d, args.pushes)
+    ok &= report(f"push to delivery p50 ({args.pushes} pushes)", median(ends), 2.0)
+    ok &= report(f"push to delivery p95 ({args.pushes} pushes)", p95(ends), 2.0)
+    print(f"    baseline: the push's own round trip, p50 {median(trips) * 1000:.1f} ms")
+    none, dead = [], []
+    for run in range(args.runs):
+        none.append(dead_push(dbs, args.leads, False, run))
+        dead.append(dead_push(dbs, args.leads, True, run))
+    ratio = median(dead) / median(none)
+    ok &= report(f"push {args.leads} decisions, endpoint dead", median(dead),
+                 1.1 * median(none))  # fmt: skip
+    print(f"    baseline: the same push, no endpoint {median(none):.3f} s; dead / none = "
+          f"{ratio:.3f} (target <= 1.10); runs: none {[round(x, 2) for x in none]}, "
+          f"dead {[round(x, 2) for x in dead]}")  # fmt: skip
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--pushes", type=int, default=60)
     ap.add_argument("--leads", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pg-url", default=os.environ.get("TRIAGE_TEST_PG_URL"),
+                    help="also on PostgreSQL (default: $TRIAGE_TEST_PG_URL)")  # fmt: skip
+    ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} cores); SQLite")  # fmt: skip
+          f"({os.cpu_count()} cores)")  # fmt: skip
     ok = True
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        rate, base = throughput(d, args.events)
-        fast = rate >= 100
-        ok &= fast
-        print(f"  {'delivered, ' + str(args.events) + ' events, one endpoint':<46} "
-              f"{rate:>8.0f} /s    target >= 100 /s   {'ok' if fast else 'MISSED'}")  # fmt: skip
-        print(f"    baseline: the receiver alone, one client, POSTs one after another "
-              f"{base:.0f}/s")  # fmt: skip
-        ends, trips = latency(d, args.pushes)
-        ok &= report(f"push to delivery p50 ({args.pushes} pushes)", median(ends), 2.0)
-        ok &= report(f"push to delivery p95 ({args.pushes} pushes)", p95(ends), 2.0)
-        print(f"    baseline: the push's own round trip, p50 {median(trips) * 1000:.1f} ms")
-        none, dead = [], []
-        for run in range(args.runs):
-            none.append(dead_push(d, args.leads, False, run))
-            dead.append(dead_push(d, args.leads, True, run))
-        ratio = median(dead) / median(none)
-        ok &= report(f"push {args.leads} decisions, endpoint dead", median(dead),
-                     1.1 * median(none))  # fmt: skip
-        print(f"    baseline: the same push, no endpoint {median(none):.3f} s; dead / none = "
-              f"{ratio:.3f} (target <= 1.10); runs: none {[round(x, 2) for x in none]}, "
-              f"dead {[round(x, 2) for x in dead]}")  # fmt: skip
+    engines = ([] if args.no_sqlite else [("SQLite", None)]) + (
+        [("PostgreSQL", args.pg_url.replace("postgresql+psycopg://", "postgresql://"))]
+        if args.pg_url else []
+    )  # fmt: skip
+    for name, pg in engines:
+        print(name + ":")
+        with tempfile.TemporaryDirectory() as tmp:
+            dbs = Databases(Path(tmp), pg)
+            try:
+                ok &= measure(dbs, Path(tmp), args)
+            finally:
+                dbs.close()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if ok else 1
 
