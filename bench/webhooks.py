@@ -19,7 +19,7 @@ PostgreSQL when a URL is given.
   alternated; target: within 10%.
 
 Usage: python bench/webhooks.py [--events 2000] [--pushes 60] [--leads 10000] [--runs 3]
-       [--pg-url URL] [--no-sqlite]  (PostgreSQL too when TRIAGE_TEST_PG_URL is set)
+       [--pg-url URL] [--no-sqlite] [--parts throughput,latency,push]  (PostgreSQL too when TRIAGE_TEST_PG_URL is set)
 """
 
 from __future__ import annotations
@@ -147,16 +147,21 @@ def dead_push(dbs: Databases, leads: int, dead: bool, run: int) -> float:
 
 def measure(dbs: Databases, d: Path, args: argparse.Namespace) -> bool:
     ok = True
-    rate, base = throughput(dbs, d, args.events)
-    fast = rate >= 100
-    ok &= fast
-    print(f"  {'delivered, ' + str(args.events) + ' events, one endpoint':<46} "
-          f"{rate:>8.0f} /s    target >= 100 /s   {'ok' if fast else 'MISSED'}")  # fmt: skip
-    print(f"    baseline: the receiver alone, one client, POSTs one after another {base:.0f}/s")
-    ends, trips = latency(dbs, d, args.pushes)
-    ok &= report(f"push to delivery p50 ({args.pushes} pushes)", median(ends), 2.0)
-    ok &= report(f"push to delivery p95 ({args.pushes} pushes)", p95(ends), 2.0)
-    print(f"    baseline: the push's own round trip, p50 {median(trips) * 1000:.1f} ms")
+    if "throughput" in args.parts:
+        rate, base = throughput(dbs, d, args.events)
+        fast = rate >= 100
+        ok &= fast
+        print(f"  {'delivered, ' + str(args.events) + ' events, one endpoint':<46} "
+              f"{rate:>8.0f} /s    target >= 100 /s   {'ok' if fast else 'MISSED'}")  # fmt: skip
+        print(f"    baseline: the receiver alone, one client, POSTs one after another "
+              f"{base:.0f}/s")  # fmt: skip
+    if "latency" in args.parts:
+        ends, trips = latency(dbs, d, args.pushes)
+        ok &= report(f"push to delivery p50 ({args.pushes} pushes)", median(ends), 2.0)
+        ok &= report(f"push to delivery p95 ({args.pushes} pushes)", p95(ends), 2.0)
+        print(f"    baseline: the push's own round trip, p50 {median(trips) * 1000:.1f} ms")
+    if "push" not in args.parts:
+        return ok
     none, dead = [], []
     for run in range(args.runs):
         none.append(dead_push(dbs, args.leads, False, run))
@@ -179,6 +184,8 @@ def main() -> int:
     ap.add_argument("--pg-url", default=os.environ.get("TRIAGE_TEST_PG_URL"),
                     help="also on PostgreSQL (default: $TRIAGE_TEST_PG_URL)")  # fmt: skip
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--parts", default="throughput,latency,push",
+                    help="which figures (default: throughput,latency,push)")  # fmt: skip
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} cores)")  # fmt: skip

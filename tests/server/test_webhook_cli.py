@@ -90,7 +90,10 @@ async def _deliver(b: Backend) -> None:
         await d.idle()
 
 
-def test_the_delivery_settings() -> None:
+def test_the_delivery_settings(sqlite_url: str) -> None:
+    refused = run_cli("server", "run", "--db", sqlite_url, "--port", "0",
+                      env={"TRIAGE_WEBHOOKS": "timeout=2,lease=3"}, check=False)  # fmt: skip
+    assert refused.returncode == 1 and "lease must be longer than timeout" in refused.stderr
     assert Settings.from_env(None) == Settings()
     assert not Settings.from_env("off").enabled
     s = Settings.from_env("timeout=2, retry_for=60,concurrency=4")
@@ -99,3 +102,5 @@ def test_the_delivery_settings() -> None:
         Settings.from_env("timout=2")
     with pytest.raises(ValueError, match="timeout must be a number"):
         Settings.from_env("timeout=soon")
+    with pytest.raises(ValueError, match="lease must be longer"):
+        Settings.from_env("timeout=10,lease=5")  # a lease shorter than a request: two senders

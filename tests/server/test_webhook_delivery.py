@@ -70,7 +70,7 @@ def test_a_server_killed_mid_delivery_delivers_the_rest_when_started_again(
 ) -> None:
     receiver = Receiver(tmp_path / "got.jsonl", delay=0.05)  # 50 ms a request
     world = setup(sqlite_url, 40, [(receiver.url, ["lead.decided"])])
-    env = {"TRIAGE_WEBHOOKS": "timeout=2,backoff=0.05,backoff_cap=0.3,poll=0.05,lease=3"}
+    env = {"TRIAGE_WEBHOOKS": "timeout=2,backoff=0.05,backoff_cap=0.3,poll=0.05,lease=4"}
     with receiver:
         server = ServerProcess(sqlite_url, env=env).start(60)
         try:

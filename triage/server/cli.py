@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from triage.server.app import create_app
 
     backend = _backend(args)
+    _webhook_settings()  # a bad TRIAGE_WEBHOOKS is refused before the port is taken
     sock = _listen(args.host, args.port)
     try:
         host, port = sock.getsockname()[:2]
@@ -550,3 +551,12 @@ def webhook(args: argparse.Namespace) -> int:
     from triage.server import webhook_cli
 
     return webhook_cli.run(args, _backend(args))
+
+
+def _webhook_settings() -> None:
+    from triage.server.webhooks.delivery import ENV, Settings
+
+    try:
+        Settings.from_env(os.environ.get(ENV))
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from None

@@ -40,33 +40,42 @@ class WebhookEndpoint(SQLModel, table=True):
 
 
 # The partial indexes' conditions; a query uses such an index only when it says the same,
-# literally (not as a bound parameter): see IS_PENDING and IS_NURTURE_DUE.
+# literally (not as a bound parameter): see IS_PENDING, IS_NURTURE_DUE and SEEN_AGAIN.
 PENDING = text("state = 'pending'")
 NURTURE = text("type = 'lead.nurture_due'")
+AGAIN = text("type IN ('lead.reopened', 'lead.nurture_due')")
 IS_PENDING = literal_column("'pending'")
 IS_NURTURE_DUE = literal_column("'lead.nurture_due'")
+SEEN_AGAIN = ("lead.reopened", "lead.nurture_due")  # the types whose cause may come again
 
 
 class WebhookOutbox(SQLModel, table=True):
     """One event for one endpoint: `seq` numbers the endpoint's events 1, 2, 3... in the
     order they happened (within an epoch); `event_id` is the same for every endpoint and
-    every attempt; `data` is the event's JSON, frozen when written, so every attempt sends
-    the same bytes. `origin` is what the event id was derived from (a decision's identity,
-    or a change number)."""
+    every attempt; what the body says is frozen when written (`data`, and the immutable
+    feedback event `event_seq` names), so every attempt sends the same bytes. `origin` is
+    what the event id was derived from (a decision's identity, or a change number).
+
+    A push writes thousands of rows, so they carry no index on a random key (the event
+    id: such an index costs more than the rest of the row): the indexes are appended to
+    in order, or partial over the few rows that need them. Every event id is unique by
+    construction; the types whose cause may come again (an undo sent again after a
+    restore, a nurture date checked by every instance) are also unique by index. No
+    foreign key either: an endpoint is removed with its rows, in a write serialised with
+    pushes."""
 
     __table_args__ = (
         UniqueConstraint("endpoint_id", "seq"),
-        UniqueConstraint("event_id", "endpoint_id"),
-        # Partial, so that they stay small and a push writes only what it uses: what waits
-        # (delivery reads it; a delivered row leaves it), and the nurture events sent.
         Index("ix_webhookoutbox_pending", "endpoint_id", "seq",
               sqlite_where=PENDING, postgresql_where=PENDING),
+        Index("ix_webhookoutbox_again", "event_id", "endpoint_id", unique=True,
+              sqlite_where=AGAIN, postgresql_where=AGAIN),
         Index("ix_webhookoutbox_nurture", "endpoint_id", "lead_id", "origin",
               sqlite_where=NURTURE, postgresql_where=NURTURE),
     )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
-    endpoint_id: int = Field(foreign_key="webhookendpoint.id")
+    endpoint_id: int
     seq: int
     event_id: str = Field(max_length=40)
     type: str = Field(max_length=40)
@@ -74,6 +83,11 @@ class WebhookOutbox(SQLModel, table=True):
     origin: str | None = Field(default=None, max_length=120)
     epoch: int
     created_at: datetime
+    # lead.decided: the feedback event of the decision (immutable, written in the same
+    # transaction), and in `data` only what may change later (campaign, source, the
+    # reason's label); the rest of the body is read from that event. Else NULL, and
+    # `data` holds the whole of the event's data.
+    event_seq: int | None = None
     data: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(default="pending", max_length=10)  # pending | delivered
     attempts: int = 0

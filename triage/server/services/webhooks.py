@@ -105,9 +105,10 @@ class WebhooksMixin:
             return Target(ep.id, ep.url, ep.secret)
 
     def remove_webhook(self, endpoint_id: int) -> tuple[EndpointInfo, int]:
-        """Remove an endpoint and its outbox; (what it was, events not yet delivered)."""
+        """Remove an endpoint and its outbox; (what it was, events not yet delivered).
+        A write like a push's, so no push in flight still writes events for it."""
         info = self.webhook_info(endpoint_id)
-        with self.db.bookkeeping() as s:
+        with self.db.write() as s:
             s.execute(delete(WebhookOutbox).where(WebhookOutbox.endpoint_id == endpoint_id))
             s.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
         return info, info.pending

@@ -80,7 +80,12 @@ class Settings:
                 values[name] = int(raw) if known[name] == "int" else float(raw)
             except ValueError:
                 raise ValueError(f"{ENV}: {name} must be a number, not {raw!r}") from None
-        return replace(cls(), **values)
+        made = replace(cls(), **values)
+        if made.lease and made.lease <= made.timeout + 1:
+            raise ValueError(f"{ENV}: lease must be longer than timeout + 1 s")
+        if made.timeout <= 0 or made.concurrency < 1 or made.batch < 1:
+            raise ValueError(f"{ENV}: timeout, concurrency and batch must be positive")
+        return made
 
 
 def backoff(failures: int, base: float, cap: float, rng: random.Random) -> float:

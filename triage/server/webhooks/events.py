@@ -19,12 +19,12 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, literal_column, select
 from sqlmodel import Session
 
 from triage import domain
 from triage.server import models
-from triage.server.models_webhooks import WebhookEndpoint, WebhookOutbox
+from triage.server.models_webhooks import SEEN_AGAIN, WebhookEndpoint, WebhookOutbox
 
 DECIDED = "lead.decided"
 REOPENED = "lead.reopened"
@@ -71,15 +71,6 @@ def _label(policy: domain.Policy, outcome: str | None, code: str | None) -> str 
     return reason.label if reason else None
 
 
-def _lead(lead: Any) -> dict[str, Any]:
-    return {
-        "lead_id": lead.id,
-        "external_id": lead.external_id,
-        "campaign": lead.campaign,
-        "source": lead.source,
-    }
-
-
 @dataclass(slots=True)
 class _Event:
     kind: str
@@ -89,6 +80,8 @@ class _Event:
     created_at: datetime
     data: str
     only: frozenset[int] | None = None  # these endpoints only (None: every subscriber)
+    new: bool = False  # its cause is new: no need to look for its event in the outbox
+    event_seq: int | None = None  # lead.decided: its feedback event (see decided_data)
 
 
 # Called (from the writer's thread) after a transaction that wrote events commits: the
@@ -114,6 +107,9 @@ class Outbox:
         self.endpoints: dict[int, frozenset[str]] = {i: frozenset(ev or ()) for i, ev in rows}
         self.events: list[_Event] = []
         self._policy: domain.Policy | None = None
+        self._wanted: dict[str, bool] = {}
+        self._labels: dict[tuple[str | None, str | None], str | None] = {}
+        self._frozen: dict[tuple[Any, ...], str] = {}
         self.wrote = False
         if self.endpoints:
             sa_event.listen(s, "before_commit", self._before_commit)
@@ -136,9 +132,19 @@ class Outbox:
     @policy.setter
     def policy(self, policy: domain.Policy) -> None:
         self._policy = policy
+        self._labels = {}
 
     def wants(self, kind: str) -> bool:
-        return any(kind in types for types in self.endpoints.values())
+        wanted = self._wanted.get(kind)
+        if wanted is None:
+            wanted = self._wanted[kind] = any(kind in t for t in self.endpoints.values())
+        return wanted
+
+    def _label(self, outcome: str | None, code: str | None) -> str | None:
+        key = (outcome, code)
+        if key not in self._labels:
+            self._labels[key] = _label(self.policy, outcome, code)
+        return self._labels[key]
 
     def add(
         self, kind: str, lead: Any, data: dict[str, Any], at: datetime, *,
@@ -146,12 +152,15 @@ class Outbox:
     ) -> None:  # fmt: skip
         """An event about `lead` (data: the event's own fields; the lead's ids, campaign
         and source are added). `origin`: what the id derives from (a decision's
-        identity); without it, the server, its epoch and the lead's change number."""
+        identity); without it, the server, its epoch and the lead's change number. Only
+        an event whose cause may come again (SEEN_AGAIN) is looked for in the outbox."""
         if not self.wants(kind):
             return
-        full = {**_lead(lead), **data}
-        text = json.dumps(full, separators=(",", ":"), default=_json_default)
-        self.events.append(_Event(kind, origin, lead.seq, lead.id, at, text, only))
+        data = {"lead_id": lead.id, "external_id": lead.external_id,
+                "campaign": lead.campaign, "source": lead.source, **data}  # fmt: skip
+        text = _ENCODE(data)
+        new = kind not in SEEN_AGAIN
+        self.events.append(_Event(kind, origin, lead.seq, lead.id, at, text, only, new))
 
     # ------------------------------------------------------------- what the services call
 
@@ -164,20 +173,24 @@ class Outbox:
         status, decision = before
         at = feedback["effective_at"]
         if feedback["kind"] == "decide":
+            if not self.wants(DECIDED):
+                return
             d = lead.decision or {}
-            data = {
-                "outcome": d.get("outcome"),
-                "status": lead.status,
-                "previous_status": status,
-                "reason": d.get("reason"),
-                "reason_label": _label(self.policy, d.get("outcome"), d.get("reason")),
-                "note": d.get("note"),
-                "nurture_until": d.get("nurture_until"),
-                "rep": rep,
-                "at": domain.format_time(at),
-                "decision_id": feedback["decision_id"],
-            }
-            self.add(DECIDED, lead, data, feedback["received_at"], origin=feedback["decision_id"])
+            key = (
+                lead.campaign,
+                lead.source,
+                status,
+                self._label(d.get("outcome"), d.get("reason")),
+            )
+            frozen = self._frozen.get(key)
+            if frozen is None:
+                frozen = self._frozen[key] = _ENCODE(dict(zip(_FROZEN, key, strict=True)))
+            # New, also when sent again after a restore: the restored outbox cannot have it
+            # (had the server kept the decision, it would stand, and be no change now).
+            self.events.append(_Event(
+                DECIDED, feedback["decision_id"], lead.seq, lead.id, feedback["received_at"],
+                frozen, None, True, feedback["seq"],
+            ))  # fmt: skip
         elif feedback["kind"] == "reopen":
             self.reopened(lead, status, decision, by=rep, cause="undo", at=at,
                           created_at=feedback["received_at"])  # fmt: skip
@@ -192,7 +205,7 @@ class Outbox:
         self.add(REOPENED, lead, {
             "status": lead.status, "previous_status": status, "cause": cause, "by": by,
             "previous_outcome": d.get("outcome"), "previous_reason": d.get("reason"),
-            "previous_reason_label": _label(self.policy, d.get("outcome"), d.get("reason")),
+            "previous_reason_label": self._label(d.get("outcome"), d.get("reason")),
             "rep": d.get("by"), "at": domain.format_time(at), "decision_id": d.get("id"),
         }, created_at or at, origin=d.get("id"))  # fmt: skip
 
@@ -213,7 +226,7 @@ class Outbox:
             "status": lead.status,
             "nurture_until": d.get("nurture_until"),
             "reason": d.get("reason"),
-            "reason_label": _label(self.policy, "nurture", d.get("reason")),
+            "reason_label": self._label("nurture", d.get("reason")),
             "note": d.get("note"),
             "rep": rep,
             "decided_at": d.get("at"),
@@ -240,35 +253,57 @@ class Outbox:
         events, self.events = self.events, []
         info = self.s.get(models.ServerInfo, 1)
         assert info is not None, "the schema migrations make this row"
-        ids = {}
+        server_id, epoch = info.server_id, info.epoch
+        named = []
         for e in events:
-            origin = e.origin or f"{info.server_id}:{info.epoch}:{e.change}"
-            ids[id(e)] = (event_id(e.kind, origin, e.lead_id), origin)
-        have = self._existing([i for i, _ in ids.values()])
+            origin = e.origin or f"{server_id}:{epoch}:{e.change}"
+            named.append((e, event_id(e.kind, origin, e.lead_id), origin[:120]))
+        have = self._existing([eid for e, eid, _ in named if not e.new])
         tops: dict[int, int] = {}
         rows = []
-        for e in events:
-            eid, origin = ids[id(e)]
+        for e, eid, origin in named:
             for ep, types in self.endpoints.items():
-                if (
-                    e.kind not in types
-                    or (eid, ep) in have
-                    or (e.only is not None and ep not in e.only)
-                ):
+                if e.kind not in types or (e.only is not None and ep not in e.only):
+                    continue
+                if (eid, ep) in have:
                     continue
                 if ep not in tops:
                     tops[ep] = self._top(ep)
                 tops[ep] += 1
                 have.add((eid, ep))
-                rows.append({
-                    "endpoint_id": ep, "seq": tops[ep], "event_id": eid, "type": e.kind,
-                    "lead_id": e.lead_id, "origin": origin[:120], "epoch": info.epoch,
-                    "created_at": e.created_at, "data": e.data, "state": "pending",
-                    "attempts": 0,
-                })  # fmt: skip
+                rows.append((ep, tops[ep], eid, e.kind, e.lead_id, origin, epoch, e.created_at,
+                             e.event_seq, e.data, "pending", 0))  # fmt: skip
         if rows:
-            self.s.execute(insert(WebhookOutbox.__table__), rows)
+            self._write(rows)
             self.wrote = True
+
+    _COLUMNS = ("endpoint_id", "seq", "event_id", "type", "lead_id", "origin", "epoch",
+                "created_at", "event_seq", "data", "state", "attempts")  # fmt: skip
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """One executemany through the driver: the columns' own conversions, applied once
+        per distinct time, instead of SQLAlchemy's per row (a push writes thousands). An
+        event the endpoint has already is skipped (a `new` cause cannot have one; should
+        it ever, the push goes on)."""
+        conn = self.s.connection()
+        dialect = conn.dialect
+        kind = WebhookOutbox.__table__.c.created_at.type
+        convert = kind.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            at = self._COLUMNS.index("created_at")
+            times: dict[datetime, Any] = {}
+            for r in rows:
+                if r[at] not in times:
+                    times[r[at]] = convert(r[at])
+            rows = [(*r[:at], times[r[at]], *r[at + 1 :]) for r in rows]
+        names = ", ".join(self._COLUMNS)
+        if dialect.name == "sqlite":
+            marks = ", ".join("?" * len(self._COLUMNS))
+            sql = f"INSERT OR IGNORE INTO webhookoutbox ({names}) VALUES ({marks})"
+        else:
+            marks = ", ".join(["%s"] * len(self._COLUMNS))
+            sql = f"INSERT INTO webhookoutbox ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        conn.exec_driver_sql(sql, rows)
 
     def _existing(self, ids: list[str]) -> set[tuple[str, int]]:
         found: set[tuple[str, int]] = set()
@@ -277,20 +312,41 @@ class Outbox:
             found.update(
                 self.s.execute(
                     select(WebhookOutbox.event_id, WebhookOutbox.endpoint_id).where(
-                        WebhookOutbox.event_id.in_(unique[i : i + 500])
+                        WebhookOutbox.event_id.in_(unique[i : i + 500]),
+                        WebhookOutbox.type.in_([literal_column(f"'{k}'") for k in SEEN_AGAIN]),
                     )
                 ).all()
             )
         return found
 
     def _top(self, endpoint_id: int) -> int:
-        return int(
-            self.s.execute(
-                select(func.coalesce(func.max(WebhookOutbox.seq), 0)).where(
-                    WebhookOutbox.endpoint_id == endpoint_id
-                )
-            ).scalar_one()
-        )
+        """The endpoint's last sequence number (a bare max(), which SQLite reads from the
+        end of the index; wrapped in coalesce() it would scan every row)."""
+        top = self.s.execute(
+            select(func.max(WebhookOutbox.seq)).where(WebhookOutbox.endpoint_id == endpoint_id)
+        ).scalar_one()
+        return int(top or 0)
+
+
+_FROZEN = ("campaign", "source", "previous_status", "reason_label")
+
+
+def decided_data(
+    frozen: str, lead_id: str, external_id: str | None, rep: str | None, feedback: Any
+) -> str:
+    """lead.decided's data: what was frozen in the outbox row, and the decision as its
+    feedback event (never changed once written) says; the same text for the same rows."""
+    kept = json.loads(frozen)
+    until = feedback.nurture_until
+    return _ENCODE({
+        "lead_id": lead_id, "external_id": external_id, "campaign": kept["campaign"],
+        "source": kept["source"], "outcome": feedback.outcome,
+        "status": _STATUS.get(feedback.outcome), "previous_status": kept["previous_status"],
+        "reason": feedback.reason, "reason_label": kept["reason_label"], "note": feedback.note,
+        "nurture_until": until.isoformat() if until else None, "rep": rep,
+        "at": domain.format_time(_aware(feedback.effective_at)),
+        "decision_id": feedback.decision_id,
+    })  # fmt: skip
 
 
 def _json_default(value: Any) -> Any:
@@ -299,3 +355,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode

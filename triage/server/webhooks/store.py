@@ -120,16 +120,29 @@ class DeliveryStore:
         return found
 
     def pending(self, endpoint_id: int, limit: int) -> list[Pending]:
-        """The endpoint's undelivered events, oldest first."""
+        """The endpoint's undelivered events, oldest first, each with its data as sent
+        (lead.decided: assembled from the row and the decision's feedback event)."""
+        ev, user = models.Event, models.User
         with self.db.read() as s:
             rows = s.execute(
-                select(OUT.id, OUT.seq, OUT.event_id, OUT.type, OUT.epoch, OUT.created_at, OUT.data,
-                       OUT.attempts, OUT.first_failed_at)
+                select(OUT.id, OUT.seq, OUT.event_id, OUT.type, OUT.epoch, OUT.created_at,
+                       OUT.data, OUT.attempts, OUT.first_failed_at, OUT.event_seq,
+                       OUT.lead_id, LEAD.external_id, ev, user.email)
+                .outerjoin(ev, ev.seq == OUT.event_seq)
+                .outerjoin(user, user.id == ev.user_id)
+                .outerjoin(LEAD, LEAD.id == OUT.lead_id)
                 .where(OUT.endpoint_id == endpoint_id, OUT.state == IS_PENDING)
                 .order_by(OUT.seq)
                 .limit(limit)
             ).all()  # fmt: skip
-        return [Pending(*r[:8], _utc(r[8])) for r in rows]
+        out = []
+        for r in rows:
+            data = r.data
+            if r.event_seq is not None:
+                data = events.decided_data(r.data, r.lead_id, r.external_id, r.email, r.Event)
+            out.append(Pending(r.id, r.seq, r.event_id, r.type, r.epoch, r.created_at, data,
+                               r.attempts, _utc(r.first_failed_at)))  # fmt: skip
+        return out
 
     def delivered(self, endpoint_id: int, done: list[Done], now: datetime) -> bool:
         """Record deliveries the receiver took, and renew the lease; False when this

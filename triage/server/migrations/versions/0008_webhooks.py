@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(120), nullable=True),
         sa.Column("epoch", sa.Integer(), nullable=False),
         _time("created_at", False),
+        sa.Column("event_seq", sa.Integer(), nullable=True),
         sa.Column("data", sa.Text(), nullable=False),
         sa.Column("state", sa.String(10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -56,14 +57,15 @@ def upgrade() -> None:
         sa.Column("last_result", sa.String(200), nullable=True),
         _time("delivered_at"),
         sa.Column("delivered_by", sa.String(80), nullable=True),
-        sa.ForeignKeyConstraint(["endpoint_id"], ["webhookendpoint.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("endpoint_id", "seq"),
-        sa.UniqueConstraint("event_id", "endpoint_id"),
     )
     pending = sa.text("state = 'pending'")
     op.create_index("ix_webhookoutbox_pending", "webhookoutbox", ["endpoint_id", "seq"],
                     sqlite_where=pending, postgresql_where=pending)  # fmt: skip
+    again = sa.text("type IN ('lead.reopened', 'lead.nurture_due')")
+    op.create_index("ix_webhookoutbox_again", "webhookoutbox", ["event_id", "endpoint_id"],
+                    unique=True, sqlite_where=again, postgresql_where=again)  # fmt: skip
     nurture = sa.text("type = 'lead.nurture_due'")
     op.create_index("ix_webhookoutbox_nurture", "webhookoutbox",
                     ["endpoint_id", "lead_id", "origin"],
@@ -72,6 +74,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_webhookoutbox_nurture", table_name="webhookoutbox")
+    op.drop_index("ix_webhookoutbox_again", table_name="webhookoutbox")
     op.drop_index("ix_webhookoutbox_pending", table_name="webhookoutbox")
     op.drop_table("webhookoutbox")
     op.drop_table("webhookendpoint")
