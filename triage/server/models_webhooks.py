@@ -54,7 +54,8 @@ class WebhookOutbox(SQLModel, table=True):
     order they happened (within an epoch); `event_id` is the same for every endpoint and
     every attempt; what the body says is frozen when written (`data`, and the immutable
     feedback event `event_seq` names), so every attempt sends the same bytes. `origin` is
-    what the event id was derived from (a decision's identity, or a change number).
+    what the event id was derived from (a decision's identity, or a change number; for
+    lead.decided, the decision id of its feedback event).
 
     A push writes thousands of rows, so they carry no index on a random key (the event
     id: such an index costs more than the rest of the row): the indexes are appended to

@@ -103,8 +103,16 @@ class Outbox:
 
     def __init__(self, s: Session):
         self.s = s
-        rows = s.execute(select(WebhookEndpoint.id, WebhookEndpoint.events)).all()
-        self.endpoints: dict[int, frozenset[str]] = {i: frozenset(ev or ()) for i, ev in rows}
+        # Each endpoint's last sequence number, read here once: a write transaction (the
+        # only kind that makes an Outbox) holds the writers' lock, so none can change it.
+        last = (
+            select(func.max(WebhookOutbox.seq))
+            .where(WebhookOutbox.endpoint_id == WebhookEndpoint.id)
+            .scalar_subquery()
+        )
+        rows = s.execute(select(WebhookEndpoint.id, WebhookEndpoint.events, last)).all()
+        self.endpoints: dict[int, frozenset[str]] = {i: frozenset(ev or ()) for i, ev, _ in rows}
+        self._tops: dict[int, int] = {i: top or 0 for i, _, top in rows}
         self.events: list[_Event] = []
         self._policy: domain.Policy | None = None
         self._wanted: dict[str, bool] = {}
@@ -257,9 +265,10 @@ class Outbox:
         named = []
         for e in events:
             origin = e.origin or f"{server_id}:{epoch}:{e.change}"
-            named.append((e, event_id(e.kind, origin, e.lead_id), origin[:120]))
+            kept = None if e.event_seq is not None else origin[:120]  # else: in its event
+            named.append((e, event_id(e.kind, origin, e.lead_id), kept))
         have = self._existing([eid for e, eid, _ in named if not e.new])
-        tops: dict[int, int] = {}
+        tops = self._tops
         rows = []
         for e, eid, origin in named:
             for ep, types in self.endpoints.items():
@@ -267,8 +276,6 @@ class Outbox:
                     continue
                 if (eid, ep) in have:
                     continue
-                if ep not in tops:
-                    tops[ep] = self._top(ep)
                 tops[ep] += 1
                 have.add((eid, ep))
                 rows.append((ep, tops[ep], eid, e.kind, e.lead_id, origin, epoch, e.created_at,
@@ -330,14 +337,6 @@ class Outbox:
                 ).all()
             )
         return found
-
-    def _top(self, endpoint_id: int) -> int:
-        """The endpoint's last sequence number (a bare max(), which SQLite reads from the
-        end of the index; wrapped in coalesce() it would scan every row)."""
-        top = self.s.execute(
-            select(func.max(WebhookOutbox.seq)).where(WebhookOutbox.endpoint_id == endpoint_id)
-        ).scalar_one()
-        return int(top or 0)
 
 
 _FROZEN = ("campaign", "source", "previous_status", "reason_label")
