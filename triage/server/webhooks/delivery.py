@@ -125,6 +125,9 @@ class Dispatcher:
         self._next_nurture = 0.0
         self._last_error = 0.0
         self._wake: asyncio.Event | None = None
+        # endpoints this instance let go after a failure (until it claims them again): a
+        # write for them wakes nobody; the poll finds them when their retry time comes
+        self._resting: set[int] = set()
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -155,7 +158,9 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
 
-        def poke() -> None:
+        def poke(endpoints: frozenset[int]) -> None:
+            if all(e in self.running or e in self._resting for e in endpoints):
+                return  # being delivered here already, or waiting out a failure
             with contextlib.suppress(RuntimeError):  # the loop has closed
                 loop.call_soon_threadsafe(wake.set)
 
@@ -190,6 +195,7 @@ class Dispatcher:
             self._complain(exc)
             return
         for claim in claims:
+            self._resting.discard(claim.id)
             self.running[claim.id] = asyncio.create_task(self._serve(claim))
 
     async def idle(self) -> None:
@@ -227,8 +233,10 @@ class Dispatcher:
         lost; deliveries are recorded FLUSH_EVERY at a time, with the lease renewed."""
         s = self.settings
         lease_until = self.clock() + timedelta(seconds=s.lease_seconds)
+        size = 1 if claim.retrying else s.batch  # a retry: the failed event alone first
         while not self.stopping:
-            batch = await self._db(self.store.pending, claim.id, s.batch)
+            batch = await self._db(self.store.pending, claim.id, size)
+            size = s.batch
             if not batch:
                 await self._db(self.store.release, [claim.id])
                 return
@@ -258,6 +266,7 @@ class Dispatcher:
     async def _failed(self, claim: Claim, done: Done) -> None:
         s = self.settings
         delay = backoff(done.row.attempts + 1, s.backoff, s.backoff_cap, self.rng)
+        self._resting.add(claim.id)
         retry_at = await self._db(
             self.store.failed, claim.id, done, timedelta(seconds=s.retry_for), delay
         )

@@ -86,7 +86,7 @@ class _Event:
 
 # Called (from the writer's thread) after a transaction that wrote events commits: the
 # delivery task of this process wakes at once instead of at its next poll.
-WRITTEN: set[Callable[[], None]] = set()
+WRITTEN: set[Callable[[frozenset[int]], None]] = set()  # called with the endpoints' ids
 
 
 class Outbox:
@@ -118,7 +118,7 @@ class Outbox:
         self._wanted: dict[str, bool] = {}
         self._labels: dict[tuple[str | None, str | None], str | None] = {}
         self._frozen: dict[tuple[Any, ...], str] = {}
-        self.wrote = False
+        self.wrote: set[int] = set()  # endpoints that got rows, until the commit says so
         if self.endpoints:
             sa_event.listen(s, "before_commit", self._before_commit)
             sa_event.listen(s, "after_commit", self._after_commit)
@@ -250,9 +250,9 @@ class Outbox:
 
     def _after_commit(self, s: Session) -> None:
         if s is self.s and self.wrote:
-            self.wrote = False
+            written, self.wrote = frozenset(self.wrote), set()
             for wake in list(WRITTEN):
-                wake()
+                wake(written)
 
     def flush(self) -> None:
         """Write the events collected: one row per subscribed endpoint, numbered after the
@@ -282,7 +282,7 @@ class Outbox:
                              e.event_seq, e.data, "pending", 0))  # fmt: skip
         if rows:
             self._write(rows)
-            self.wrote = True
+            self.wrote.update(r[0] for r in rows)
 
     _COLUMNS = ("endpoint_id", "seq", "event_id", "type", "lead_id", "origin", "epoch",
                 "created_at", "event_seq", "data", "state", "attempts")  # fmt: skip

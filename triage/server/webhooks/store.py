@@ -39,6 +39,7 @@ class Claim:
     id: int
     url: str
     secret: str
+    retrying: bool  # its oldest event failed before: try that one alone first
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class DeliveryStore:
     @staticmethod
     def _due(now: datetime, skip: Iterable[int]) -> Select[Any]:
         waiting = exists().where(OUT.endpoint_id == E.id, OUT.state == IS_PENDING)
-        q = select(E.id, E.url, E.secret).where(
+        q = select(E.id, E.url, E.secret, E.retry_at.is_not(None)).where(
             E.state == "active",
             or_(E.lease_until.is_(None), E.lease_until < now),
             or_(E.retry_at.is_(None), E.retry_at <= now),
