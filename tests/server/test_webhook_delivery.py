@@ -59,6 +59,8 @@ def test_every_event_arrives_whatever_the_receiver_does(db_url: str, tmp_path: P
     assert [len(rows[1]), len(rows[2])] == [48, 24]  # 24 assigned + 24 decided; 24 decided
     came = check(bad.records(), world.secrets[1], _ids(rows[1]))
     assert max(came.values()) > 1  # the bad receiver really made it retry
+    tried = [json.loads(r["body"])["sequence"] for r in bad.records() if r["body"]]
+    assert tried == sorted(tried)  # a retry is of the oldest event: never one behind it
     assert check(good.records(), world.secrets[2], _ids(rows[2])) == {e: 1 for e in _ids(rows[2])}
     bad_steps = Counter(r["step"] for r in bad.records())
     assert {"refuse", "500", "stall", "close", "reset", "ok"} <= set(bad_steps)
