@@ -24,7 +24,10 @@ from triage.screens.messages import (
 from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
 from triage.widgets.lead_table import LeadTable
+from triage.widgets.preview import LeadPreview
 from triage.widgets.status_bar import StatusBar, SyncView
+
+PREVIEW_WIDTH = 140  # columns: from here on, the lead under the cursor shows beside the queue
 
 SORT_LABELS = {
     "sla": "SLA urgency",
@@ -110,7 +113,10 @@ class QueueScreen(Screen[None]):
                 select_on_focus=False,
             )
         yield Static(id="queue-info")
-        yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+        with Horizontal(id="queue-body"):
+            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+            yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
+                              id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -122,16 +128,51 @@ class QueueScreen(Screen[None]):
     def filter_input(self) -> Input:
         return self.query_one("#filter", Input)
 
+    @property
+    def preview(self) -> LeadPreview:
+        return self.query_one("#preview", LeadPreview)
+
     def on_mount(self) -> None:
         self.table.focus()
+        self.fit_width(self.app.size.width)
         self.post_message(StatusStale())
         self.call_after_refresh(self.post_message, self.FirstPaint())
+
+    # ------------------------------------------------------------ the preview pane
+
+    @property
+    def wide(self) -> bool:
+        """Is the preview pane shown (the terminal is PREVIEW_WIDTH columns or more)?"""
+        return self.has_class("-wide")
+
+    def fit_width(self, width: int) -> None:
+        """The preview pane beside the queue from PREVIEW_WIDTH columns on; narrower, the
+        queue alone, as before. Set here rather than by Textual's breakpoints, which a
+        screen under another one (the lead open full size) misses when the terminal is
+        resized."""
+        wide = width >= PREVIEW_WIDTH
+        if wide != self.wide:
+            self.set_class(wide, "-wide")
+            if wide:  # drawn again: it was not kept up to date while hidden
+                self.preview.follow(self.table.cursor_id, changed=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_width(event.size.width)
+
+    def on_screen_resume(self) -> None:
+        self.fit_width(self.app.size.width)
+
+    def _follow(self, *, changed: bool = False) -> None:
+        """The preview shows the lead under the cursor (nothing to do while hidden)."""
+        if self.wide:
+            self.preview.follow(self.table.cursor_id, changed=changed)
 
     # ------------------------------------------------------------ info line
 
     @on(LeadTable.Changed, "#leads")
     def _table_changed(self) -> None:
         self.update_info()
+        self._follow()
 
     def update_info(self) -> None:
         table = self.table
@@ -273,6 +314,7 @@ class QueueScreen(Screen[None]):
             table.reload(keep="id", lead_id=event.lead_id)
         else:
             table.reload(keep="id")
+        self._follow(changed=True)
 
     def show_lead(self, lead_id: str) -> None:
         """Put `lead_id` under the cursor (the lead the detail screen shows now). The
