@@ -19,16 +19,10 @@ from textual.widgets import Footer, Header
 
 from triage import domain
 from triage.domain import Outcome
-from triage.screens.messages import (
-    DecisionRequested,
-    Host,
-    StatusStale,
-    StoreChanged,
-    StoreWritten,
-    host,
-)
+from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
+from triage.screens.messages import DecisionRequested, Host, StatusStale, StoreChanged, host
 from triage.screens.queue import DECISION_BINDINGS
-from triage.store import ActionError, Store, StoreError
+from triage.store import Store
 from triage.widgets.lead_view import LeadView
 from triage.widgets.status_bar import StatusBar
 
@@ -66,6 +60,7 @@ class LeadDetailScreen(Screen[None]):
                     tooltip=f"Cycle the answer of BANT criterion {i}: not yet → yes → no")
             for i in range(1, 5)
         ),
+        *BANT_SET_BINDINGS,
     ]  # fmt: skip
 
     class Shown(Message):
@@ -94,10 +89,14 @@ class LeadDetailScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def _bant_title(self) -> str:
-        """ "BANT · keys 1-4 cycle the rep's answer", with the keys of the keymap."""
+        """ "BANT · keys 1-4 cycle · Q W E R yes · A S D F no · Z X C V not yet", with the
+        keys of the keymap."""
         keys = [self.host.key_label(f"bant_{i}", str(i)) for i in range(1, 5)]
         shown = "1-4" if keys == ["1", "2", "3", "4"] else " ".join(keys)
-        return f"BANT · keys {shown} cycle the rep's answer"
+        return f"BANT · keys {shown} cycle · {answer_keys_hint(self)}"
+
+    def help_note(self) -> str:
+        return help_note(self)
 
     def on_screen_resume(self) -> None:
         """Each time the screen is shown (it is kept installed between leads)."""
@@ -135,17 +134,19 @@ class LeadDetailScreen(Screen[None]):
         policy = self.host.policy
         if self.lead is None or index >= len(policy.bant):
             return
-        key = policy.bant[index].key
-        try:
-            self.store.cycle_bant(self.lead.id, key)
-        except (ActionError, StoreError) as exc:
-            self.notify(getattr(exc, "message", str(exc)), severity="error")
+        lead = self.store.lead(self.lead.id) or self.lead  # as the store has it now
+        self.action_set_bant(
+            index, domain.next_answer(lead.bant_answer(policy.bant[index].key)).value
+        )
+
+    def action_set_bant(self, index: int, answer: str) -> None:
+        """One BANT answer of the shown lead (the digits cycle it, Q..V set it)."""
+        if self.lead is None:
             return
-        lead = self.store.lead(self.lead.id)
+        lead = set_answer(self, self.lead.id, index, answer)
         if lead is not None:
             self.lead = lead
             self.view.show_bant(lead)
-        self.post_message(StoreWritten("bant", lead_id=self.lead_id))
 
     def _decide(self, outcome: Outcome) -> None:
         if self.lead is not None:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from triage import domain
 from triage.domain import Outcome
+from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
 from triage.screens.messages import (
     DecisionRequested,
     Host,
@@ -88,6 +89,7 @@ class QueueScreen(Screen[None]):
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
                 tooltip="Leave the filter box; clear the marks; then clear the filter"),
+        *BANT_SET_BINDINGS,  # live while the preview pane shows (check_action)
     ]  # fmt: skip
 
     class FirstPaint(Message):
@@ -116,7 +118,7 @@ class QueueScreen(Screen[None]):
         with Horizontal(id="queue-body"):
             yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
-                              id="preview")  # fmt: skip
+                              bant_title=self._bant_title, id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -161,6 +163,25 @@ class QueueScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.fit_width(self.app.size.width)
+
+    def _bant_title(self) -> str:
+        return f"BANT · {answer_keys_hint(self)}"
+
+    def help_note(self) -> str:
+        return (
+            f"{help_note(self)} Here they answer for the lead in the preview pane (shown "
+            f"from {PREVIEW_WIDTH} columns on)."
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """BANT keys answer for the lead in the preview pane: only while it shows."""
+        if action == "set_bant":
+            return self.wide
+        return True
+
+    def action_set_bant(self, index: int, answer: str) -> None:
+        """Answer a BANT question of the lead under the cursor (the one in the pane)."""
+        set_answer(self, self.table.cursor_id, index, answer)
 
     def _follow(self, *, changed: bool = False) -> None:
         """The preview shows the lead under the cursor (nothing to do while hidden)."""
