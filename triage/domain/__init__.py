@@ -92,6 +92,7 @@ from triage.domain.policy import (  # noqa: F401
     PolicyError,
     Reason,
     load_policy_toml,
+    picker_keys,
     policy_toml,
     timezone_problem,
 )
