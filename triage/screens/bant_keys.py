@@ -24,9 +24,10 @@ from triage.store import ActionError, StoreError
 
 ANSWER_KEYS = (("yes", "QWER"), ("no", "ASDF"), ("unknown", "ZXCV"))
 ANSWER_WORD = {"yes": "yes", "no": "no", "unknown": "not yet"}
+_SHORT = {"yes": "yes", "no": "no", "unknown": "clear"}  # the help's narrow column
 
 BANT_SET_BINDINGS = [
-    Binding(keys[i], f"set_bant({i}, '{answer}')", f"BANT {i + 1} {ANSWER_WORD[answer]}",
+    Binding(keys[i], f"set_bant({i}, '{answer}')", f"BANT {i + 1} {_SHORT[answer]}",
             id=f"bant_{i + 1}_{answer}", show=False,
             tooltip=f"Answer BANT criterion {i + 1} {ANSWER_WORD[answer]}, in one key")
     for answer, keys in ANSWER_KEYS

@@ -29,7 +29,7 @@ from triage.widgets.status_bar import StatusBar
 # Same ids as the queue's (one remap moves both), but here they decide the shown lead only.
 _ONLY = {
     "accept": "Accept this lead only (marks in the queue are left alone), then show the next",
-    "reject": "Reject this lead only, with a reason (a digit picks it at once)",
+    "reject": "Reject this lead only, with a reason (its key picks it at once)",
     "nurture": "Return this lead only to nurture, with a reason and an optional re-entry date",
 }
 DETAIL_DECISION_BINDINGS = [replace(b, tooltip=_ONLY[b.action]) for b in DECISION_BINDINGS]

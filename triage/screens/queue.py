@@ -36,6 +36,12 @@ SORT_LABELS = {
     "age": "newest",
     "name": "name",
     "company": "company",
+    # reversed (`O`): the same order the other way round
+    "-sla": "least urgent first",
+    "-score": "lowest score first",
+    "-age": "oldest",
+    "-name": "name, Z to A",
+    "-company": "company, Z to A",
 }
 
 # Decision bindings shared by the queue and the detail screen (same ids: one remap moves both).
@@ -43,7 +49,7 @@ DECISION_BINDINGS = [
     Binding("a", "accept", "Accept", id="accept",
             tooltip="Accept the lead (or every marked lead): it becomes sales-accepted"),
     Binding("r", "reject", "Reject", id="reject",
-            tooltip="Reject with a reason: the picker's digits pick one at once"),
+            tooltip="Reject with a reason: the picker's keys pick one at once"),
     Binding("n", "nurture", "Nurture", id="nurture",
             tooltip="Return to marketing nurture with a reason and an optional re-entry date"),
 ]  # fmt: skip
@@ -85,6 +91,8 @@ class QueueScreen(Screen[None]):
                 tooltip="Filter: words, source:, campaign:, score:<N, bant:budget=no, age:>24h"),
         Binding("o", "sort", "Sort", id="sort",
                 tooltip="Cycle the sort: SLA urgency, score, newest, name, company"),
+        Binding("O", "reverse_sort", "Reverse", id="reverse_sort", show=False,
+                tooltip="Reverse the sort: the same order, the other way round"),
         Binding("asterisk", "mark_all", "Mark all", id="mark_all", show=False,
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
@@ -246,12 +254,17 @@ class QueueScreen(Screen[None]):
         self.set_focus(self.table)
 
     def action_sort(self) -> None:
+        """The next sort, in its own direction (most urgent, highest, newest, A to Z)."""
         table = self.table
         sorts = Store.SORTS
-        following = (
-            sorts[(sorts.index(table.sort) + 1) % len(sorts)] if table.sort in sorts else sorts[0]
-        )
+        current = table.sort.removeprefix("-")
+        following = sorts[(sorts.index(current) + 1) % len(sorts)] if current in sorts else sorts[0]
         table.set_query(table.filter, following)
+
+    def action_reverse_sort(self) -> None:
+        table = self.table
+        sort = table.sort
+        table.set_query(table.filter, sort[1:] if sort.startswith("-") else f"-{sort}")
 
     def action_clear(self) -> None:
         if self.focused is self.filter_input:

@@ -30,7 +30,8 @@ _ORDER = {
     "company": "company_key, name_key, id",
 }
 
-_INDEXED_SORTS = ("sla", "score")
+_INDEXED_SORTS = ("sla", "score")  # and reversed: SQLite walks the index backwards
+REVERSED = "-"  # "-score": the score sort the other way round (lowest first)
 
 
 def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]) -> None:
@@ -101,7 +102,8 @@ class QueueMixin:
         """
         clauses: list[str] = []
         params: list[Any] = []
-        scan = "+" if self._has_terms(flt) or sort not in _INDEXED_SORTS else ""
+        indexed = sort.removeprefix(REVERSED) in _INDEXED_SORTS
+        scan = "+" if self._has_terms(flt) or not indexed else ""
         statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
         if len(statuses) == 1:
             clauses.append(f"{scan}status = ?")
@@ -151,10 +153,17 @@ class QueueMixin:
 
     @staticmethod
     def _order(sort: str) -> str:
+        """The ORDER BY of a sort; "-name" reverses every term of "name" (its tie-breaks
+        and where unknown values go included: exactly the reverse order)."""
         try:
-            return _ORDER[sort]
+            order = _ORDER[sort.removeprefix(REVERSED)]
         except KeyError:
-            raise ValueError(f"unknown sort {sort!r} (known: {', '.join(_ORDER)})") from None
+            known = ", ".join(_ORDER)
+            message = f"unknown sort {sort!r} (known: {known}, each may start with -)"
+            raise ValueError(message) from None
+        if not sort.startswith(REVERSED):
+            return order
+        return ", ".join(f"{c} {'ASC' if d else 'DESC'}" for c, d in _terms(order))
 
     def queue_page(
         self,
