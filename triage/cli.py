@@ -244,6 +244,22 @@ def _marketing_parsers(ssub: Any) -> None:
     )
     p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _export_parser(ssub)
+
+
+def _export_parser(ssub: Any) -> None:
+    """`server export`: the decisions of some days, as a file a CRM's import reads."""
+    p = _server_command(
+        ssub, "export", "export", "write the decisions made in some days as a file for a CRM's "
+        "import (HubSpot, Salesforce) or as Triage's own record (CSV, JSON Lines)",
+    )  # fmt: skip
+    p.add_argument("--since", required=True, metavar="DATE", help="the first day (2026-11-01), "
+                   "in the policy's time zone")  # fmt: skip
+    p.add_argument("--until", metavar="DATE", help="the last day, included (default: today)")
+    p.add_argument("--format", required=True, choices=["hubspot", "salesforce", "csv", "jsonl"])
+    p.add_argument("--map", metavar="MAP.toml", help="a CRM format's columns and values from "
+                   "this map ([export], [outcomes], [reasons]) instead of the preset's")  # fmt: skip
+    p.add_argument("--out", metavar="FILE", help="write the file here (default: stdout)")
 
 
 def _import_options(p: argparse.ArgumentParser) -> None:

@@ -87,7 +87,7 @@ def import_file(
         result.rows = found.count
         done = backend.import_leads(
             found.rows, found.labels, known_problems=found.problems, options=options,
-            skipped=found.skipped, dry_run=dry_run,
+            skipped=found.skipped, updates_only=found.updates_only, dry_run=dry_run,
         )  # fmt: skip
     except ImportFileError as exc:
         result.error = str(exc)

@@ -379,6 +379,12 @@ def import_file(args: argparse.Namespace) -> int:
     return import_cli.run(args, lambda: _backend(args))
 
 
+def export(args: argparse.Namespace) -> int:
+    from triage.server import export_cli
+
+    return export_cli.run(args, lambda: _backend(args))
+
+
 def assign(args: argparse.Namespace) -> int:
     backend = _backend(args)
     try:
