@@ -33,7 +33,7 @@ SPECIAL = [
     "pagedown", "home", "end", "space", "backspace", "delete", "shift+up", "shift+down",
     "ctrl+p", "ctrl+c", "ctrl+a", "ctrl+e", "ctrl+u", "ctrl+w",
 ]  # fmt: skip
-TEXT = list("abcdefghijklmnoprstuvwxyzGOQWERASDFZXCV0123456789/*?+-:<>=., ")
+TEXT = list("abcdefghijklmnoprstuvwxyzGOQWERASDFZXCV@0123456789/*?+-:<>=., ")
 # A bracketed paste arrives as one event: "paste:" then its text.
 PASTES = ["paste:r0pasted note\r", "paste:source:webinar\n", "paste:+3m", "paste:jjr2", "paste:"]
 KEYS = st.sampled_from([*SPECIAL, *TEXT, *TEXT[:26], *PASTES, "q"])

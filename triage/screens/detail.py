@@ -123,7 +123,7 @@ class LeadDetailScreen(Screen[None]):
     def _render_lead(self, lead: domain.Lead) -> None:
         host = self.host
         self.view.show(lead, self.store.history(lead.id), now=host.now(), policy=host.policy,
-                       scroll_home=False)  # fmt: skip
+                       account=self.store.account_of(lead.id), scroll_home=False)  # fmt: skip
 
     # ------------------------------------------------------------ actions
 

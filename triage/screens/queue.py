@@ -93,6 +93,9 @@ class QueueScreen(Screen[None]):
                 tooltip="Cycle the sort: SLA urgency, score, newest, name, company"),
         Binding("O", "reverse_sort", "Reverse", id="reverse_sort", show=False,
                 tooltip="Reverse the sort: the same order, the other way round"),
+        Binding("at", "account", "Account", id="account", show=False,
+                tooltip="The open leads of the account of the lead under the cursor "
+                        "(its company's email domain, else its company): account: in the filter"),
         Binding("asterisk", "mark_all", "Mark all", id="mark_all", show=False,
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
@@ -260,6 +263,17 @@ class QueueScreen(Screen[None]):
         current = table.sort.removeprefix("-")
         following = sorts[(sorts.index(current) + 1) % len(sorts)] if current in sorts else sorts[0]
         table.set_query(table.filter, following)
+
+    def action_account(self) -> None:
+        """Filter the queue to the account of the lead under the cursor."""
+        lead_id = self.table.cursor_id
+        account = self.store.account_of(lead_id) if lead_id is not None else None
+        if account is None:
+            self.notify("No account for this lead: no company email domain, no company",
+                        severity="warning")  # fmt: skip
+            return
+        self.filter_input.value = f"account:{account.key}"  # Input.Changed re-queries
+        self.table.focus()
 
     def action_reverse_sort(self) -> None:
         table = self.table

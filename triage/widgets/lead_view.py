@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from triage import domain
 from triage.domain import Outcome
-from triage.store import HistoryEntry
+from triage.store import Account, HistoryEntry
 from triage.widgets.bant import BantChecklist
 from triage.widgets.fmt import SLA_WORDS, age_text, age_vs_sla, reason_label
 
@@ -63,13 +63,14 @@ class LeadView(VerticalScroll):
         *,
         now: datetime,
         policy: domain.Policy,
+        account: Account | None = None,
         scroll_home: bool = True,
     ) -> None:
         """Draw `lead` (its local `history` under it). A new lead starts at the top."""
         moved = self.lead_id != lead.id
         self.lead = lead
         self.query_one("#lead-heading", Static).update(heading(lead))
-        facts = lead_facts(lead, now, policy.sla_hours)
+        facts = with_account(lead_facts(lead, now, policy.sla_hours), account)
         self.query_one("#lead-facts", Static).update(with_import(facts, lead, policy))
         self.query_one("#bant", BantChecklist).show(lead)
         self.query_one("#lead-activity", Static).update(activity(lead))
@@ -147,6 +148,26 @@ def lead_facts(lead: domain.Lead, now: datetime, sla_hours: float) -> Content:
         *_line("Lead", [source, Content.assemble(("score ", "$text-muted"), _score(lead))]),
         "\n",
         *_line("Age", [age_content, sla_content, mql]),
+    )
+
+
+_ACCOUNT_WORDS = (("accepted", "accepted"), ("rejected", "rejected"),
+                  ("nurture", "in nurture"), ("open", "open"))  # fmt: skip
+
+
+def account_text(account: Account) -> str:
+    """ "3 other leads at Cobalt Insurance: 1 accepted, 2 open"."""
+    counts = [f"{account.others[k]} {word}" for k, word in _ACCOUNT_WORDS if account.others.get(k)]
+    others = "other lead" if account.count == 1 else "other leads"
+    return f"{account.count} {others} at {account.name}: {', '.join(counts)}"
+
+
+def with_account(facts: Content, account: Account | None) -> Content:
+    """The facts, then the rep's other leads of the same account, when there are some."""
+    if account is None or not account.count:
+        return facts
+    return Content.assemble(
+        facts, "\n", ("Account  ", "bold $text-accent"), (account_text(account), "$text-warning")
     )
 
 

@@ -25,9 +25,16 @@ from textual.timer import Timer
 from textual.visual import Visual
 
 from triage import domain
-from triage.store import HistoryEntry, Store, StoreError
+from triage.store import Account, HistoryEntry, Store, StoreError
 from triage.widgets.bant import bant_detail, bant_head
-from triage.widgets.lead_view import activity, heading, history_text, lead_facts, with_import
+from triage.widgets.lead_view import (
+    activity,
+    heading,
+    history_text,
+    lead_facts,
+    with_account,
+    with_import,
+)
 
 DRAW_EVERY = 0.05  # seconds: at most twenty drawings a second while the cursor runs
 BANT_HEAD = 26  # cells: "[1] Authority  ✓ yes", then the question and the evidence
@@ -105,20 +112,24 @@ class LeadPreview(ScrollView, can_focus=False):
         try:
             lead = self.store.lead(lead_id) if lead_id is not None else None
             history = self.store.history(lead_id) if lead is not None else []
+            account = self.store.account_of(lead_id) if lead is not None else None
         except StoreError as exc:
             lead, history = None, []
             self._show([Block(Content.styled(f"Could not read the lead: {exc}", "$text-error"))])
         else:
-            self._show(self._blocks_of(lead, history))
+            self._show(self._blocks_of(lead, history, account))
         self.lead = lead
         if moved:
             self.scroll_to(y=0, animate=False, immediate=True)
 
-    def _blocks_of(self, lead: domain.Lead | None, history: list[HistoryEntry]) -> list[Block]:
+    def _blocks_of(
+        self, lead: domain.Lead | None, history: list[HistoryEntry], account: Account | None
+    ) -> list[Block]:
         if lead is None:
             return [Block(Content.styled("No lead under the cursor.", "italic $text-muted"))]
         policy = self.policy()
-        facts = with_import(lead_facts(lead, self.clock(), policy.sla_hours), lead, policy)
+        facts = with_account(lead_facts(lead, self.clock(), policy.sla_hours), account)
+        facts = with_import(facts, lead, policy)
         return [
             Block(heading(lead)),
             Block(facts, space=1),
