@@ -57,3 +57,13 @@ async def test_reverse_is_in_the_help_and_remappable(app):
         ids = [str(s.render()) for s in app.screen.query(".help-id")]
         assert "reverse_sort" in ids
     check_keymap({"reverse_sort": "ctrl+o"}, KEY_SCOPES)
+
+
+async def test_the_palette_reverses_the_sort(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        app.screen.query_one("CommandInput").value = "Reverse sort"
+        await pilot.pause(0.6)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert table_of(app).sort == "-sla"
