@@ -15,6 +15,7 @@ from sqlmodel import Session
 from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
+from triage.server.webhooks.events import Outbox
 from triage.server.services.common import RowProblems, ServiceError, _chunks
 from triage.server.services.leads import (
     _by_external_id,
@@ -274,7 +275,10 @@ class _Run:
             self.outcome.linked.append((label, f"{other.external_id}, updated with this row"))
             self.update(label, other, item)
             return
-        lead = _new_lead(item, self.owner_of(item), self.seqs, self.now)
+        owner = self.owner_of(item)
+        lead = _new_lead(item, owner, self.seqs, self.now)
+        if owner is not None and not self.dry_run:
+            Outbox.of(self.s).assigned(lead, owner.email, None, self.now)
         if other is not None:
             lead.duplicate_of = self.described(other)
             self.outcome.linked.append((label, f"{other.external_id} ({other.name})"))

@@ -26,6 +26,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.webhooks.events import Outbox
 
 
 class SyncMixin:
@@ -212,6 +213,7 @@ class SyncMixin:
         if lead is None or lead.owner_id != work.caller.id:
             return "conflict", "not_assigned", None
         change = {"decide": _decide, "bant": _bant, "reopen": _reopen}[m.type]
+        before = (lead.status, lead.decision)
         status, error, event = change(work, m, lead, client_at)
         if status != "applied" or error == "unchanged":
             return status, None if error == "unchanged" else error, lead
@@ -221,6 +223,7 @@ class SyncMixin:
         if event is not None:
             event["seq"] = lead.seq
             work.events.append(event)
+            work.outbox.decision_event(event, lead, before, work.caller.email)
         return "applied", None, lead
 
 
@@ -257,6 +260,7 @@ class _Push:
     logs: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     seqs: Any = None
+    outbox: Any = None  # the transaction's webhook events (triage.server.webhooks.events)
 
     def load(self, s: Session, ordered: Sequence[MutationEnvelope]) -> None:
         lead_ids = sorted(
@@ -279,6 +283,8 @@ class _Push:
             ):
                 self.stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
         self.seqs = SeqAllocator(s)
+        self.outbox = Outbox.of(s)
+        self.outbox.policy = self.policy
 
     def write(self, s: Session) -> None:
         """Plain inserts and one executemany: thousands of SQLModel objects cost more."""
