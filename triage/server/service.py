@@ -27,8 +27,14 @@ from triage.server.services.webhooks import WebhooksMixin
 
 
 class Backend(
-    SyncMixin, FeedbackMixin, ImportsMixin, LeadsMixin, PolicyMixin, UsersMixin,
-    WebhooksMixin, BackendCore
+    SyncMixin,
+    FeedbackMixin,
+    ImportsMixin,
+    LeadsMixin,
+    PolicyMixin,
+    UsersMixin,
+    WebhooksMixin,
+    BackendCore,
 ):
     """The server's services over one database (see Backend.open)."""
 

@@ -15,7 +15,6 @@ from sqlmodel import Session
 from triage import domain
 from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
-from triage.server.webhooks.events import Outbox
 from triage.server.services.common import RowProblems, ServiceError, _chunks
 from triage.server.services.leads import (
     _by_external_id,
@@ -24,6 +23,7 @@ from triage.server.services.leads import (
     _parse_rows,
     recycles,
 )
+from triage.server.webhooks.events import Outbox
 
 ON_DUPLICATE = ("link", "skip", "update")
 
