@@ -329,6 +329,29 @@ def test_decisions_follow_the_cached_policy(loaded: Store) -> None:
 # ---------------------------------------------------------------- undo
 
 
+def test_pending_finds_waiting_compensations_by_lead_once_the_file_has_statistics(
+    db_path: Path,
+) -> None:
+    """The outbox's next rows look compensations up by the lead, never by the UNIQUE seq
+    index: with statistics (PRAGMA optimize at close) SQLite took `seq IS NULL` there for
+    one row when it is every unsent row, and a push of 10,000 scanned 10,000 x 10,000."""
+    store = Store.open(db_path)
+    store.apply_pull([make_lead(i) for i in range(1, 200)], [], cursor=1)
+    store.close()  # PRAGMA optimize: statistics for leads, none for the empty outbox
+    store = Store.open(db_path)
+    store.decide([f"L{i:04d}" for i in range(1, 200)], "reject", reason="no_budget")
+    query = "EXPLAIN QUERY PLAN " + store_module.outbox._NEXT_NEW
+    conn = sqlite3.connect(db_path)
+    try:
+        plan = [row[3] for row in conn.execute(query, (500,))]
+    finally:
+        conn.close()
+    assert any("outbox_lead" in step for step in plan), plan
+    assert not any("sqlite_autoindex_outbox" in step for step in plan), plan
+    assert len(store.pending(500)) == 199
+    store.close()
+
+
 def test_undo_before_push_deletes_and_keeps_seqs_gap_free(loaded: Store) -> None:
     loaded.decide(["L0001"], "accept")
     loaded.decide(["L0002", "L0003"], "reject", reason="no_budget")

@@ -76,6 +76,7 @@ from triage.domain.lead import (  # noqa: F401
     Answer,
     Decision,
     Lead,
+    LeadState,
     Outcome,
     PastDecision,
     Role,

@@ -131,3 +131,16 @@ class Lead:
 
     def reopened(self) -> Lead:
         return replace(self, status=Status.OPEN, decision=None)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadState:
+    """A lead's changeable part at a server version: what a push answer carries in place of
+    the whole lead when the rep's mutation was the only change since the version the rep
+    had (protocol feature "push_patch")."""
+
+    id: str
+    version: int
+    status: Status
+    bant: dict[str, str]
+    decision: Decision | None

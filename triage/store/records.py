@@ -70,6 +70,8 @@ class PushResult:
     error: str | None = None
     lead: domain.Lead | None = None
     stored: str | None = None  # with duplicate: what the first processing answered
+    # ("push_patch") In place of `lead`: what the mutation changed of the lead as sent.
+    patch: domain.LeadState | None = None
 
 
 @dataclass(frozen=True, slots=True)

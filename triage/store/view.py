@@ -9,9 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from triage import domain
-from triage.domain import Status
+from triage.domain import BANT_KEYS, Status
 from triage.store.common import (
     _BANT_SQL,
+    _UNKNOWN,
     _chunks,
     _dumps,
     _marks,
@@ -48,16 +49,25 @@ class ViewMixin:
         return rows
 
     def _recompute(self, conn: sqlite3.Connection, lead_ids: Iterable[str]) -> None:
-        """Refresh the queue's view columns of `lead_ids`: server state + outbox replayed."""
+        """Refresh the queue's view columns of `lead_ids`: server state + outbox replayed.
+        A lead with no outbox row is its server state: read in SQL from its JSON (a push
+        answer touches thousands, and decoding each in Python costs more)."""
         ids = list(dict.fromkeys(lead_ids))
         for chunk in _chunks(ids):
-            servers = conn.execute(
-                f"SELECT id, json FROM lead_server WHERE id IN ({_marks(len(chunk))})", chunk
-            ).fetchall()
             rows = self._outbox_rows(conn, chunk)
+            plain = [i for i in chunk if i not in rows]
+            if plain:
+                conn.execute(_VIEW_OF_SERVER.format(marks=_marks(len(plain))), plain)
+            replayed = [i for i in chunk if i in rows]
+            if not replayed:
+                continue
+            servers = conn.execute(
+                f"SELECT id, json FROM lead_server WHERE id IN ({_marks(len(replayed))})",
+                replayed,
+            ).fetchall()
             updates = []
             for lead_id, server_json in servers:
-                status, bant, _ = _replay(json.loads(server_json), rows.get(lead_id, ()))
+                status, bant, _ = _replay(json.loads(server_json), rows[lead_id])
                 updates.append((*_queue_view(status, bant), lead_id))
             conn.executemany(_SET_VIEW, updates)
 
@@ -104,6 +114,40 @@ class ViewMixin:
         conn.executemany(_UPSERT_LEAD, [r[0] for r in rows])
         conn.executemany(_UPSERT_SERVER, [r[1] for r in rows])
         return list(latest)
+
+    def _patch_server_leads(
+        self, conn: sqlite3.Connection, patches: Sequence[domain.LeadState]
+    ) -> None:
+        """("push_patch") Server states moved on by what a push answered of each lead: its
+        status, BANT and decision at the new version, set in the stored JSON by SQLite. A
+        patch applies only to the version just before it (the rep's mutation was the only
+        change since): any other is left for the pull, which brings the whole lead. Callers
+        recompute the views."""
+        rows = []
+        for patch in sorted(patches, key=lambda p: p.version):  # several: in their order
+            decision = patch.decision
+            if decision is not None and decision.note is not None:  # as clean_lead does
+                note = domain.terminal_text(decision.note, multiline=True)
+                decision = replace(decision, note=note)
+            rows.append(
+                (patch.version, patch.status.value, _dumps(dict(patch.bant)),
+                 _dumps(domain.decision_to_dict(decision)), patch.id)
+            )  # fmt: skip
+        conn.executemany(_PATCH_SERVER, rows)
+        conn.executemany("UPDATE leads SET version = ?1 WHERE id = ?5 AND version = ?1 - 1", rows)
+
+    def server_versions(self, lead_ids: Sequence[str]) -> dict[str, int]:
+        """The version of each of these leads' server state held here (absent: none)."""
+        found: dict[str, int] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(lead_ids)):
+                found.update(
+                    conn.execute(
+                        f"SELECT id, version FROM lead_server WHERE id IN ({_marks(len(chunk))})",
+                        chunk,
+                    )
+                )
+        return found
 
     def _ids_with_outbox(self, conn: sqlite3.Connection, lead_ids: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -192,3 +236,19 @@ class ViewMixin:
                 )
         entries.sort(key=lambda e: e.at)  # stable: a decision stays before its own undo
         return entries
+
+
+# A lead's view columns when it has no outbox row: its server state's status and answers.
+_VIEW_OF_SERVER = (
+    f"UPDATE leads SET (status, {_BANT_SQL}) = (SELECT json_extract(s.json, '$.status'), "
+    + ", ".join(f"coalesce(json_extract(s.json, '$.bant.{k}'), '{_UNKNOWN}')" for k in BANT_KEYS)
+    + " FROM lead_server s WHERE s.id = leads.id) WHERE id IN ({marks}) "
+    "AND EXISTS (SELECT 1 FROM lead_server s WHERE s.id = leads.id)"
+)
+
+# ("push_patch") version, status, bant JSON, decision JSON, id: over the version before only.
+_PATCH_SERVER = (
+    "UPDATE lead_server SET version = ?1, json = json_set(json, '$.version', ?1, "
+    "'$.status', ?2, '$.bant', json(?3), '$.decision', json(?4)) "
+    "WHERE id = ?5 AND version = ?1 - 1"
+)

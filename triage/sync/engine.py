@@ -222,6 +222,7 @@ class SyncEngine:
         client_id = self.store.client_id()
         batch = self.batch
         stuck = 0
+        patch = "push_patch" in self.features  # answers that carry what changed
         if self.store.has_unnumbered():
             self._learn_last_seq(client_id)
         while not self.should_stop():
@@ -230,7 +231,9 @@ class SyncEngine:
                 return
             mutations = [self._wire(it) for it in items]
             try:
-                resp = self._with_retry(lambda m=mutations: self.client.push(client_id, m))
+                resp = self._with_retry(
+                    lambda m=mutations: self.client.push(client_id, m, patch=patch)
+                )
             except RequestError as exc:
                 if exc.status == 413 and batch > 1:
                     batch = max(1, batch // 2)
@@ -271,6 +274,7 @@ class SyncEngine:
                 error=r.error,
                 lead=protocol.lead_from_wire(r.lead) if r.lead is not None else None,
                 stored=r.stored,
+                patch=protocol.patch_from_wire(r.patch) if r.patch is not None else None,
             )
             for r in resp.results
         ]
@@ -295,8 +299,11 @@ class SyncEngine:
                 raise SyncError("stopped")
             state = self.store.sync_state()
             digest = state.cursor_digest if "history_check" in self.features else None
+            own = self._own_changes and state.cursor > 0 and not (first and healing)
             page = self._with_retry(
-                lambda c=state.cursor, d=digest: self.client.pull(c, self.page, client_id, d)
+                lambda c=state.cursor, d=digest, o=own: self.client.pull(
+                    c, self.page, client_id, d, own=o
+                )
             )
             if not healing and (page.reset or self._went_back(page.last_seq)):
                 self.store.start_heal()
@@ -310,6 +317,7 @@ class SyncEngine:
                 policy_tried = True
                 self._take_policy()
             leads = [protocol.lead_from_wire(w) for w in page.leads]
+            leads += self._not_held(page.own, client_id)
             applied = self.store.apply_pull(
                 leads,
                 list(page.revoked),
@@ -319,11 +327,29 @@ class SyncEngine:
                 digest=page.cursor_digest,
             )
             first = False
-            self._counts["pulled"] += len(page.leads)
+            self._counts["pulled"] += len(page.leads) + len(page.own)
             self._counts["revoked"] += applied.revoked
             self._counts["conflicts"] += applied.conflicts
             if not page.has_more:
                 return page.last_seq
+
+    @property
+    def _own_changes(self) -> bool:
+        """Ask for the leads this client changed last by id and version only ("own_changes";
+        one it does not hold at that version is looked up, "lookup")."""
+        return {"own_changes", "lookup"} <= self.features
+
+    def _not_held(self, own: list[protocol.OwnChange], client_id: str) -> list:
+        """Of the leads a pull named as this client's own last changes, those the store does
+        not hold at that version (a push answer lost, a patch not applied), whole."""
+        held = self.store.server_versions([o.id for o in own])
+        missing = [o.id for o in own if held.get(o.id, -1) < o.version]
+        found: list = []
+        for start in range(0, len(missing), protocol.MAX_LOOKUP):
+            chunk = missing[start : start + protocol.MAX_LOOKUP]
+            resp = self._with_retry(lambda c=chunk: self.client.lookup(c, client_id))
+            found += [protocol.lead_from_wire(w) for w in resp.leads]
+        return found
 
     def _take_policy(self) -> None:
         """The server's new policy; one this client cannot use (a newer server's, a buggy

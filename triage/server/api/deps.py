@@ -71,6 +71,9 @@ Limit = Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)]
 ClientId = Annotated[UUID | None, Query()]
 # "history_check": the cursor_digest the answer that gave the cursor carried.
 Digest = Annotated[str | None, Query(max_length=protocol.MAX_DIGEST)]
+# "own_changes": leads last changed by this client's own decision or undo come as
+# {id, version}, not whole (with client_id).
+Own = Annotated[bool, Query()]
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from triage import protocol
-from triage.server.api.deps import BackendDep, ClientId, Cursor, Digest, Limit, RepDep
+from triage.server.api.deps import BackendDep, ClientId, Cursor, Digest, Limit, Own, RepDep
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
@@ -19,14 +19,15 @@ def pull(
     limit: Limit = protocol.DEFAULT_PULL_LIMIT,
     client_id: ClientId = None,
     digest: Digest = None,
+    own: Own = False,
 ) -> JSONResponse:
     cid = str(client_id) if client_id else None
-    return JSONResponse(backend.pull(who, cursor, limit, cid, digest))
+    return JSONResponse(backend.pull(who, cursor, limit, cid, digest, own=own and cid is not None))
 
 
 @router.post("/push", response_model=protocol.PushResponse)
 def push(who: RepDep, backend: BackendDep, body: protocol.PushRequest) -> JSONResponse:
-    return JSONResponse(backend.push(who, str(body.client_id), body.mutations))
+    return JSONResponse(backend.push(who, str(body.client_id), body.mutations, patch=body.patch))
 
 
 @router.post("/lookup", response_model=protocol.LookupResponse)

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import Session
 
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
 from triage.server import models
-from triage.server.db import SeqAllocator, current_seq, utcnow
+from triage.server.db import SeqAllocator, current_seq, executemany, insert_rows, utcnow
 from triage.server.services.common import (
     _PUSHED_COLUMNS,
     LEAD,
@@ -74,7 +74,11 @@ class SyncMixin:
         limit: int,
         client_id: str | None,
         digest: str | None = None,
+        own: bool = False,
     ) -> dict[str, Any]:
+        """One page of the caller's changes after `cursor`, in change order. `own`
+        ("own_changes", with client_id and a cursor): a lead whose last change was this
+        client's own decision or undo comes as {id, version} in `own`, not whole."""
         with self.db.read() as s:
             top = current_seq(s)
             policy = self._policy(s)
@@ -83,35 +87,16 @@ class SyncMixin:
             reset = self._from_another_history(s, cursor, top, digest)
             if reset:
                 cursor = 0
-            q = select(LEAD).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
-            if cursor == 0:
-                q = q.where(LEAD.c.status == domain.Status.OPEN.value)
-            leads = list(s.execute(q.order_by(LEAD.c.seq).limit(limit + 1)))
-            revs: list[tuple[int, str]] = []
-            if cursor > 0:
-                revs = [
-                    (r.seq, r.lead_id)
-                    for r in s.execute(
-                        select(models.Revocation)
-                        .where(
-                            models.Revocation.user_id == caller.id, models.Revocation.seq > cursor
-                        )
-                        .order_by(models.Revocation.seq)
-                        .limit(limit + 1)
-                    ).scalars()
-                ]
-            items: list[tuple[int, int, Any]] = [(lead.seq, 1, lead) for lead in leads]
-            items += [(seq, 0, lead_id) for seq, lead_id in revs]
-            items.sort(key=lambda t: (t[0], t[1]))
+            mine = client_id if own and cursor > 0 else None
+            items = _changes(s, caller, cursor, limit, mine)
             has_more = len(items) > limit
             items = items[:limit]
             new_cursor = items[-1][0] if has_more else top
             cursor_digest = self._digest(s, new_cursor)
-        out_leads = [lead_wire(x, caller.email) for _, kind, x in items if kind == 1]
-        revoked = [x for _, kind, x in items if kind == 0]
-        return {
-            "leads": out_leads,
-            "revoked": revoked,
+            whole = _whole_leads(s, [x for _, kind, x in items if kind == _LEAD], caller.email)
+        answer = {
+            "leads": [whole[x] for _, kind, x in items if kind == _LEAD],
+            "revoked": [x for _, kind, x in items if kind == _REVOKED],
             "cursor": new_cursor,
             "has_more": has_more,
             "policy_version": policy.version,
@@ -120,6 +105,9 @@ class SyncMixin:
             **here,
             "cursor_digest": cursor_digest,
         }
+        if mine is not None:
+            answer["own"] = [{"id": i, "version": v} for _, kind, (i, v) in _of(items, _OWN)]
+        return answer
 
     def lookup(
         self, caller: Caller, lead_ids: Sequence[str], client_id: str | None
@@ -145,38 +133,43 @@ class SyncMixin:
         }
 
     def push(
-        self, caller: Caller, client_id: str, envelopes: Sequence[MutationEnvelope]
+        self,
+        caller: Caller,
+        client_id: str,
+        envelopes: Sequence[MutationEnvelope],
+        *,
+        patch: bool = False,
     ) -> dict[str, Any]:
         """Apply a client's mutations in seq order, each exactly once: one processed before
         is answered `duplicate` with its stored result, a gap `out_of_order`, and each
-        result is recorded with its effect, in one transaction."""
+        result is recorded with its effect, in one transaction. `patch` ("push_patch"): a
+        mutation applied to the lead at the client's base_version is answered with what it
+        changed, not the whole lead."""
         received = utcnow()
         ordered = sorted(envelopes, key=lambda e: e.seq)
         with self.db.write() as s:
             state = _client_state(s, caller, client_id, received)
-            work = _Push(caller, client_id, received, self._policy(s), state.last_seq)
+            work = _Push(caller, client_id, received, self._policy(s), state.last_seq, patch)
             work.load(s, ordered)
             for env in ordered:
                 work.results.append(self._answer(work, env))
             work.write(s)
+            work.show_leads(s)
             state.last_seq = work.last
             state.updated_at = received
             here = self._here(s)
         return {"results": work.results, "last_seq": work.last, **here}
 
     def _answer(self, work: _Push, env: MutationEnvelope) -> dict[str, Any]:
-        caller = work.caller
+        """One mutation's result; the whole lead it shows is filled in by show_leads."""
         if env.seq <= work.last:
             log = work.stored.get(env.seq)
             lead = work.leads.get(log["lead_id"]) if log and log["lead_id"] else None
-            visible = lead is not None and lead.owner_id == caller.id
-            return {
-                "seq": env.seq,
-                "status": "duplicate",
-                "error": log["error"] if log else None,
-                "stored": log["status"] if log else None,
-                "lead": lead_wire(lead, caller.email) if visible else None,
-            }
+            return work.showing(
+                {"seq": env.seq, "status": "duplicate", "error": log["error"] if log else None,
+                 "stored": log["status"] if log else None},
+                lead,
+            )  # fmt: skip
         if env.seq != work.last + 1:
             return {"seq": env.seq, "status": "out_of_order", "error": None, "lead": None}
         status, error, lead = self._apply(work, env)
@@ -191,13 +184,11 @@ class SyncMixin:
         }
         work.logs.append(log)
         work.stored[env.seq] = log
-        visible = lead is not None and lead.owner_id == caller.id
-        return {
-            "seq": env.seq,
-            "status": status,
-            "error": error,
-            "lead": lead_wire(lead, caller.email) if visible else None,
-        }
+        result = {"seq": env.seq, "status": status, "error": error}
+        patch = work.patches.pop(env.seq, None)
+        if patch is not None:
+            return {**result, "lead": None, "patch": patch}
+        return work.showing(result, lead)
 
     def _apply(self, work: _Push, env: MutationEnvelope) -> tuple[str, str | None, Any]:
         """Apply one in-order mutation to its lead record: (status, error, lead to show).
@@ -217,6 +208,10 @@ class SyncMixin:
         status, error, event = change(work, m, lead, client_at)
         if status != "applied" or error == "unchanged":
             return status, None if error == "unchanged" else error, lead
+        if work.patch and lead.version == m.base_version:
+            # The rep's change was the only one since the version it had: the answer says
+            # what changed, not the whole lead again.
+            work.patches[m.seq] = _patch(lead, lead.version + 1)
         lead.version += 1
         lead.seq = work.seqs.next(lead.id, m.type)
         lead.updated_at = work.received
@@ -225,6 +220,57 @@ class SyncMixin:
             work.events.append(event)
             work.outbox.decision_event(event, lead, before, work.caller.email)
         return "applied", None, lead
+
+
+_REVOKED, _LEAD, _OWN = 0, 1, 2  # a page's items: (seq, kind, lead id or (id, version))
+
+
+def _changes(
+    s: Session, caller: Caller, cursor: int, limit: int, client_id: str | None
+) -> list[tuple[int, int, Any]]:
+    """Up to limit + 1 of the caller's changes after `cursor`, in change order: leads
+    (their ids; with `client_id`, those whose last change was that client's own decision
+    or undo as (id, version)), then revocations. Only open leads from 0."""
+    columns: list[Any] = [LEAD.c.id, LEAD.c.seq, LEAD.c.version]
+    if client_id is not None:
+        event = models.Event.__table__
+        columns.append(
+            exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id).label("own")
+        )
+    q = select(*columns).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
+    if cursor == 0:
+        q = q.where(LEAD.c.status == domain.Status.OPEN.value)
+    items: list[tuple[int, int, Any]] = [
+        (row.seq, _OWN, (row.id, row.version))
+        if client_id and row.own
+        else (row.seq, _LEAD, row.id)
+        for row in s.execute(q.order_by(LEAD.c.seq).limit(limit + 1))
+    ]
+    if cursor > 0:
+        revocation = models.Revocation
+        items += [
+            (r.seq, _REVOKED, r.lead_id)
+            for r in s.execute(
+                select(revocation)
+                .where(revocation.user_id == caller.id, revocation.seq > cursor)
+                .order_by(revocation.seq)
+                .limit(limit + 1)
+            ).scalars()
+        ]
+    items.sort(key=lambda t: (t[0], t[1] != _REVOKED))  # a revocation before its lead's change
+    return items
+
+
+def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, Any]]:
+    return [item for item in items if item[1] == kind]
+
+
+def _whole_leads(s: Session, ids: Sequence[str], owner_email: str) -> dict[str, dict[str, Any]]:
+    whole: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(ids)):
+        for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+            whole[row.id] = lead_wire(row, owner_email)
+    return whole
 
 
 def _client_state(
@@ -244,21 +290,25 @@ def _client_state(
 
 @dataclass
 class _Push:
-    """One push's working set: its leads as plain records (ORM objects cost more than the
-    database work at 500 mutations a batch), the stored results of seqs processed before,
-    and what it writes back in a few statements at the end."""
+    """One push's working set: its leads as plain records of the columns a push reads and
+    writes (ORM objects, and every JSON column decoded, cost more than the database work
+    at 500 mutations a batch), the stored results of seqs processed before, and what it
+    writes back in a few statements at the end."""
 
     caller: Caller
     client_id: str
     received: datetime
     policy: domain.Policy
     last: int
+    patch: bool = False  # "push_patch": answer a change with a patch where it can
     leads: dict[str, Any] = field(default_factory=dict)
     before: dict[str, int] = field(default_factory=dict)
     stored: dict[int, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    patches: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> its patch
+    shown: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # result, lead id
     seqs: Any = None
     outbox: Any = None  # the transaction's webhook events (triage.server.webhooks.events)
 
@@ -271,7 +321,7 @@ class _Push:
             }
         )
         for chunk in _chunks(lead_ids):
-            for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+            for row in s.execute(select(*_PUSH_READS).where(LEAD.c.id.in_(chunk))):
                 self.leads[row.id] = SimpleNamespace(**row._mapping)
         self.before = {lead_id: lead.seq for lead_id, lead in self.leads.items()}
         log = models.MutationLog
@@ -286,34 +336,73 @@ class _Push:
         self.outbox = Outbox.of(s)
         self.outbox.policy = self.policy
 
+    def showing(self, result: dict[str, Any], lead: Any) -> dict[str, Any]:
+        """`result` with the whole lead, if the caller may see it (filled in by show_leads)."""
+        result["lead"] = None
+        if lead is not None and lead.owner_id == self.caller.id:
+            self.shown.append((result, lead.id))
+        return result
+
+    def show_leads(self, s: Session) -> None:
+        """The whole leads the results show, read back once written: each as it stands at
+        the end of the push (a later mutation of the batch on the same lead included)."""
+        wanted = sorted({lead_id for _, lead_id in self.shown})
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(wanted):
+            for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
+                rows[row.id] = lead_wire(row, self.caller.email)
+        for result, lead_id in self.shown:
+            result["lead"] = rows.get(lead_id)
+
     def write(self, s: Session) -> None:
-        """Plain inserts and one executemany: thousands of SQLModel objects cost more."""
-        if self.logs:
-            s.execute(insert(models.MutationLog.__table__), self.logs)
+        """A few driver executemany: thousands of SQLModel objects, or SQLAlchemy's per-row
+        work, cost more than the database's."""
+        executemany(s, _LOGS, self.logs)
         changed = [x for lead_id, x in self.leads.items() if x.seq != self.before[lead_id]]
-        if changed:
-            s.execute(
-                update(LEAD)
-                .where(LEAD.c.id == bindparam("_id"))
-                .values(
-                    {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
-                    | {"decision_reason": bindparam("_reason")}
-                ),
-                [
-                    {
-                        "_id": x.id,
-                        "_reason": models.standing_reason(x.decision),
-                        **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS},
-                    }
-                    for x in changed
-                ],
-            )
-        if self.events:
-            s.execute(insert(models.Event.__table__), self.events)
+        executemany(
+            s,
+            _UPDATE_PUSHED,
+            [
+                {"_id": x.id, "_reason": models.standing_reason(x.decision),
+                 **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
+                for x in changed
+            ],
+        )  # fmt: skip
+        executemany(s, _EVENTS, [{**_NO_EVENT_FIELDS, **e} for e in self.events])
         self.seqs.close()
 
 
+_LOGS = insert_rows(
+    models.MutationLog.__table__,
+    ("client_id", "seq", "lead_id", "status", "error", "processed_at"),
+)
+_UPDATE_PUSHED = (
+    update(LEAD)
+    .where(LEAD.c.id == bindparam("_id"))
+    .values(
+        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS} | {"decision_reason": bindparam("_reason")}
+    )
+)
+_EVENT_COLUMNS = tuple(c.name for c in models.Event.__table__.columns)
+_EVENTS = insert_rows(models.Event.__table__, _EVENT_COLUMNS)
+_NO_EVENT_FIELDS = dict.fromkeys(_EVENT_COLUMNS)
+
+
 _Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
+
+# What a push reads of a lead: what it checks, changes and writes back, and what a
+# decision's event names (never the JSON of the lead's profile, which it does not need).
+_PUSH_READS = tuple(
+    LEAD.c[name]
+    for name in ("id", "owner_id", "external_id", "campaign", "source", "assigned_at",
+                 "version", "seq", "status", "bant", "decision", "decided_at", "updated_at")
+)  # fmt: skip
+
+
+def _patch(lead: Any, version: int) -> dict[str, Any]:
+    """("push_patch") The lead's changeable part, as its whole JSON would say it."""
+    return {"id": lead.id, "version": version, "status": lead.status, "bant": lead.bant,
+            "decision": lead.decision}  # fmt: skip
 
 
 def _checked_mutation(
