@@ -244,6 +244,22 @@ def _marketing_parsers(ssub: Any) -> None:
     )
     p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _export_parser(ssub)
+
+
+def _export_parser(ssub: Any) -> None:
+    """`server export`: the decisions of some days, as a file a CRM's import reads."""
+    p = _server_command(
+        ssub, "export", "export", "write the decisions made in some days as a file for a CRM's "
+        "import (HubSpot, Salesforce) or as Triage's own record (CSV, JSON Lines)",
+    )  # fmt: skip
+    p.add_argument("--since", required=True, metavar="DATE", help="the first day (2026-11-01), "
+                   "in the policy's time zone")  # fmt: skip
+    p.add_argument("--until", metavar="DATE", help="the last day, included (default: today)")
+    p.add_argument("--format", required=True, choices=["hubspot", "salesforce", "csv", "jsonl"])
+    p.add_argument("--map", metavar="MAP.toml", help="a CRM format's columns and values from "
+                   "this map ([export], [outcomes], [reasons]) instead of the preset's")  # fmt: skip
+    p.add_argument("--out", metavar="FILE", help="write the file here (default: stdout)")
 
 
 def _import_options(p: argparse.ArgumentParser) -> None:
@@ -278,6 +294,43 @@ def _import_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+WEBHOOK_EVENTS = "lead.decided, lead.reopened, lead.assigned, lead.nurture_due"
+
+
+def _webhook_parsers(sub: Any) -> None:
+    """`triage server webhook ...`, beside the other server commands."""
+    server = sub.choices["server"]
+    (ssub,) = [a for a in server._actions if isinstance(a, argparse._SubParsersAction)]
+    about = "events out to marketing's systems: signed POSTs, retried for 24 h, in order"
+    hooks = ssub.add_parser("webhook", help=about, description=about).add_subparsers(
+        dest="webhook_command", metavar="COMMAND", required=True
+    )
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        p = hooks.add_parser(name, help=help, description=help)
+        p.add_argument("--db", metavar="URL", help="database URL or file (as `server run`)")
+        p.set_defaults(func=_lazy("triage.server.cli:dispatch"), server_func="webhook")
+        return p
+
+    p = cmd("add", "send events to URL (https, or http to loopback); prints the signing "
+            "secret last, once")  # fmt: skip
+    p.add_argument("url")
+    p.add_argument("--events", action="append", metavar="TYPE[,TYPE]",
+                   help=f"only these (default: all of {WEBHOOK_EVENTS})")  # fmt: skip
+    cmd("list", "the webhooks, their state and what waits (never the secret)")
+    p = cmd("remove", "stop sending to a webhook; its undelivered events are dropped")
+    p.add_argument("id", type=int)
+    p = cmd("test", "send a signed webhook.test event now and show the answer")
+    p.add_argument("id", type=int)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    p = cmd("deliveries", "a webhook's latest events and how each delivery went")
+    p.add_argument("id", type=int)
+    p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    p = cmd("redeliver", "send an event again (and resume a failing webhook from it)")
+    p.add_argument("event_id")
+    p.add_argument("--webhook", type=int, metavar="ID", help="to this webhook only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
@@ -293,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub, _lazy)
     _server_parsers(sub)
+    _webhook_parsers(sub)
     return parser
 
 

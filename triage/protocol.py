@@ -10,7 +10,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    model_serializer,
+)
 
 from triage import domain
 
@@ -88,6 +96,16 @@ class ReasonWire(Wire):
     label: str
     bant: str | None = None
     note_required: bool = False
+    # Optional: the reason picker's key for it (a digit or a letter), left out when the
+    # policy gives none. An older client ignores it and numbers the reasons in order.
+    key: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("key") is None:
+            data.pop("key", None)
+        return data
 
 
 class PolicyWire(Wire):

@@ -6,6 +6,7 @@ and that does not share a GIL with the client measuring it (benchmarks).
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import httpx
 class ServerProcess:
     """`triage server run --db URL --port PORT` in a child process."""
 
-    def __init__(self, db_url: str, port: int = 0, *, quiet: bool = True):
+    def __init__(
+        self, db_url: str, port: int = 0, *, quiet: bool = True, env: dict[str, str] | None = None
+    ):
         if not port:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -27,6 +30,7 @@ class ServerProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.quiet = quiet
+        self.env = env  # added to this process's environment (e.g. TRIAGE_WEBHOOKS)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
@@ -37,7 +41,8 @@ class ServerProcess:
         out = subprocess.DEVNULL if self.quiet else subprocess.PIPE
         argv = [sys.executable, "-m", "triage", "server", "run", "--db", self.db_url,
                 "--port", str(self.port), "--log-level", "warning"]  # fmt: skip
-        self.proc = subprocess.Popen(argv, stdout=out, stderr=out, text=True)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=out, text=True, env=env)
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> ServerProcess:

@@ -99,7 +99,7 @@ def key_event(key: str):
     return events.Key(key, char)
 
 
-async def burst(pilot, *keys: str) -> None:
+async def burst(pilot, *keys: str, timeout: float = 5.0) -> None:
     """Send `keys` the way a paste, a macro or `tmux send-keys` does: all at once, with no
     pause between them (`pilot.press` waits for the app to go idle after every key), then
     let the app work through them."""
@@ -108,10 +108,10 @@ async def burst(pilot, *keys: str) -> None:
         event = key_event(key)
         event.set_sender(app)
         app._driver.send_message(event)
-    await settle(pilot)
+    await settle(pilot, timeout)
 
 
-async def settle(pilot) -> None:
+async def settle(pilot, timeout: float = 5.0) -> None:
     """Until every typed key has been applied and the screen has caught up."""
     app = pilot.app
     typeahead = getattr(app, "typeahead", None)  # None before the fix: then only pauses
@@ -121,6 +121,6 @@ async def settle(pilot) -> None:
 
     for _ in range(3):
         await pilot.pause()
-        await until(pilot, done)
+        await until(pilot, done, timeout)
         if app.is_running:
             await pilot._wait_for_screen()

@@ -24,6 +24,7 @@ from triage import domain
 from triage.store import Store
 
 SIZE = (100, 30)
+WIDE = (160, 40)  # the preview pane beside the queue
 
 # Every key bound somewhere (and some that are not), text for the filter, the note and
 # the date, and the keys that move between screens. `q` quits: once in ~80 keys.
@@ -32,7 +33,7 @@ SPECIAL = [
     "pagedown", "home", "end", "space", "backspace", "delete", "shift+up", "shift+down",
     "ctrl+p", "ctrl+c", "ctrl+a", "ctrl+e", "ctrl+u", "ctrl+w",
 ]  # fmt: skip
-TEXT = list("abcdefghijklmnoprstuvwxyzG0123456789/*?+-:<>=., ")
+TEXT = list("abcdefghijklmnoprstuvwxyzGOQWERASDFZXCV@0123456789/*?+-:<>=., ")
 # A bracketed paste arrives as one event: "paste:" then its text.
 PASTES = ["paste:r0pasted note\r", "paste:source:webinar\n", "paste:+3m", "paste:jjr2", "paste:"]
 KEYS = st.sampled_from([*SPECIAL, *TEXT, *TEXT[:26], *PASTES, "q"])
@@ -61,6 +62,7 @@ def _keys(*keys: str) -> Callable:
 # screen -> (how to get there, what it is)
 SCREENS: dict[str, tuple[Callable, str]] = {
     "queue": (_keys(), "QueueScreen"),
+    "queue with preview": (_keys(), "QueueScreen"),
     "detail": (_keys("enter"), "LeadDetailScreen"),
     "reject picker": (_keys("r"), "ReasonPicker"),
     "nurture picker": (_keys("n"), "ReasonPicker"),
@@ -138,7 +140,8 @@ async def run_burst(template: Path, screen: str, keys: list[str]) -> None:
             app = build_app(store)
             go, kind = SCREENS[screen]
             try:
-                async with app.run_test(size=SIZE) as pilot:
+                size = WIDE if screen.endswith("with preview") else SIZE
+                async with app.run_test(size=size) as pilot:
                     await go(app, pilot)
                     assert type(app.screen).__name__ == kind
                     send(app, keys)

@@ -1,4 +1,5 @@
-"""Snapshots of every screen at 120x40 and 80x24 (frozen clock, fixed data, no sync).
+"""Snapshots of every screen at 120x40 and 80x24, and of the preview pane at 200x50 (frozen
+clock, fixed data, no sync).
 
 Regenerate with `pytest tests/test_tui_snapshots.py --snapshot-update`, then look at
 the SVGs in tests/__snapshots__/ before committing them.
@@ -61,3 +62,9 @@ def test_conflicts(snap_compare, snap_store, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare, snap_store, size):
     assert snap_compare(build_app(snap_store), press=["question_mark"], terminal_size=size)
+
+
+def test_preview_pane(snap_compare, snap_store):
+    """200x50: the queue and, beside it, the lead under the cursor (drawn at once: the
+    first move after a pause is never held back)."""
+    assert snap_compare(build_app(snap_store), press=["j", "j"], terminal_size=(200, 50))

@@ -15,6 +15,12 @@ Everything public is also here, so `from triage import domain; domain.Lead` work
 
 from __future__ import annotations
 
+from triage.domain.accounts import (  # noqa: F401
+    FREE_MAIL_DOMAINS,
+    account_key,
+    company_key,
+    email_domain,
+)
 from triage.domain.attributes import (  # noqa: F401
     MAX_ATTRIBUTES,
     MAX_KEY,
@@ -93,6 +99,7 @@ from triage.domain.policy import (  # noqa: F401
     PolicyError,
     Reason,
     load_policy_toml,
+    picker_keys,
     policy_toml,
     timezone_problem,
 )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from triage.domain.accounts import company_key
 from triage.domain.attributes import attribute_key
 from triage.domain.lead import BANT_KEYS, Answer, Status
 from triage.domain.text import fold
@@ -27,6 +28,7 @@ class Filter:
     status: tuple[str, ...] = ()
     # (attribute key, folded value as domain.attribute_text writes it; None: has the key)
     attributes: tuple[tuple[str, str | None], ...] = ()
+    account: tuple[str, ...] = ()  # account keys (domain.account_key); any of them
     errors: tuple[str, ...] = ()
 
     @property
@@ -37,7 +39,7 @@ class Filter:
 _DURATION = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)([hdw]?)$", re.ASCII)
 _UNITS = {"": 1.0, "h": 1.0, "d": 24.0, "w": 168.0}
 _MAX_AGE_HOURS = 100 * 366 * 24.0
-FILTER_KEYS = ("source", "campaign", "score", "bant", "age", "status", "attr")
+FILTER_KEYS = ("source", "campaign", "score", "bant", "age", "status", "attr", "account")
 _FILTER_KEY = re.compile(r"^[a-z_]+$")
 
 
@@ -48,11 +50,14 @@ def parse_filter(query: str) -> Filter:
     accents folded (domain.fold); tokens: `source:webinar`, `campaign:q3-launch`,
     `score:<20`, `score:>70` (0 to 100; a lead with no score matches neither),
     `bant:budget=no`, `age:>24h` (h, d, w, on the SLA clock), `status:open`,
-    `attr:segment=retail` (an attribute, its value folded; `attr:segment`: has it). Unknown keys and malformed or out-of-range tokens are
+    `attr:segment=retail` (an attribute, its value folded; `attr:segment`: has it),
+    `account:cobalt.com` (the leads of one account: domain.account_key; a company's
+    name as `account:cobalt-insurance`). Unknown keys and malformed or out-of-range tokens are
     reported in `errors` and otherwise ignored, so typing never fails.
     """
     parts: dict[str, Any] = {"text": [], "source": [], "campaign": [], "status": [],
-                             "bant": [], "attributes": [], "errors": []}  # fmt: skip
+                             "bant": [], "attributes": [], "account": [],
+                             "errors": []}  # fmt: skip
     for token in query.split():
         key, sep, value = token.partition(":")
         key = key.lower()
@@ -130,7 +135,18 @@ def _attr(value: str, parts: dict[str, Any]) -> str | None:
     return None
 
 
+_DOMAIN = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.ASCII)
+
+
+def _account(value: str, parts: dict[str, Any]) -> str | None:
+    key = value.lower() if _DOMAIN.match(value.lower()) else company_key(value)
+    if not key:
+        return "use account:DOMAIN or account:company-name"
+    parts["account"].append(key)
+    return None
+
+
 _TOKENS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {
     "source": _source, "campaign": _campaign, "status": _status, "score": _score,
-    "bant": _bant, "age": _age, "attr": _attr,
+    "bant": _bant, "age": _age, "attr": _attr, "account": _account,
 }  # fmt: skip

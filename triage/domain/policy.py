@@ -26,6 +26,9 @@ class Reason:
     label: str
     bant: str | None = None
     note_required: bool = False
+    # The reason picker's key for it, a digit or a lowercase letter, kept whatever the
+    # reasons around it (muscle memory survives a new reason); None: numbered in order.
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,8 @@ class Policy:
                 "label": r.label,
                 "bant": r.bant,
                 "note_required": r.note_required,
+                # Left out when none: a policy stored before keys existed reads back equal.
+                **({"key": r.key} if r.key is not None else {}),
             }
 
         return {
@@ -193,7 +198,19 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
 
 
 _POLICY_KEYS = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone"}
-_REASON_KEYS = {"code", "label", "bant", "note_required"}
+_REASON_KEYS = {"code", "label", "bant", "note_required", "key"}
+_PICKER_KEY = re.compile(r"^[0-9a-z]$")
+PICKER_DIGITS = "1234567890"  # the numbering of reasons without a key of their own
+
+
+def picker_keys(reasons: Iterable[Reason]) -> list[str | None]:
+    """The key each reason answers to in the reason picker: its own `key`, else the next
+    digit (1-9, then 0) that no reason of the list has as its own; None once the digits
+    run out (arrows and enter reach it)."""
+    reasons = list(reasons)
+    taken = {r.key for r in reasons if r.key is not None}
+    free = iter(d for d in PICKER_DIGITS if d not in taken)
+    return [r.key if r.key is not None else next(free, None) for r in reasons]
 
 
 def _unknown_keys(data: Mapping[str, Any]) -> list[str]:
@@ -272,6 +289,12 @@ def _reasons(
     dupes = _repeated([r.code for r in out])
     if dupes:
         errors.append(f"{name}: code repeated: {', '.join(dupes)}")
+    for key in _repeated([r.key for r in out if r.key is not None]):
+        codes = ", ".join(r.code for r in out if r.key == key)
+        errors.append(
+            f"{name}: key {key!r} is given to more than one reason ({codes}): the reason "
+            "picker needs one reason per key"
+        )
     return tuple(out)
 
 
@@ -295,10 +318,29 @@ def _reason(name: str, i: int, item: Any, errors: list[str]) -> Reason | None:
     if not isinstance(note_required, bool):
         errors.append(f"{name} #{i} ({code}): note_required must be true or false")
         return None
+    key = _picker_key(item.get("key"))
+    if key is False:
+        errors.append(
+            f"{name} #{i} ({code}): key must be one digit or one letter (a-z), "
+            f"not {item.get('key')!r}"
+        )
+        return None
     unknown = set(item) - _REASON_KEYS
     if unknown:  # said, but the reason is still read
         errors.append(f"{name} #{i} ({code}): unknown key(s) {', '.join(sorted(unknown))}")
-    return Reason(code, str(label), linked, note_required)
+    return Reason(code, str(label), linked, note_required, key)
+
+
+def _picker_key(raw: Any) -> str | None | bool:
+    """A reason's `key` as the picker uses it (a digit or a lowercase letter; a TOML
+    number 0-9 is its digit), None when not given, False when it cannot be one."""
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 9:
+        raw = str(raw)
+    if not isinstance(raw, str) or not _PICKER_KEY.match(raw.lower()):
+        return False
+    return raw.lower()
 
 
 def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
@@ -310,6 +352,7 @@ def load_policy_toml(text: str, *, where: str = "policy file") -> Policy:
     code = "no_budget"
     label = "No budget"
     bant = "budget"
+    key = "b"            # optional: the reason picker's key for it (a digit or a letter)
     ```
     Sections left out keep their defaults. Raises PolicyError with every problem.
     """
@@ -349,5 +392,7 @@ def policy_toml(p: Policy) -> str:
                 out.append(f"bant = {q(r.bant)}")
             if r.note_required:
                 out.append("note_required = true")
+            if r.key is not None:
+                out.append(f"key = {q(r.key)}")
             out.append("")
     return "\n".join(out)

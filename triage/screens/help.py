@@ -83,6 +83,9 @@ class HelpScreen(ModalScreen[None]):
                 ),
                 id="help-title",
             )
+            note = getattr(self.target, "help_note", None)
+            if note is not None:
+                yield Static(Content(note()), id="help-note")
             for section, entries in sections:
                 yield Static(section, classes="help-section")
                 with Grid(classes="help-grid"):

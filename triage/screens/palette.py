@@ -22,6 +22,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Sync now", "Push decisions and pull new leads now", "app.sync"),
     ("Filter", "Focus the filter box of the queue", "filter"),
     ("Sort", "Cycle the sort of the queue", "sort"),
+    ("Reverse sort", "The queue's sort the other way round", "reverse_sort"),
+    ("Leads of this account", "The open leads of the cursor lead's account", "account"),
     ("Mark all", "Mark every lead that matches the filter", "mark_all"),
     ("Clear marks", "Unmark every lead", "clear_marks"),
     ("Conflicts", "Decisions the server refused, to review", "app.conflicts"),

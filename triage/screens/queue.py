@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from triage import domain
 from triage.domain import Outcome
+from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
 from triage.screens.messages import (
     DecisionRequested,
     Host,
@@ -24,7 +25,10 @@ from triage.screens.messages import (
 from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
 from triage.widgets.lead_table import LeadTable
+from triage.widgets.preview import LeadPreview
 from triage.widgets.status_bar import StatusBar, SyncView
+
+PREVIEW_WIDTH = 140  # columns: from here on, the lead under the cursor shows beside the queue
 
 SORT_LABELS = {
     "sla": "SLA urgency",
@@ -32,6 +36,12 @@ SORT_LABELS = {
     "age": "newest",
     "name": "name",
     "company": "company",
+    # reversed (`O`): the same order the other way round
+    "-sla": "least urgent first",
+    "-score": "lowest score first",
+    "-age": "oldest",
+    "-name": "name, Z to A",
+    "-company": "company, Z to A",
 }
 
 # Decision bindings shared by the queue and the detail screen (same ids: one remap moves both).
@@ -39,7 +49,7 @@ DECISION_BINDINGS = [
     Binding("a", "accept", "Accept", id="accept",
             tooltip="Accept the lead (or every marked lead): it becomes sales-accepted"),
     Binding("r", "reject", "Reject", id="reject",
-            tooltip="Reject with a reason: the picker's digits pick one at once"),
+            tooltip="Reject with a reason: the picker's keys pick one at once"),
     Binding("n", "nurture", "Nurture", id="nurture",
             tooltip="Return to marketing nurture with a reason and an optional re-entry date"),
 ]  # fmt: skip
@@ -81,10 +91,16 @@ class QueueScreen(Screen[None]):
                 tooltip="Filter: words, source:, campaign:, score:<N, bant:budget=no, age:>24h"),
         Binding("o", "sort", "Sort", id="sort",
                 tooltip="Cycle the sort: SLA urgency, score, newest, name, company"),
+        Binding("O", "reverse_sort", "Reverse", id="reverse_sort", show=False,
+                tooltip="Reverse the sort: the same order, the other way round"),
+        Binding("at", "account", "Account", id="account", show=False,
+                tooltip="The open leads of the account of the lead under the cursor "
+                        "(its company's email domain, else its company): account: in the filter"),
         Binding("asterisk", "mark_all", "Mark all", id="mark_all", show=False,
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
                 tooltip="Leave the filter box; clear the marks; then clear the filter"),
+        *BANT_SET_BINDINGS,  # live while the preview pane shows (check_action)
     ]  # fmt: skip
 
     class FirstPaint(Message):
@@ -110,7 +126,10 @@ class QueueScreen(Screen[None]):
                 select_on_focus=False,
             )
         yield Static(id="queue-info")
-        yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+        with Horizontal(id="queue-body"):
+            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+            yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
+                              bant_title=self._bant_title, id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -122,16 +141,70 @@ class QueueScreen(Screen[None]):
     def filter_input(self) -> Input:
         return self.query_one("#filter", Input)
 
+    @property
+    def preview(self) -> LeadPreview:
+        return self.query_one("#preview", LeadPreview)
+
     def on_mount(self) -> None:
         self.table.focus()
+        self.fit_width(self.app.size.width)
         self.post_message(StatusStale())
         self.call_after_refresh(self.post_message, self.FirstPaint())
+
+    # ------------------------------------------------------------ the preview pane
+
+    @property
+    def wide(self) -> bool:
+        """Is the preview pane shown (the terminal is PREVIEW_WIDTH columns or more)?"""
+        return self.has_class("-wide")
+
+    def fit_width(self, width: int) -> None:
+        """The preview pane beside the queue from PREVIEW_WIDTH columns on; narrower, the
+        queue alone, as before. Set here rather than by Textual's breakpoints, which a
+        screen under another one (the lead open full size) misses when the terminal is
+        resized."""
+        wide = width >= PREVIEW_WIDTH
+        if wide != self.wide:
+            self.set_class(wide, "-wide")
+            if wide:  # drawn again: it was not kept up to date while hidden
+                self.preview.follow(self.table.cursor_id, changed=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_width(event.size.width)
+
+    def on_screen_resume(self) -> None:
+        self.fit_width(self.app.size.width)
+
+    def _bant_title(self) -> str:
+        return f"BANT · {answer_keys_hint(self)}"
+
+    def help_note(self) -> str:
+        return (
+            f"{help_note(self)} Here they answer for the lead in the preview pane (shown "
+            f"from {PREVIEW_WIDTH} columns on)."
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """BANT keys answer for the lead in the preview pane: only while it shows."""
+        if action == "set_bant":
+            return self.wide
+        return True
+
+    def action_set_bant(self, index: int, answer: str) -> None:
+        """Answer a BANT question of the lead under the cursor (the one in the pane)."""
+        set_answer(self, self.table.cursor_id, index, answer)
+
+    def _follow(self, *, changed: bool = False) -> None:
+        """The preview shows the lead under the cursor (nothing to do while hidden)."""
+        if self.wide:
+            self.preview.follow(self.table.cursor_id, changed=changed)
 
     # ------------------------------------------------------------ info line
 
     @on(LeadTable.Changed, "#leads")
     def _table_changed(self) -> None:
         self.update_info()
+        self._follow()
 
     def update_info(self) -> None:
         table = self.table
@@ -184,12 +257,28 @@ class QueueScreen(Screen[None]):
         self.set_focus(self.table)
 
     def action_sort(self) -> None:
+        """The next sort, in its own direction (most urgent, highest, newest, A to Z)."""
         table = self.table
         sorts = Store.SORTS
-        following = (
-            sorts[(sorts.index(table.sort) + 1) % len(sorts)] if table.sort in sorts else sorts[0]
-        )
+        current = table.sort.removeprefix("-")
+        following = sorts[(sorts.index(current) + 1) % len(sorts)] if current in sorts else sorts[0]
         table.set_query(table.filter, following)
+
+    def action_account(self) -> None:
+        """Filter the queue to the account of the lead under the cursor."""
+        lead_id = self.table.cursor_id
+        account = self.store.account_of(lead_id) if lead_id is not None else None
+        if account is None:
+            self.notify("No account for this lead: no company email domain, no company",
+                        severity="warning")  # fmt: skip
+            return
+        self.filter_input.value = f"account:{account.key}"  # Input.Changed re-queries
+        self.table.focus()
+
+    def action_reverse_sort(self) -> None:
+        table = self.table
+        sort = table.sort
+        table.set_query(table.filter, sort[1:] if sort.startswith("-") else f"-{sort}")
 
     def action_clear(self) -> None:
         if self.focused is self.filter_input:
@@ -273,6 +362,7 @@ class QueueScreen(Screen[None]):
             table.reload(keep="id", lead_id=event.lead_id)
         else:
             table.reload(keep="id")
+        self._follow(changed=True)
 
     def show_lead(self, lead_id: str) -> None:
         """Put `lead_id` under the cursor (the lead the detail screen shows now). The

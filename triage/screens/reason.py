@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,21 +26,18 @@ class ReasonChoice:
     nurture_until: date | None = None
 
 
-def reason_digit(index: int) -> str:
-    """1..9 for the first nine reasons, 0 for the tenth; the rest have none (arrows)."""
-    return str((index + 1) % 10) if index < 10 else " "
-
-
 _DIGIT_BINDINGS = [
-    Binding(str(d), f"pick({(d - 1) % 10})", f"Reason {d}", id=f"reason_{d}", show=False,
-            tooltip=f"Pick reason number {d} at once")
+    Binding(str(d), f"pick_key('{d}')", f"Reason {d}", id=f"reason_{d}", show=False,
+            tooltip=f"Pick the reason shown with {d}, at once")
     for d in (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
 ]  # fmt: skip
 
 
 class ReasonPicker(ModalScreen[ReasonChoice | None]):
-    """Pick a reason: a digit picks one of the first ten at once; arrows (and page down,
-    end) reach every reason, enter picks it. A reason that needs a note asks for it first."""
+    """Pick a reason: its key picks it at once (the policy's own `key` for the reason, a
+    digit or a letter; else the reasons are numbered 1-9, then 0, skipping the digits the
+    policy gave); arrows (and page down, end) reach every reason, enter picks it. A reason
+    that needs a note asks for it first."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel",
@@ -60,6 +57,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self.policy = policy
         self.outcome = Outcome(outcome)
         self.reasons = policy.reasons_for(self.outcome)
+        self.keys = domain.picker_keys(self.reasons)  # the key of each reason, or None
         self.subject = subject
         self.today = today
         self.bulk = False  # the marked leads of the queue, not one lead
@@ -77,7 +75,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
                 if reason.note_required:
                     extra.append((" · note required", "$text-warning"))
                 prompt = Content.assemble(
-                    (f"{reason_digit(i)}  ", "bold $text-accent"), reason.label, *extra
+                    (f"{self.keys[i] or ' '}  ", "bold $text-accent"), reason.label, *extra
                 )
                 options.append(Option(prompt, id=reason.code))
             yield OptionList(*options, id="reason-list")
@@ -91,9 +89,12 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
     def _help_line(self) -> str:
         fields = "note, date" if self.outcome is Outcome.NURTURE else "note"
         cancel = host(self).key_label("cancel", "esc")
-        if len(self.reasons) > 10:  # the reasons after the tenth have no digit
-            return f"digit: one of the first 10 · ↑↓ enter: any · tab: {fields} · {cancel}: cancel"
-        return f"digit: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
+        own = any(r.key is not None for r in self.reasons)  # keys of the policy's own
+        word = "key" if any(k is not None and k.isalpha() for k in self.keys) else "digit"
+        if None in self.keys:  # some reasons have no key: the digits ran out
+            which = "one shown with a key" if own else "one of the first 10"
+            return f"{word}: {which} · ↑↓ enter: any · tab: {fields} · {cancel}: cancel"
+        return f"{word}: pick · ↑↓ enter: pick · tab: {fields} · {cancel}: cancel"
 
     def _title(self) -> Content:
         """ "Reject: Liam Costa" for one lead, "Reject 2 marked leads" for the marks."""
@@ -128,10 +129,24 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
 
     # ------------------------------------------------------------ picking
 
-    def action_pick(self, index: int) -> None:
-        if index >= len(self.reasons):
-            self._say(f"There is no reason number {reason_digit(index)}.")
+    def on_key(self, event: events.Key) -> None:
+        """A letter the policy gave a reason picks it (digits are bindings: reason_1 ...).
+        Not while a text field has the focus: there a letter is text."""
+        if isinstance(self.focused, Input) or not event.character:
             return
+        key = event.character.lower()
+        letters = any(k is not None and k.isalpha() for k in self.keys)
+        if letters and key.isalpha() and key.isascii():  # a letter this picker may know
+            event.stop()
+            event.prevent_default()
+            self.action_pick_key(key)
+
+    def action_pick_key(self, key: str) -> None:
+        """Pick the reason shown with `key`."""
+        if key not in self.keys:
+            self._say(f"There is no reason with the key {key}.")
+            return
+        index = self.keys.index(key)
         self.query_one("#reason-list", OptionList).highlighted = index
         self._submit(index)
 

@@ -87,7 +87,7 @@ def import_file(
         result.rows = found.count
         done = backend.import_leads(
             found.rows, found.labels, known_problems=found.problems, options=options,
-            skipped=found.skipped, dry_run=dry_run,
+            skipped=found.skipped, updates_only=found.updates_only, dry_run=dry_run,
         )  # fmt: skip
     except ImportFileError as exc:
         result.error = str(exc)
@@ -117,6 +117,8 @@ _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ITEM = re.compile(r"^(bant|reject_reasons|nurture_reasons) #(\d+)")
 _REPEATED = re.compile(r"^(bant|reject_reasons|nurture_reasons): (?:key|code) repeated: (.+)$")
 _UNKNOWN_KEY = re.compile(r"^unknown key '([^']+)'")
+_KEY_VALUE = re.compile(r"^\s*key\s*=\s*[\"']?([0-9A-Za-z])[\"']?\s*(?:#.*)?$")
+_KEY_TWICE = re.compile(r"^(reject_reasons|nurture_reasons): key '(.)' is given to more than one")
 
 
 def _table_lines(text: str, name: str) -> list[int]:
@@ -173,6 +175,9 @@ def locate(text: str, error: str) -> int | None:
     m = _UNKNOWN_KEY.match(error)
     if m:
         return _key_line(text, m.group(1), 0, top_end)
+    m = _KEY_TWICE.match(error)
+    if m:
+        return _second_key_line(text, m.group(1), m.group(2), tables)
     for key in ("sla_hours", "timezone"):
         if error.startswith(key) or error.startswith(f"{key} "):
             return _key_line(text, key, 0, top_end)
@@ -181,6 +186,19 @@ def locate(text: str, error: str) -> int | None:
             lines = _table_lines(text, name)
             return lines[0] if lines else _key_line(text, name)
     return None
+
+
+def _second_key_line(text: str, name: str, key: str, tables: list[int]) -> int | None:
+    """The line of the second reason of list `name` given the picker key `key`."""
+    hits = []
+    for start in _table_lines(text, name):
+        later = [n for n in tables if n > start]
+        line = _key_line(text, "key", start, later[0] if later else None)
+        if line is not None:
+            value = _KEY_VALUE.match(text.splitlines()[line - 1])
+            if value and value.group(1).lower() == key:
+                hits.append(line)
+    return hits[1] if len(hits) > 1 else (_table_lines(text, name) or [None])[0]
 
 
 def check_policy(text: str) -> PolicyCheck:

@@ -210,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     from triage.server.app import create_app
 
     backend = _backend(args)
+    _webhook_settings()  # a bad TRIAGE_WEBHOOKS is refused before the port is taken
     sock = _listen(args.host, args.port)
     try:
         host, port = sock.getsockname()[:2]
@@ -379,6 +380,12 @@ def import_file(args: argparse.Namespace) -> int:
     return import_cli.run(args, lambda: _backend(args))
 
 
+def export(args: argparse.Namespace) -> int:
+    from triage.server import export_cli
+
+    return export_cli.run(args, lambda: _backend(args))
+
+
 def assign(args: argparse.Namespace) -> int:
     backend = _backend(args)
     try:
@@ -545,3 +552,19 @@ def users(args: argparse.Namespace) -> int:
     for u in _backend(args).users():
         print(f"{u.role:9}  {u.email}  ({u.name})" + ("" if u.active else "  deactivated"))
     return 0
+
+
+def webhook(args: argparse.Namespace) -> int:
+    """`triage server webhook ...`: triage.server.webhook_cli."""
+    from triage.server import webhook_cli
+
+    return webhook_cli.run(args, _backend(args))
+
+
+def _webhook_settings() -> None:
+    from triage.server.webhooks.delivery import ENV, Settings
+
+    try:
+        Settings.from_env(os.environ.get(ENV))
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from None

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, backend: Callable[[], Backend]) -> int:
                           encoding=args.encoding)  # fmt: skip
         done = backend().import_leads(
             found.rows, found.labels, known_problems=found.problems, options=options,
-            skipped=found.skipped, dry_run=args.dry_run,
+            skipped=found.skipped, updates_only=found.updates_only, dry_run=args.dry_run,
         )  # fmt: skip
     except ImportFileError as exc:
         _say(f"{exc}; {nothing}")

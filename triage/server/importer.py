@@ -110,7 +110,7 @@ def _read_csv(name: str, text: str, import_map: ImportMap) -> ImportFile:
     except csv.Error as exc:
         raise ImportFileError(f"{name}: line 1: {exc}") from None
     placement = Placement.make(name, header, import_map)
-    found = ImportFile()
+    found = ImportFile(updates_only=placement.updates_only)
     line = reader.line_num
     while True:
         start = line + 1

@@ -26,17 +26,34 @@ strict, where each column is placed by its name.
     column = "Lead Status"
     skip = ["Unqualified"]          # rows with these values are not imported
     other = "import"                # any other value: "import", "skip" or "error"
-    [reasons]                       # Triage's reason code -> the CRM's value (for exports)
-    no_budget = "Unqualified"
     [options]
     ignore = ["Associated Deal IDs"]
     strict = false
     clamp_score = false             # a score outside 0-100 is clamped instead of refused
     end_at_blank_line = false       # the first empty line ends the data (a report footer)
+
+The same map says how `triage server export` writes decisions back for the CRM's import
+(triage.server.exports): the columns, the status of each outcome, the value of each reason.
+
+    [export]
+    id = "Record ID"                # the lead's external id (the CRM's record id)
+    id_pattern = "[0-9]+"           # external ids that are record ids; the others ...
+    email = "Email"                 # ... are identified by their email in this column
+    status = "Lead Status"
+    reason = "Disqualification Reason"
+    note = "Triage Note"
+    [outcomes]                      # Triage's outcome -> the CRM's status
+    accept = "IN_PROGRESS"
+    reject = "UNQUALIFIED"
+    nurture = "BAD_TIMING"
+    [reasons]                       # Triage's reason code -> the CRM's reason value
+    no_budget = "No Budget"         # (a code not named here: its label)
+    no_response = { value = "No Response", status = "ATTEMPTED_TO_CONTACT" }
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, replace
@@ -51,8 +68,11 @@ PRESETS = ("hubspot", "salesforce")
 # The import keys a map may place (activities come only in JSON Lines; attributes are what
 # is left over).
 PLACEABLE = tuple(k for k in domain.IMPORT_KEYS if k not in ("activities", "attributes"))
-_SECTIONS = {"columns", "name", "constants", "dates", "status", "reasons", "options"}
+_SECTIONS = {
+    "columns", "name", "constants", "dates", "status", "reasons", "options", "export", "outcomes",
+}  # fmt: skip
 _STATUS_ACTIONS = ("import", "skip", "error")
+OUTCOMES = ("accept", "reject", "nurture")
 
 
 class MapError(Exception):
@@ -62,6 +82,28 @@ class MapError(Exception):
 def header_key(text: str) -> str:
     """How headers are matched: trimmed, inner spaces collapsed, case folded."""
     return " ".join(text.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportColumns:
+    """A map's [export]: the headers of the file `triage server export` writes for the CRM.
+    `id` holds the lead's external id; with `id_pattern`, only an external id that matches
+    it whole is a record id, and a lead with another is identified by its email in the
+    `email` column."""
+
+    id: str
+    status: str
+    reason: str
+    note: str
+    id_pattern: str | None = None
+    email: str | None = None
+
+    def header(self) -> list[str]:
+        ids = [self.id] + ([self.email] if self.email else [])
+        return [*ids, self.status, self.reason, self.note]
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(header_key(h) for h in self.header())
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +119,10 @@ class ImportMap:
     status_skip: frozenset[str] = frozenset()  # header_key()s of values
     status_import: frozenset[str] = frozenset()
     status_other: str = "import"
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # code -> the CRM's reason value
+    reason_status: dict[str, str] = field(default_factory=dict)  # code -> its own status
+    outcomes: dict[str, str] = field(default_factory=dict)  # outcome -> the CRM's status
+    export: ExportColumns | None = None
     ignore: frozenset[str] = frozenset()
     strict: bool = False
     clamp_score: bool = False
@@ -155,7 +200,9 @@ def parse_map(text: str, name: str) -> ImportMap:
         constants=reader.constants(),
         **reader.dates(),
         **reader.status(),
-        reasons=reader.reasons(),
+        **reader.reasons(),
+        outcomes=reader.outcomes(),
+        export=reader.export(),
         **reader.options(),
     )
     reader.check(made)
@@ -241,11 +288,52 @@ class _MapReader:
             values[f"status_{key}"] = frozenset(header_key(x) for x in items)
         return {"status_column": header_key(table["column"]), "status_other": other, **values}
 
-    def reasons(self) -> dict[str, str]:
-        table = self.table("reasons")
+    def reasons(self) -> dict[str, Any]:
+        """[reasons]: code = "value", or code = { value = "...", status = "..." } for a
+        reason whose CRM status is not its outcome's."""
+        values, statuses = {}, {}
+        for code, v in self.table("reasons").items():
+            item = v if isinstance(v, dict) else {"value": v}
+            if set(item) - {"value", "status"} or not all(
+                isinstance(x, str) and x.strip() for x in item.values()
+            ):
+                raise self.fail("reasons", f"{code}: the CRM's value as text, or a table "
+                                           '{ value = "...", status = "..." }')  # fmt: skip
+            if "value" in item:
+                values[code] = item["value"].strip()
+            if "status" in item:
+                statuses[code] = item["status"].strip()
+        return {"reasons": values, "reason_status": statuses}
+
+    def outcomes(self) -> dict[str, str]:
+        table = self.table("outcomes", OUTCOMES)
         if not all(isinstance(v, str) and v.strip() for v in table.values()):
-            raise self.fail("reasons", "each reason code maps to the CRM's value (text)")
-        return dict(table)
+            raise self.fail("outcomes", "each outcome maps to the CRM's status (text)")
+        return {k: v.strip() for k, v in table.items()}
+
+    def export(self) -> ExportColumns | None:
+        known = ("id", "id_pattern", "email", "status", "reason", "note")
+        table = self.table("export", known)
+        if not table:
+            return None
+        if not all(isinstance(v, str) and v.strip() for v in table.values()):
+            raise self.fail("export", "each column is a header (text)")
+        missing = [k for k in ("id", "status", "reason", "note") if k not in table]
+        if missing:
+            raise self.fail("export", f"missing {', '.join(missing)}")
+        pattern = table.get("id_pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problem = f"id_pattern is not a regular expression: {exc}"
+                raise self.fail("export", problem) from None
+            if "email" not in table:
+                raise self.fail("export", "id_pattern needs email (the column for the others)")
+        made = ExportColumns(**{k: v.strip() for k, v in table.items()})
+        if len(made.keys()) != len(made.header()):
+            raise self.fail("export", "two columns have the same header")
+        return made
 
     def options(self) -> dict[str, Any]:
         known = ("ignore", "strict", "clamp_score", "end_at_blank_line")
@@ -266,3 +354,7 @@ class _MapReader:
             raise self.fail("constants", f"{', '.join(both)}: also mapped to a column")
         if "name" in made.columns and (made.first_name or made.last_name):
             raise self.fail("name", "name is mapped to a column: no first and last too")
+        missing = [o for o in OUTCOMES if o not in made.outcomes]
+        if made.export is not None and missing:
+            raise self.fail("outcomes", f"the CRM's status of each outcome: {', '.join(missing)} "
+                                        "missing")  # fmt: skip

@@ -26,6 +26,9 @@ class ImportFile:
     labels: list[str] = field(default_factory=list)
     problems: Problems = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # A CRM file with no name column (an export of Triage's decisions, say): its rows update
+    # leads that exist, found by external id (or email), and create none (Placement).
+    updates_only: bool = False
 
     @property
     def count(self) -> int:
@@ -46,6 +49,9 @@ class Placement:
     status: int | None
     attributes: dict[int, str]  # column -> attribute key
     nameless: list[int]  # columns with an empty header: their cells must be empty too
+    # A map's file with no name column updates leads only: the rows carry the fields placed,
+    # never attributes, and the status column is read as "leave the decision as it is".
+    updates_only: bool = False
 
     @classmethod
     def make(cls, name: str, header: list[str], import_map: ImportMap) -> Placement:
@@ -66,8 +72,10 @@ class Placement:
                     if k.replace(" ", "_") == f:
                         fields[f] = [i]
         status = at.get(import_map.status_column) if import_map.status_column else None
-        made = cls(import_map, list(header), fields, find(import_map.first_name),
-                   find(import_map.last_name), status, {}, [])  # fmt: skip
+        first, last = find(import_map.first_name), find(import_map.last_name)
+        named = "name" in fields or "name" in import_map.constants or first or last
+        made = cls(import_map, list(header), fields, first, last, status, {}, [],
+                   updates_only=not import_map.native and not named)  # fmt: skip
         problems = made._place_the_rest(keys)
         problems += made._missing()
         if problems:
@@ -90,6 +98,9 @@ class Placement:
                 continue
             elif k in self.map.ignore:
                 continue
+            elif self.updates_only:  # neither attributes nor refused, but what a map exports
+                if self.map.strict and i != self.status and k not in self._exported():
+                    unplaced.append(self.header[i].strip())
             elif i == self.status or not self.map.strict:
                 self.attributes[i] = domain.attribute_key(self.header[i])
             else:
@@ -105,6 +116,9 @@ class Placement:
         problems += self._attribute_key_problems()
         return problems
 
+    def _exported(self) -> frozenset[str]:
+        return self.map.export.keys() if self.map.export else frozenset()
+
     def _attribute_key_problems(self) -> list[str]:
         problems = []
         seen: dict[str, str] = {}
@@ -119,6 +133,13 @@ class Placement:
 
     def _missing(self) -> list[str]:
         m = self.map
+        if self.updates_only:
+            if "external_id" in self.fields or "email" in self.fields:
+                return []
+            looks = (*m.columns.get("external_id", ()), *m.columns.get("email", ()))
+            named = " or ".join(repr(c) for c in looks) or "'external_id' or 'email'"
+            return [f"no column to find the leads by (the map looks for {named}), and no "
+                    "name column to create them"]  # fmt: skip
         wanted = [f for f in _REQUIRED if f not in self.fields and f not in m.constants]
         if (
             "name" not in self.fields
@@ -161,8 +182,9 @@ class Placement:
         found.labels.append(label)
 
     def _status(self, cells: list[str], problems: list[str]) -> str | None:
-        """Why the map skips this row (its CRM status), or None."""
-        if self.status is None:
+        """Why the map skips this row (its CRM status), or None. A file that only updates
+        leads skips none: its status (Triage's own export, say) leaves the decision as it is."""
+        if self.status is None or self.updates_only:
             return None
         value = cells[self.status]
         key = header_key(value)
@@ -191,7 +213,7 @@ class Placement:
             self._time(row, problems)
         if "score" in row and self.map.clamp_score:
             row["score"] = _clamped(row["score"])
-        if not self.map.native:
+        if not self.map.native and not self.updates_only:
             row["attributes"] = {
                 key: self._value(cells[i]) for i, key in self.attributes.items() if cells[i]
             }

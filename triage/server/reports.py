@@ -1203,6 +1203,8 @@ def policy_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 parts.append("note required" if now.get("note_required") else "note optional")
             if was.get("bant") != now.get("bant"):
                 parts.append(f"criterion {was.get('bant') or '-'} -> {now.get('bant') or '-'}")
+            if was.get("key") != now.get("key"):
+                parts.append(f"picker key {was.get('key') or '-'} -> {now.get('key') or '-'}")
             out.append(f"{side} reason changed: {code}: {', '.join(parts) or 'changed'}")
     return out or ["no change in content"]
 

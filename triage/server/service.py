@@ -1,7 +1,7 @@
 """What the server does, independent of HTTP: the API and the `triage server` commands call
 `Backend`, a facade over the services, one concern each (triage/server/services/): users
 and tokens, the policy, leads and their assignment, the sync protocol, the feedback and
-the report. Nothing here knows HTTP."""
+the report, webhooks. Nothing here knows HTTP."""
 
 from __future__ import annotations
 
@@ -23,10 +23,18 @@ from triage.server.services.leads import LeadsMixin
 from triage.server.services.policies import PolicyMixin
 from triage.server.services.sync import SyncMixin
 from triage.server.services.users import UsersMixin
+from triage.server.services.webhooks import WebhooksMixin
 
 
 class Backend(
-    SyncMixin, FeedbackMixin, ImportsMixin, LeadsMixin, PolicyMixin, UsersMixin, BackendCore
+    SyncMixin,
+    FeedbackMixin,
+    ImportsMixin,
+    LeadsMixin,
+    PolicyMixin,
+    UsersMixin,
+    WebhooksMixin,
+    BackendCore,
 ):
     """The server's services over one database (see Backend.open)."""
 

@@ -49,6 +49,7 @@ from triage.store.meta import MetaMixin
 from triage.store.outbox import OutboxMixin
 from triage.store.queue import _ORDER, QueueMixin
 from triage.store.records import (
+    Account,
     ActionError,
     ActionResult,
     ConflictEntry,
@@ -82,6 +83,6 @@ class Store(
 
 __all__ = [
     "APP_ID", "MAX_NOTE", "SCHEMA_VERSION", "_MIGRATIONS", "ActionError", "ActionResult",
-    "ConflictEntry", "Healed", "HistoryEntry", "LeadRow", "OutboxItem", "PendingCounts", "PullApplied",
+    "Account", "ConflictEntry", "Healed", "HistoryEntry", "LeadRow", "OutboxItem", "PendingCounts", "PullApplied",
     "PushResult", "QueueRow", "Store", "StoreError", "StoreStatus", "SyncState", "UndoResult",
 ]  # fmt: skip

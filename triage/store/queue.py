@@ -17,6 +17,7 @@ from triage.store.common import (
     _name_ids,
 )
 from triage.store.records import (
+    Account,
     ActionError,
     QueueRow,
 )
@@ -30,12 +31,14 @@ _ORDER = {
     "company": "company_key, name_key, id",
 }
 
-_INDEXED_SORTS = ("sla", "score")
+_INDEXED_SORTS = ("sla", "score")  # and reversed: SQLite walks the index backwards
+REVERSED = "-"  # "-score": the score sort the other way round (lowest first)
 
 
 def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]) -> None:
     """`attr:KEY=VALUE` and `attr:KEY`, on attributes_key ({key: folded text}, JSON). A key
-    is lowercase letters, digits and _ (domain.attribute_key): safe in a JSON path."""
+    is lowercase letters, digits and _ (domain.attribute_key): safe in a JSON path. And
+    `account:`, on account_key (the other column a lead's import data decides)."""
     for key, wanted in flt.attributes:
         if wanted is None:
             clauses.append("json_type(attributes_key, ?) IS NOT NULL")
@@ -43,6 +46,10 @@ def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]
         else:
             clauses.append("json_extract(attributes_key, ?) = ?")
             params += [f'$."{key}"', wanted]
+    if flt.account:  # `account:` (domain.account_key), indexed
+        accounts = list(dict.fromkeys(flt.account))
+        clauses.append(f"account_key IN ({_marks(len(accounts))})")
+        params.extend(accounts)
 
 
 def _terms(order: str) -> list[tuple[str, bool]]:
@@ -101,7 +108,8 @@ class QueueMixin:
         """
         clauses: list[str] = []
         params: list[Any] = []
-        scan = "+" if self._has_terms(flt) or sort not in _INDEXED_SORTS else ""
+        indexed = sort.removeprefix(REVERSED) in _INDEXED_SORTS
+        scan = "+" if self._has_terms(flt) or not indexed else ""
         statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
         if len(statuses) == 1:
             clauses.append(f"{scan}status = ?")
@@ -144,17 +152,24 @@ class QueueMixin:
     @staticmethod
     def _has_terms(flt: domain.Filter) -> bool:
         return bool(
-            flt.text or flt.source or flt.campaign or flt.bant or flt.attributes
+            flt.text or flt.source or flt.campaign or flt.bant or flt.attributes or flt.account
             or flt.score_lt is not None or flt.score_gt is not None
             or flt.age_gt_hours is not None or flt.age_lt_hours is not None
         )  # fmt: skip
 
     @staticmethod
     def _order(sort: str) -> str:
+        """The ORDER BY of a sort; "-name" reverses every term of "name" (its tie-breaks
+        and where unknown values go included: exactly the reverse order)."""
         try:
-            return _ORDER[sort]
+            order = _ORDER[sort.removeprefix(REVERSED)]
         except KeyError:
-            raise ValueError(f"unknown sort {sort!r} (known: {', '.join(_ORDER)})") from None
+            known = ", ".join(_ORDER)
+            message = f"unknown sort {sort!r} (known: {known}, each may start with -)"
+            raise ValueError(message) from None
+        if not sort.startswith(REVERSED):
+            return order
+        return ", ".join(f"{c} {'ASC' if d else 'DESC'}" for c, d in _terms(order))
 
     def queue_page(
         self,
@@ -232,6 +247,22 @@ class QueueMixin:
             sql = f"SELECT id FROM leads WHERE {where} AND {beyond} ORDER BY {nearest} LIMIT 1"
             row = conn.execute(sql, (*params, *more)).fetchone()
         return None if row is None else row[0]
+
+    def account_of(self, lead_id: str) -> Account | None:
+        """The lead's account and the other leads of it in this store (the rep's own),
+        counted by status: one indexed query. None: the lead has no account."""
+        with self._read() as conn:
+            found = conn.execute(
+                "SELECT account_key, company FROM leads WHERE id = ?", (lead_id,)
+            ).fetchone()
+            if found is None or found[0] is None:
+                return None
+            counts = conn.execute(
+                "SELECT status, count(*) FROM leads WHERE account_key = ? AND id != ? "
+                "GROUP BY status",
+                (found[0], lead_id),
+            ).fetchall()
+        return Account(found[0], found[1] or found[0], dict(counts))
 
     def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
         """{reference: lead id} for the references that name a lead in the store, by its

@@ -91,6 +91,19 @@ class QueueRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """A lead's account (domain.account_key) and the other leads of it in the store."""
+
+    key: str  # the domain, or the company's normalised name
+    name: str  # what to call it: the lead's company, else the key
+    others: dict[str, int]  # the other leads, by status (open, accepted, ...)
+
+    @property
+    def count(self) -> int:
+        return sum(self.others.values())
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
     kind: str  # decide | undo | conflict

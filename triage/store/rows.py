@@ -81,6 +81,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         _search_text(lead),
         lead.external_id,
         _attributes_key(lead.attributes),
+        domain.account_key(lead.email, lead.company),
         *_queue_view(server["status"], server["bant"]),
     )
     return row, (lead.id, lead.version, _dumps(server))
@@ -89,7 +90,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
-    "company_key", "search", "external_id", "attributes_key",
+    "company_key", "search", "external_id", "attributes_key", "account_key",
     "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 

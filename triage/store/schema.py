@@ -226,9 +226,23 @@ def _migration_8(conn: sqlite3.Connection) -> None:
         conn.executemany("UPDATE leads SET attributes_key = ? WHERE id = ?", updates)
 
 
+def _migration_9(conn: sqlite3.Connection) -> None:
+    """Each lead's account (domain.account_key: its email's domain, else its company),
+    indexed: the lead screen counts the other leads of its account, `account:` filters."""
+    conn.execute("ALTER TABLE leads ADD COLUMN account_key TEXT")
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        updates = []
+        for lead_id, text in batch:
+            d = json.loads(text)
+            updates.append((domain.account_key(d.get("email"), d.get("company")), lead_id))
+        conn.executemany("UPDATE leads SET account_key = ? WHERE id = ?", updates)
+    conn.execute("CREATE INDEX leads_account ON leads(account_key)")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7, _migration_8,
+    _migration_7, _migration_8, _migration_9,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -62,15 +62,26 @@ class BantChecklist(Grid):
         return "unknown" if self.lead is None else self.lead.bant_answer(key).value
 
     def _contents(self, number: int, criterion: domain.Criterion) -> tuple[Content, Content]:
-        head = Content.assemble(
-            (f"[{number}] ", "$text-accent"),
-            (f"{criterion.label:<10} ", "bold"),
-            answer_content(self.answer(criterion.key)),
+        return (
+            bant_head(number, criterion, self.answer(criterion.key)),
+            bant_detail(criterion, self.lead),
         )
-        evidence = (self.lead.evidence.get(criterion.key) if self.lead else None) or "none given"
-        detail = Content.assemble(
-            (criterion.question, ""),
-            ("\nmarketing: ", "$text-muted"),
-            (evidence, "italic $text-muted" if evidence == "none given" else ""),
-        )
-        return head, detail
+
+
+def bant_head(number: int, criterion: domain.Criterion, answer: str) -> Content:
+    """ "[1] Budget     ✓ yes": the key, the criterion, the rep's answer."""
+    return Content.assemble(
+        (f"[{number}] ", "$text-accent"),
+        (f"{criterion.label:<10} ", "bold"),
+        answer_content(answer),
+    )
+
+
+def bant_detail(criterion: domain.Criterion, lead: domain.Lead | None) -> Content:
+    """The question the rep answers, and marketing's evidence."""
+    evidence = (lead.evidence.get(criterion.key) if lead else None) or "none given"
+    return Content.assemble(
+        (criterion.question, ""),
+        ("\nmarketing: ", "$text-muted"),
+        (evidence, "italic $text-muted" if evidence == "none given" else ""),
+    )

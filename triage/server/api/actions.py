@@ -1,15 +1,15 @@
 """Marketing's actions as JSON endpoints (the workspace's forms do the same through
 triage.server.actions): import a file with a dry run, check and apply a policy file,
-assign leads by filter."""
+assign leads by filter; and the decisions out as a file (triage.server.exports)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from triage.server import actions
+from triage.server import actions, exports
 from triage.server.api.deps import BackendDep, MarketingDep
 from triage.server.maps import NATIVE, load_map
 from triage.server.service import ImportOptions, ServiceError
@@ -116,3 +116,38 @@ def assign_by_filter(
     if body.dry_run:
         return {**plan.to_dict(), "dry_run": True}
     return {**actions.apply_assign(backend, plan, by=who.email), "dry_run": False}
+
+
+@router.get(
+    "/exports",
+    summary="The decisions of some days, as a file for a CRM's import or as Triage's record",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def export_decisions(
+    _who: MarketingDep,
+    backend: BackendDep,
+    since: Annotated[str, Query(description="the first day, e.g. 2026-11-01")],
+    format: Annotated[
+        Literal["hubspot", "salesforce", "csv", "jsonl"],
+        Query(
+            description="hubspot, salesforce: the CRM's import file (id, status, reason, "
+            "note); csv, jsonl: Triage's whole decision record"
+        ),
+    ],  # fmt: skip
+    until: Annotated[str | None, Query(description="the last day, included; default today")] = None,
+) -> Response:
+    """As `triage server export`: the leads' standing decisions made in those days (read in
+    the policy's time zone), one row per lead, CSV formula-safe."""
+    try:
+        made = exports.export(backend, format, since, until)
+    except exports.ExportError as exc:
+        raise ServiceError(400, "bad_export", str(exc)) from None
+    return Response(
+        made.text,
+        media_type=made.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{made.filename}"',
+            "Triage-Decisions": str(made.count),
+        },  # fmt: skip
+    )

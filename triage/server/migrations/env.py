@@ -15,7 +15,7 @@ import os
 from alembic import context
 from sqlmodel import SQLModel
 
-from triage.server import models, models_workspace  # noqa: F401  (registers the tables)
+from triage.server import models, models_webhooks, models_workspace  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

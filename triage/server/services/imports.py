@@ -23,6 +23,7 @@ from triage.server.services.leads import (
     _parse_rows,
     recycles,
 )
+from triage.server.webhooks.events import Outbox
 
 ON_DUPLICATE = ("link", "skip", "update")
 
@@ -99,6 +100,7 @@ class ImportsMixin:
         options: ImportOptions = ImportOptions(),
         skipped: Labelled = (),  # type: ignore[assignment]
         dry_run: bool = False,
+        updates_only: bool = False,
     ) -> ImportOutcome:
         """Create or update leads by external_id, all or nothing.
 
@@ -108,12 +110,19 @@ class ImportsMixin:
         leads. `known_problems` are rows of the same file found bad before (unreadable
         lines, a map's problems): reported together with the problems of `rows`.
         `skipped`: rows the file's map left out, reported in the outcome.
+        `updates_only`: the rows update leads that exist (found by external_id, else by
+        email) and create none; a row's missing name and email are the lead's own.
         """
         if options.on_duplicate not in ON_DUPLICATE:
             raise ServiceError(400, "bad_option", f"on_duplicate: one of {', '.join(ON_DUPLICATE)}")
         labels = list(labels or [f"row {i}" for i in range(1, len(rows) + 1)])
-        inputs, problems = _parse_rows(rows, labels, known_problems)
+        if not updates_only:
+            inputs, problems = _parse_rows(rows, labels, known_problems)
         with self.db.rehearsal() if dry_run else self.db.write() as s:
+            if updates_only:  # the leads are read in the transaction that updates them
+                up = _as_updates(s, rows, labels)
+                inputs, problems = _parse_rows(up.rows, up.labels, [*known_problems, *up.problems])
+                skipped = [*skipped, *up.skipped]
             turn = self._in_turn(s, options.owners)
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
             existing = _by_external_id(s, [i.external_id for _, i in inputs])
@@ -153,6 +162,47 @@ def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
         for lead in s.execute(q).scalars():
             found.setdefault(lead.email.lower(), lead)
     return found
+
+
+@dataclass
+class _Updates:
+    """The rows of a file that only updates leads, each completed with its lead's
+    external_id, name and email where the row has none; the rows that name no lead (bad
+    rows), and those whose email is several leads' (skipped: nothing says which)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    problems: list[tuple[str, list[str]]] = field(default_factory=list)
+    skipped: Labelled = field(default_factory=list)
+
+
+def _as_updates(s: Session, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> _Updates:
+    by_id = _by_external_id(s, sorted({str(r["external_id"]) for r in rows
+                                       if r.get("external_id")}))  # fmt: skip
+    emails = {str(r["email"]).lower() for r in rows if r.get("email") and not r.get("external_id")}
+    by_email: dict[str, list[models.Lead]] = {}
+    for chunk in _chunks(sorted(emails)):
+        q = select(models.Lead).where(func.lower(models.Lead.email).in_(chunk))
+        for lead in s.execute(q).scalars():
+            by_email.setdefault(lead.email.lower(), []).append(lead)
+    out = _Updates()
+    for label, row in zip(labels, rows, strict=True):
+        ext, email = row.get("external_id"), str(row.get("email") or "")
+        leads = [by_id[ext]] if ext in by_id else [] if ext else by_email.get(email.lower(), [])
+        what = f"external_id {ext!r}" if ext else f"email {email!r}" if email else "no id"
+        if not leads:
+            out.problems.append((label, [f"no lead with {what} (a file without a name column "
+                                         "only updates leads)"]))  # fmt: skip
+        elif len(leads) > 1:
+            ids = ", ".join(sorted(x.external_id for x in leads))
+            out.skipped.append((label, f"{len(leads)} leads have {what} ({ids})"))
+        else:
+            lead = leads[0]
+            out.rows.append({**row, "external_id": lead.external_id,
+                             "name": row.get("name") or lead.name,
+                             "email": row.get("email") or lead.email})  # fmt: skip
+            out.labels.append(label)
+    return out
 
 
 def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> str:
@@ -225,7 +275,10 @@ class _Run:
             self.outcome.linked.append((label, f"{other.external_id}, updated with this row"))
             self.update(label, other, item)
             return
-        lead = _new_lead(item, self.owner_of(item), self.seqs, self.now)
+        owner = self.owner_of(item)
+        lead = _new_lead(item, owner, self.seqs, self.now)
+        if owner is not None and not self.dry_run:
+            Outbox.of(self.s).assigned(lead, owner.email, None, self.now)
         if other is not None:
             lead.duplicate_of = self.described(other)
             self.outcome.linked.append((label, f"{other.external_id} ({other.name})"))

@@ -21,6 +21,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.webhooks.events import Outbox
 
 
 class LeadsMixin:
@@ -73,9 +74,11 @@ class LeadsMixin:
                 models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
             )
         )
+        previous = lead.owner_id
         lead.owner_id = owner.id
         lead.assigned_at = now
         lead.seq = seq
+        Outbox.of(s).assigned(lead, owner.email, previous, now)
 
     def _find_lead(self, s: Session, ref: str) -> models.Lead:
         if not domain.storable_text(ref):  # PostgreSQL cannot even compare a NUL
@@ -173,7 +176,9 @@ class LeadsMixin:
             **({"cause": cause} if cause else {}),
         }
         lead.history = [*(lead.history or []), entry]
+        status = lead.status
         lead.status = domain.Status.OPEN.value
+        Outbox.of(s).reopened(lead, status, entry, by=by, cause=cause or "reassigned", at=now)
         lead.decision = None
         lead.decided_at = None
 

@@ -26,6 +26,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.webhooks.events import Outbox
 
 
 class SyncMixin:
@@ -203,6 +204,7 @@ class SyncMixin:
         if lead is None or lead.owner_id != work.caller.id:
             return "conflict", "not_assigned", None
         change = {"decide": _decide, "bant": _bant, "reopen": _reopen}[m.type]
+        before = (lead.status, lead.decision)
         status, error, event = change(work, m, lead, client_at)
         if status != "applied" or error == "unchanged":
             return status, None if error == "unchanged" else error, lead
@@ -216,6 +218,7 @@ class SyncMixin:
         if event is not None:
             event["seq"] = lead.seq
             work.events.append(event)
+            work.outbox.decision_event(event, lead, before, work.caller.email)
         return "applied", None, lead
 
 
@@ -307,6 +310,7 @@ class _Push:
     patches: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> its patch
     shown: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # result, lead id
     seqs: Any = None
+    outbox: Any = None  # the transaction's webhook events (triage.server.webhooks.events)
 
     def load(self, s: Session, ordered: Sequence[MutationEnvelope]) -> None:
         lead_ids = sorted(
@@ -330,6 +334,8 @@ class _Push:
             ):
                 self.stored[seq] = {"lead_id": lead_id, "status": status, "error": error}
         self.seqs = SeqAllocator(s)
+        self.outbox = Outbox.of(s)
+        self.outbox.policy = self.policy
 
     def showing(self, result: dict[str, Any], lead: Any) -> dict[str, Any]:
         """`result` with the whole lead, if the caller may see it (filled in by show_leads)."""

@@ -63,9 +63,16 @@ class Choices:
         return ImportOptions(owners=owners, on_duplicate=self.on_duplicate)
 
 
+EXPORT_FORMATS = [("hubspot", "HubSpot contacts import (Record ID, Lead Status, reason, note)"),
+                  ("salesforce", "Salesforce leads import (Lead ID, Lead Status, reason, note)"),
+                  ("csv", "CSV: Triage's whole decision record"),
+                  ("jsonl", "JSON Lines: Triage's whole decision record")]  # fmt: skip
+
+
 def page_context(**ctx: Any) -> dict[str, Any]:
     return {"page": "import", "maps": MAPS, "encodings": ENCODINGS,
-            "on_duplicate": ON_DUPLICATE, "choices": Choices(), **ctx}  # fmt: skip
+            "on_duplicate": ON_DUPLICATE, "choices": Choices(),
+            "export_formats": EXPORT_FORMATS, "export_form": {}, **ctx}  # fmt: skip
 
 
 async def map_upload(form: Any) -> str:

@@ -662,6 +662,26 @@ async def import_confirm(request: Request, user: FormUserDep, backend: BackendDe
                   keys=domain.IMPORT_KEYS, **importing.page_context(**ctx))  # fmt: skip
 
 
+@router.post("/export")
+async def export_download(request: Request, user: FormUserDep, backend: BackendDep) -> Response:
+    """The import page's export form: the decisions of some days as a file to download."""
+    from triage.server import exports
+
+    form = await request.form()
+    since, until, fmt = (str(form.get(k) or "").strip() for k in ("since", "until", "format"))
+    try:
+        made = exports.export(backend, fmt, since, until or None)
+    except exports.ExportError as exc:
+        return render(request, "import.html", user, 400, keys=domain.IMPORT_KEYS,
+                      **importing.page_context(export_error=str(exc),
+                                               export_form={"since": since, "until": until,
+                                                            "format": fmt}))  # fmt: skip
+    return Response(made.text, media_type=made.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{made.filename}"',
+        "Cache-Control": "no-store",
+    })  # fmt: skip
+
+
 # ---------------------------------------------------------------- assign
 
 

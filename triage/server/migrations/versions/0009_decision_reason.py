@@ -4,7 +4,7 @@ from the decision's JSON, and a covering index for the reports' reason counts: S
 took most of the workspace's overview at 100,000 leads.
 
 Revision ID: 0009_decision_reason
-Revises: 0007_import_attributes
+Revises: 0008_webhooks
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_decision_reason"
-down_revision = "0007_import_attributes"
+down_revision = "0008_webhooks"
 branch_labels = None
 depends_on = None
 

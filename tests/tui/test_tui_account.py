@@ -1,0 +1,56 @@
+"""Account context: the lead screen and the preview pane say how many other leads of the
+same account the rep has, by status; `@` on the queue lists the account's open leads."""
+
+from __future__ import annotations
+
+from tests.support.tui import NOW, open_ids, table_of, until
+from triage import domain
+
+SIZE = (120, 40)
+WIDE = (160, 40)
+
+
+def same_account(store, lead_id: str) -> list[str]:
+    """The other leads of the lead's account, worked out here from the emails."""
+    every = domain.Filter(status=tuple(s.value for s in domain.Status))
+    domain_of = {i: store.lead(i).email.rsplit("@", 1)[1] for i in store.queue_ids(every, "sla")}
+    return [i for i, d in domain_of.items() if d == domain_of[lead_id] and i != lead_id]
+
+
+async def test_the_lead_screen_counts_the_other_leads_of_its_account(app, store):
+    ids = open_ids(store)
+    others = same_account(store, ids[0])
+    assert len(others) >= 2
+    store.decide([others[0]], "accept", at=NOW)
+    company = store.lead(ids[0]).company
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        facts = str(app.screen.query_one("#lead-facts").render())
+        expected = f"{len(others)} other leads at {company}: 1 accepted, {len(others) - 1} open"
+        assert expected in facts
+
+
+async def test_the_preview_says_it_too(app, store):
+    ids = open_ids(store)
+    others = same_account(store, ids[1])
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("j")
+        preview = app.query_one("#preview")
+        await until(pilot, lambda: preview.current and preview.lead_id == ids[1])
+        assert f"{len(others)} other leads at {store.lead(ids[1]).company}" in preview.text()
+
+
+async def test_at_lists_the_open_leads_of_the_account(app, store):
+    ids = open_ids(store)
+    account = domain.account_key(store.lead(ids[2]).email, None)
+    members = {ids[2], *same_account(store, ids[2])}
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "at")
+        table = table_of(app)
+        assert app.screen.query_one("#filter").value == f"account:{account}"
+        assert table.count == len(members)
+        shown = {table.row_at(i).id for i in range(table.count)}
+        assert shown == members
+        assert app.focused is table
+        await pilot.press("escape")
+        assert table.count == len(ids)

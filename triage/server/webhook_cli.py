@@ -1,0 +1,123 @@
+"""`triage server webhook add|list|remove|test|deliveries|redeliver` (run through
+triage.server.cli, which opens the database and reports its errors; the webhooks
+themselves: triage.server.webhooks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from triage.server.service import Backend, ServiceError
+from triage.server.webhooks.delivery import send_test
+
+
+def _when(t: datetime | None) -> str:
+    return "-" if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _table(rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"triage server: {message}", file=sys.stderr)
+    return 1
+
+
+def add(args: argparse.Namespace, backend: Backend) -> int:
+    names = [n.strip() for part in args.events or () for n in part.split(",") if n.strip()]
+    info, secret = backend.add_webhook(args.url, names or None)
+    print(
+        f"webhook {info.id}: {info.url}, for {', '.join(info.events)}. Each delivery is "
+        "signed with the secret below (Triage-Signature; README, Webhooks); it is shown once:",
+        file=sys.stderr,
+    )
+    print(secret)
+    return 0
+
+
+def list_(args: argparse.Namespace, backend: Backend) -> int:
+    found = backend.webhooks()
+    if not found:
+        print("no webhooks (add one: triage server webhook add URL)")
+        return 0
+    rows: list[Sequence[Any]] = [
+        ("id", "state", "pending", "delivered", "last delivery", "events", "url")
+    ]
+    for w in found:
+        state = w.state if w.state == "active" else f"failing since {_when(w.failing_since)}"
+        if w.state == "active" and w.retry_at is not None:
+            state = f"retrying at {_when(w.retry_at)}"
+        rows.append((w.id, state, w.pending, w.delivered, _when(w.last_delivered_at),
+                     ",".join(w.events), w.url))  # fmt: skip
+    print(_table(rows))
+    return 0
+
+
+def remove(args: argparse.Namespace, backend: Backend) -> int:
+    info, dropped = backend.remove_webhook(args.id)
+    print(
+        f"removed webhook {info.id} ({info.url})"
+        + (f"; {dropped} undelivered event(s) dropped with it" if dropped else "")
+    )
+    return 0
+
+
+def test(args: argparse.Namespace, backend: Backend) -> int:
+    target = backend.webhook_target(args.id)
+    here = backend.identity
+    try:
+        answer = send_test(target.url, target.secret, here.server_id, backend.current_epoch(),
+                           timeout=args.timeout)  # fmt: skip
+    except RuntimeError as exc:
+        return _fail(f"webhook {target.id} ({target.url}) did not take the test event: {exc}")
+    print(f"webhook {target.id} ({target.url}) took a signed webhook.test event: {answer}")
+    return 0
+
+
+def deliveries(args: argparse.Namespace, backend: Backend) -> int:
+    info, rows = backend.webhook_deliveries(args.id, args.limit)
+    state = info.state if info.state == "active" else f"FAILING since {_when(info.failing_since)}"
+    print(
+        f"webhook {info.id} ({info.url}): {state}; {info.pending} pending, {info.delivered} "
+        f"delivered; last delivery {_when(info.last_delivered_at)}"
+    )
+    if not rows:
+        print("no events yet")
+        return 0
+    table: list[Sequence[Any]] = [
+        ("seq", "event", "type", "created", "state", "tries", "last try", "last result")
+    ]
+    for d in rows:
+        table.append((d.seq, d.event_id, d.type, _when(d.created_at), d.state, d.attempts,
+                      _when(d.last_attempt_at), d.last_result or "-"))  # fmt: skip
+    print(_table(table))
+    return 0
+
+
+def redeliver(args: argparse.Namespace, backend: Backend) -> int:
+    done = backend.redeliver(args.event_id, args.webhook)
+    for endpoint_id, seq in done:
+        print(
+            f"event {args.event_id} (#{seq}) will be sent again to webhook {endpoint_id}, "
+            "then the events waiting behind it, in order"
+        )
+    return 0
+
+
+COMMANDS = {"add": add, "list": list_, "remove": remove, "test": test,
+            "deliveries": deliveries, "redeliver": redeliver}  # fmt: skip
+
+
+def run(args: argparse.Namespace, backend: Backend) -> int:
+    try:
+        return COMMANDS[args.webhook_command](args, backend)
+    except ServiceError as exc:
+        return _fail(exc.detail)
