@@ -92,7 +92,7 @@ class SyncEngine:
         client: ApiClient,
         *,
         batch: int = 500,
-        page: int = 500,
+        page: int = protocol.MAX_PULL_LIMIT,  # (every server takes 1,000: half the requests)
         retry: RetryPolicy | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         on_wait: Callable[[str], None] | None = None,
