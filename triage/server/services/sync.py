@@ -95,7 +95,7 @@ class SyncMixin:
             cursor_digest = self._digest(s, new_cursor)
             whole = _whole_leads(s, [x for _, kind, x in items if kind == _LEAD], caller.email)
         answer = {
-            "leads": [whole[x] for _, kind, x in items if kind == _LEAD],
+            "leads": whole,
             "revoked": [x for _, kind, x in items if kind == _REVOKED],
             "cursor": new_cursor,
             "has_more": has_more,
@@ -229,20 +229,23 @@ def _changes(
     s: Session, caller: Caller, cursor: int, limit: int, client_id: str | None
 ) -> list[tuple[int, int, Any]]:
     """Up to limit + 1 of the caller's changes after `cursor`, in change order: leads
-    (their ids; with `client_id`, those whose last change was that client's own decision
-    or undo as (id, version)), then revocations. Only open leads from 0."""
-    columns: list[Any] = [LEAD.c.id, LEAD.c.seq, LEAD.c.version]
-    if client_id is not None:
+    (their rows; with `client_id`, their ids, and those whose last change was that
+    client's own decision or undo as (id, version): the rest are read whole after), then
+    revocations. Only open leads from 0."""
+    if client_id is None:
+        q = select(LEAD)
+    else:
         event = models.Event.__table__
-        columns.append(
-            exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id).label("own")
-        )
-    q = select(*columns).where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
+        own = exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id)
+        q = select(LEAD.c.id, LEAD.c.seq, LEAD.c.version, own.label("own"))
+    q = q.where(LEAD.c.owner_id == caller.id, LEAD.c.seq > cursor)
     if cursor == 0:
         q = q.where(LEAD.c.status == domain.Status.OPEN.value)
     items: list[tuple[int, int, Any]] = [
-        (row.seq, _OWN, (row.id, row.version))
-        if client_id and row.own
+        (row.seq, _LEAD, row)
+        if client_id is None
+        else (row.seq, _OWN, (row.id, row.version))
+        if row.own
         else (row.seq, _LEAD, row.id)
         for row in s.execute(q.order_by(LEAD.c.seq).limit(limit + 1))
     ]
@@ -265,12 +268,12 @@ def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, An
     return [item for item in items if item[1] == kind]
 
 
-def _whole_leads(s: Session, ids: Sequence[str], owner_email: str) -> dict[str, dict[str, Any]]:
-    whole: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(list(ids)):
-        for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
-            whole[row.id] = lead_wire(row, owner_email)
-    return whole
+def _whole_leads(s: Session, leads: Sequence[Any], owner_email: str) -> list[dict[str, Any]]:
+    """The leads (rows, or ids to read) as protocol JSON, in their order."""
+    rows = {x.id: x for x in leads if not isinstance(x, str)}
+    for chunk in _chunks([x for x in leads if isinstance(x, str)]):
+        rows.update((row.id, row) for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))))
+    return [lead_wire(rows[x if isinstance(x, str) else x.id], owner_email) for x in leads]
 
 
 def _client_state(
