@@ -45,7 +45,8 @@ class Policy:
     timezone: str = DEFAULT_TIMEZONE
 
     def reasons_for(self, outcome: Outcome | str) -> tuple[Reason, ...]:
-        outcome = Outcome(outcome)
+        if not isinstance(outcome, Outcome):  # (an enum's call costs more than the rest)
+            outcome = Outcome(outcome)
         if outcome is Outcome.REJECT:
             return self.reject_reasons
         if outcome is Outcome.NURTURE:
@@ -63,7 +64,7 @@ class Policy:
     ) -> str | None:
         """None when the decision is valid, else the error code of the protocol."""
         try:
-            outcome = Outcome(outcome)
+            outcome = outcome if isinstance(outcome, Outcome) else Outcome(outcome)
         except ValueError:
             return "bad_outcome"
         if outcome is Outcome.ACCEPT:

@@ -121,6 +121,8 @@ _LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d
 def fold(text: str) -> str:
     """Case and accents folded, for matching what a person types: "Schäfer" -> "schafer",
     "Kühne" -> "kuhne", "Straße" -> "strasse", "Ørsted" -> "orsted". Both sides of a search."""
+    if text.isascii():  # most text, and nothing to decompose: a pull folds 30,000 of them
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LETTERS)
 

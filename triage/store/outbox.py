@@ -40,9 +40,7 @@ def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None)
 
 
 # The rows in flight (numbered, unanswered), by their numbers: they come back first.
-_IN_FLIGHT = (
-    "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq IS NOT NULL ORDER BY seq LIMIT ?"
-)
+_IN_FLIGHT = "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"
 # Then new rows in the order made (a compensation that waited is numbered after rows made
 # later on other leads). A compensation whose row is still unanswered waits, and so does
 # everything after it on the same lead (a decision made again after the undo must follow
@@ -59,39 +57,51 @@ _NEXT_NEW = (
 )
 
 
-def _next_rows(conn: sqlite3.Connection, limit: int) -> list[tuple]:
-    rows = conn.execute(_IN_FLIGHT, (limit,)).fetchall()
+def _next_rows(conn: sqlite3.Connection, limit: int, after: int) -> list[tuple]:
+    rows = conn.execute(_IN_FLIGHT, (after, limit)).fetchall()
     if len(rows) < limit:
         rows += conn.execute(_NEXT_NEW, (limit - len(rows),)).fetchall()
     return rows
 
 
+def _items(rows: list[tuple]) -> list[OutboxItem]:
+    return [OutboxItem(r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
 class OutboxMixin:
     """What waits to be sent, and the answers to it."""
 
-    def pending(self, limit: int = 500) -> list[OutboxItem]:
+    def pending(self, limit: int = 500, *, after: int = 0) -> list[OutboxItem]:
         """The next outbox rows to push, in seq order. A row handed out for the first
         time gets its seq now (the next number, no gaps); a row already handed out
         keeps its seq and comes back until the server answers it. An undo's compensation
-        is not handed out before the row it compensates is answered."""
+        is not handed out before the row it compensates is answered. `after`: only rows
+        handed out after that seq, and new ones (the rows up to it are in flight)."""
         with self._lock:
             with self._read() as conn:
-                rows = _next_rows(conn, limit)
+                rows = _next_rows(conn, limit, after)
             if any(r[1] is None for r in rows):
                 with self._write() as conn:
-                    rows = _next_rows(conn, limit)
-                    next_seq = int(self._meta(conn, "next_seq") or 1)
-                    assigned = []
-                    for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
-                        if seq is None:
-                            assigned.append((next_seq, row_id))
-                            rows[i] = (row_id, next_seq, lead_id, kind, payload)
-                            next_seq += 1
-                    conn.executemany("UPDATE outbox SET seq = ? WHERE id = ?", assigned)
-                    self._set_meta(conn, "next_seq", next_seq)
-                    self._remember_decision_ids(conn, [r for r in rows if r[3] == "decide"])
+                    rows = self._hand_out(conn, limit, after)
             self._handed.update(r[1] for r in rows)
-        return [OutboxItem(r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+        return _items(rows)
+
+    def _hand_out(self, conn: sqlite3.Connection, limit: int, after: int) -> list[tuple]:
+        """The next rows (see pending), those new numbered now, in this transaction."""
+        rows = _next_rows(conn, limit, after)
+        if not any(r[1] is None for r in rows):
+            return rows
+        next_seq = int(self._meta(conn, "next_seq") or 1)
+        assigned = []
+        for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
+            if seq is None:
+                assigned.append((next_seq, row_id))
+                rows[i] = (row_id, next_seq, lead_id, kind, payload)
+                next_seq += 1
+        conn.executemany("UPDATE outbox SET seq = ? WHERE id = ?", assigned)
+        self._set_meta(conn, "next_seq", next_seq)
+        self._remember_decision_ids(conn, [r for r in rows if r[3] == "decide"])
+        return rows
 
     def _remember_decision_ids(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
         """A decision's identity is the client id and seq of its first sending (or the
@@ -100,7 +110,7 @@ class OutboxMixin:
         client_id = self._meta(conn, "client_id")
         updates = []
         for row_id, seq, lead_id, _kind, payload in rows:
-            origin = json.loads(payload).get("origin")
+            origin = json.loads(payload).get("origin") if '"origin"' in payload else None
             decision_id = (
                 f"{origin['client_id']}:{origin['seq']}" if origin else f"{client_id}:{seq}"
             )
@@ -125,9 +135,14 @@ class OutboxMixin:
         )
 
     def apply_push_results(
-        self, results: Sequence[PushResult], *, last_seq: int | None = None
-    ) -> None:
-        """Apply the server's answers to a push, in one transaction.
+        self,
+        results: Sequence[PushResult],
+        *,
+        last_seq: int | None = None,
+        then: tuple[int, int] | None = None,
+    ) -> list[OutboxItem]:
+        """Apply the server's answers to a push, in one transaction; with `then` (after,
+        limit), hand out the next rows in the same one and return them (see pending).
 
         applied: the row goes; the lead sent back becomes the server state (or, with a
         patch, the server state as stored with what the mutation changed).
@@ -159,6 +174,9 @@ class OutboxMixin:
             self._recompute(conn, done.touched)
             if last_seq is not None:
                 self._note_last_seq(conn, last_seq)
+            handed = [] if then is None else self._hand_out(conn, then[1], then[0])
+        self._handed.update(r[1] for r in handed)
+        return _items(handed)
 
     @staticmethod
     def _rows_by_seq(conn: sqlite3.Connection, seqs: Sequence[int]) -> dict[int, tuple]:

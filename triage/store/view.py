@@ -129,12 +129,10 @@ class ViewMixin:
             if decision is not None and decision.note is not None:  # as clean_lead does
                 note = domain.terminal_text(decision.note, multiline=True)
                 decision = replace(decision, note=note)
-            rows.append(
-                (patch.version, patch.status.value, _dumps(dict(patch.bant)),
-                 _dumps(domain.decision_to_dict(decision)), patch.id)
-            )  # fmt: skip
+            changed = {"bant": patch.bant, "decision": domain.decision_to_dict(decision)}
+            rows.append((patch.version, patch.status.value, _dumps(changed), patch.id))
         conn.executemany(_PATCH_SERVER, rows)
-        conn.executemany("UPDATE leads SET version = ?1 WHERE id = ?5 AND version = ?1 - 1", rows)
+        conn.executemany("UPDATE leads SET version = ?1 WHERE id = ?4 AND version = ?1 - 1", rows)
 
     def server_versions(self, lead_ids: Sequence[str]) -> dict[str, int]:
         """The version of each of these leads' server state held here (absent: none)."""
@@ -246,9 +244,11 @@ _VIEW_OF_SERVER = (
     "AND EXISTS (SELECT 1 FROM lead_server s WHERE s.id = leads.id)"
 )
 
-# ("push_patch") version, status, bant JSON, decision JSON, id: over the version before only.
+# ("push_patch") version, status, {"bant", "decision"} as JSON, id: over the version before
+# only.
 _PATCH_SERVER = (
     "UPDATE lead_server SET version = ?1, json = json_set(json, '$.version', ?1, "
-    "'$.status', ?2, '$.bant', json(?3), '$.decision', json(?4)) "
-    "WHERE id = ?5 AND version = ?1 - 1"
+    "'$.status', ?2, '$.bant', json_extract(?3, '$.bant'), "
+    "'$.decision', json_extract(?3, '$.decision')) "
+    "WHERE id = ?4 AND version = ?1 - 1"
 )

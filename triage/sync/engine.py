@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -222,26 +223,20 @@ class SyncEngine:
         client_id = self.store.client_id()
         batch = self.batch
         stuck = 0
-        patch = "push_patch" in self.features  # answers that carry what changed
         if self.store.has_unnumbered():
             self._learn_last_seq(client_id)
         while not self.should_stop():
             items = self.store.pending(batch)
             if not items:
                 return
-            mutations = [self._wire(it) for it in items]
             try:
-                resp = self._with_retry(
-                    lambda m=mutations: self.client.push(client_id, m, patch=patch)
-                )
+                refused = self._push_run(client_id, items, batch)
             except RequestError as exc:
                 if exc.status == 413 and batch > 1:
                     batch = max(1, batch // 2)
                     continue
                 raise
-            if self._went_back(resp.last_seq):
-                raise HistoryWentBack()  # its answers belong to another history: heal first
-            if self._record(resp):
+            if refused is None:
                 stuck = 0
                 continue
             # Everything out_of_order: the server is missing earlier seqs. A pull (which
@@ -249,10 +244,46 @@ class SyncEngine:
             stuck += 1
             if stuck > 1:
                 raise ProtocolError(
-                    f"the server expects mutation {resp.last_seq + 1}, "
+                    f"the server expects mutation {refused.last_seq + 1}, "
                     f"the outbox starts at {items[0].seq}; nothing was dropped"
                 )
             self.pull_all()
+
+    def _push_run(self, client_id: str, items: list, batch: int) -> protocol.PushResponse | None:
+        """Push `items`, then the rows after them, one request in flight at a time, and
+        each batch sent as soon as the answer before it came, while that answer is saved
+        (the server works on the next batch meanwhile: it has answered the one before, so
+        it still sees the seqs in order). Saving an answer, or numbering the rows after,
+        never waits for the network. Returns None once the outbox is drained (or the sync
+        is stopped), or an answer that answered nothing (all out_of_order), unsent after.
+        A crash anywhere loses nothing: rows stay in the outbox until their answer is saved,
+        and a row sent again is answered `duplicate`."""
+        patch = "push_patch" in self.features  # answers that carry what changed
+
+        def send(rows: list) -> Future[protocol.PushResponse]:
+            mutations = [self._wire(it) for it in rows]
+            return pool.submit(
+                self._with_retry, lambda: self.client.push(client_id, mutations, patch=patch)
+            )
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-push") as pool:
+            in_flight = send(items)
+            after = [] if self.should_stop() else self.store.pending(batch, after=items[-1].seq)
+            while True:
+                resp = in_flight.result()
+                if self._went_back(resp.last_seq):
+                    raise HistoryWentBack()  # its answers belong to another history: heal first
+                if not any(r.status != "out_of_order" for r in resp.results):
+                    self._record(resp)
+                    return resp
+                if after:
+                    in_flight = send(after)
+                # The answer saved, and the batch after the one now sent numbered, together.
+                more = bool(after) and not self.should_stop()
+                following = self._record(resp, then=(after[-1].seq, batch) if more else None)
+                if not after:
+                    return None
+                after = following
 
     def _learn_last_seq(self, client_id: str) -> None:
         """Before new mutations get their numbers, learn the server's last one for this
@@ -264,9 +295,9 @@ class SyncEngine:
             raise HistoryWentBack()
         self.store.note_server_last_seq(probe.last_seq)
 
-    def _record(self, resp: protocol.PushResponse) -> int:
-        """Apply a push's answers to the store and count them; returns how many were
-        answered (not out_of_order)."""
+    def _record(self, resp: protocol.PushResponse, *, then: tuple[int, int] | None = None) -> list:
+        """Apply a push's answers to the store and count them; with `then` (after, limit),
+        hand out the next rows in the same transaction and return them."""
         results = [
             PushResult(
                 seq=r.seq,
@@ -278,60 +309,90 @@ class SyncEngine:
             )
             for r in resp.results
         ]
-        self.store.apply_push_results(results, last_seq=resp.last_seq)
+        following = self.store.apply_push_results(results, last_seq=resp.last_seq, then=then)
         answered = [r for r in results if r.status != "out_of_order"]
         outcomes = [r.stored if r.status == "duplicate" else r.status for r in answered]
         self._counts["pushed"] += len(answered)
         self._counts["applied"] += outcomes.count("applied")
         self._counts["conflicts"] += sum(o in ("conflict", "invalid") for o in outcomes)
-        return len(answered)
+        return following
 
     # ------------------------------------------------------------ pull
 
     def pull_all(self, *, healing: bool = False) -> int:
         """Pull pages until the server has no more; returns its last processed seq for this
-        client. `healing`: the first page replaces the local server state (a full pull)."""
+        client. `healing`: the first page replaces the local server state (a full pull).
+
+        The next page is asked for as soon as a page has come and been checked, and is on
+        its way while this one is saved (each page with its cursor, in order: a page that
+        came is dropped, never saved, if saving the one before it failed)."""
         client_id = self.store.client_id()
+        state = self.store.sync_state()
+        cursor, digest = state.cursor, state.cursor_digest
         first = True
         policy_tried = False
-        while True:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-pull") as pool:
             if self.should_stop():
                 raise SyncError("stopped")
-            state = self.store.sync_state()
-            digest = state.cursor_digest if "history_check" in self.features else None
-            own = self._own_changes and state.cursor > 0 and not (first and healing)
-            page = self._with_retry(
-                lambda c=state.cursor, d=digest, o=own: self.client.pull(
-                    c, self.page, client_id, d, own=o
-                )
-            )
-            if not healing and (page.reset or self._went_back(page.last_seq)):
-                self.store.start_heal()
-                raise HistoryWentBack()  # the server's history went back: heal first
-            if page.has_more and page.cursor <= state.cursor and not (first and healing):
-                raise ProtocolError(
-                    f"the server's pull made no progress (cursor {page.cursor} again, with "
-                    "more to come); stopped rather than ask again for ever. Nothing was lost."
-                )
-            if page.policy_version != state.policy_version and not policy_tried:
-                policy_tried = True
-                self._take_policy()
-            leads = [protocol.lead_from_wire(w) for w in page.leads]
-            leads += self._not_held(page.own, client_id)
-            applied = self.store.apply_pull(
-                leads,
-                list(page.revoked),
-                page.cursor,
-                reset=page.reset or (healing and first),
-                last_seq=None if page.has_more else page.last_seq,
-                digest=page.cursor_digest,
-            )
-            first = False
-            self._counts["pulled"] += len(page.leads) + len(page.own)
-            self._counts["revoked"] += applied.revoked
-            self._counts["conflicts"] += applied.conflicts
-            if not page.has_more:
-                return page.last_seq
+            in_flight = self._ask_page(pool, client_id, cursor, digest, full=healing)
+            while True:
+                page = in_flight.result()
+                if not healing and (page.reset or self._went_back(page.last_seq)):
+                    self.store.start_heal()
+                    raise HistoryWentBack()  # the server's history went back: heal first
+                if page.has_more and page.cursor <= cursor and not (first and healing):
+                    raise ProtocolError(
+                        f"the server's pull made no progress (cursor {page.cursor} again, "
+                        "with more to come); stopped rather than ask again for ever. "
+                        "Nothing was lost."
+                    )
+                if page.policy_version != self.store.sync_state().policy_version:
+                    if not policy_tried:
+                        policy_tried = True
+                        self._take_policy()
+                leads = [protocol.lead_from_wire(w) for w in page.leads]
+                leads += self._not_held(page.own, client_id)
+                stop = self.should_stop()
+                if page.has_more and not stop:
+                    in_flight = self._ask_page(pool, client_id, page.cursor, page.cursor_digest)
+                self._save_page(page, leads, reset=page.reset or (healing and first))
+                first = False
+                if not page.has_more:
+                    return page.last_seq
+                if stop:
+                    raise SyncError("stopped")
+                cursor = page.cursor
+
+    def _ask_page(
+        self,
+        pool: ThreadPoolExecutor,
+        client_id: str,
+        cursor: int,
+        digest: str | None,
+        *,
+        full: bool = False,
+    ) -> Future[protocol.PullResponse]:
+        """The page after `cursor`, asked for in the background. `full`: from the start of
+        a heal (no own changes named: the store's server state is being replaced)."""
+        digest = digest if "history_check" in self.features else None
+        own = self._own_changes and cursor > 0 and not full
+        return pool.submit(
+            self._with_retry,
+            lambda: self.client.pull(cursor, self.page, client_id, digest, own=own),
+        )
+
+    def _save_page(self, page: protocol.PullResponse, leads: list, *, reset: bool) -> None:
+        applied = self.store.apply_pull(
+            leads,
+            list(page.revoked),
+            page.cursor,
+            reset=reset,
+            last_seq=None if page.has_more else page.last_seq,
+            digest=page.cursor_digest,
+        )
+        self._counts["pulled"] += len(page.leads) + len(page.own)
+        self._counts["revoked"] += applied.revoked
+        self._counts["conflicts"] += applied.conflicts
 
     @property
     def _own_changes(self) -> bool:

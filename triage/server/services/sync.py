@@ -320,9 +320,10 @@ class _Push:
                 if e.model_extra and domain.storable_text(str(e.model_extra.get("lead_id")))
             }
         )
+        names = [c.name for c in _PUSH_READS]
         for chunk in _chunks(lead_ids):
             for row in s.execute(select(*_PUSH_READS).where(LEAD.c.id.in_(chunk))):
-                self.leads[row.id] = SimpleNamespace(**row._mapping)
+                self.leads[row[0]] = SimpleNamespace(**dict(zip(names, row, strict=True)))
         self.before = {lead_id: lead.seq for lead_id, lead in self.leads.items()}
         log = models.MutationLog
         for chunk in _chunks([e.seq for e in ordered if e.seq <= self.last]):
@@ -440,12 +441,12 @@ def _event(work: _Push, m: Mutation, lead: Any, kind: str, **fields: Any) -> dic
 def _decide(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
     if m.outcome is None:
         return "invalid", "outcome_required", None
-    error = work.policy.check_decision(m.outcome, m.reason, m.note)
+    outcome = domain.Outcome(m.outcome)
+    error = work.policy.check_decision(outcome, m.reason, m.note)
     if error is None and m.bant:
         error = work.policy.check_bant(m.bant)
     if error is not None:
         return "invalid", error, None
-    outcome = domain.Outcome(m.outcome)
     effective = domain.clamp_time(client_at, lead.assigned_at, work.received)
     nurture_until = m.nurture_until if outcome is domain.Outcome.NURTURE else None
     error = domain.nurture_until_error(nurture_until, effective)
