@@ -313,10 +313,6 @@ def _hours(x: float | None) -> float | None:
     return None if x is None else round(float(x), 2)
 
 
-def _key(value: Any) -> Any:
-    return value if not isinstance(value, tuple) else tuple(value)
-
-
 def decision_figures(
     conn: Connection,
     p: Period | None,
