@@ -822,10 +822,7 @@ def _notes_query(
     if where is not None:
         q = q.where(where)
     if outcome:
-        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture"}.get(outcome)
-        if status is None:
-            raise ReportError("outcome must be accept, reject or nurture")
-        q = q.where(LEAD.c.status == status)
+        q = q.where(LEAD.c.status == _status(outcome, "outcome must be accept, reject or nurture"))
     if reason:
         q = q.where(reason_col == reason)
     if rep:
@@ -846,6 +843,14 @@ def _note(ctx: Context, r: Any) -> dict[str, Any]:
         if r.reason else None,
         "note": r.note, "at": domain.format_time(_aware(r.decided_at)), "rep": r.email,
     }  # fmt: skip
+
+
+def _status(outcome: str, problem: str) -> str:
+    """The status a decision's outcome leaves a lead in; ReportError(problem) if none."""
+    try:
+        return domain.Outcome(outcome).status.value
+    except ValueError:
+        raise ReportError(problem) from None
 
 
 def _day(value: Any) -> str:
@@ -983,13 +988,10 @@ def leads(
     if outcome == "open":
         query = query.where(LEAD.c.status == "open")
     elif outcome:
-        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture",
-                  "decided": None}.get(outcome, "bad")  # fmt: skip
-        if status == "bad":
-            raise ReportError("outcome must be open, decided, accept, reject or nurture")
         query = query.where(decided_in(p))
-        if status:
-            query = query.where(LEAD.c.status == status)
+        if outcome != "decided":
+            problem = "outcome must be open, decided, accept, reject or nurture"
+            query = query.where(LEAD.c.status == _status(outcome, problem))
     elif p is not None:
         query = query.where(received_in(p))
     total = conn.execute(query).scalar_one()
