@@ -754,6 +754,16 @@ def reasons(
     }
 
 
+def review_pack(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
+    """The overview, the weekly trend and the campaigns of one period (what the printed
+    page shows); sources and reps have their own endpoints."""
+    return {
+        "overview": overview(conn, ctx, p),
+        "trend": trend(conn, ctx, p),
+        "campaigns": breakdown(conn, ctx, p, "campaign"),
+    }
+
+
 def _roll_up(
     counts: dict[tuple[Any, ...], dict[str, dict[str, int]]], key: Any
 ) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:

@@ -197,14 +197,4 @@ def policy(_who: MarketingDep, backend: BackendDep) -> dict[str, Any]:
 
 @router.get("/pack", summary="The review pack: every figure of one period")
 def pack(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
-    return run_report(backend, lambda c, x: review_pack(c, x, period.of(x)))
-
-
-def review_pack(conn, ctx: reports.Context, p: reports.Period) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The overview, the weekly trend and the campaigns of one period (what the printed
-    page shows); sources and reps have their own endpoints."""
-    return {
-        "overview": reports.overview(conn, ctx, p),
-        "trend": reports.trend(conn, ctx, p),
-        "campaigns": reports.breakdown(conn, ctx, p, "campaign"),
-    }
+    return run_report(backend, lambda c, x: reports.review_pack(c, x, period.of(x)))

@@ -761,11 +761,9 @@ async def assign_confirm(request: Request, user: FormUserDep, backend: BackendDe
 
 @router.get("/pack")
 def pack(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    from triage.server.api.reports import review_pack
-
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
-        return review_pack(conn, ctx, p), p, err, ctx
+        return reports.review_pack(conn, ctx, p), p, err, ctx
 
     data, p, err, ctx = _read(backend, read)
     camp = data["campaigns"]["rows"][:15]
