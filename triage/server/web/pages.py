@@ -685,38 +685,9 @@ async def export_download(request: Request, user: FormUserDep, backend: BackendD
 # ---------------------------------------------------------------- assign
 
 
-def _assign_choices(backend: Backend) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from triage.server import models
-
-    with backend.db.read() as s:
-        reps = [u for u in backend.users() if u.role == domain.Role.REP]
-        open_by = dict(
-            s.execute(
-                select(models.Lead.owner_id, func.count())
-                .where(models.Lead.status == "open")
-                .group_by(models.Lead.owner_id)
-            ).all()
-        )
-        camps = s.execute(
-            select(models.Lead.campaign, func.count())
-            .where(models.Lead.status == "open", models.Lead.owner_id.is_(None))
-            .group_by(models.Lead.campaign)
-            .order_by(models.Lead.campaign)
-        ).all()
-    return {
-        "reps": [
-            {"email": u.email, "name": u.name, "active": u.active, "open": open_by.get(u.id, 0)}
-            for u in reps
-        ],  # fmt: skip
-        "campaigns": [{"campaign": c, "unassigned": n} for c, n in camps],
-    }
-
-
 @router.get("/assign")
 def assign_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    return render(request, "assign.html", user, page="assign", **_assign_choices(backend))
+    return render(request, "assign.html", user, page="assign", **actions.assign_choices(backend))
 
 
 def _plan_from(form: Any, backend: Backend) -> actions.AssignPlan:
@@ -738,9 +709,9 @@ async def assign_preview(request: Request, user: FormUserDep, backend: BackendDe
         plan = _plan_from(form, backend)
     except ServiceError as exc:
         return render(request, "assign.html", user, 400, page="assign", error=exc.detail,
-                      **_assign_choices(backend))  # fmt: skip
+                      **actions.assign_choices(backend))  # fmt: skip
     return render(request, "assign.html", user, page="assign", plan=plan.to_dict(),
-                  form=form, **_assign_choices(backend))  # fmt: skip
+                  form=form, **actions.assign_choices(backend))  # fmt: skip
 
 
 @router.post("/assign/confirm")
@@ -751,9 +722,9 @@ async def assign_confirm(request: Request, user: FormUserDep, backend: BackendDe
         done = actions.apply_assign(backend, plan, by=user.caller.email)
     except ServiceError as exc:
         return render(request, "assign.html", user, 400, page="assign", error=exc.detail,
-                      **_assign_choices(backend))  # fmt: skip
+                      **actions.assign_choices(backend))  # fmt: skip
     return render(request, "assign.html", user, page="assign", done=done,
-                  **_assign_choices(backend))  # fmt: skip
+                  **actions.assign_choices(backend))  # fmt: skip
 
 
 # ---------------------------------------------------------------- review pack
