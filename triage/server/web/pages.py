@@ -424,10 +424,7 @@ def _notes(
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
         filters = {k: q.get(k) for k in ("campaign", "source") if k in q and q.get(k) is not None}
-        try:
-            offset = max(0, int(q.get("offset") or 0))
-        except ValueError:
-            offset = 0
+        offset = _offset(request)
         data = reports.notes(conn, ctx, p, outcome=outcome, reason=q.get("reason") or None,
                              text=q.get("q") or None, rep=q.get("rep") or None, limit=limit,
                              offset=offset, **filters)  # fmt: skip
@@ -477,6 +474,13 @@ def reps_csv(request: Request, user: UserDep, backend: BackendDep) -> Response:
     return csv_response("reps.csv", cols, ([r[c] for c in cols] for r in data["rows"]))
 
 
+def _offset(request: Request) -> int:
+    try:
+        return max(0, int(request.query_params.get("offset") or 0))
+    except ValueError:
+        return 0
+
+
 def _days(request: Request) -> int:
     try:
         return max(0, min(3660, int(request.query_params.get("days") or 30)))
@@ -516,10 +520,7 @@ def _leads(request: Request, backend: Backend, limit: int) -> Any:
 
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
-        try:
-            offset = max(0, int(q.get("offset") or 0))
-        except ValueError:
-            offset = 0
+        offset = _offset(request)
         data = reports.leads(conn, ctx, q=q.get("q"), p=p if dated else None, outcome=outcome,
                              limit=limit, offset=offset, **filters)  # fmt: skip
         data["offset"] = offset
