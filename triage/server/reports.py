@@ -517,8 +517,7 @@ def reason_labels(conn: Connection, current: domain.Policy) -> dict[str, dict[st
     for r in current.nurture_reasons:
         labels["nurture"][r.code] = r.label
     rows = conn.execute(select(POLICY.c.body).order_by(POLICY.c.version.desc())).scalars()
-    olds = [rows_body for rows_body in rows]
-    for body in [*olds, domain.DEFAULT_POLICY.to_dict()]:
+    for body in [*rows, domain.DEFAULT_POLICY.to_dict()]:
         for side, key in (("reject", "reject_reasons"), ("nurture", "nurture_reasons")):
             for r in body.get(key) or []:
                 if isinstance(r, dict) and r.get("code"):
