@@ -335,15 +335,10 @@ def _breakdown(
 def campaigns(request: Request, user: UserDep, backend: BackendDep) -> Response:
     data, p, err = _breakdown(request, backend)
     rows = data["rows"]
-    chart_rows = [
-        (_key(r["key"]) + (f" × {_key(r['cross'])}" if data["cross"] else ""),
-         [("accepted", r["accepted"]), ("rejected", r["rejected"]), ("nurtured", r["nurtured"])])
-        for r in rows[:40]
-    ]  # fmt: skip
-    chart = charts.stacked_bars(
+    chart = _decision_bars(
         f"Decisions by {DIMENSION_NAMES[data['by']].lower()}: accepted, rejected, nurtured",
-        chart_rows, note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in rows[:40]],
-    )  # fmt: skip
+        rows[:40],
+    )
     return render(
         request, "campaigns.html", user, page="campaigns", data=data, rows=rows, chart=chart,
         dims=DIMENSION_NAMES, more=len(rows) > 40, **_page_ctx(request, p, err),
@@ -352,6 +347,17 @@ def campaigns(request: Request, user: UserDep, backend: BackendDep) -> Response:
 
 def _key(value: Any) -> str:
     return "(none)" if value is None else str(value)
+
+
+def _decision_bars(title: str, rows: list[dict[str, Any]], width: int = 760) -> str:
+    """Breakdown rows (by key, and cross when crossed) as bars stacked by outcome, each
+    followed by its acceptance rate."""
+    return charts.stacked_bars(
+        title,
+        [(_key(r["key"]) + (f" × {_key(r['cross'])}" if "cross" in r else ""),
+          [(o, r[o]) for o in ("accepted", "rejected", "nurtured")]) for r in rows],
+        note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in rows], width=width,
+    )  # fmt: skip
 
 
 @router.get("/campaigns.csv")
@@ -738,14 +744,10 @@ def pack(request: Request, user: UserDep, backend: BackendDep) -> Response:
         return reports.review_pack(conn, ctx, p), p, err, ctx
 
     data, p, err, ctx = _read(backend, read)
-    camp = data["campaigns"]["rows"][:15]
     charts_ = {
         "trend": charts.trend("Decisions per week and acceptance rate", data["trend"]["weeks"]),
-        "campaigns": charts.stacked_bars(
-            "Decisions by campaign", [(_key(r["key"]), [("accepted", r["accepted"]),
-            ("rejected", r["rejected"]), ("nurtured", r["nurtured"])]) for r in camp],
-            note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in camp], width=560,
-        ),
+        "campaigns": _decision_bars("Decisions by campaign", data["campaigns"]["rows"][:15],
+                                    width=560),
         "reasons": charts.bars("Rejection reasons", [(r["label"], r["count"]) for r in
                                data["overview"]["reject_reasons"][:10]], "rejected", width=520),
     }  # fmt: skip
