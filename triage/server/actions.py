@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from triage import domain
 from triage.server import models
@@ -252,6 +252,33 @@ class AssignPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "count": len(self.leads), "by_rep": self.counts()}
+
+
+def assign_choices(backend: Backend) -> dict[str, Any]:
+    """What the assign form offers: the reps with their open leads, and the campaigns
+    with unassigned open leads."""
+    with backend.db.read() as s:
+        reps = [u for u in backend.users() if u.role == domain.Role.REP]
+        open_by = dict(
+            s.execute(
+                select(models.Lead.owner_id, func.count())
+                .where(models.Lead.status == "open")
+                .group_by(models.Lead.owner_id)
+            ).all()
+        )
+        camps = s.execute(
+            select(models.Lead.campaign, func.count())
+            .where(models.Lead.status == "open", models.Lead.owner_id.is_(None))
+            .group_by(models.Lead.campaign)
+            .order_by(models.Lead.campaign)
+        ).all()
+    return {
+        "reps": [
+            {"email": u.email, "name": u.name, "active": u.active, "open": open_by.get(u.id, 0)}
+            for u in reps
+        ],  # fmt: skip
+        "campaigns": [{"campaign": c, "unassigned": n} for c, n in camps],
+    }
 
 
 def _rep(s: Any, email: str | None, *, active: bool = True) -> models.User:

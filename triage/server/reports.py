@@ -313,10 +313,6 @@ def _hours(x: float | None) -> float | None:
     return None if x is None else round(float(x), 2)
 
 
-def _key(value: Any) -> Any:
-    return value if not isinstance(value, tuple) else tuple(value)
-
-
 def decision_figures(
     conn: Connection,
     p: Period | None,
@@ -521,8 +517,7 @@ def reason_labels(conn: Connection, current: domain.Policy) -> dict[str, dict[st
     for r in current.nurture_reasons:
         labels["nurture"][r.code] = r.label
     rows = conn.execute(select(POLICY.c.body).order_by(POLICY.c.version.desc())).scalars()
-    olds = [rows_body for rows_body in rows]
-    for body in [*olds, domain.DEFAULT_POLICY.to_dict()]:
+    for body in [*rows, domain.DEFAULT_POLICY.to_dict()]:
         for side, key in (("reject", "reject_reasons"), ("nurture", "nurture_reasons")):
             for r in body.get(key) or []:
                 if isinstance(r, dict) and r.get("code"):
@@ -758,6 +753,16 @@ def reasons(
     }
 
 
+def review_pack(conn: Connection, ctx: Context, p: Period) -> dict[str, Any]:
+    """The overview, the weekly trend and the campaigns of one period (what the printed
+    page shows); sources and reps have their own endpoints."""
+    return {
+        "overview": overview(conn, ctx, p),
+        "trend": trend(conn, ctx, p),
+        "campaigns": breakdown(conn, ctx, p, "campaign"),
+    }
+
+
 def _roll_up(
     counts: dict[tuple[Any, ...], dict[str, dict[str, int]]], key: Any
 ) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
@@ -826,10 +831,7 @@ def _notes_query(
     if where is not None:
         q = q.where(where)
     if outcome:
-        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture"}.get(outcome)
-        if status is None:
-            raise ReportError("outcome must be accept, reject or nurture")
-        q = q.where(LEAD.c.status == status)
+        q = q.where(LEAD.c.status == _status(outcome, "outcome must be accept, reject or nurture"))
     if reason:
         q = q.where(reason_col == reason)
     if rep:
@@ -850,6 +852,14 @@ def _note(ctx: Context, r: Any) -> dict[str, Any]:
         if r.reason else None,
         "note": r.note, "at": domain.format_time(_aware(r.decided_at)), "rep": r.email,
     }  # fmt: skip
+
+
+def _status(outcome: str, problem: str) -> str:
+    """The status a decision's outcome leaves a lead in; ReportError(problem) if none."""
+    try:
+        return domain.Outcome(outcome).status.value
+    except ValueError:
+        raise ReportError(problem) from None
 
 
 def _day(value: Any) -> str:
@@ -987,13 +997,10 @@ def leads(
     if outcome == "open":
         query = query.where(LEAD.c.status == "open")
     elif outcome:
-        status = {"accept": "accepted", "reject": "rejected", "nurture": "nurture",
-                  "decided": None}.get(outcome, "bad")  # fmt: skip
-        if status == "bad":
-            raise ReportError("outcome must be open, decided, accept, reject or nurture")
         query = query.where(decided_in(p))
-        if status:
-            query = query.where(LEAD.c.status == status)
+        if outcome != "decided":
+            problem = "outcome must be open, decided, accept, reject or nurture"
+            query = query.where(LEAD.c.status == _status(outcome, problem))
     elif p is not None:
         query = query.where(received_in(p))
     total = conn.execute(query).scalar_one()

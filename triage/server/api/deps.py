@@ -4,9 +4,9 @@ parameters, and a consistent read of the database with the report context."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
@@ -88,10 +88,10 @@ def report_reader(backend: Backend) -> Iterator[tuple[Connection, reports.Contex
         yield conn, reports.Context.load(conn, backend._policy(s))
 
 
-def run_report(backend: Backend, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """`fn(conn, ctx, *args, **kwargs)` in one snapshot; a ReportError is a 400."""
+def run_report(backend: Backend, fn: Callable[[Connection, reports.Context], Any]) -> Any:
+    """`fn(conn, ctx)` in one snapshot; a ReportError is a 400."""
     try:
         with report_reader(backend) as (conn, ctx):
-            return fn(conn, ctx, *args, **kwargs)
+            return fn(conn, ctx)
     except reports.ReportError as exc:
         raise ServiceError(400, "bad_report_request", str(exc)) from None

@@ -7,9 +7,10 @@ Each takes a period as a preset (`7d`, `30d`, `90d`, `quarter`) or `start` and `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from triage.server import reports
 from triage.server.api.deps import BackendDep, MarketingDep, run_report
@@ -26,38 +27,41 @@ Dimension = Literal["campaign", "source", "industry", "company_size", "country",
 Filter = Annotated[str | None, Query(description="only leads with this value ('' for none)")]
 
 
-def _period(ctx: reports.Context, preset: str | None, start: str | None, end: str | None):
-    return ctx.period(preset, start, end)
+@dataclass
+class PeriodQuery:
+    """The query parameters naming a report's period."""
+
+    preset: Preset = None
+    start: Day = None
+    end: Day = None
+
+    def of(self, ctx: reports.Context) -> reports.Period:
+        return ctx.period(self.preset, self.start, self.end)
+
+
+PeriodDep = Annotated[PeriodQuery, Depends()]
 
 
 @router.get("/overview", summary="The period's headline figures")
-def overview(
-    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
-    end: Day = None,
-) -> dict[str, Any]:  # fmt: skip
+def overview(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
     """MQLs received, decided, accepted, rejected, nurtured, acceptance rate (accepted /
     decided), median hours from assignment to the first decision, SLA compliance, open and
     open past SLA, rejection and nurture reasons apart; with the definitions."""
-    return run_report(backend, lambda c, x: reports.overview(c, x, _period(x, preset, start, end)))
+    return run_report(backend, lambda c, x: reports.overview(c, x, period.of(x)))
 
 
 @router.get("/trend", summary="Week by week: volume and acceptance rate")
-def trend(
-    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
-    end: Day = None,
-) -> dict[str, Any]:  # fmt: skip
-    return run_report(backend, lambda c, x: reports.trend(c, x, _period(x, preset, start, end)))
+def trend(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
+    return run_report(backend, lambda c, x: reports.trend(c, x, period.of(x)))
 
 
 @router.get("/breakdown", summary="A row per campaign, source or other dimension")
 def breakdown(
     _who: MarketingDep,
     backend: BackendDep,
+    period: PeriodDep,
     by: Dimension = "campaign",
     cross: Dimension | None = None,
-    preset: Preset = None,
-    start: Day = None,
-    end: Day = None,
     campaign: Filter = None,
     source: Filter = None,
 ) -> dict[str, Any]:
@@ -66,7 +70,7 @@ def breakdown(
     return run_report(
         backend,
         lambda c, x: reports.breakdown(
-            c, x, _period(x, preset, start, end), by, cross, campaign=campaign, source=source
+            c, x, period.of(x), by, cross, campaign=campaign, source=source
         ),
     )
 
@@ -75,18 +79,14 @@ def breakdown(
 def reasons(
     _who: MarketingDep,
     backend: BackendDep,
+    period: PeriodDep,
     by: Dimension = "campaign",
-    preset: Preset = None,
-    start: Day = None,
-    end: Day = None,
     campaign: Filter = None,
     source: Filter = None,
 ) -> dict[str, Any]:
     return run_report(
         backend,
-        lambda c, x: reports.reasons(
-            c, x, _period(x, preset, start, end), by, campaign=campaign, source=source
-        ),
+        lambda c, x: reports.reasons(c, x, period.of(x), by, campaign=campaign, source=source),
     )
 
 
@@ -94,9 +94,7 @@ def reasons(
 def notes(
     _who: MarketingDep,
     backend: BackendDep,
-    preset: Preset = None,
-    start: Day = None,
-    end: Day = None,
+    period: PeriodDep,
     outcome: Literal["accept", "reject", "nurture"] | None = None,
     reason: str | None = None,
     q: Annotated[str | None, Query(description="words the note contains")] = None,
@@ -111,7 +109,7 @@ def notes(
         lambda c, x: reports.notes(
             c,
             x,
-            _period(x, preset, start, end),
+            period.of(x),
             outcome=outcome,
             reason=reason,
             text=q,
@@ -125,13 +123,10 @@ def notes(
 
 
 @router.get("/reps", summary="A row per rep")
-def reps(
-    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
-    end: Day = None,
-) -> dict[str, Any]:  # fmt: skip
+def reps(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
     """Assigned in the period, decided, median time to decision, SLA compliance, open and
     open past SLA now."""
-    return run_report(backend, lambda c, x: reports.reps(c, x, _period(x, preset, start, end)))
+    return run_report(backend, lambda c, x: reports.reps(c, x, period.of(x)))
 
 
 @router.get("/nurture", summary="Nurtured leads due back")
@@ -151,11 +146,9 @@ def nurture(
 def leads(
     _who: MarketingDep,
     backend: BackendDep,
+    period: PeriodDep,
     q: Annotated[str | None, Query(description="name, email, company or external id")] = None,
     outcome: Literal["open", "decided", "accept", "reject", "nurture"] | None = None,
-    preset: Preset = None,
-    start: Day = None,
-    end: Day = None,
     campaign: Filter = None,
     source: Filter = None,
     industry: Filter = None,
@@ -167,14 +160,14 @@ def leads(
 ) -> dict[str, Any]:
     """With a period and no outcome: the MQLs received in it; with an outcome other than
     open: the leads decided so in it."""
-    dated = bool(preset or start or end or (outcome and outcome != "open"))
+    dated = bool(period.preset or period.start or period.end or (outcome and outcome != "open"))
     return run_report(
         backend,
         lambda c, x: reports.leads(
             c,
             x,
             q=q,
-            p=_period(x, preset, start, end) if dated else None,
+            p=period.of(x) if dated else None,
             outcome=outcome,
             limit=limit,
             offset=offset,
@@ -203,18 +196,5 @@ def policy(_who: MarketingDep, backend: BackendDep) -> dict[str, Any]:
 
 
 @router.get("/pack", summary="The review pack: every figure of one period")
-def pack(
-    _who: MarketingDep, backend: BackendDep, preset: Preset = None, start: Day = None,
-    end: Day = None,
-) -> dict[str, Any]:  # fmt: skip
-    return run_report(backend, lambda c, x: review_pack(c, x, _period(x, preset, start, end)))
-
-
-def review_pack(conn, ctx: reports.Context, p: reports.Period) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The overview, the weekly trend and the campaigns of one period (what the printed
-    page shows); sources and reps have their own endpoints."""
-    return {
-        "overview": reports.overview(conn, ctx, p),
-        "trend": reports.trend(conn, ctx, p),
-        "campaigns": reports.breakdown(conn, ctx, p, "campaign"),
-    }
+def pack(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
+    return run_report(backend, lambda c, x: reports.review_pack(c, x, period.of(x)))

@@ -335,15 +335,10 @@ def _breakdown(
 def campaigns(request: Request, user: UserDep, backend: BackendDep) -> Response:
     data, p, err = _breakdown(request, backend)
     rows = data["rows"]
-    chart_rows = [
-        (_key(r["key"]) + (f" × {_key(r['cross'])}" if data["cross"] else ""),
-         [("accepted", r["accepted"]), ("rejected", r["rejected"]), ("nurtured", r["nurtured"])])
-        for r in rows[:40]
-    ]  # fmt: skip
-    chart = charts.stacked_bars(
+    chart = _decision_bars(
         f"Decisions by {DIMENSION_NAMES[data['by']].lower()}: accepted, rejected, nurtured",
-        chart_rows, note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in rows[:40]],
-    )  # fmt: skip
+        rows[:40],
+    )
     return render(
         request, "campaigns.html", user, page="campaigns", data=data, rows=rows, chart=chart,
         dims=DIMENSION_NAMES, more=len(rows) > 40, **_page_ctx(request, p, err),
@@ -352,6 +347,17 @@ def campaigns(request: Request, user: UserDep, backend: BackendDep) -> Response:
 
 def _key(value: Any) -> str:
     return "(none)" if value is None else str(value)
+
+
+def _decision_bars(title: str, rows: list[dict[str, Any]], width: int = 760) -> str:
+    """Breakdown rows (by key, and cross when crossed) as bars stacked by outcome, each
+    followed by its acceptance rate."""
+    return charts.stacked_bars(
+        title,
+        [(_key(r["key"]) + (f" × {_key(r['cross'])}" if "cross" in r else ""),
+          [(o, r[o]) for o in ("accepted", "rejected", "nurtured")]) for r in rows],
+        note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in rows], width=width,
+    )  # fmt: skip
 
 
 @router.get("/campaigns.csv")
@@ -424,10 +430,7 @@ def _notes(
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
         filters = {k: q.get(k) for k in ("campaign", "source") if k in q and q.get(k) is not None}
-        try:
-            offset = max(0, int(q.get("offset") or 0))
-        except ValueError:
-            offset = 0
+        offset = _offset(request)
         data = reports.notes(conn, ctx, p, outcome=outcome, reason=q.get("reason") or None,
                              text=q.get("q") or None, rep=q.get("rep") or None, limit=limit,
                              offset=offset, **filters)  # fmt: skip
@@ -477,6 +480,13 @@ def reps_csv(request: Request, user: UserDep, backend: BackendDep) -> Response:
     return csv_response("reps.csv", cols, ([r[c] for c in cols] for r in data["rows"]))
 
 
+def _offset(request: Request) -> int:
+    try:
+        return max(0, int(request.query_params.get("offset") or 0))
+    except ValueError:
+        return 0
+
+
 def _days(request: Request) -> int:
     try:
         return max(0, min(3660, int(request.query_params.get("days") or 30)))
@@ -516,10 +526,7 @@ def _leads(request: Request, backend: Backend, limit: int) -> Any:
 
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
-        try:
-            offset = max(0, int(q.get("offset") or 0))
-        except ValueError:
-            offset = 0
+        offset = _offset(request)
         data = reports.leads(conn, ctx, q=q.get("q"), p=p if dated else None, outcome=outcome,
                              limit=limit, offset=offset, **filters)  # fmt: skip
         data["offset"] = offset
@@ -685,38 +692,9 @@ async def export_download(request: Request, user: FormUserDep, backend: BackendD
 # ---------------------------------------------------------------- assign
 
 
-def _assign_choices(backend: Backend) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from triage.server import models
-
-    with backend.db.read() as s:
-        reps = [u for u in backend.users() if u.role == domain.Role.REP]
-        open_by = dict(
-            s.execute(
-                select(models.Lead.owner_id, func.count())
-                .where(models.Lead.status == "open")
-                .group_by(models.Lead.owner_id)
-            ).all()
-        )
-        camps = s.execute(
-            select(models.Lead.campaign, func.count())
-            .where(models.Lead.status == "open", models.Lead.owner_id.is_(None))
-            .group_by(models.Lead.campaign)
-            .order_by(models.Lead.campaign)
-        ).all()
-    return {
-        "reps": [
-            {"email": u.email, "name": u.name, "active": u.active, "open": open_by.get(u.id, 0)}
-            for u in reps
-        ],  # fmt: skip
-        "campaigns": [{"campaign": c, "unassigned": n} for c, n in camps],
-    }
-
-
 @router.get("/assign")
 def assign_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    return render(request, "assign.html", user, page="assign", **_assign_choices(backend))
+    return render(request, "assign.html", user, page="assign", **actions.assign_choices(backend))
 
 
 def _plan_from(form: Any, backend: Backend) -> actions.AssignPlan:
@@ -738,9 +716,9 @@ async def assign_preview(request: Request, user: FormUserDep, backend: BackendDe
         plan = _plan_from(form, backend)
     except ServiceError as exc:
         return render(request, "assign.html", user, 400, page="assign", error=exc.detail,
-                      **_assign_choices(backend))  # fmt: skip
+                      **actions.assign_choices(backend))  # fmt: skip
     return render(request, "assign.html", user, page="assign", plan=plan.to_dict(),
-                  form=form, **_assign_choices(backend))  # fmt: skip
+                  form=form, **actions.assign_choices(backend))  # fmt: skip
 
 
 @router.post("/assign/confirm")
@@ -751,9 +729,9 @@ async def assign_confirm(request: Request, user: FormUserDep, backend: BackendDe
         done = actions.apply_assign(backend, plan, by=user.caller.email)
     except ServiceError as exc:
         return render(request, "assign.html", user, 400, page="assign", error=exc.detail,
-                      **_assign_choices(backend))  # fmt: skip
+                      **actions.assign_choices(backend))  # fmt: skip
     return render(request, "assign.html", user, page="assign", done=done,
-                  **_assign_choices(backend))  # fmt: skip
+                  **actions.assign_choices(backend))  # fmt: skip
 
 
 # ---------------------------------------------------------------- review pack
@@ -761,21 +739,15 @@ async def assign_confirm(request: Request, user: FormUserDep, backend: BackendDe
 
 @router.get("/pack")
 def pack(request: Request, user: UserDep, backend: BackendDep) -> Response:
-    from triage.server.api.reports import review_pack
-
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
-        return review_pack(conn, ctx, p), p, err, ctx
+        return reports.review_pack(conn, ctx, p), p, err, ctx
 
     data, p, err, ctx = _read(backend, read)
-    camp = data["campaigns"]["rows"][:15]
     charts_ = {
         "trend": charts.trend("Decisions per week and acceptance rate", data["trend"]["weeks"]),
-        "campaigns": charts.stacked_bars(
-            "Decisions by campaign", [(_key(r["key"]), [("accepted", r["accepted"]),
-            ("rejected", r["rejected"]), ("nurtured", r["nurtured"])]) for r in camp],
-            note=[f"({_pct(r['acceptance_rate'])} accepted)" for r in camp], width=560,
-        ),
+        "campaigns": _decision_bars("Decisions by campaign", data["campaigns"]["rows"][:15],
+                                    width=560),
         "reasons": charts.bars("Rejection reasons", [(r["label"], r["count"]) for r in
                                data["overview"]["reject_reasons"][:10]], "rejected", width=520),
     }  # fmt: skip

@@ -23,7 +23,7 @@ from triage import domain
 from triage.server import models
 from triage.server.db import utcnow
 from triage.server.models_workspace import SignInCode, WebSession
-from triage.server.service import Backend, Caller, hash_token
+from triage.server.service import Backend, Caller, ServiceError, hash_token
 from triage.server.services.common import _caller, _utc
 
 SESSION_HOURS = 12
@@ -115,8 +115,6 @@ def new_code(backend: Backend, email: str, minutes: int = CODE_MINUTES) -> tuple
     with backend.db.bookkeeping() as s:
         user = backend._user(s, email)
         if user.role != domain.Role.MARKETING:
-            from triage.server.service import ServiceError
-
             raise ServiceError(
                 409,
                 "not_marketing",
