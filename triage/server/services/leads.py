@@ -64,11 +64,7 @@ class LeadsMixin:
         """Move a lead to `owner`; the previous owner gets a revocation at this change number."""
         seq = seqs.next(lead.id, "assign")
         if lead.owner_id is not None:
-            rev = s.get(models.Revocation, (lead.owner_id, lead.id))
-            if rev is None:
-                s.add(models.Revocation(user_id=lead.owner_id, lead_id=lead.id, seq=seq))
-            else:
-                rev.seq = seq
+            revoke(s, lead.owner_id, lead.id, seq)
         s.execute(
             delete(models.Revocation).where(
                 models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
@@ -187,6 +183,15 @@ class LeadsMixin:
             lead = self._find_lead(s, ref)
             owner = s.get(models.User, lead.owner_id) if lead.owner_id else None
             return lead_wire(lead, owner.email if owner else None)
+
+
+def revoke(s: Session, user_id: int, lead_id: str, seq: int) -> None:
+    """The lead leaves `user_id`'s queue at change `seq` (a revocation in their pull)."""
+    found = s.get(models.Revocation, (user_id, lead_id))
+    if found is None:
+        s.add(models.Revocation(user_id=user_id, lead_id=lead_id, seq=seq))
+    else:
+        found.seq = seq
 
 
 def _parse_rows(
