@@ -33,13 +33,6 @@ class SyncMixin:
     """The rep's side of the protocol."""
 
     @staticmethod
-    def _here(s: Session) -> dict[str, Any]:
-        """Who answers, read in the answer's own transaction: server_id and epoch."""
-        info = s.get(models.ServerInfo, 1)
-        assert info is not None, "the schema migrations make this row"
-        return {"server_id": info.server_id, "epoch": info.epoch}
-
-    @staticmethod
     def _digest(s: Session, seq: int) -> str | None:
         if seq <= 0:
             return None
