@@ -15,7 +15,6 @@ from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
 from triage.server.services.common import (
     ServiceError,
-    _activities_json,
     _chunks,
     _iso,
     _utc,
@@ -296,3 +295,7 @@ def _new_lead(
         mql_at=_utc(item.fields.get("mql_at")) or now,
         **{k: v for k, v in item.fields.items() if k != "mql_at"},
     )
+
+
+def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
+    return [{"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail} for a in acts]

@@ -17,8 +17,6 @@ from triage.protocol import Mutation, MutationEnvelope
 from triage.server import models
 from triage.server.db import SeqAllocator, current_seq, executemany, insert_rows, utcnow
 from triage.server.services.common import (
-    _PUSHED_COLUMNS,
-    LEAD,
     Caller,
     ServiceError,
     _chunks,
@@ -27,6 +25,9 @@ from triage.server.services.common import (
     lead_wire,
 )
 from triage.server.webhooks.events import Outbox
+
+LEAD = models.Lead.__table__
+_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
 
 
 class SyncMixin:
