@@ -381,7 +381,7 @@ def assign(args: argparse.Namespace) -> int:
 def policy(args: argparse.Namespace) -> int:
     backend = _backend(args)
     if args.file is None:
-        print(policy_toml(backend.policy()), end="")
+        print(domain.policy_toml(backend.policy()), end="")
         return 0
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -400,9 +400,6 @@ def policy(args: argparse.Namespace) -> int:
         f"{len(saved.reject_reasons)} reject and {len(saved.nurture_reasons)} nurture reasons"
     )
     return 0
-
-
-policy_toml = domain.policy_toml  # the policy as TOML (triage.domain.policy)
 
 
 def report(args: argparse.Namespace) -> int:
