@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 
 from tests.support.backend import row_counts
-from tests.support.cli import Ran, run_cli
+from tests.support.cli import Server, run_cli
 from tests.support.client import device
 from triage.domain import parse_filter
 from triage.protocol import MutationEnvelope
-from triage.server.service import Backend
 
 # A HubSpot contacts export: the label of each property as the header, a trailing comma on
 # every line (an empty last header), dates as HubSpot writes them.
@@ -91,39 +90,9 @@ def salesforce_file(tmp: Path, rows: list[list[str]] | None = None) -> Path:
     return path
 
 
-class Server:
-    def __init__(self, db: str, home: Path):
-        self.db = db
-        self.home = home
-
-    def __call__(self, *args: str, check: bool | None = True) -> Ran:
-        return run_cli("server", *args, "--db", self.db, home=self.home, check=check)
-
-    def backend(self) -> Backend:
-        return Backend.open(self.db)
-
-    def lead(self, ref: str) -> dict[str, Any]:
-        b = self.backend()
-        try:
-            return b.lead(ref)
-        finally:
-            b.close()
-
-    def counts(self) -> dict[str, int]:
-        b = self.backend()
-        try:
-            return row_counts(b)
-        finally:
-            b.close()
-
-
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Server:
-    s = Server(db_url, tmp_path / "home")
-    s.home.mkdir()
-    for email in ("ann@example.com", "bob@example.com"):
-        s("add-user", email)
-    return s
+    return Server.with_reps(db_url, tmp_path / "home")
 
 
 def test_a_hubspot_contacts_export_imports_through_the_preset(server: Server, tmp_path) -> None:

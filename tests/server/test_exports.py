@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.server.test_crm_imports import Server, hubspot_file, salesforce_file
+from tests.server.test_crm_imports import hubspot_file, salesforce_file
 from tests.support.backend import row_counts
+from tests.support.cli import Server
 from triage.protocol import MutationEnvelope
 from triage.server import models
 from triage.server.db import current_seq
@@ -29,11 +30,7 @@ LONG_AGO = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Server:
-    s = Server(db_url, tmp_path / "home")
-    s.home.mkdir()
-    for email in ("ann@example.com", "bob@example.com"):
-        s("add-user", email)
-    return s
+    return Server.with_reps(db_url, tmp_path / "home")
 
 
 def push(server: Server, rep: str, *mutations: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.backend import open_leads_by_rep, row_counts
+from tests.support.backend import open_leads_by_rep, opened, row_counts
 from tests.support.cli import Ran, run_cli
 from triage import domain
 
@@ -61,11 +61,8 @@ class Cli:
         return path
 
     def counts(self) -> dict[str, int]:
-        b = self.backend()
-        try:
+        with opened(self.db) as b:
             return row_counts(b)
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.support.backend import push_as
 from tests.support.factories import lead_row
-from triage.protocol import MutationEnvelope
 from triage.server import backups
 from triage.server.models_webhooks import WebhookOutbox
 from triage.server.service import Backend, ServiceError
-from triage.server.services.common import _caller
 from triage.server.webhooks.events import Outbox, event_id
 from triage.server.webhooks.store import DeliveryStore
 
@@ -42,13 +41,6 @@ def _outbox(b: Backend, endpoint_id: int | None = None) -> list[WebhookOutbox]:
         return list(s.execute(q).scalars())
 
 
-def _push(b: Backend, email: str, client_id: str, mutations: list[dict]) -> list[dict]:
-    with b.db.read() as s:
-        caller = _caller(b._reps_by_email(s, [email])[email])
-    envs = [MutationEnvelope.model_validate(m) for m in mutations]
-    return b.push(caller, client_id, envs)["results"]
-
-
 def _decide(seq: int, lead_id: str, **extra) -> dict:
     return {"seq": seq, "lead_id": lead_id, "type": "decide", "outcome": "reject",
             "reason": "no_budget", "note": "CFO says no", "at": AT, **extra}  # fmt: skip
@@ -60,7 +52,7 @@ def test_each_cause_writes_its_event_numbered_per_endpoint(backend: Backend) -> 
     backend.upsert_leads([lead_row(1), lead_row(2)])
     one, two = backend.lead("ext-1")["id"], backend.lead("ext-2")["id"]
     ann = str(uuid.uuid4())
-    assert [r["status"] for r in _push(backend, "ann@example.com", ann, [
+    assert [r["status"] for r in push_as(backend, "ann@example.com", ann, [
         _decide(1, one), _decide(2, two, outcome="nurture", reason="timing_later",
                                  nurture_until="2027-03-01"),
         {"seq": 3, "lead_id": one, "type": "reopen", "at": AT},
@@ -151,14 +143,14 @@ def test_a_decision_sent_again_after_a_restore_keeps_its_event_id(
         lead_id = b.lead("ext-1")["id"]
         backups.backup(b.db, tmp_path / "before.db")
         ann = str(uuid.uuid4())
-        _push(b, "ann@example.com", ann, [_decide(1, lead_id)])
+        push_as(b, "ann@example.com", ann, [_decide(1, lead_id)])
         (first,) = _outbox(b)
         backups.restore(b.db, tmp_path / "before.db")
         assert _outbox(b) == []  # the restore took the event with its decision
         # the client heals: the same decision, numbered anew, carrying its first identity
         again = str(uuid.uuid4())
-        _push(b, "ann@example.com", again, [_decide(1, lead_id, origin={"client_id": ann,
-                                                                        "seq": 1})])  # fmt: skip
+        push_as(b, "ann@example.com", again, [_decide(1, lead_id, origin={"client_id": ann,
+                                                                          "seq": 1})])  # fmt: skip
         (second,) = _outbox(b)
         assert second.event_id == first.event_id
         assert second.epoch > first.epoch  # the receiver can tell the history went back

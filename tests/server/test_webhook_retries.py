@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.support.backend import push_as
 from tests.support.factories import lead_row
 from tests.support.receiver import Receiver
-from triage.protocol import MutationEnvelope
 from triage.server.models_webhooks import WebhookEndpoint, WebhookOutbox
 from triage.server.service import Backend
-from triage.server.services.common import _caller
 from triage.server.webhooks import signing
 from triage.server.webhooks.delivery import Dispatcher, Settings
 
@@ -130,10 +129,7 @@ async def _delivered(backend: Backend, receiver: Receiver, clock: Clock) -> None
 
 
 def _push(b: Backend, client_id: str, mutations: list[dict]) -> None:
-    with b.db.read() as s:
-        caller = _caller(b._reps_by_email(s, ["ann@example.com"])["ann@example.com"])
-    envs = [MutationEnvelope.model_validate(m) for m in mutations]
-    assert {r["status"] for r in b.push(caller, client_id, envs)["results"]} == {"applied"}
+    assert {r["status"] for r in push_as(b, "ann@example.com", client_id, mutations)} == {"applied"}
 
 
 def test_a_nurtured_lead_comes_due_once_per_decision(backend: Backend, tmp_path: Path) -> None:

@@ -1,15 +1,41 @@
 """What tests read straight from the server's database, past its API: how many rows each
-table holds, and which open leads each rep owns. The product never asks either."""
+table holds, and which open leads each rep owns (the product never asks either); a backend
+opened for a few lines, and a rep's push made in-process."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select
 
 from triage import domain
+from triage.protocol import MutationEnvelope
 from triage.server import models
+from triage.server.service import Backend
+from triage.server.services.common import _caller
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Backend]:
+    """The server's backend on the database at `url`, closed at the end."""
+    backend = Backend.open(url)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def push_as(
+    backend: Backend, email: str, client_id: str, mutations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rep `email` pushes these mutations (as on the wire) from `client_id`: the results."""
+    with backend.db.read() as s:
+        caller = _caller(backend._reps_by_email(s, [email])[email])
+    envelopes = [MutationEnvelope.model_validate(m) for m in mutations]
+    return backend.push(caller, client_id, envelopes)["results"]
 
 
 def row_counts(backend: Any) -> dict[str, int]:

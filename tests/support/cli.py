@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from triage.cli import main
 
@@ -85,3 +86,40 @@ def queue_path(home: Path | str) -> Path:
 
     paths = Paths.under(home)
     return load_settings(paths, environ={}).db_path(paths)
+
+
+class Server:
+    """`triage server ...` on one database (`server("import", path)`), and its backend."""
+
+    def __init__(self, db: str, home: Path):
+        self.db = db
+        self.home = home
+
+    @classmethod
+    def with_reps(cls, db: str, home: Path) -> Server:
+        """A fresh TRIAGE_HOME `home` on `db`, with the reps ann and bob added."""
+        server = cls(db, home)
+        home.mkdir()
+        for email in ("ann@example.com", "bob@example.com"):
+            server("add-user", email)
+        return server
+
+    def __call__(self, *args: str, check: bool | None = True) -> Ran:
+        return run_cli("server", *args, "--db", self.db, home=self.home, check=check)
+
+    def backend(self) -> Any:
+        from triage.server.service import Backend
+
+        return Backend.open(self.db)
+
+    def lead(self, ref: str) -> dict[str, Any]:
+        from tests.support.backend import opened
+
+        with opened(self.db) as b:
+            return b.lead(ref)
+
+    def counts(self) -> dict[str, int]:
+        from tests.support.backend import opened, row_counts
+
+        with opened(self.db) as b:
+            return row_counts(b)

@@ -140,6 +140,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return globals()[args.server_func](args)
     except CommandFailed as exc:
         return _fail(str(exc))
+    except ServiceError as exc:  # refused by the server's rules: its detail says why
+        return _fail(exc.detail)
     except BadURL as exc:
         return _fail(f"{exc}; check {_source_name(args)}", 2)
     except Unavailable as exc:
@@ -241,11 +243,7 @@ def run(args: argparse.Namespace) -> int:
 def signin_code(args: argparse.Namespace) -> int:
     from triage.server.web import sessions
 
-    backend = _backend(args)
-    try:
-        code, expires = sessions.new_code(backend, args.email)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    code, expires = sessions.new_code(_backend(args), args.email)
     print(
         f"a sign-in code for {args.email.strip().lower()}, single use, valid until "
         f"{_when(expires)}; enter it at /web/signin (shown once):",
@@ -267,10 +265,7 @@ def _until(expires_at: datetime | None) -> str:
 def add_user(args: argparse.Namespace) -> int:
     backend = _backend(args)
     expires_at = _expiry(args)
-    try:
-        user, token, _ = backend.add_user(args.email, args.name, args.role, expires_at=expires_at)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    user, token, _ = backend.add_user(args.email, args.name, args.role, expires_at=expires_at)
     print(
         f"created {user.role} {user.email} ({user.name}){_until(expires_at)}; "
         "the token below is shown once:",
@@ -283,10 +278,7 @@ def add_user(args: argparse.Namespace) -> int:
 def token_rotate(args: argparse.Namespace) -> int:
     backend = _backend(args)
     expires_at = _expiry(args)
-    try:
-        user, token, public_id, revoked = backend.rotate_token(args.email, expires_at=expires_at)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    user, token, public_id, revoked = backend.rotate_token(args.email, expires_at=expires_at)
     print(
         f"new token {public_id} for {user.role} {user.email}{_until(expires_at)}; "
         f"{revoked} older token(s) revoked; the token below is shown once:",
@@ -303,15 +295,12 @@ def token_rotate(args: argparse.Namespace) -> int:
 
 def token_revoke(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        if args.user:
-            user, count = backend.revoke_tokens(args.user)
-            print(f"revoked {count} token(s) of {user.email}")
-        else:
-            info = backend.revoke_token(args.id)
-            print(f"token {info.id} of {info.email} is revoked")
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    if args.user:
+        user, count = backend.revoke_tokens(args.user)
+        print(f"revoked {count} token(s) of {user.email}")
+    else:
+        info = backend.revoke_token(args.id)
+        print(f"token {info.id} of {info.email} is revoked")
     return 0
 
 
@@ -320,10 +309,7 @@ def _when(t: datetime | None) -> str:
 
 
 def token_list(args: argparse.Namespace) -> int:
-    try:
-        tokens = _backend(args).tokens(args.email)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    tokens = _backend(args).tokens(args.email)
     rows = [("id", "user", "created", "last used", "expires", "state")]
     for t in tokens:
         rows.append(
@@ -340,10 +326,7 @@ def token_list(args: argparse.Namespace) -> int:
 
 
 def _set_active(args: argparse.Namespace, active: bool) -> int:
-    try:
-        user, open_leads = _backend(args).set_active(args.email, active)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    user, open_leads = _backend(args).set_active(args.email, active)
     if active:
         print(f"activated {user.email}: their live tokens work again")
     else:
@@ -366,10 +349,7 @@ def user_activate(args: argparse.Namespace) -> int:
 
 
 def user_role(args: argparse.Namespace) -> int:
-    try:
-        user = _backend(args).set_role(args.email, args.role)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    user = _backend(args).set_role(args.email, args.role)
     print(f"{user.email} is now {user.role}")
     return 0
 
@@ -388,11 +368,8 @@ def export(args: argparse.Namespace) -> int:
 
 def assign(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        before = len(backend.lead(args.lead_id).get("history", ()))
-        lead = backend.assign(args.lead_id, args.email, force=args.force)
-    except ServiceError as exc:
-        return _fail(exc.detail)
+    before = len(backend.lead(args.lead_id).get("history", ()))
+    lead = backend.assign(args.lead_id, args.email, force=args.force)
     reopened = len(lead.get("history", ())) > before
     print(
         f"{lead['id']} ({lead['name']}, {lead['company'] or '-'}) assigned to {lead['owner']}"
@@ -404,7 +381,7 @@ def assign(args: argparse.Namespace) -> int:
 def policy(args: argparse.Namespace) -> int:
     backend = _backend(args)
     if args.file is None:
-        print(policy_toml(backend.policy()), end="")
+        print(domain.policy_toml(backend.policy()), end="")
         return 0
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -423,9 +400,6 @@ def policy(args: argparse.Namespace) -> int:
         f"{len(saved.reject_reasons)} reject and {len(saved.nurture_reasons)} nurture reasons"
     )
     return 0
-
-
-policy_toml = domain.policy_toml  # the policy as TOML (triage.domain.policy)
 
 
 def report(args: argparse.Namespace) -> int:

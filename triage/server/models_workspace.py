@@ -1,7 +1,7 @@
 """The tables and indexes of marketing's workspace (migration 0006): web sessions, single-use
 sign-in codes, and the indexes that the report aggregates (triage.server.reports) read by.
 
-Imported at the end of triage.server.models, so every table is known wherever the
+Imported with the other models (triage.server.db), so every table is known wherever the
 models are.
 """
 

@@ -156,12 +156,3 @@ def history_wire(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Earlier cycles as the lead's owner sees them: outcome, reason, when and who; never
     the note (it was written for another rep's cycle)."""
     return [{k: h.get(k) for k in ("outcome", "reason", "at", "by")} for h in history]
-
-
-LEAD = models.Lead.__table__
-
-_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
-
-
-def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
-    return [{"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail} for a in acts]

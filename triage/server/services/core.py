@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
+
+from sqlmodel import Session
 
 from triage import domain
 from triage.server import migrate, models
@@ -84,10 +86,15 @@ class BackendCore:
         """The server's id (never changes) and history epoch, as read when it was opened."""
         if self._identity is None:
             with self.db.read() as s:
-                info = s.get(models.ServerInfo, 1)
-                assert info is not None, "the schema migrations make this row"
-                self._identity = Identity(info.server_id, info.epoch)
+                self._identity = Identity(**self._here(s))
         return self._identity
+
+    @staticmethod
+    def _here(s: Session) -> dict[str, Any]:
+        """Who answers, read in the answer's own transaction: server_id and epoch."""
+        info = s.get(models.ServerInfo, 1)
+        assert info is not None, "the schema migrations make this row"
+        return {"server_id": info.server_id, "epoch": info.epoch}
 
     def current_epoch(self) -> int:
         """The epoch as the database says now (a restore changes it)."""

@@ -22,6 +22,7 @@ from triage.server.services.leads import (
     _owner_problems,
     _parse_rows,
     recycles,
+    revoke,
 )
 from triage.server.webhooks.events import Outbox
 
@@ -211,15 +212,6 @@ def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> 
     return f"{status}{reason} -> {to}"
 
 
-def _revoke(s: Session, user_id: int, lead_id: str, seq: int) -> None:
-    """The lead leaves `user_id`'s queue at change `seq` (a revocation in their pull)."""
-    found = s.get(models.Revocation, (user_id, lead_id))
-    if found is None:
-        s.add(models.Revocation(user_id=user_id, lead_id=lead_id, seq=seq))
-    else:
-        found.seq = seq
-
-
 class _Run:
     """One import's writes, in one transaction."""
 
@@ -327,7 +319,7 @@ class _Run:
             lead.owner_id, lead.assigned_at = None, None
             lead.seq = self.seqs.next(lead.id, "cycle")
             if previous is not None:
-                _revoke(s, previous.id, lead.id, lead.seq)
+                revoke(s, previous.id, lead.id, lead.seq)
         elif previous is None or owner.id != previous.id:
             self.backend._reassign(s, lead, owner, self.seqs, self.now)
         else:

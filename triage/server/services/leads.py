@@ -15,7 +15,6 @@ from triage.server import models
 from triage.server.db import SeqAllocator, utcnow
 from triage.server.services.common import (
     ServiceError,
-    _activities_json,
     _chunks,
     _iso,
     _utc,
@@ -64,11 +63,7 @@ class LeadsMixin:
         """Move a lead to `owner`; the previous owner gets a revocation at this change number."""
         seq = seqs.next(lead.id, "assign")
         if lead.owner_id is not None:
-            rev = s.get(models.Revocation, (lead.owner_id, lead.id))
-            if rev is None:
-                s.add(models.Revocation(user_id=lead.owner_id, lead_id=lead.id, seq=seq))
-            else:
-                rev.seq = seq
+            revoke(s, lead.owner_id, lead.id, seq)
         s.execute(
             delete(models.Revocation).where(
                 models.Revocation.user_id == owner.id, models.Revocation.lead_id == lead.id
@@ -189,6 +184,15 @@ class LeadsMixin:
             return lead_wire(lead, owner.email if owner else None)
 
 
+def revoke(s: Session, user_id: int, lead_id: str, seq: int) -> None:
+    """The lead leaves `user_id`'s queue at change `seq` (a revocation in their pull)."""
+    found = s.get(models.Revocation, (user_id, lead_id))
+    if found is None:
+        s.add(models.Revocation(user_id=user_id, lead_id=lead_id, seq=seq))
+    else:
+        found.seq = seq
+
+
 def _parse_rows(
     rows: Sequence[dict[str, Any]],
     labels: Sequence[str],
@@ -291,3 +295,7 @@ def _new_lead(
         mql_at=_utc(item.fields.get("mql_at")) or now,
         **{k: v for k, v in item.fields.items() if k != "mql_at"},
     )
+
+
+def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
+    return [{"at": domain.format_time(a.at), "kind": a.kind, "detail": a.detail} for a in acts]

@@ -17,8 +17,6 @@ from triage.protocol import Mutation, MutationEnvelope
 from triage.server import models
 from triage.server.db import SeqAllocator, current_seq, executemany, insert_rows, utcnow
 from triage.server.services.common import (
-    _PUSHED_COLUMNS,
-    LEAD,
     Caller,
     ServiceError,
     _chunks,
@@ -28,16 +26,12 @@ from triage.server.services.common import (
 )
 from triage.server.webhooks.events import Outbox
 
+LEAD = models.Lead.__table__
+_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
+
 
 class SyncMixin:
     """The rep's side of the protocol."""
-
-    @staticmethod
-    def _here(s: Session) -> dict[str, Any]:
-        """Who answers, read in the answer's own transaction: server_id and epoch."""
-        info = s.get(models.ServerInfo, 1)
-        assert info is not None, "the schema migrations make this row"
-        return {"server_id": info.server_id, "epoch": info.epoch}
 
     @staticmethod
     def _digest(s: Session, seq: int) -> str | None:

@@ -113,11 +113,7 @@ class UsersMixin:
         now = utcnow()
         with self.db.bookkeeping() as s:
             user = self._user(s, email)
-            revoked = s.execute(
-                update(models.Token)
-                .where(models.Token.user_id == user.id, models.Token.revoked_at.is_(None))
-                .values(revoked_at=now)
-            ).rowcount
+            revoked = _revoke_live_tokens(s, user, now)
             public_id, token = self._issue(s, user, now, expires_at)
             caller = _caller(user)
         return caller, token, public_id, revoked
@@ -147,12 +143,7 @@ class UsersMixin:
         now = utcnow()
         with self.db.bookkeeping() as s:
             user = self._user(s, email)
-            count = s.execute(
-                update(models.Token)
-                .where(models.Token.user_id == user.id, models.Token.revoked_at.is_(None))
-                .values(revoked_at=now)
-            ).rowcount
-            return _caller(user), count
+            return _caller(user), _revoke_live_tokens(s, user, now)
 
     def tokens(self, email: str | None = None) -> list[TokenInfo]:
         """Every token (of one user, given `email`), oldest first; never the secret."""
@@ -172,15 +163,7 @@ class UsersMixin:
         with self.db.bookkeeping() as s:
             user = self._user(s, email)
             user.active = active
-            open_leads = s.execute(
-                select(func.count())
-                .select_from(models.Lead)
-                .where(
-                    models.Lead.owner_id == user.id,
-                    models.Lead.status == domain.Status.OPEN.value,
-                )
-            ).scalar_one()
-            return _caller(user), open_leads
+            return _caller(user), _open_leads(s, user)
 
     def set_role(self, email: str, role: str) -> Caller:
         """Change a user's role. A rep who still owns open leads stays a rep until they are
@@ -189,14 +172,7 @@ class UsersMixin:
         with self.db.bookkeeping() as s:
             user = self._user(s, email)
             if user.role == domain.Role.REP and role != domain.Role.REP:
-                owned = s.execute(
-                    select(func.count())
-                    .select_from(models.Lead)
-                    .where(
-                        models.Lead.owner_id == user.id,
-                        models.Lead.status == domain.Status.OPEN.value,
-                    )
-                ).scalar_one()
+                owned = _open_leads(s, user)
                 if owned:
                     raise ServiceError(
                         409,
@@ -254,3 +230,20 @@ class UsersMixin:
         with self.db.read() as s:
             rows = s.execute(select(models.User).order_by(models.User.email)).scalars().all()
         return [_caller(u) for u in rows]
+
+
+def _revoke_live_tokens(s: Session, user: models.User, now: datetime) -> int:
+    """Revoke every token of `user` not revoked yet; how many."""
+    return s.execute(
+        update(models.Token)
+        .where(models.Token.user_id == user.id, models.Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+
+
+def _open_leads(s: Session, user: models.User) -> int:
+    return s.execute(
+        select(func.count())
+        .select_from(models.Lead)
+        .where(models.Lead.owner_id == user.id, models.Lead.status == domain.Status.OPEN.value)
+    ).scalar_one()

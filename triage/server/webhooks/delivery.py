@@ -25,13 +25,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 import triage
-from triage.server.db import Database
+from triage.server.db import Database, utcnow
 from triage.server.webhooks import events, signing
 from triage.server.webhooks.store import Claim, DeliveryStore, Done, Pending
 from triage.server.webhooks.urls import url_problem
@@ -95,10 +95,6 @@ def backoff(failures: int, base: float, cap: float, rng: random.Random) -> float
     return min(cap, base * 2 ** min(failures - 1, 60)) * rng.uniform(0.5, 1.0)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def instance_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -108,7 +104,7 @@ class Dispatcher:
 
     def __init__(
         self, db: Database, settings: Settings | None = None, *,
-        clock: Callable[[], datetime] = _utcnow, rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None,
         owner: str | None = None, tz: Callable[[], str] = lambda: "UTC",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:  # fmt: skip
@@ -326,7 +322,7 @@ async def post(
 def send_test(url: str, secret: str, server_id: str, epoch: int, timeout: float = 10.0) -> str:
     """`webhook test`: a webhook.test event sent now, outside the outbox and its sequence.
     Returns what the receiver answered; raises RuntimeError when it did not take it."""
-    now = _utcnow()
+    now = utcnow()
     data = '{"message":"a test from triage server webhook test"}'
     payload = events.body(
         event_id="evt_test_" + uuid.uuid4().hex[:24], kind=events.TEST, created_at=now,
