@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from triage import csvsafe, domain
+from triage.server import reports
 from triage.server.db import BadURL, Database, Unavailable, explain, shown_url
 from triage.server.migrate import SchemaError, upgrade, upgrade_sql
 from triage.server.service import Backend, ServiceError
@@ -408,32 +409,20 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def reason_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
+def reason_columns(rows: list[dict[str, Any]]) -> list[reports.ReasonColumn]:
     """One CSV column per reason that the rows use: (side, code, header), rejection reasons
     first, each side most used first."""
     out = []
-    for side, key, word in (
-        ("reject", "reject_reasons", "rejected"),
-        ("nurture", "nurture_reasons", "nurtured"),
-    ):
+    for side in ("reject", "nurture"):
         totals: dict[str | None, int] = {}
         labels: dict[str | None, str] = {}
         for r in rows:
-            for x in r.get(key) or []:
+            for x in r.get(f"{side}_reasons") or []:
                 totals[x["code"]] = totals.get(x["code"], 0) + x["count"]
                 labels[x["code"]] = x["label"]
         for code in sorted(totals, key=lambda c: (-totals[c], c or "")):
-            out.append((side, code, f"{word}: {labels[code]} ({code or '-'})"))
+            out.append(reports.reason_column(side, code, labels[code]))
     return out
-
-
-def reason_cells(row: dict[str, Any], columns: list[tuple[str, str | None, str]]) -> list[int]:
-    counts = {
-        (side, x["code"]): x["count"]
-        for side in ("reject", "nurture")
-        for x in row.get(f"{side}_reasons") or []
-    }
-    return [counts.get((side, code), 0) for side, code, _ in columns]
 
 
 # The report's figures, in the order its CSV gives them.
@@ -472,7 +461,7 @@ def _report_csv(data: dict[str, Any]) -> str:
             [
                 r["key"] or "",
                 *(("" if r.get(c) is None else r[c]) for c in REPORT_COLUMNS),
-                *reason_cells(r, reasons),
+                *reports.reason_cells(r, reasons),
             ]
         )
     return buf.getvalue()

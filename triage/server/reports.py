@@ -715,6 +715,22 @@ def _codes(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, list[dict[str,
     return out
 
 
+ReasonColumn = tuple[str, str | None, str]  # (side, code, header) of a CSV's reason column
+_SIDE_WORD = {"reject": "rejected", "nurture": "nurtured"}
+
+
+def reason_column(side: str, code: str | None, label: str) -> ReasonColumn:
+    """A CSV column for one reason: `rejected: No budget (no_budget)`."""
+    return side, code, f"{_SIDE_WORD[side]}: {label} ({code or '-'})"
+
+
+def reason_cells(row: dict[str, Any], columns: list[ReasonColumn]) -> list[int]:
+    """A row's count for each reason column (0 where the row has none)."""
+    counts = {(side, x["code"]): x["count"] for side in _SIDE_WORD
+              for x in row.get(f"{side}_reasons") or []}  # fmt: skip
+    return [counts.get((side, code), 0) for side, code, _ in columns]
+
+
 def reasons(
     conn: Connection, ctx: Context, p: Period, by: str = "campaign", **filters: str | None
 ) -> dict[str, Any]:

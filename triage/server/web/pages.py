@@ -269,18 +269,9 @@ def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]
     )
 
 
-def _reason_columns(codes: dict[str, list[dict[str, str]]]) -> list[tuple[str, str | None, str]]:
-    cols = []
-    for side, word in (("reject", "rejected"), ("nurture", "nurtured")):
-        for c in codes[side]:
-            cols.append((side, c["code"], f"{word}: {c['label']} ({c['code'] or '-'})"))
-    return cols
-
-
-def _reason_cells(row: dict[str, Any], cols: list[tuple[str, str | None, str]]) -> list[int]:
-    counts = {(side, x["code"]): x["count"] for side in ("reject", "nurture")
-              for x in row.get(f"{side}_reasons") or []}  # fmt: skip
-    return [counts.get((side, code), 0) for side, code, _ in cols]
+def _reason_columns(codes: dict[str, list[dict[str, str]]]) -> list[reports.ReasonColumn]:
+    return [reports.reason_column(side, c["code"], c["label"])
+            for side in ("reject", "nurture") for c in codes[side]]  # fmt: skip
 
 
 def _read(backend: Backend, fn: Callable[..., Any]) -> Any:
@@ -371,7 +362,7 @@ def campaigns_csv(request: Request, user: UserDep, backend: BackendDep) -> Respo
     return csv_response(
         f"{data['by']}s.csv", header,
         ([r["key"], *([r["cross"]] if data["cross"] else []), *(r[f] for f in figures),
-          *_reason_cells(r, cols)] for r in data["rows"]),
+          *reports.reason_cells(r, cols)] for r in data["rows"]),
     )  # fmt: skip
 
 
@@ -417,7 +408,7 @@ def reasons_csv(request: Request, user: UserDep, backend: BackendDep) -> Respons
     first = "week" if weekly else data["by"]
     return csv_response(
         f"reasons-by-{first}.csv", [first, *(c[2] for c in cols)],
-        ([r["week"] if weekly else r["key"], *_reason_cells(r, cols)] for r in rows),
+        ([r["week"] if weekly else r["key"], *reports.reason_cells(r, cols)] for r in rows),
     )  # fmt: skip
 
 
