@@ -38,8 +38,10 @@ MAX_NOTE = 2000
 # - "history_check": GET /v1/sync/pull and /v1/feedback take `digest`, the
 #   `cursor_digest` the last answer gave; a cursor from another history (the server was
 #   restored) answers `reset`. Answers carry server_id, epoch and cursor_digest.
-# - "origin": a mutation may carry `origin` (a decide sent again after a restore: the
-#   identity of its first sending) and `reopens` (the decision id a reopen undoes); a
+# - "origin": a mutation may carry `origin` (a decide's identity when it is not
+#   "client_id:seq": one sent again after a restore keeps that of its first sending, and
+#   one numbered after a restore with a number that once named another decision gets a
+#   number the client never used) and `reopens` (the decision id a reopen undoes); a
 #   decision carries its `id`; feedback events carry `event_id` and `decision_id`.
 # - "lookup": POST /v1/sync/lookup answers the current state of given leads of the rep.
 # - "push_patch": POST /v1/sync/push takes `"patch": true`; the result of a mutation applied
@@ -234,7 +236,7 @@ class Mutation(Wire):
     at: datetime
     base_version: int | None = None
     # Sent only to a server that lists "origin" (an older one refuses unknown fields).
-    origin: Origin | None = None  # decide: sent again after a restore; its first identity
+    origin: Origin | None = None  # decide: its identity, when not client_id:seq (restores)
     reopens: str | None = Field(None, max_length=80)  # reopen: the decision id it undoes
 
 

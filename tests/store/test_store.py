@@ -963,3 +963,57 @@ def test_a_version_3_file_gains_the_sla_clock_and_folded_search(db_path: Path) -
         assert rows[stale.id].sla_at == stale.mql_at
         indexes = dict(s._conn.execute("SELECT name, sql FROM sqlite_master WHERE type='index'"))
         assert "sla_sort" in indexes["leads_sla"] and "sla_sort" in indexes["leads_score"]
+
+
+def _decision_ids(store: Store) -> dict[str, str]:
+    with sqlite3.connect(store.path) as conn:
+        rows = conn.execute(
+            "SELECT lead_id, decision_id FROM action_leads WHERE decision_id IS NOT NULL"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_decision_numbered_again_after_a_restore_keeps_an_identity_never_used(
+    loaded: Store,
+) -> None:
+    """A restored server knows mutation 1 and no more: the unanswered ones are numbered
+    again from 2, but a decision's id ("client:seq") is for ever. The one numbered before
+    keeps its first id (as origin); one made now gets a number no decision ever had."""
+    me = loaded.client_id()
+    loaded.decide(["L0001", "L0002"], "accept")
+    assert [i.seq for i in loaded.pending()] == [1, 2]
+    loaded.apply_push_results([PushResult(s, "applied", None, None) for s in (1, 2)])
+    loaded.decide(["L0003"], "accept")
+    assert [i.seq for i in loaded.pending()] == [3]  # sent, its answer lost
+
+    assert loaded.renumber_unanswered(1) == 1  # the server was restored to seq 1
+    loaded.decide(["L0004"], "reject", reason="no_need")
+    items = loaded.pending()
+    assert [(i.seq, i.lead_id) for i in items] == [(2, "L0003"), (3, "L0004")]
+    assert [i.payload.get("origin") for i in items] == [
+        {"client_id": me, "seq": 3},
+        {"client_id": me, "seq": 4},  # 3 named L0003's decision once
+    ]
+    loaded.apply_push_results([PushResult(s, "applied", None, None) for s in (2, 3)])
+    loaded.decide(["L0005"], "accept")
+    [item] = loaded.pending()
+    assert item.seq == 4 and item.payload.get("origin") == {"client_id": me, "seq": 5}
+    ids = _decision_ids(loaded)
+    assert ids == {f"L000{n}": f"{me}:{n}" for n in range(1, 6)}
+    # after a restart too: the highest number used is kept in the file
+    loaded.apply_push_results([PushResult(4, "applied", None, None)])  # no lead: open here
+    loaded.close()
+    again = Store.open(loaded.path)
+    try:
+        again.decide(["L0005"], "nurture", reason="timing_later")
+        [item] = again.pending()
+        assert (item.seq, item.payload.get("origin")) == (5, {"client_id": me, "seq": 6})
+        again.set_bant("L0001", "budget", "yes")
+        again.apply_push_results([PushResult(5, "applied", None, None)])
+        assert [i.seq for i in again.pending()] == [6]  # a BANT answer: it names nothing
+        again.apply_push_results([PushResult(6, "applied", None, None)])
+        again.decide(["L0005"], "accept")
+        [item] = again.pending()  # 7 never named a decision: no origin needed
+        assert (item.seq, item.payload.get("origin")) == (7, None)
+    finally:
+        again.close()

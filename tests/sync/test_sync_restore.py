@@ -6,7 +6,8 @@ then the server is put back to the backup (by a plain file copy: "by other means
 `triage server backup/restore`) and marketing loads new leads, so the change counter runs
 past the rep's cursor. The rep's next sync must heal: every new lead pulled, the decisions
 the server lost sent again exactly once as the same decisions (their event ids unchanged),
-the offline ones numbered after what the restored server knows, a card for each.
+the offline ones numbered after what the restored server knows under ids never used before,
+a card for each.
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ def _scenario(url: str, tmp_path: Path, backup, restore) -> None:
         after = _events_by_lead(url)
         for lead_id in ids[3:7]:
             assert after[lead_id] == lost_events[lead_id], lead_id
+        # and no id marketing has seen names another decision now: the two made offline
+        # were numbered after what the restored server knows, yet their ids are new
+        seen = {e: lead for lead, events in lost_events.items() for e in events}
+        for lead_id, events in after.items():
+            for event_id in events:
+                assert seen.setdefault(event_id, lead_id) == lead_id, (event_id, lead_id)
         backend = Backend.open(url)
         try:
             statuses = {i: backend.lead(i)["status"] for i in decided}

@@ -33,6 +33,8 @@ What is asserted:
     silently. A lead reassigned away and back may therefore end either way; an undo
     made while the lead was not the rep's may have had nothing to undo, so an intent
     cleared by undo is not checked for such leads.
+  - one id, one event: every feedback event id marketing has read (before each restore,
+    and at the end) names one lead and one kind of event.
   - the outbox is empty, conflicts concern reassigned leads only (or, after a restore,
     say server_restored), the file is intact.
   After a restore the server's state is the snapshot's: leads made since are gone, and
@@ -172,6 +174,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.snapshot: tuple | None = None  # (file, the model's server side then)
         self.restored = False
         self.bant_unhealed: set[str] = set()  # BANT answers a restore may have lost
+        self.event_ids: dict[str, tuple[str, str]] = {}  # what marketing read: id -> (lead, kind)
         self._new_leads(5)
         self.store: Store | None = self.dev.open()
         report = self.dev.sync()
@@ -357,11 +360,20 @@ class SyncMachine(RuleBasedStateMachine):
             dst.close()
         self.snapshot = (path, list(self.ids), dict(self.owner), set(self.away_ever))
 
+    def _marketing_reads(self) -> None:
+        """Marketing's consumer reads the feedback stream and dedupes by event id: an id
+        it has seen must never name another lead's event, nor another kind, also across
+        a restore (the lost history's ids were read, and the healed ones come after)."""
+        for e in server_events(self.backend):
+            seen = self.event_ids.setdefault(e["event_id"], (e["lead_id"], e["kind"]))
+            assert seen == (e["lead_id"], e["kind"]), f"{e['event_id']}: {seen} and {e}"
+
     @precondition(lambda self: self.snapshot is not None and self.a is None and self.b is None)
     @rule()
     def server_restored(self):
         """The server's database put back to the snapshot, by other means than `triage
         server restore` (no epoch change): what happened since is gone on the server."""
+        self._marketing_reads()
         path, ids, owner, _away = self.snapshot
         src = sqlite3.connect(path)
         dst = sqlite3.connect(self.env.db_path)
@@ -535,6 +547,7 @@ class SyncMachine(RuleBasedStateMachine):
         self._check_converged()
         server = {i: self.backend.lead(i) for i in self.ids}
         assert all(server[i]["owner"] == self.owner[i] for i in self.ids)
+        self._marketing_reads()
 
         # Exactly once, per lead.
         ours = set(self.ids)

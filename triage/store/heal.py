@@ -12,6 +12,7 @@ from triage.domain import Status
 from triage.store.common import (
     _dumps,
 )
+from triage.store.outbox import _with_origin
 from triage.store.records import (
     Healed,
 )
@@ -37,9 +38,23 @@ class HealMixin:
         in the order they were numbered: a restored server knows fewer of this client's
         mutations, and would answer every later number out_of_order. Returns how many."""
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id FROM outbox WHERE seq > ? ORDER BY seq", (last_seq,)
+            next_seq = int(self._meta(conn, "next_seq") or 1)
+            self._set_meta(conn, "numbers_used", self._numbers_used(conn, next_seq))
+            client_id = self._meta(conn, "client_id")
+            found = conn.execute(
+                "SELECT id, seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq",
+                (last_seq,),
             ).fetchall()
+            rows = [(row_id,) for row_id, *_ in found]
+            # A decision keeps the identity of its first numbering (its origin from now on).
+            conn.executemany(
+                "UPDATE outbox SET payload = ? WHERE id = ?",
+                [
+                    (_with_origin(payload, client_id, seq), row_id)
+                    for row_id, seq, kind, payload in found
+                    if kind == "decide" and '"origin"' not in payload
+                ],
+            )
             # two steps, so that no number is held twice on the way (seq is UNIQUE)
             conn.executemany("UPDATE outbox SET seq = -seq WHERE id = ?", rows)
             conn.executemany(

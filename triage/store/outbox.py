@@ -39,6 +39,11 @@ def _what_it_did(row: tuple | None, lead: domain.Lead | None, actor: str | None)
     return "applied" if all(lead.bant.get(k) == v for k, v in wanted.items()) else "unknown"
 
 
+def _with_origin(payload: str, client_id: str, number: int) -> str:
+    """A decide's payload naming its identity, `client_id:number`, as its `origin`."""
+    return json.dumps({**json.loads(payload), "origin": {"client_id": client_id, "seq": number}})
+
+
 # The rows in flight (numbered, unanswered), by their numbers: they come back first.
 _IN_FLIGHT = "SELECT id, seq, lead_id, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"
 # Then new rows in the order made (a compensation that waited is numbered after rows made
@@ -92,16 +97,46 @@ class OutboxMixin:
         if not any(r[1] is None for r in rows):
             return rows
         next_seq = int(self._meta(conn, "next_seq") or 1)
-        assigned = []
+        used = self._numbers_used(conn, next_seq)
+        client_id = self._meta(conn, "client_id")
+        assigned, originated = [], []
         for i, (row_id, seq, lead_id, kind, payload) in enumerate(rows):
             if seq is None:
-                assigned.append((next_seq, row_id))
-                rows[i] = (row_id, next_seq, lead_id, kind, payload)
-                next_seq += 1
+                seq, next_seq = next_seq, next_seq + 1
+                if kind == "decide" and seq <= used and '"origin"' not in payload:
+                    # After a restore this number named another decision once: its own
+                    # identity is a number never used (the server takes it as `origin`).
+                    used += 1
+                    payload = _with_origin(payload, client_id, used)
+                    originated.append((payload, row_id))
+                used = max(used, seq)
+                assigned.append((seq, row_id))
+                rows[i] = (row_id, seq, lead_id, kind, payload)
         conn.executemany("UPDATE outbox SET seq = ? WHERE id = ?", assigned)
+        conn.executemany("UPDATE outbox SET payload = ? WHERE id = ?", originated)
         self._set_meta(conn, "next_seq", next_seq)
+        self._set_meta(conn, "numbers_used", used)
         self._remember_decision_ids(conn, [r for r in rows if r[3] == "decide"])
         return rows
+
+    def _numbers_used(self, conn: sqlite3.Connection, next_seq: int) -> int:
+        """The highest number this client has ever given a mutation or a decision. A
+        restored server makes the client number mutations again from what it knows (see
+        renumber_unanswered), but a decision's identity ("client_id:seq") is for ever:
+        feedback and webhook consumers dedupe by it. Kept in meta; a store from before
+        it was kept finds it in its outbox and its journal's decision ids."""
+        kept = self._meta(conn, "numbers_used")
+        if kept is not None:
+            return max(int(kept), next_seq - 1)
+        client_id = self._meta(conn, "client_id") or ""
+        prefix = f"{client_id}:"
+        journal = conn.execute(
+            "SELECT max(CAST(substr(decision_id, ?) AS INTEGER)) FROM action_leads "
+            "WHERE substr(decision_id, 1, ?) = ?",
+            (len(prefix) + 1, len(prefix), prefix),
+        ).fetchone()[0]
+        outbox = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+        return max(next_seq - 1, journal or 0, outbox or 0)
 
     def _remember_decision_ids(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
         """A decision's identity is the client id and seq of its first sending (or the
