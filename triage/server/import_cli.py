@@ -33,6 +33,7 @@ def run(args: argparse.Namespace, backend: Callable[[], Backend]) -> int:
         done = backend().import_leads(
             found.rows, found.labels, known_problems=found.problems, options=options,
             skipped=found.skipped, updates_only=found.updates_only, dry_run=args.dry_run,
+            progress=_progress if sys.stderr.isatty() else None,
         )  # fmt: skip
     except ImportFileError as exc:
         _say(f"{exc}; {nothing}")
@@ -49,6 +50,12 @@ def run(args: argparse.Namespace, backend: Callable[[], Backend]) -> int:
     for label, note in done.notes():
         print(f"  {label}: {note}")
     return 0
+
+
+def _progress(done: int, total: int) -> None:
+    """How far a large import has got, on one line of a terminal (cleared at the end)."""
+    end = "\r\033[K" if done == total else "\r"
+    print(f"written {done:,} of {total:,} rows", end=end, file=sys.stderr, flush=True)
 
 
 def summary(name: str, done: ImportOutcome, *, dry_run: bool) -> str:

@@ -1,10 +1,10 @@
 """Marketing's imports: rows of a file (or of `POST /v1/leads`) created or updated by
-external id, all or nothing; given to reps (the row's owner, else `--owner` in turn)."""
+external id, checked whole before anything is written, then written in chunks; given to reps (the row's owner, else `--owner` in turn)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,9 @@ from triage.server.services.leads import (
 from triage.server.webhooks.events import Outbox
 
 ON_DUPLICATE = ("link", "skip", "update")
+# Rows written a transaction: the change counter (and on SQLite the file) is held for one
+# chunk at a time, about 0.1 s, so reps' syncs go on during a large import.
+CHUNK = 1000
 
 Labelled = list[tuple[str, str]]
 
@@ -102,8 +105,13 @@ class ImportsMixin:
         skipped: Labelled = (),  # type: ignore[assignment]
         dry_run: bool = False,
         updates_only: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ImportOutcome:
-        """Create or update leads by external_id, all or nothing.
+        """Create or update leads by external_id: the whole file checked first, nothing
+        written when a row is bad; then written in chunks of CHUNK rows, each its own
+        transaction, so a rep's sync waits for a chunk at most, never for the import.
+        A chunk that fails (a crash, a killed process) leaves the ones before it written:
+        the import run again converges (it is an upsert by external_id).
 
         `dry_run`: the same checks and counts, in a transaction that writes nothing.
         Raises RowProblems naming every bad row (by `labels`, e.g. "line 7") with all of
@@ -113,26 +121,53 @@ class ImportsMixin:
         `skipped`: rows the file's map left out, reported in the outcome.
         `updates_only`: the rows update leads that exist (found by external_id, else by
         email) and create none; a row's missing name and email are the lead's own.
+        `progress(done, total)`: called after each chunk is written.
         """
         if options.on_duplicate not in ON_DUPLICATE:
             raise ServiceError(400, "bad_option", f"on_duplicate: one of {', '.join(ON_DUPLICATE)}")
         labels = list(labels or [f"row {i}" for i in range(1, len(rows) + 1)])
-        if not updates_only:
-            inputs, problems = _parse_rows(rows, labels, known_problems)
-        with self.db.rehearsal() if dry_run else self.db.write() as s:
-            if updates_only:  # the leads are read in the transaction that updates them
+        with self.db.rehearsal() if dry_run else self.db.read() as s:
+            if updates_only:  # the rows name leads by external_id or email: find them
                 up = _as_updates(s, rows, labels)
                 inputs, problems = _parse_rows(up.rows, up.labels, [*known_problems, *up.problems])
                 skipped = [*skipped, *up.skipped]
+            else:
+                inputs, problems = _parse_rows(rows, labels, known_problems)
             turn = self._in_turn(s, options.owners)
             owners = self._reps_by_email(s, (i.owner for _, i in inputs if i.owner))
             existing = _by_external_id(s, [i.external_id for _, i in inputs])
             problems += _owner_problems(inputs, owners, existing)
             if problems:
                 raise RowProblems(merged(problems, labels))
-            run = _Run(self, s, owners, existing, turn, options, dry_run)
-            run.outcome.skipped += list(skipped)
-            return run.write(inputs)
+            if dry_run:
+                run = _Run(self, s, owners, existing, turn, options, dry_run)
+                run.outcome.skipped += list(skipped)
+                return run.write(inputs)
+        outcome = ImportOutcome(skipped=list(skipped))
+        for start in range(0, len(inputs), CHUNK):
+            self._write_chunk(inputs[start : start + CHUNK], turn, options, outcome)
+            if progress is not None:
+                progress(min(start + CHUNK, len(inputs)), len(inputs))
+        return outcome
+
+    def _write_chunk(
+        self,
+        chunk: list[tuple[str, domain.LeadInput]],
+        turn: Iterator[models.User] | None,
+        options: ImportOptions,
+        outcome: ImportOutcome,
+    ) -> None:
+        """One chunk of a checked file, in one transaction, the leads read again in it. A
+        row whose owner became a problem since the check (a rep decided the lead, the
+        owner was deactivated meanwhile) is skipped, saying why."""
+        with self.db.write() as s:
+            owners = self._reps_by_email(s, (i.owner for _, i in chunk if i.owner))
+            existing = _by_external_id(s, [i.external_id for _, i in chunk])
+            late = dict(_owner_problems(chunk, owners, existing))
+            for label, found in late.items():
+                outcome.skipped.append((label, f"changed during the import: {'; '.join(found)}"))
+            run = _Run(self, s, owners, existing, turn, options, False, outcome)
+            run.write([(label, item) for label, item in chunk if label not in late])
 
     def _in_turn(self, s: Session, emails: Sequence[str]) -> Iterator[models.User] | None:
         """The reps of `--owner`, in turn; ServiceError for one who cannot take leads."""
@@ -213,7 +248,7 @@ def _ended(status: str, decision: dict[str, Any], owner: models.User | None) -> 
 
 
 class _Run:
-    """One import's writes, in one transaction."""
+    """One import's writes in one transaction (a chunk of the file, or a dry run's all)."""
 
     def __init__(
         self,
@@ -224,6 +259,7 @@ class _Run:
         turn: Iterator[models.User] | None,
         options: ImportOptions,
         dry_run: bool,
+        outcome: ImportOutcome | None = None,
     ):
         self.backend = backend
         self.s = s
@@ -234,7 +270,7 @@ class _Run:
         self.dry_run = dry_run
         self.now: datetime = utcnow()
         self.seqs = SeqAllocator(s)
-        self.outcome = ImportOutcome()
+        self.outcome = outcome if outcome is not None else ImportOutcome()
         self.new_rows: list[models.Lead] = []
 
     def owner_of(self, item: domain.LeadInput) -> models.User | None:
