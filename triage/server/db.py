@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from triage.server import (
     models_webhooks,  # noqa: F401  (its tables join the metadata)
     models_workspace,  # noqa: F401  (its tables join the metadata)
 )
+from triage.server.giveway import Waiting
 
 SEQ = "seq"
 SQLITE_BUSY_MS = 30_000  # how long a SQLite write waits for another writer
@@ -144,6 +145,7 @@ class Database:
                 f"not a database Triage can use: {kind}:// (use a SQLite file, as a path or "
                 "sqlite:///path.db, or postgresql://user@host/db)"
             )
+        self.waiters = Waiting(self.sqlite_path) if self.sqlite_path is not None else None
         if self.is_sqlite:
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
@@ -206,7 +208,8 @@ class Database:
     def write(self) -> Iterator[Session]:
         with Session(self.write_engine, expire_on_commit=False) as session:
             with session.begin():
-                session.connection()  # take the write lock now (BEGIN IMMEDIATE on SQLite)
+                with self._waiting():
+                    session.connection()  # take the write lock now (BEGIN IMMEDIATE on SQLite)
                 if not self.is_sqlite:
                     # Serialise writers on the counter row before reading anything.
                     session.execute(
@@ -226,6 +229,8 @@ class Database:
         if wait or not self.is_sqlite:
             with Session(self.write_engine, expire_on_commit=False) as session:
                 with session.begin():
+                    with self._waiting():
+                        session.connection()
                     yield session
             return
         with self.write_engine.connect() as conn:
@@ -238,6 +243,16 @@ class Database:
                         yield session
             finally:
                 raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+
+    def _waiting(self) -> AbstractContextManager[None]:
+        """Around taking SQLite's write lock: seen by a long writer that gives way."""
+        return self.waiters.waiting() if self.waiters is not None else nullcontext()
+
+    def give_way(self) -> bool:
+        """Between the transactions of a long write (an import's chunks): let writers
+        that wait for the database have their turn first (triage.server.giveway). On
+        PostgreSQL those waiting for the counter row's lock are queued in order already."""
+        return self.waiters.give_way() if self.waiters is not None else False
 
     @contextmanager
     def migration_lock(self) -> Iterator[Connection]:

@@ -21,6 +21,7 @@ from triage.server.services.leads import (
     _new_lead,
     _owner_problems,
     _parse_rows,
+    insert_new_leads,
     recycles,
     revoke,
 )
@@ -148,6 +149,7 @@ class ImportsMixin:
             self._write_chunk(inputs[start : start + CHUNK], turn, options, outcome)
             if progress is not None:
                 progress(min(start + CHUNK, len(inputs)), len(inputs))
+            self.db.give_way()  # SQLite: writers waiting meanwhile go first
         return outcome
 
     def _write_chunk(
@@ -271,7 +273,7 @@ class _Run:
         self.now: datetime = utcnow()
         self.seqs = SeqAllocator(s)
         self.outcome = outcome if outcome is not None else ImportOutcome()
-        self.new_rows: list[models.Lead] = []
+        self.new_rows: list[Any] = []  # leads made by _new_lead, inserted at the end
 
     def owner_of(self, item: domain.LeadInput) -> models.User | None:
         """The row's owner, else the next `--owner` (a new lead only: see callers)."""
@@ -289,7 +291,7 @@ class _Run:
             else:
                 self.update(label, lead, item)
         if not self.dry_run:  # a dry run writes nothing, not even the change log
-            self.s.add_all(self.new_rows)
+            insert_new_leads(self.s, self.new_rows)
             self.seqs.close()
         return self.outcome
 

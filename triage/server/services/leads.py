@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -12,7 +13,7 @@ from sqlmodel import Session
 
 from triage import domain
 from triage.server import models
-from triage.server.db import SeqAllocator, utcnow
+from triage.server.db import SeqAllocator, executemany, insert_rows, utcnow
 from triage.server.services.common import (
     ServiceError,
     _chunks,
@@ -276,25 +277,30 @@ def recycles(lead: models.Lead, item: domain.LeadInput) -> bool:
 
 def _new_lead(
     item: domain.LeadInput, owner: models.User | None, seqs: SeqAllocator, now: datetime
-) -> models.Lead:
+) -> SimpleNamespace:
+    """A lead an import creates: every column of the lead table as an attribute, for one
+    executemany at the end of the chunk (insert_new_leads). Building a SQLModel object per
+    row cost half an import's time (660,000 validated setattrs for 20,000 rows)."""
     lead_id = secrets.token_hex(6)
-    return models.Lead(
-        id=lead_id,
-        external_id=item.external_id,
-        seq=seqs.next(lead_id, "import"),
-        owner_id=owner.id if owner else None,
-        assigned_at=now if owner else None,
-        name=item.name,
-        email=item.email,
-        evidence=dict(item.evidence),
-        activities=_activities_json(item.activities or ()),
-        attributes=item.attributes or None,
-        bant={},
-        created_at=now,
-        updated_at=now,
-        mql_at=_utc(item.fields.get("mql_at")) or now,
-        **{k: v for k, v in item.fields.items() if k != "mql_at"},
-    )
+    given = {k: v for k, v in item.fields.items() if k != "mql_at"}
+    return SimpleNamespace(**_LEAD_DEFAULTS | given | {
+        "id": lead_id, "external_id": item.external_id, "seq": seqs.next(lead_id, "import"),
+        "owner_id": owner.id if owner else None, "assigned_at": now if owner else None,
+        "name": item.name, "email": item.email, "evidence": dict(item.evidence),
+        "activities": _activities_json(item.activities or ()),
+        "attributes": item.attributes or None, "bant": {}, "created_at": now,
+        "updated_at": now, "mql_at": _utc(item.fields.get("mql_at")) or now,
+    })  # fmt: skip
+
+
+_LEAD_COLUMNS = tuple(c.name for c in models.Lead.__table__.columns)
+_LEAD_DEFAULTS = {name: None for name in _LEAD_COLUMNS} | {"version": 1, "status": "open"}
+_INSERT_LEAD = insert_rows(models.Lead.__table__, _LEAD_COLUMNS)
+
+
+def insert_new_leads(s: Session, leads: Sequence[SimpleNamespace]) -> None:
+    """The leads _new_lead made, in one executemany of the driver."""
+    executemany(s, _INSERT_LEAD, [vars(lead) for lead in leads])
 
 
 def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
