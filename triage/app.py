@@ -29,6 +29,7 @@ from triage import domain
 from triage.config import Settings
 from triage.keymap import Scope, bindings_by_id, check_keymap, keys_of
 from triage.screens.conflicts import ConflictsScreen
+from triage.screens.day import MyDayScreen
 from triage.screens.decisions import DecisionFlow
 from triage.screens.detail import LeadDetailScreen, QueueOrder
 from triage.screens.help import HelpScreen
@@ -73,6 +74,8 @@ class TriageApp(App[None]):
                 tooltip="Sync now: push decisions, pull new leads (runs in the background)"),
         Binding("c", "conflicts", "Conflicts", id="conflicts", show=False,
                 tooltip="Review decisions the server refused"),
+        Binding("t", "my_day", "My day", id="my_day", show=False,
+                tooltip="Your day: decided today and this week, your pace, what is left"),
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False,
                 priority=True, tooltip="Open the command palette: every action, jump to a lead"),
     ]  # fmt: skip
@@ -330,6 +333,10 @@ class TriageApp(App[None]):
             help_screen = self._help[kind] = HelpScreen(self.screen)
             self.install_screen(help_screen, name=f"help-{kind.__name__}")
         self.push_screen(help_screen)
+
+    def action_my_day(self) -> None:
+        if not isinstance(self.screen, MyDayScreen):
+            self.push_screen(MyDayScreen.of(self.store, self.now(), self.policy.sla_hours))
 
     def action_conflicts(self) -> None:
         if isinstance(self.screen, ConflictsScreen):

@@ -26,7 +26,7 @@ def seed_store(path: Path, n: int = 60, *, now: datetime = NOW, chunk: int = 500
 
 
 def build_app(store: Store, **settings_kw) -> TriageApp:
-    return make_app(
+    app = make_app(
         store=store,
         settings=Settings(
             server_url="https://triage.example.com", token="test-token", **settings_kw
@@ -35,6 +35,22 @@ def build_app(store: Store, **settings_kw) -> TriageApp:
         clock=lambda: NOW,
         sync=False,
     )
+    record_notifications(app)
+    return app
+
+
+def record_notifications(app) -> None:
+    """Keep every notification the app shows, for `messages`: a toast goes after its
+    timeout (2 to 4 s), which a loaded machine can outlast between a key and the check."""
+    shown: list[str] = []
+    add = app._notifications.add
+
+    def recorded(notification) -> None:
+        shown.append(notification.message)
+        add(notification)
+
+    app._notifications.add = recorded
+    app.shown_messages = shown
 
 
 async def until(pilot, predicate, timeout: float = 5.0) -> None:
@@ -80,7 +96,9 @@ def open_ids(store: Store) -> list[str]:
 
 
 def messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
+    """Every notification shown so far (build_app records them), else those on screen."""
+    shown = getattr(app, "shown_messages", None)
+    return list(shown) if shown is not None else [n.message for n in app._notifications]
 
 
 def key_event(key: str):

@@ -27,6 +27,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Mark all", "Mark every lead that matches the filter", "mark_all"),
     ("Clear marks", "Unmark every lead", "clear_marks"),
     ("Conflicts", "Decisions the server refused, to review", "app.conflicts"),
+    ("My day", "Decided today and this week, your pace, what is left", "app.my_day"),
     ("Help", "Every key of this screen", "app.help"),
     ("Quit", "Quit Triage (decisions are saved as you make them)", "app.quit"),
 )

@@ -5,7 +5,7 @@ migrations), base.py (opening, transactions, meta), meta.py (sync state, the rep
 server, the policy), rows.py and view.py (a lead's view and the queue's projection),
 inbox.py (pulls), outbox.py (pushes and their answers), heal.py (a server restore),
 queue.py (filters as SQL), actions.py (decide, BANT, undo), status.py (counts,
-conflicts), records.py (what it hands out).
+conflicts), day.py (the rep's day), records.py (what it hands out).
 
 Plain ``sqlite3`` on purpose: the TUI must paint its first screen fast, and a
 10,000-lead bulk decision must be one quick transaction. The store speaks
@@ -43,6 +43,7 @@ from __future__ import annotations
 from triage.store.actions import ActionsMixin
 from triage.store.base import StoreBase
 from triage.store.common import MAX_NOTE
+from triage.store.day import DayMixin, MyDay
 from triage.store.heal import HealMixin
 from triage.store.inbox import InboxMixin
 from triage.store.meta import MetaMixin
@@ -73,7 +74,7 @@ from triage.store.view import ViewMixin
 
 class Store(
     ActionsMixin, QueueMixin, HealMixin, OutboxMixin, InboxMixin, StatusMixin, ViewMixin,
-    MetaMixin, StoreBase,
+    DayMixin, MetaMixin, StoreBase,
 ):  # fmt: skip
     """The local database. Use one instance per thread (UI, sync worker) on the same
     file; an instance is also safe to share, one call at a time (a lock guards it)."""
@@ -83,6 +84,6 @@ class Store(
 
 __all__ = [
     "APP_ID", "MAX_NOTE", "SCHEMA_VERSION", "_MIGRATIONS", "ActionError", "ActionResult",
-    "Account", "ConflictEntry", "Healed", "HistoryEntry", "LeadRow", "OutboxItem", "PendingCounts", "PullApplied",
+    "Account", "ConflictEntry", "Healed", "HistoryEntry", "LeadRow", "MyDay", "OutboxItem", "PendingCounts", "PullApplied",
     "PushResult", "QueueRow", "Store", "StoreError", "StoreStatus", "SyncState", "UndoResult",
 ]  # fmt: skip
