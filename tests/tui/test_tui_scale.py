@@ -44,6 +44,7 @@ def big_store(big_db, tmp_path):
     store.close()
 
 
+@pytest.mark.slow  # 100,000 leads made and copied: 15-50 s of the fast lane
 async def test_100k_leads_open_page_scroll_filter_and_bulk_reject(big_store):
     app = build_app(big_store)
     async with app.run_test(size=(120, 40)) as pilot:
