@@ -478,11 +478,7 @@ def _parse_until(text: str | None) -> date | None:
 
 
 def _decide(args: argparse.Namespace) -> int:
-    ids = list(args.lead_ids)
-    if ids == ["-"]:
-        ids = [line.strip() for line in sys.stdin if line.strip()]
-    if not ids:
-        raise CommandError("no lead ids given", EXIT_USAGE)
+    ids = _lead_ids(args.lead_ids)
     until = _parse_until(args.until)
     if until is not None and args.outcome != "nurture":
         raise CommandError("--until goes with nurture only", EXIT_USAGE)
@@ -505,6 +501,35 @@ def _decide(args: argparse.Namespace) -> int:
     why = f" ({args.reason})" if args.reason else ""
     print(f"{verb} {result.count} lead(s){why}; {pending} pending, `triage sync` sends them")
     return 0
+
+
+def reopen(args: argparse.Namespace) -> int:
+    return run(_reopen, args)
+
+
+def _reopen(args: argparse.Namespace) -> int:
+    ids = _lead_ids(args.lead_ids)
+    store = _open_store(_paths())
+    try:
+        known = store.resolve_ids(ids)
+        result = store.reopen([known.get(i, i) for i in ids])
+        pending = store.pending_count()
+    except ActionError as exc:
+        raise CommandError(f"{exc.message}; nothing changed") from None
+    finally:
+        store.close()
+    print(f"reopened {result.count} lead(s); {pending} pending, `triage sync` sends them")
+    return 0
+
+
+def _lead_ids(given: list[str]) -> list[str]:
+    """The LEAD_ID arguments, or with `-` the ids on stdin, one per line."""
+    ids = list(given)
+    if ids == ["-"]:
+        ids = [line.strip() for line in sys.stdin if line.strip()]
+    if not ids:
+        raise CommandError("no lead ids given", EXIT_USAGE)
+    return ids
 
 
 # ---------------------------------------------------------------- the TUI
@@ -716,3 +741,15 @@ def _queue_and_decide(sub: Any, lazy: Any) -> None:
         help="nurture: when marketing may bring it back, after today (2027-03-01, +30d, +6w, +3m)",
     )
     p.set_defaults(func=lazy("triage.commands:decide"))
+
+    p = sub.add_parser(
+        "reopen",
+        help="take back decisions of yours: the leads are open again (`triage sync` sends it)",
+        description="Reopen leads you decided, any of them, not only the last: a decision "
+        "not sent yet is dropped, one the server has is followed by a reopen naming it (as "
+        "undo in the workstation). Only your own decisions; a lead decided by someone "
+        "else is refused, and then nothing changes. LEAD_ID is the lead's id or the "
+        "marketing system's; `-` reads ids from stdin, one per line.",
+    )
+    p.add_argument("lead_ids", nargs="+", metavar="LEAD_ID")
+    p.set_defaults(func=lazy("triage.commands:reopen"))

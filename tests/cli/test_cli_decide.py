@@ -115,3 +115,30 @@ def test_an_unknown_reason_lists_the_reasons_once(tmp_path):
     assert "reasons for accept" not in r.stderr and ": )" not in r.stderr, r.stderr
     r = run_cli("decide", "nurture", "L000001", home=tmp_path)
     assert r.returncode == 1 and r.stderr.count("timing_later") == 1, r.stderr
+
+
+def test_reopen_takes_back_an_older_decision_and_the_server_reopens_it(live_sqlite, tmp_path):
+    """`triage reopen` reaches past later decisions (undo takes the last only): synced,
+    the lead is open on the server and marketing's feedback has a reopen of that very
+    decision; the other lead of the same bulk decision stays rejected."""
+    home = _rep(live_sqlite, tmp_path)
+    ids = _ids_by_external(home)
+    run_cli("decide", "reject", "HS-2001", "HS-2002", "--reason", "no_budget", home=home,
+            check=True)  # fmt: skip
+    run_cli("sync", home=home, check=True)
+    run_cli("decide", "accept", "HS-2003", home=home, check=True)  # a later decision
+    r = run_cli("reopen", "HS-2002", home=home)
+    assert r.returncode == 0 and "reopened 1 lead(s); 2 pending" in r.stdout, r.stderr
+    run_cli("sync", home=home, check=True)
+    backend = live_sqlite.backend
+    assert backend.lead(ids["HS-2002"])["status"] == "open"
+    assert backend.lead(ids["HS-2001"])["status"] == "rejected"
+    assert backend.lead(ids["HS-2003"])["status"] == "accepted"
+    events = [e for e in backend.feedback(0, 100)["events"] if e["lead_id"] == ids["HS-2002"]]
+    assert [e["kind"] for e in events] == ["decide", "reopen"]
+    assert events[0]["decision_id"] == events[1]["decision_id"]
+    # refused: not decided (now), someone else's; nothing changes
+    r = run_cli("reopen", "HS-2002", home=home)
+    assert r.returncode == 1 and "not decided" in r.stderr and "nothing changed" in r.stderr
+    status = json.loads(run_cli("status", "--json", home=home).stdout)
+    assert status["pending"] == 0

@@ -1,6 +1,6 @@
 """A state machine over the whole loop: a rep's offline store, the sync engine, the real server.
 
-Hypothesis interleaves offline decisions, undo, BANT answers, marketing upserts,
+Hypothesis interleaves offline decisions, undo, reopening an older decision, BANT answers, marketing upserts,
 reassignments away and back (and decisions by the other rep meanwhile), syncs through
 random network faults (1 to 4 tries per request, so some fail half-way), plain syncs,
 client restarts (close and reopen the store), the server restored to a snapshot taken
@@ -270,6 +270,36 @@ class SyncMachine(RuleBasedStateMachine):
         else:
             lead_id, key, prior = detail
             self.bant[lead_id][key] = prior
+
+    def _reopenable(self) -> list[str]:
+        """Leads the rep decided and the store shows so (any action, not only the last)."""
+        out = []
+        for lead_id in self._local_all():
+            lead = self.store.lead(lead_id)
+            if (
+                self.intent[lead_id] is not None
+                and lead.status.value != "open"
+                and (lead.decision is not None and lead.decision.by == self.rep)
+            ):
+                out.append(lead_id)
+        return out
+
+    @precondition(lambda self: self.store is not None and self._reopenable())
+    @rule(data=st.data())
+    def reopen_older(self, data):
+        """`triage reopen`: a decision of the rep's taken back, whichever action made it;
+        the rest of that action stays on the undo stack."""
+        lead_id = data.draw(st.sampled_from(self._reopenable()), label="reopen")
+        self.store.reopen([lead_id])
+        self.intent[lead_id] = None
+        for i, (action_id, kind, detail) in enumerate(self.actions):
+            if kind == "decide" and lead_id in detail:
+                rest = tuple(x for x in detail if x != lead_id)
+                if rest:
+                    self.actions[i] = (action_id, kind, rest)
+                else:  # the action held this lead only: undone, off the stack
+                    del self.actions[i]
+                break
 
     @precondition(lambda self: self._local_all())
     @rule(

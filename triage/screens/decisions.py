@@ -49,6 +49,9 @@ class DecisionFlow:
     def request(self, request: DecisionRequested) -> None:
         """Ask what is needed (confirmation, reason), then commit in one store call."""
         outcome, ids, bulk = request.outcome, list(request.lead_ids), request.bulk
+        if outcome is None:
+            self.reopen(ids)
+            return
         subject = self._names(ids)
 
         def commit(choice: ReasonChoice | None = None) -> None:
@@ -204,6 +207,18 @@ class DecisionFlow:
         return [i for i in lead_ids if i in open_ids]
 
     # ------------------------------------------------------------ undoing
+
+    def reopen(self, lead_ids: list[str]) -> None:
+        """Take back the rep's decisions of these leads (any, not only the last action's)."""
+        subject = self._names(lead_ids)
+        try:
+            result = self.store.reopen(lead_ids)
+        except (ActionError, StoreError) as exc:
+            message = getattr(exc, "message", str(exc))
+            self.app.notify(message, severity="error", title="Nothing changed")
+            return
+        self.changed(StoreChanged("undo", result.lead_ids[0] if result.count == 1 else None))
+        self.app.notify(f"Reopened {subject}: open again, decide it anew", timeout=4)
 
     def undo(self) -> None:
         """Undo the last decision or BANT answer, and say which."""

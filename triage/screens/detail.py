@@ -55,6 +55,8 @@ class LeadDetailScreen(Screen[None]):
                 tooltip="Show the next lead of the queue"),
         Binding("k", "previous", "Prev", id="previous_lead",
                 tooltip="Show the previous lead of the queue"),
+        Binding("o", "reopen", "Reopen", id="reopen", show=False,
+                tooltip="Open this lead again: take back your decision (any, not only the last)"),
         *(
             Binding(str(i), f"cycle_bant({i - 1})", f"BANT {i}", id=f"bant_{i}", show=False,
                     tooltip=f"Cycle the answer of BANT criterion {i}: not yet → yes → no")
@@ -151,6 +153,13 @@ class LeadDetailScreen(Screen[None]):
     def _decide(self, outcome: Outcome) -> None:
         if self.lead is not None:
             self.post_message(DecisionRequested(outcome, [self.lead.id]))
+
+    def action_reopen(self) -> None:
+        lead = self.lead
+        if lead is None or lead.status is domain.Status.OPEN:
+            self.notify("This lead is open: there is no decision to take back")
+            return
+        self.post_message(DecisionRequested(None, [lead.id]))
 
     def action_accept(self) -> None:
         self._decide(Outcome.ACCEPT)

@@ -77,12 +77,13 @@ class OpenLead(Message):
 
 
 class DecisionRequested(Message):
-    """Decide these leads (ask for a confirmation or a reason first). `bulk`: they are the
-    queue's marks; `follow`: the lead the queue's cursor goes to once they are decided."""
+    """Decide these leads (ask for a confirmation or a reason first), or with outcome None
+    take the rep's decisions of them back (reopen). `bulk`: they are the queue's marks;
+    `follow`: the lead the queue's cursor goes to once they are decided."""
 
     def __init__(
         self,
-        outcome: Outcome,
+        outcome: Outcome | None,
         lead_ids: Sequence[str],
         *,
         bulk: bool = False,

@@ -19,6 +19,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Reject", "Reject with a reason (opens the reason picker)", "reject"),
     ("Nurture", "Return to nurture with a reason and a re-entry date", "nurture"),
     ("Undo", "Undo the last decision or BANT answer (a bulk action is one step)", "app.undo"),
+    ("Reopen", "Take back your decision of the lead shown (any, not only the last)", "reopen"),
     ("Sync now", "Push decisions and pull new leads now", "app.sync"),
     ("Filter", "Focus the filter box of the queue", "filter"),
     ("Sort", "Cycle the sort of the queue", "sort"),

@@ -1,4 +1,4 @@
-"""The rep's actions: decide (one lead or thousands), BANT answers, and undo."""
+"""The rep's actions: decide (one lead or thousands), BANT answers, undo, and reopen."""
 
 from __future__ import annotations
 
@@ -216,30 +216,113 @@ class ActionsMixin:
             if act is None:
                 return None
             action_id, kind, detail_json = act
-            members = conn.execute(
-                "SELECT lead_id, prior, result, decision_id FROM action_leads "
-                "WHERE action_id = ? ORDER BY lead_id",
+            count, queued = self._undo_action(conn, action_id, kind, detail_json, now)
+        return UndoResult(action_id, kind, count, queued > 0)
+
+    def _undo_action(
+        self, conn: sqlite3.Connection, action_id: str, kind: str, detail_json: str, now: float
+    ) -> tuple[int, int]:
+        """Undo one action (see undo): (leads still here, compensations queued)."""
+        members = conn.execute(
+            "SELECT lead_id, prior, result, decision_id FROM action_leads "
+            "WHERE action_id = ? ORDER BY lead_id",
+            (action_id,),
+        ).fetchall()
+        # Rows of the action already handed out may be in flight: a compensation waits
+        # for their answer (and is dropped with them if the server refuses them).
+        conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
+        in_flight = dict(
+            conn.execute(
+                "SELECT lead_id, id FROM outbox WHERE action_id = ? AND seq IS NOT NULL",
                 (action_id,),
             ).fetchall()
-            # Rows of the action already handed out may be in flight: a compensation waits
-            # for their answer (and is dropped with them if the server refuses them).
-            conn.execute("DELETE FROM outbox WHERE action_id = ? AND seq IS NULL", (action_id,))
-            in_flight = dict(
-                conn.execute(
-                    "SELECT lead_id, id FROM outbox WHERE action_id = ? AND seq IS NOT NULL",
-                    (action_id,),
-                ).fetchall()
-            )
-            ids = [m[0] for m in members]
+        )
+        ids = [m[0] for m in members]
+        self._recompute(conn, ids)
+        present = self._existing(conn, ids)
+        queued = self._compensate(
+            conn, kind, json.loads(detail_json), members, present, in_flight, now
+        )
+        if queued:
             self._recompute(conn, ids)
-            present = self._existing(conn, ids)
-            queued = self._compensate(
-                conn, kind, json.loads(detail_json), members, present, in_flight, now
+        conn.execute("UPDATE actions SET undone_at = ? WHERE action_id = ?", (now, action_id))
+        return len(present), queued
+
+    def reopen(self, lead_ids: Sequence[str]) -> ActionResult:
+        """Take back decisions of the rep's, any of them, not only the last action's: each
+        lead open again, in one transaction. It is the undo of that lead's part of its
+        decision (split into an action of its own): a decision never sent is dropped, one
+        that may have reached the server is followed by a `reopen` naming it. A decision
+        this device has no record of (made on another one) gets a `reopen` naming the
+        decision the lead shows. Not on the undo stack: decide the lead again instead.
+        Raises ActionError, writing nothing, for an unknown lead, an open lead or one
+        decided by someone else."""
+        ids = list(dict.fromkeys(lead_ids))
+        if not ids:
+            raise ActionError("no_leads", "no leads to reopen")
+        now = time.time()
+        action_id = str(uuid.uuid4())
+        with self._write() as conn:
+            found = self._existing(conn, ids)
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise ActionError("unknown_lead", f"unknown lead id(s): {_name_ids(missing)}")
+            standing = {i: self._standing_decision(conn, i) for i in ids}
+            actor = self._actor(conn)
+            still_open = [i for i in ids if standing[i] is None]
+            if still_open:
+                raise ActionError("not_decided", f"not decided: {_name_ids(still_open)}")
+            others = [f"{i} ({standing[i].get('by')})" for i in ids
+                      if standing[i].get("by") not in (None, actor)]  # fmt: skip
+            if others:
+                raise ActionError(
+                    "not_own_decision", f"decided by someone else: {_name_ids(others)}"
+                )
+            for lead_id in ids:
+                own = self._split_decision(conn, lead_id, standing[lead_id].get("id"))
+                if own is not None:
+                    self._undo_action(conn, own, "decide", own_detail(conn, own), now)
+                    continue
+                self._queue(
+                    conn, action_id, lead_id, "reopen", found[lead_id].version, None, now,
+                    reopens=standing[lead_id].get("id"),
+                )  # fmt: skip
+                self._recompute(conn, [lead_id])
+        return ActionResult(action_id, len(ids), tuple(ids))
+
+    def _split_decision(
+        self, conn: sqlite3.Connection, lead_id: str, standing_id: str | None
+    ) -> str | None:
+        """The journal's action for the lead's standing decision, with this lead alone
+        in it (a bulk decision is split: the lead's journal and outbox rows move to an
+        action of their own, dated as the bulk one); None when the journal has none."""
+        row = conn.execute(
+            "SELECT a.action_id, a.detail, a.count, a.created_at, al.decision_id "
+            "FROM action_leads al JOIN actions a ON a.action_id = al.action_id "
+            "WHERE al.lead_id = ? AND a.kind = 'decide' AND a.undone_at IS NULL "
+            "ORDER BY a.id DESC LIMIT 1",
+            (lead_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        action_id, detail, count, created_at, decision_id = row
+        if standing_id is not None and decision_id is not None and standing_id != decision_id:
+            return None  # the lead shows another decision (made elsewhere since)
+        if count == 1:
+            return action_id
+        split = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO actions (action_id, kind, detail, count, created_at) "
+            "VALUES (?, 'decide', ?, 1, ?)",
+            (split, detail, created_at),
+        )
+        for table in ("action_leads", "outbox"):
+            conn.execute(
+                f"UPDATE {table} SET action_id = ? WHERE action_id = ? AND lead_id = ?",
+                (split, action_id, lead_id),
             )
-            if queued:
-                self._recompute(conn, ids)
-            conn.execute("UPDATE actions SET undone_at = ? WHERE action_id = ?", (now, action_id))
-        return UndoResult(action_id, kind, len(present), queued > 0)
+        conn.execute("UPDATE actions SET count = count - 1 WHERE action_id = ?", (action_id,))
+        return split
 
     def _compensate(
         self,
@@ -271,6 +354,12 @@ class ActionsMixin:
                 self._queue(conn, compensation, lead_id, "bant", row.version, restore, now, target)
                 queued += 1
         return queued
+
+
+def own_detail(conn: sqlite3.Connection, action_id: str) -> str:
+    return conn.execute("SELECT detail FROM actions WHERE action_id = ?", (action_id,)).fetchone()[
+        0
+    ]
 
 
 def _checked(

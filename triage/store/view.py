@@ -181,6 +181,16 @@ class ViewMixin:
             (lead_id, lead_name, seq, status, error, server_json, _dumps(mutation), now),
         )
 
+    def _standing_decision(self, conn: sqlite3.Connection, lead_id: str) -> dict | None:
+        """The decision the lead's view shows (its server state with its outbox replayed),
+        as a dict (outcome, by, id, ...); None for an open lead or one not here."""
+        row = conn.execute("SELECT json FROM lead_server WHERE id = ?", (lead_id,)).fetchone()
+        if row is None:
+            return None
+        rows = self._outbox_rows(conn, [lead_id]).get(lead_id, ())
+        status, _bant, decision = _replay(json.loads(row[0]), rows)
+        return None if status == Status.OPEN.value else (decision or {})
+
     def lead(self, lead_id: str) -> domain.Lead | None:
         """The local view of one lead, in full: its server state with its outbox replayed."""
         with self._read() as conn:
