@@ -35,6 +35,7 @@ _WORDS_PER_EVIDENCE = 8
 _WORD = re.compile(r"[a-z0-9$€£][a-z0-9$€£.\-k]*")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _PHONE = re.compile(r"^\+?[\d\s().\-]{7,}$")
+_FLAGS = frozenset({"yes", "no", "y", "n", "true", "false"})
 _CONTACT_KEY = re.compile(r"(^|_)(name|email|e_mail|phone|mobile|address|street)(_|$)")
 
 # A title's seniority: the first bucket whose words it holds (whole words, folded).
@@ -147,8 +148,10 @@ def _attributes(attributes: Any) -> dict[str, Any]:
     if not isinstance(attributes, Mapping):
         return out
     for key, value in attributes.items():
-        if not isinstance(key, str) or _CONTACT_KEY.search(key):
+        if not isinstance(key, str):
             continue
+        if _CONTACT_KEY.search(key) and not _flag(value):
+            continue  # a contact's name, email or phone; a flag ("do_not_email") stays
         name = f"attr:{key}"
         if isinstance(value, bool):
             out[name] = "true" if value else "false"
@@ -161,3 +164,10 @@ def _attributes(attributes: Any) -> dict[str, Any]:
             if text is not None:
                 out[name] = text
     return out
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no value (true, "Yes", "n", 0, 1)."""
+    if isinstance(value, bool) or value in (0, 1):
+        return True
+    return isinstance(value, str) and value.strip().lower() in _FLAGS
