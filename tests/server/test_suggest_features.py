@@ -37,6 +37,7 @@ LEAD = {
         "lifecycle_stage": "MQL", "employees": 120, "newsletter": True,
         "personal_email": "jane.doe@gmail.example", "mobile_phone": "+44 7700 900123",
         "contact_name": "Jane", "assistant": "jd@acme.example", "close_date": "2026-12-01",
+        "do_not_email": "No",  # a consent flag, not a contact: kept
     },
 }  # fmt: skip
 
@@ -63,7 +64,7 @@ def test_features_never_name_the_person_nor_what_came_after() -> None:
     assert "activity:meeting" not in got
     assert got["evidence:budget"] == 1.0 and got["evidence:budget:$50k-100k"] == 1.0
     assert got["attr:lifecycle_stage"] == "mql" and got["attr:employees"] == 120.0
-    assert got["attr:newsletter"] == "true"
+    assert got["attr:newsletter"] == "true" and got["attr:do_not_email"] == "no"
     for contact in ("personal_email", "mobile_phone", "contact_name", "assistant", "close_date"):
         assert f"attr:{contact}" not in got  # a person's contact, or a date written later
     text = json.dumps(got).lower()

@@ -99,6 +99,19 @@ def test_a_feature_written_after_the_decision_is_named_as_a_leak() -> None:
     assert clean["warnings"] == []
 
 
+def test_a_partial_leak_that_removes_most_errors_is_named_too() -> None:
+    rng = random.Random(8)
+    decisions = []
+    for i in range(1000):
+        outcome = "accept" if i % 2 else "reject"
+        right = rng.random() < 0.85  # the CRM's stage agrees with the outcome 85% of the time
+        stage = ("won" if outcome == "accept" else "lost") if right else rng.choice(("won", "lost"))
+        decisions.append(Decision({"country": rng.choice(("DE", "FR")),
+                                   "attributes": {"stage": stage}}, outcome))  # fmt: skip
+    (warning,) = evaluate(decisions)["warnings"]
+    assert warning.startswith("attr:stage alone predicts 9") and "(leakage)" in warning
+
+
 def test_fewer_than_200_decisions_are_refused() -> None:
     with pytest.raises(TooFew, match="199 decision"):
         evaluate(history(199))
