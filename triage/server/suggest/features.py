@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from triage import domain
@@ -51,6 +52,7 @@ SENIORITY = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)
 def seniority(title: str | None) -> str | None:
     """The seniority bucket of a job title (student, c_level, vp, director, manager,
     individual, other), None without a title."""
@@ -78,9 +80,14 @@ def snapshot(lead: Any) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
-    return " ".join(domain.fold(value).split())[:_MAX_TEXT]
+    return _folded(value)
+
+
+@lru_cache(maxsize=65536)  # categories repeat: a training run folds each value once
+def _folded(value: str) -> str | None:
+    return " ".join(domain.fold(value).split())[:_MAX_TEXT] or None
 
 
 def features(snap: Mapping[str, Any], decided_at: datetime | None = None) -> dict[str, Any]:
@@ -108,13 +115,16 @@ def features(snap: Mapping[str, Any], decided_at: datetime | None = None) -> dic
 
 def _activities(items: Any, decided_at: datetime | None) -> dict[str, float]:
     out: dict[str, float] = {"activities": 0.0}
+    if decided_at is not None and decided_at.tzinfo is None:
+        decided_at = decided_at.replace(tzinfo=timezone.utc)
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, Mapping):
             continue
-        at = item.get("at")
-        when = _time(at) if isinstance(at, str) else None
-        if decided_at is not None and when is not None and when > decided_at:
-            continue  # done after the decision: the model must not see it
+        if decided_at is not None:
+            at = item.get("at")
+            when = _time(at) if isinstance(at, str) else None
+            if when is not None and when > decided_at:
+                continue  # done after the decision: the model must not see it
         kind = _text(item.get("kind")) or "other"
         out["activities"] += 1
         out[f"activity:{kind}"] = out.get(f"activity:{kind}", 0.0) + 1
@@ -123,9 +133,13 @@ def _activities(items: Any, decided_at: datetime | None) -> dict[str, float]:
 
 def _time(text: str) -> datetime | None:
     try:
-        return domain.parse_time(text)
-    except (ValueError, TypeError):
-        return None
+        when = datetime.fromisoformat(text)  # as the server writes them, fast
+    except ValueError:
+        try:
+            return domain.parse_time(text)
+        except (ValueError, TypeError):
+            return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def _evidence(evidence: Any) -> dict[str, float]:
@@ -134,12 +148,17 @@ def _evidence(evidence: Any) -> dict[str, float]:
     if not isinstance(evidence, Mapping):
         return out
     for key, text in evidence.items():
-        if not isinstance(text, str) or not text.strip():
-            continue
-        out[f"evidence:{key}"] = 1.0
-        for word in _WORD.findall(domain.fold(text))[:_WORDS_PER_EVIDENCE]:
-            if len(word) >= 3:
-                out[f"evidence:{key}:{word}"] = 1.0
+        if isinstance(key, str) and isinstance(text, str) and text.strip():
+            out |= _evidence_of(key, text)
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _evidence_of(key: str, text: str) -> dict[str, float]:
+    out = {f"evidence:{key}": 1.0}
+    for word in _WORD.findall(domain.fold(text))[:_WORDS_PER_EVIDENCE]:
+        if len(word) >= 3:
+            out[f"evidence:{key}:{word}"] = 1.0
     return out
 
 
@@ -148,22 +167,28 @@ def _attributes(attributes: Any) -> dict[str, Any]:
     if not isinstance(attributes, Mapping):
         return out
     for key, value in attributes.items():
-        if not isinstance(key, str):
-            continue
-        if _CONTACT_KEY.search(key) and not _flag(value):
-            continue  # a contact's name, email or phone; a flag ("do_not_email") stays
-        name = f"attr:{key}"
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, int | float):
-            out[name] = float(value)
-        elif isinstance(value, str):
-            if _DATE.match(value) or domain.is_email(value) or _PHONE.match(value):
-                continue
-            text = _text(value)
-            if text is not None:
-                out[name] = text
+        if isinstance(key, str) and isinstance(value, str | int | float):
+            made = _attribute(key, value)
+            if made is not None:
+                out[made[0]] = made[1]
     return out
+
+
+@lru_cache(maxsize=65536, typed=True)  # typed: True and 1 are different values here
+def _attribute(key: str, value: str | int | float) -> tuple[str, Any] | None:
+    """An attribute as a feature, or None: a contact's name, email or phone (a flag such
+    as "do_not_email" stays), a date (a CRM's close date is written after the decision)."""
+    if _CONTACT_KEY.search(key) and not _flag(value):
+        return None
+    name = f"attr:{key}"
+    if isinstance(value, bool):
+        return name, "true" if value else "false"
+    if isinstance(value, int | float):
+        return name, float(value)
+    if _DATE.match(value) or domain.is_email(value) or _PHONE.match(value):
+        return None
+    text = _text(value)
+    return (name, text) if text is not None else None
 
 
 def _flag(value: Any) -> bool:
