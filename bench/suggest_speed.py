@@ -1,7 +1,8 @@
 """The model of the team's decisions at scale, on synthetic decisions (the test factory's
 leads, with evidence, activities and attributes, decided by a known rule with noise).
 
-- Training: N decisions (default 100,000) read from a server database (SQLite), fitted
+- Training: N decisions (default 100,000) read from a server database (SQLite: written
+  straight into its table, as a push's INSERT ... SELECT leaves them), fitted
   (the outcome's and the reason's models) and stored, as `triage server suggest train`
   does. Target <= 30 s. Baseline: the same decisions' features built and vectorised
   (the model's front, without the regressions).
@@ -18,16 +19,16 @@ import random
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._util import baseline, load_average, report  # noqa: E402
 from tests.support.factories import NOW, make_lead  # noqa: E402
-from triage.server.db import executemany  # noqa: E402
+from triage.server.db import executemany, insert_rows  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 from triage.server.suggest import store  # noqa: E402
-from triage.server.suggest.features import snapshot  # noqa: E402
+from triage.server.suggest.features import SNAPSHOT_FIELDS, snapshot  # noqa: E402
 from triage.server.suggest.model import Suggester, as_features, front  # noqa: E402
 from triage.server.suggest.train import train  # noqa: E402
 
@@ -70,12 +71,15 @@ def _fill(backend: Backend, n: int) -> None:
     for i in range(n):
         snap = _snapshot(i, rng)
         outcome, reason = _decided(snap, rng)
-        rows.append({"seq": i + 1, "lead_id": lead_id, "decision_id": f"bench:{i}",
+        snap["mql_at"] = datetime.fromisoformat(snap["mql_at"])
+        rows.append({**dict.fromkeys(SNAPSHOT_FIELDS), "activities": [], "evidence": {}, **snap,
+                     "seq": i + 1, "lead_id": lead_id, "decision_id": f"bench:{i}",
                      "outcome": outcome, "reason": reason,
-                     "decided_at": NOW + timedelta(minutes=i), "features": snap})  # fmt: skip
+                     "decided_at": NOW + timedelta(minutes=i)})  # fmt: skip
+    insert = insert_rows(store.TABLE, tuple(c.name for c in store.TABLE.columns))
     with backend.db.write() as s:
         for start in range(0, n, 5000):
-            executemany(s, store._INSERT, rows[start : start + 5000])
+            executemany(s, insert, rows[start : start + 5000])
 
 
 def main() -> int:

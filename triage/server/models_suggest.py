@@ -26,7 +26,19 @@ class DecisionFeatures(SQLModel, table=True):
     outcome: str = Field(max_length=10)
     reason: str | None = Field(default=None, max_length=64)
     decided_at: datetime
-    features: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The lead's fields of triage.server.suggest.features.SNAPSHOT_FIELDS, copied from its
+    # row by the database (INSERT ... SELECT: no JSON decoded and encoded again in a push).
+    title: str | None = None
+    industry: str | None = None
+    company_size: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    score: int | None = None
+    mql_at: datetime | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    activities: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class SuggestModel(SQLModel, table=True):

@@ -14,19 +14,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlmodel import Session
 
 from triage.server import models
-from triage.server.db import executemany, insert_rows
+from triage.server.db import executemany
 from triage.server.models_suggest import DecisionFeatures, SuggestModel
 from triage.server.suggest.features import SNAPSHOT_FIELDS, snapshot
 
 LEAD = models.Lead.__table__
 TABLE = DecisionFeatures.__table__
-_PROFILE = (LEAD.c.id, *(LEAD.c[name] for name in SNAPSHOT_FIELDS))
-_INSERT = insert_rows(TABLE, tuple(c.name for c in TABLE.columns))
-_CHUNK = 500
+_DECISION = ("seq", "lead_id", "decision_id", "outcome", "reason", "decided_at")
+# One decision's row: its event's values, the lead's fields copied from its row by the
+# database (a push decodes no JSON for it).
+_BINDS = {name: bindparam(name, type_=TABLE.c[name].type) for name in _DECISION}
+_INSERT = insert(TABLE).from_select(
+    [*_DECISION, *SNAPSHOT_FIELDS],
+    select(*_BINDS.values(), *(LEAD.c[name] for name in SNAPSHOT_FIELDS)).where(
+        LEAD.c.id == _BINDS["lead_id"]
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +48,13 @@ class Decision:
 
 def record(s: Session, events: Sequence[dict[str, Any]]) -> None:
     """Snapshot the leads of a push's decide events (their seq set) as they stand now, in
-    the push's transaction; an undo removes the snapshot of the decision it undoes."""
-    decided = [e for e in events if e["kind"] == "decide"]
-    if decided:
-        ids = sorted({e["lead_id"] for e in decided})
-        profiles: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for row in s.execute(select(*_PROFILE).where(LEAD.c.id.in_(chunk))):
-                profiles[row.id] = snapshot(row)
-        executemany(s, _INSERT, [
-            {"seq": e["seq"], "lead_id": e["lead_id"], "decision_id": e.get("decision_id"),
-             "outcome": e["outcome"], "reason": e.get("reason"),
-             "decided_at": e["effective_at"], "features": profiles.get(e["lead_id"], {})}
-            for e in decided
-        ])  # fmt: skip
+    the push's transaction (the database copies the lead's columns); an undo removes the
+    snapshot of the decision it undoes."""
+    executemany(s, _INSERT, [
+        {"seq": e["seq"], "lead_id": e["lead_id"], "decision_id": e.get("decision_id"),
+         "outcome": e["outcome"], "reason": e.get("reason"), "decided_at": e["effective_at"]}
+        for e in events if e["kind"] == "decide"
+    ])  # fmt: skip
     for e in events:
         if e["kind"] == "reopen" and e.get("decision_id"):
             s.execute(
@@ -69,12 +68,9 @@ def record(s: Session, events: Sequence[dict[str, Any]]) -> None:
 
 def decisions(s: Session) -> list[Decision]:
     """Every decision with a snapshot, oldest first."""
-    rows = s.execute(
-        select(TABLE.c.features, TABLE.c.outcome, TABLE.c.reason, TABLE.c.decided_at).order_by(
-            TABLE.c.seq
-        )
-    )
-    return [Decision(r.features, r.outcome, r.reason, r.decided_at) for r in rows]
+    columns = [TABLE.c[name] for name in (*SNAPSHOT_FIELDS, "outcome", "reason", "decided_at")]
+    rows = s.execute(select(*columns).order_by(TABLE.c.seq))
+    return [Decision(snapshot(r), r.outcome, r.reason, r.decided_at) for r in rows]
 
 
 def save_model(s: Session, row: SuggestModel, keep: int = 5) -> int:

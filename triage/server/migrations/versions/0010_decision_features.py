@@ -1,5 +1,6 @@
 """The model of the team's decisions (issue 14): each decision's snapshot of the lead as it
-was decided (`decisionfeatures`, written with the decision's event), and the trained models
+was decided (`decisionfeatures`: the lead's triage-time columns, copied from its row in the
+transaction of the decision's event), and the trained models
 (`suggestmodel`, written by `triage server suggest train`).
 
 Decisions made before this revision have no snapshot: the lead's fields may have changed
@@ -20,6 +21,8 @@ down_revision = "0009_decision_reason"
 branch_labels = None
 depends_on = None
 
+_TEXT = ("title", "industry", "company_size", "country", "source", "campaign")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -30,7 +33,12 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(10), nullable=False),
         sa.Column("reason", sa.String(64), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("features", sa.JSON(), nullable=False),
+        *(sa.Column(name, sa.String(), nullable=True) for name in _TEXT),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("mql_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("activities", sa.JSON(), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["lead_id"], ["lead.id"]),
         sa.PrimaryKeyConstraint("seq"),
     )
