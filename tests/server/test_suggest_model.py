@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.support.backend import push_as
 from tests.support.cli import run_cli
@@ -176,6 +176,11 @@ def test_train_and_evaluate_on_the_servers_own_decisions(db_url: str) -> None:
         guessed = [model.classes[i] for i in model.probabilities(X).argmax(axis=1)]
         assert guessed == ["reject", "accept"]
         assert model.reasons(X[:1]) == ["not_icp_fit"]
+
+        with b.db.bookkeeping() as s:  # a model pickled by another scikit-learn: not loaded
+            s.execute(update(SuggestModel).values(library="scikit-learn 0.0"))
+        with pytest.raises(train.NoModel, match="made by scikit-learn 0.0"):
+            train.load(b.db)
 
         ran = run_cli("server", "suggest", "evaluate", "--db", db_url, check=True)
         figures = json.loads(ran.stdout)
