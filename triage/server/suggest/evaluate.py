@@ -12,6 +12,7 @@ the held-out outcomes almost perfectly: a column written after the decision (lea
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -154,9 +155,13 @@ def leaks(
     baseline = sum(v == majority for v in y_test) / len(y_test)
     if baseline >= LEAK_ACCURACY:
         return []
-    names = sorted({k for row in X_train for k in row})
+    # A feature present in fewer rows than it would need to set right cannot be one (and a
+    # history has thousands of rare ones: evidence words, one-off values).
+    present = Counter(k for row in X_train for k in row)
+    errors = 1 - Counter(y_train).most_common(1)[0][1] / len(y_train)
+    least = 0.5 * errors * len(X_train)
     found = []
-    for name in names:
+    for name in sorted(k for k, n in present.items() if n >= least):
         key = _keyer([row.get(name) for row in X_train])
         by_value: dict[Any, Counter] = {}
         for row, label in zip(X_train, y_train, strict=True):
@@ -183,10 +188,8 @@ def _keyer(values: list[Any]) -> Any:
     numbers = [v for v in values if isinstance(v, int | float)]
     if not numbers:
         return lambda v: v
-    edges = np.unique(np.quantile(numbers, np.linspace(0, 1, 11)[1:-1]))
-    return lambda v: (
-        int(np.searchsorted(edges, v, side="right")) if isinstance(v, int | float) else v
-    )
+    edges = [float(e) for e in np.unique(np.quantile(numbers, np.linspace(0, 1, 11)[1:-1]))]
+    return lambda v: bisect.bisect_right(edges, v) if isinstance(v, int | float) else v
 
 
 def _r(x: float) -> float:
