@@ -36,8 +36,15 @@ RULES = {
         "triage.server",
         "triage.app",
     ),  # fmt: skip
-    "triage.server.app": ("textual", "triage.store", "triage.sync", "triage.app"),
-    "triage.server.service": ("textual", "httpx", "triage.store", "triage.sync", "triage.app"),
+    "triage.server.app": ("textual", "triage.store", "triage.sync", "triage.app", "sklearn"),
+    "triage.server.service": (
+        "textual",
+        "httpx",
+        "triage.store",
+        "triage.sync",
+        "triage.app",
+        "sklearn",
+    ),  # fmt: skip
     "triage.app": (
         "fastapi",
         "uvicorn",
@@ -57,6 +64,7 @@ RULES = {
         "pydantic",
         "triage.server",
         "triage.sync",
+        "sklearn",
     ),  # fmt: skip
 }
 

@@ -245,6 +245,27 @@ def _marketing_parsers(ssub: Any) -> None:
     p.add_argument("--by", choices=["campaign", "source", "rep"], default="campaign")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _export_parser(ssub)
+    _suggest_parsers(ssub)
+
+
+def _suggest_parsers(ssub: Any) -> None:
+    """`triage server suggest train|evaluate`: the model of the team's decisions."""
+    about = "a model of the team's own decisions: train it, measure it"
+    group = ssub.add_parser("suggest", help=about, description=about).add_subparsers(
+        dest="suggest_command", metavar="COMMAND", required=True
+    )
+    for name, help in (
+        ("train", "learn from the decisions in the database and keep the model there"),
+        ("evaluate", "train on 75%% of the decisions, test on the rest; print the figures "
+                     "as JSON (--csv: a file of past decisions, through --map)"),
+    ):  # fmt: skip
+        p = _server_command(group, name, "suggest", help)
+        if name == "evaluate":
+            p.add_argument("--csv", metavar="FILE", help="past decisions from a CRM's file")
+            p.add_argument(
+                "--map", metavar="MAP.toml", help="the import map of --csv, with its [history]"
+            )
+            p.add_argument("--encoding", help="the file's encoding (default UTF-8)")
 
 
 def _export_parser(ssub: Any) -> None:

@@ -524,6 +524,13 @@ def webhook(args: argparse.Namespace) -> int:
     return webhook_cli.run(args, _backend(args))
 
 
+def suggest(args: argparse.Namespace) -> int:
+    """`triage server suggest ...`: triage.server.suggest.cli (scikit-learn is loaded here)."""
+    from triage.server.suggest import cli as suggest_cli
+
+    return suggest_cli.run(args, lambda: _backend(args))
+
+
 def _webhook_settings() -> None:
     from triage.server.webhooks.delivery import ENV, Settings
 

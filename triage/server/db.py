@@ -36,6 +36,7 @@ from sqlmodel import Session, create_engine
 from triage.config import ensure_private_db_file, loose_dir_warning
 from triage.server import (
     models,
+    models_suggest,  # noqa: F401  (its tables join the metadata)
     models_webhooks,  # noqa: F401  (its tables join the metadata)
     models_workspace,  # noqa: F401  (its tables join the metadata)
 )

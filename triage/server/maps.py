@@ -49,6 +49,27 @@ The same map says how `triage server export` writes decisions back for the CRM's
     [reasons]                       # Triage's reason code -> the CRM's reason value
     no_budget = "No Budget"         # (a code not named here: its label)
     no_response = { value = "No Response", status = "ATTEMPTED_TO_CONTACT" }
+
+A map may build a field from other columns with a template (a column's name in braces),
+and name values that mean "empty" (a form's unchosen "Select"):
+
+    [templates]
+    name = "Lead {Lead Number}"
+    [options]
+    empty = ["Select"]
+
+A file of past decisions (`triage server suggest evaluate --csv FILE --map MAP`) needs the
+column of each row's outcome, and may name its reason and its date (the evaluation's split
+is then time-ordered). These columns are written after the decision: they never become
+attributes. Values not listed are refused; without lists the values are accept, reject
+and nurture themselves. A reason's value is read back through [reasons].
+
+    [history]
+    outcome = "Converted"
+    accept = ["1"]
+    reject = ["0"]
+    reason = "Disqualification Reason"
+    date = "Decision Date"
 """
 
 from __future__ import annotations
@@ -70,7 +91,9 @@ PRESETS = ("hubspot", "salesforce")
 PLACEABLE = tuple(k for k in domain.IMPORT_KEYS if k not in ("activities", "attributes"))
 _SECTIONS = {
     "columns", "name", "constants", "dates", "status", "reasons", "options", "export", "outcomes",
+    "templates", "history",
 }  # fmt: skip
+_TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
 _STATUS_ACTIONS = ("import", "skip", "error")
 OUTCOMES = ("accept", "reject", "nurture")
 
@@ -107,6 +130,20 @@ class ExportColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryColumns:
+    """A map's [history]: where a file of past decisions says each row's outcome (its
+    values -> accept, reject or nurture), and optionally its reason and its date."""
+
+    outcome: str  # header_key()s
+    values: dict[str, str]  # header_key() of the CRM's value -> the outcome
+    reason: str | None = None
+    date: str | None = None
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(k for k in (self.outcome, self.reason, self.date) if k)
+
+
+@dataclass(frozen=True, slots=True)
 class ImportMap:
     name: str
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # header_key()s
@@ -123,6 +160,10 @@ class ImportMap:
     reason_status: dict[str, str] = field(default_factory=dict)  # code -> its own status
     outcomes: dict[str, str] = field(default_factory=dict)  # outcome -> the CRM's status
     export: ExportColumns | None = None
+    # field -> its template's parts: text, or a column's header_key() as a 1-tuple
+    templates: dict[str, tuple[str | tuple[str], ...]] = field(default_factory=dict)
+    history: HistoryColumns | None = None
+    empty: frozenset[str] = frozenset()  # header_key()s of cells that mean "empty"
     ignore: frozenset[str] = frozenset()
     strict: bool = False
     clamp_score: bool = False
@@ -203,6 +244,8 @@ def parse_map(text: str, name: str) -> ImportMap:
         **reader.reasons(),
         outcomes=reader.outcomes(),
         export=reader.export(),
+        templates=reader.templates(),
+        history=reader.history(),
         **reader.options(),
     )
     reader.check(made)
@@ -335,23 +378,73 @@ class _MapReader:
             raise self.fail("export", "two columns have the same header")
         return made
 
+    def templates(self) -> dict[str, tuple[str | tuple[str], ...]]:
+        out: dict[str, tuple[str | tuple[str], ...]] = {}
+        for key, text in self.table("templates", PLACEABLE).items():
+            if not isinstance(text, str) or not _TEMPLATE_PART.search(text):
+                raise self.fail("templates", f'{key} must be text naming a column in braces, '
+                                             'e.g. "Lead {Lead Number}"')  # fmt: skip
+            parts: list[str | tuple[str]] = []
+            for n, piece in enumerate(_TEMPLATE_PART.split(text)):
+                if n % 2:
+                    parts.append((header_key(piece),))
+                elif piece:
+                    parts.append(piece)
+            out[key] = tuple(parts)
+        return out
+
+    def history(self) -> HistoryColumns | None:
+        known = ("outcome", "reason", "date", *OUTCOMES)
+        table = self.table("history", known)
+        if not table:
+            return None
+        for key in ("outcome", "reason", "date"):
+            if key in table and not (isinstance(table[key], str) and table[key].strip()):
+                raise self.fail("history", f"{key} must name a column")
+        if "outcome" not in table:
+            raise self.fail("history", "outcome must name the column of each row's outcome")
+        values: dict[str, str] = {}
+        for outcome in OUTCOMES:
+            items = table.get(outcome, [])
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise self.fail("history", f"{outcome} must be a list of the column's values")
+            for x in items:
+                if values.setdefault(header_key(x), outcome) != outcome:
+                    raise self.fail("history", f"{x!r} is listed for two outcomes")
+        made = HistoryColumns(
+            outcome=header_key(table["outcome"]),
+            values=values or {o: o for o in OUTCOMES},
+            reason=header_key(table["reason"]) if "reason" in table else None,
+            date=header_key(table["date"]) if "date" in table else None,
+        )
+        if len(made.keys()) != len([k for k in ("outcome", "reason", "date") if k in table]):
+            raise self.fail("history", "outcome, reason and date must be different columns")
+        return made
+
     def options(self) -> dict[str, Any]:
-        known = ("ignore", "strict", "clamp_score", "end_at_blank_line")
+        known = ("ignore", "strict", "clamp_score", "end_at_blank_line", "empty")
         table = self.table("options", known)
         out: dict[str, Any] = {}
-        for key in known[1:]:
+        for key in known[1:4]:
             if key in table:
                 if not isinstance(table[key], bool):
                     raise self.fail("options", f"{key} must be true or false")
                 out[key] = table[key]
         ignore = table.get("ignore", [])
         out["ignore"] = frozenset(self.headers("options", "ignore", ignore) if ignore else ())
+        empty = table.get("empty", [])
+        if not isinstance(empty, list) or not all(isinstance(x, str) for x in empty):
+            raise self.fail("options", 'empty must be a list of values, e.g. ["Select"]')
+        out["empty"] = frozenset(header_key(x) for x in empty)
         return out
 
     def check(self, made: ImportMap) -> None:
         both = sorted(set(made.columns) & set(made.constants))
         if both:
             raise self.fail("constants", f"{', '.join(both)}: also mapped to a column")
+        both = sorted(set(made.templates) & (set(made.columns) | set(made.constants)))
+        if both:
+            raise self.fail("templates", f"{', '.join(both)}: also a column or a constant")
         if "name" in made.columns and (made.first_name or made.last_name):
             raise self.fail("name", "name is mapped to a column: no first and last too")
         missing = [o for o in OUTCOMES if o not in made.outcomes]

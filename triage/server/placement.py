@@ -52,10 +52,16 @@ class Placement:
     # A map's file with no name column updates leads only: the rows carry the fields placed,
     # never attributes, and the status column is read as "leave the decision as it is".
     updates_only: bool = False
+    # field -> its template's parts: text, or a column (the map's [templates])
+    templates: dict[str, list[str | int]] = field(default_factory=dict)
+    history: bool = False  # a file of past decisions: no email needed (maps, [history])
 
     @classmethod
-    def make(cls, name: str, header: list[str], import_map: ImportMap) -> Placement:
-        """Raises ImportFileError naming every problem of the header."""
+    def make(
+        cls, name: str, header: list[str], import_map: ImportMap, *, history: bool = False
+    ) -> Placement:
+        """Raises ImportFileError naming every problem of the header. `history`: the file
+        holds past decisions (the map's [history] says where their outcomes are)."""
         keys = [header_key(h) for h in header]
         at: dict[str, int] = {}
         for i, k in enumerate(keys):
@@ -73,10 +79,15 @@ class Placement:
                         fields[f] = [i]
         status = at.get(import_map.status_column) if import_map.status_column else None
         first, last = find(import_map.first_name), find(import_map.last_name)
-        named = "name" in fields or "name" in import_map.constants or first or last
+        named = (
+            "name" in fields or "name" in import_map.constants or "name" in import_map.templates
+            or first or last
+        )  # fmt: skip
         made = cls(import_map, list(header), fields, first, last, status, {}, [],
-                   updates_only=not import_map.native and not named)  # fmt: skip
-        problems = made._place_the_rest(keys)
+                   updates_only=not import_map.native and not named and not history,
+                   history=history)  # fmt: skip
+        problems = made._templates(at)
+        problems += made._place_the_rest(keys)
         problems += made._missing()
         if problems:
             columns = ", ".join(PLACEABLE) if import_map.native else None
@@ -85,8 +96,29 @@ class Placement:
             raise ImportFileError(f"{where}: {detail}")
         return made
 
+    def _templates(self, at: dict[str, int]) -> list[str]:
+        problems = []
+        for f, parts in self.map.templates.items():
+            placed: list[str | int] = []
+            for part in parts:
+                if isinstance(part, str):
+                    placed.append(part)
+                elif part[0] in at:
+                    placed.append(at[part[0]])
+                else:
+                    problems.append(f"no column {part[0]!r} for the template of {f}")
+            self.templates[f] = placed
+        return problems
+
+    def _after_decision(self, keys: list[str]) -> set[int]:
+        """The columns of a map's [history]: written after the decision, never attributes."""
+        wanted = self.map.history.keys() if self.map.history else frozenset()
+        return {i for i, k in enumerate(keys) if k in wanted}
+
     def _place_the_rest(self, keys: list[str]) -> list[str]:
         used = {i for idx in self.fields.values() for i in idx} | {*self.first, *self.last}
+        used |= {i for parts in self.templates.values() for i in parts if isinstance(i, int)}
+        used |= self._after_decision(keys)
         if self.status is not None:
             used.add(self.status)  # kept as an attribute too (below)
         problems: list[str] = []
@@ -140,10 +172,15 @@ class Placement:
             named = " or ".join(repr(c) for c in looks) or "'external_id' or 'email'"
             return [f"no column to find the leads by (the map looks for {named}), and no "
                     "name column to create them"]  # fmt: skip
-        wanted = [f for f in _REQUIRED if f not in self.fields and f not in m.constants]
+        required = ("external_id",) if self.history else _REQUIRED
+        wanted = [
+            f for f in required
+            if f not in self.fields and f not in m.constants and f not in m.templates
+        ]  # fmt: skip
         if (
             "name" not in self.fields
             and "name" not in m.constants
+            and "name" not in m.templates
             and not (self.first or self.last)
         ):
             wanted.insert(1, "name")
@@ -168,6 +205,8 @@ class Placement:
             )
             return
         cells = [csvsafe.uncell(v.strip()) for v in values]
+        if self.map.empty:
+            cells = ["" if header_key(c) in self.map.empty else c for c in cells]
         problems = [
             f"a value in column {i + 1}, which has no header" for i in self.nameless if cells[i]
         ]
@@ -205,6 +244,9 @@ class Placement:
             value = next((cells[i] for i in idx if cells[i]), "")
             if value:
                 row[f] = value
+        for f, parts in self.templates.items():
+            if any(cells[p] for p in parts if isinstance(p, int)):
+                row[f] = "".join(p if isinstance(p, str) else cells[p] for p in parts).strip()
         if "name" not in row:
             parts = [cells[i] for i in (*self.first[:1], *self.last[:1]) if cells[i]]
             if parts:

@@ -24,6 +24,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.suggest import store as suggest_store
 from triage.server.webhooks.events import Outbox
 
 LEAD = models.Lead.__table__
@@ -367,6 +368,7 @@ class _Push:
             ],
         )  # fmt: skip
         executemany(s, _EVENTS, [{**_NO_EVENT_FIELDS, **e} for e in self.events])
+        suggest_store.record(s, self.events)  # the leads as decided, for the model
         self.seqs.close()
 
 

@@ -1,0 +1,155 @@
+"""Past decisions from a CRM's file (CSV), read through an import map (triage.server.maps)
+whose [history] names the outcome column (and optionally the reason and the date): each
+row becomes a decision with the lead's features, as `triage server import` would read the
+lead, without needing an email. The outcome, reason and date columns never become
+features. Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from triage import domain
+from triage.server.importer import MAX_IMPORT_BYTES, decode, sniff_delimiter
+from triage.server.maps import HistoryColumns, ImportMap, header_key
+from triage.server.placement import ImportFile, ImportFileError, Placement
+from triage.server.suggest.features import snapshot
+from triage.server.suggest.store import Decision
+
+_NO_EMAIL = "history@example.invalid"  # the check of a row needs one; no feature reads it
+_SHOWN_PROBLEMS = 10
+
+
+class HistoryError(Exception):
+    """The file or its rows cannot be read as past decisions; the message says why."""
+
+
+@dataclass
+class History:
+    decisions: list[Decision]
+    dated: bool  # the map names a date column: split by time
+    skipped: int = 0  # rows the map's [status] skips
+
+
+def read_history(
+    path: Path | str, import_map: ImportMap, *, encoding: str | None = None
+) -> History:
+    """Raises HistoryError naming what is wrong (the file, its header, up to ten bad rows)."""
+    history = import_map.history
+    if history is None:
+        raise HistoryError(
+            f"{import_map.name}: the map has no [history] section: name the column of each "
+            'row\'s outcome, e.g. [history] outcome = "Converted", accept = ["1"], '
+            'reject = ["0"]'
+        )
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise HistoryError(f"{path}: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
+        text = decode(str(path), path.read_bytes(), encoding)
+    except FileNotFoundError:
+        raise HistoryError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise HistoryError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise HistoryError(f"{path}: {exc.strerror}") from None
+    except ImportFileError as exc:
+        raise HistoryError(str(exc)) from None
+    return _Reader(str(path), import_map, history).read(text)
+
+
+class _Reader:
+    def __init__(self, name: str, import_map: ImportMap, history: HistoryColumns):
+        self.name = name
+        self.map = import_map
+        self.history = history
+        self.problems: list[tuple[str, list[str]]] = []
+        self.reasons = {header_key(v): code for code, v in import_map.reasons.items()}
+
+    def read(self, text: str) -> History:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+        try:
+            header = next(reader)
+            placement = Placement.make(self.name, header, self.map, history=True)
+        except StopIteration:
+            raise HistoryError(f"{self.name}: empty file") from None
+        except (csv.Error, ImportFileError) as exc:
+            raise HistoryError(str(exc)) from None
+        at = self._columns(header)
+        found = ImportFile()
+        decisions: list[Decision] = []
+        try:
+            for values in reader:
+                label = f"line {reader.line_num}"
+                if not any(v.strip() for v in values):
+                    continue
+                before = len(found.rows)
+                placement.read(label, values, found)
+                if len(found.rows) > before and not _bad(found, label):
+                    made = self._decision(label, found.rows[-1], values, at)
+                    if made is not None:
+                        decisions.append(made)
+        except csv.Error as exc:
+            raise HistoryError(f"{self.name}: line {reader.line_num}: {exc}") from None
+        self.problems = found.problems + self.problems
+        if self.problems:
+            raise HistoryError(self._problems())
+        if not decisions:
+            raise HistoryError(f"{self.name}: no decisions in the file")
+        return History(decisions, self.history.date is not None, len(found.skipped))
+
+    def _columns(self, header: list[str]) -> dict[str, int | None]:
+        keys = [header_key(h) for h in header]
+        at: dict[str, int | None] = {}
+        for what in ("outcome", "reason", "date"):
+            wanted = getattr(self.history, what)
+            at[what] = keys.index(wanted) if wanted in keys else None
+            if wanted and at[what] is None:
+                raise HistoryError(
+                    f"{self.name}: header (line 1): no column {wanted!r} for the {what} "
+                    f"(the map's [history])"
+                )
+        return at
+
+    def _decision(
+        self, label: str, row: dict[str, Any], values: list[str], at: dict[str, int | None]
+    ) -> Decision | None:
+        problems: list[str] = []
+        cell = values[at["outcome"]].strip() if at["outcome"] is not None else ""
+        outcome = self.history.values.get(header_key(cell))
+        if outcome is None:
+            known = ", ".join(sorted(self.history.values))
+            problems.append(f"outcome {cell!r} is none of the map's values ({known})")
+        reason = None
+        if at["reason"] is not None and values[at["reason"]].strip():
+            raw = values[at["reason"]].strip()
+            reason = self.reasons.get(header_key(raw), raw)
+        when = None
+        if at["date"] is not None:
+            raw = values[at["date"]].strip()
+            when = self.map.parse_time(raw) if raw else None
+            if when is None:
+                problems.append(f"date {raw!r} is not a date in the map's formats or ISO 8601")
+        lead, bad = domain.parse_import_row({"email": _NO_EMAIL, **row})
+        problems += bad
+        if problems or lead is None or outcome is None:
+            self.problems.append((label, problems))
+            return None
+        fields = {**lead.fields, "evidence": lead.evidence, "attributes": lead.attributes or {}}
+        return Decision(snapshot(fields), outcome, reason if outcome != "accept" else None, when)
+
+    def _problems(self) -> str:
+        shown = "\n".join(
+            f"  {label}: {'; '.join(p)}" for label, p in self.problems[:_SHOWN_PROBLEMS]
+        )
+        more = len(self.problems) - _SHOWN_PROBLEMS
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        return f"{self.name}: {len(self.problems)} bad row(s); nothing evaluated\n{shown}{tail}"
+
+
+def _bad(found: ImportFile, label: str) -> bool:
+    return bool(found.problems) and found.problems[-1][0] == label
