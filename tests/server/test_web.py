@@ -190,6 +190,7 @@ def test_every_page_renders(live: Live) -> None:
     c, _ = signed_in(live.url, live.mo.token)
     lead = live.backend.lead("ext-1")["id"]
     for path in ("/web/", "/web/campaigns?by=source&cross=country", "/web/reasons",
+                 "/web/segments", "/web/segments?min_leads=1&min_rejected=0",
                  "/web/notes", "/web/reps", "/web/nurture?days=90", "/web/leads?q=person",
                  f"/web/leads/{lead}", "/web/policy", "/web/import", "/web/assign",
                  "/web/pack?preset=quarter", "/web/?start=2026-01-01&end=2026-03-31",

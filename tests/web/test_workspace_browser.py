@@ -177,8 +177,8 @@ def test_reassign_by_filter(page, workspace: Workspace) -> None:
     assert reps["cat@example.com"]["open"] == 0
 
 
-PAGES = ("", "campaigns", "reasons", "notes", "reps", "nurture", "leads", "policy", "import",
-         "assign", "pack")  # fmt: skip
+PAGES = ("", "campaigns", "reasons", "segments?min_leads=1", "notes", "reps", "nurture", "leads",
+         "policy", "import", "assign", "pack")  # fmt: skip
 
 
 def test_no_page_is_wider_than_a_phone(browser, workspace: Workspace) -> None:

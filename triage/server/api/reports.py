@@ -55,6 +55,28 @@ def trend(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[st
     return run_report(backend, lambda c, x: reports.trend(c, x, period.of(x)))
 
 
+@router.get("/segments", summary="Segments sales keeps rejecting")
+def segments(
+    _who: MarketingDep,
+    backend: BackendDep,
+    period: PeriodDep,
+    min_leads: Annotated[
+        int, Query(ge=1, description="leads decided in the period, at least")
+    ] = 20,
+    min_rejected: Annotated[
+        float, Query(ge=0, le=100, description="rejected, as a percentage of decided, at least")
+    ] = 60,
+    limit: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> dict[str, Any]:
+    """A campaign or source crossed with a title, company size, industry or country, with
+    its rejection rate, top reasons by label and a few of the reps' notes, ranked by leads
+    rejected (wasted): what to stop sending."""
+    from triage.server import segments as seg
+
+    t = seg.Thresholds.parse(min_leads, min_rejected, limit)
+    return run_report(backend, lambda c, x: seg.segments(c, x, period.of(x), t))
+
+
 @router.get("/breakdown", summary="A row per campaign, source or other dimension")
 def breakdown(
     _who: MarketingDep,

@@ -30,6 +30,7 @@ NAV = [
     ("overview", "/web/", "Overview"),
     ("campaigns", "/web/campaigns", "Campaigns & sources"),
     ("reasons", "/web/reasons", "Reasons"),
+    ("segments", "/web/segments", "Segments"),
     ("notes", "/web/notes", "Notes"),
     ("reps", "/web/reps", "Reps"),
     ("nurture", "/web/nurture", "Nurture"),
@@ -410,6 +411,45 @@ def reasons_csv(request: Request, user: UserDep, backend: BackendDep) -> Respons
         f"reasons-by-{first}.csv", [first, *(c[2] for c in cols)],
         ([r["week"] if weekly else r["key"], *reports.reason_cells(r, cols)] for r in rows),
     )  # fmt: skip
+
+
+def _segments(request: Request, backend: Backend) -> tuple[Any, reports.Period, str | None]:
+    from triage.server import segments as seg
+
+    q = request.query_params
+
+    def read(conn: Any, ctx: reports.Context) -> Any:
+        p, err = _period(request, ctx)
+        try:
+            t = seg.Thresholds.parse(q.get("min_leads"), q.get("min_rejected"), q.get("limit"))
+        except reports.ReportError as exc:
+            t, err = seg.Thresholds(), f"{exc}; showing the defaults"
+        return seg.segments(conn, ctx, p, t), p, err
+
+    return _read(backend, read)
+
+
+@router.get("/segments")
+def segments_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
+    data, p, err = _segments(request, backend)
+    return render(request, "segments.html", user, page="segments", data=data,
+                  dims=DIMENSION_NAMES, **_page_ctx(request, p, err))  # fmt: skip
+
+
+@router.get("/segments.csv")
+def segments_csv(request: Request, user: UserDep, backend: BackendDep) -> Response:
+    data, _, _ = _segments(request, backend)
+    header = ["dimension", "value", "crossed with", "value", "decided", "rejected",
+              "rejection rate", "top reason", "top reason count", "example note"]  # fmt: skip
+    rows = (
+        [s["first"], s["first_value"], s["second"], s["second_value"], s["decided"],
+         s["rejected"], f"{100 * s['rejection_rate']:.0f}%",
+         s["reasons"][0]["label"] if s["reasons"] else "",
+         s["reasons"][0]["count"] if s["reasons"] else "",
+         s["notes"][0]["note"] if s["notes"] else ""]
+        for s in data["segments"]
+    )  # fmt: skip
+    return csv_response("segments.csv", header, rows)
 
 
 def _notes(

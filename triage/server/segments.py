@@ -1,0 +1,95 @@
+"""Segments sales keeps rejecting: a campaign or source crossed with a title, company size,
+industry or country, with at least `min_leads` leads decided in the period and at least
+`min_rejected` of them rejected; their top rejection reason and a few of the reps' notes;
+ranked by leads wasted (rejected). For marketing's review: what to stop sending.
+
+Figures follow the workspace's definitions (triage.server.reports): a lead counts when its
+standing decision was made in the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from triage.server import reports
+from triage.server.reports import DIMENSIONS, LEAD, Context, Period, ReportError
+
+FIRST = ("campaign", "source")  # what marketing controls
+SECOND = ("title", "company_size", "industry", "country")  # who it reached
+NOTES = 2  # example notes a segment shows
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_leads: int = 20
+    min_rejected: float = 0.6  # a share of the decided leads
+    limit: int = 25
+
+    @classmethod
+    def parse(
+        cls, min_leads: Any = None, min_rejected: Any = None, limit: Any = None
+    ) -> Thresholds:
+        """From a query string: `min_rejected` as a percentage (60) or a share (0.6)."""
+        try:
+            n = int(min_leads) if min_leads not in (None, "") else cls.min_leads
+            r = float(min_rejected) if min_rejected not in (None, "") else cls.min_rejected
+            k = int(limit) if limit not in (None, "") else cls.limit
+        except ValueError:
+            raise ReportError(
+                "min_leads and limit are whole numbers, min_rejected a percentage"
+            ) from None
+        r = r / 100 if r > 1 else r
+        if n < 1 or not 0 <= r <= 1 or not 1 <= k <= 200:
+            raise ReportError("min_leads >= 1, min_rejected 0-100 %, limit 1-200")
+        return cls(n, r, k)
+
+
+def segments(
+    conn: Connection, ctx: Context, p: Period, t: Thresholds = Thresholds()
+) -> dict[str, Any]:
+    found = []
+    rejected = LEAD.c.status == "rejected"
+    for a in FIRST:
+        for b in SECOND:
+            ca, cb = DIMENSIONS[a], DIMENSIONS[b]
+            q = (
+                select(ca, cb, func.count(), reports._count_if(rejected))
+                .where(reports.decided_in(p), ca.is_not(None), cb.is_not(None))
+                .group_by(ca, cb)
+                .having(func.count() >= t.min_leads)
+            )
+            for va, vb, decided, n_rejected in conn.execute(q):
+                if n_rejected and n_rejected >= t.min_rejected * decided:
+                    found.append({"first": a, "first_value": va, "second": b,
+                                  "second_value": vb, "decided": decided,
+                                  "rejected": int(n_rejected)})  # fmt: skip
+    found.sort(key=lambda s: (-s["rejected"], -s["rejected"] / s["decided"], s["first"],
+                              str(s["first_value"]), s["second"], str(s["second_value"])))  # fmt: skip
+    shown = found[: t.limit]
+    for s in shown:
+        _explain(conn, ctx, p, s)
+    return {
+        "period": p.to_dict(),
+        "thresholds": {
+            "min_leads": t.min_leads,
+            "min_rejected": t.min_rejected,
+            "limit": t.limit,
+        },  # fmt: skip
+        "total": len(found),
+        "segments": shown,
+    }
+
+
+def _explain(conn: Connection, ctx: Context, p: Period, s: dict[str, Any]) -> None:
+    """The segment's rejection rate, its reasons (most first, labelled) and a few notes."""
+    where = {s["first"]: s["first_value"], s["second"]: s["second_value"]}
+    s["rejection_rate"] = round(s["rejected"] / s["decided"], 4)
+    counts = reports.reason_counts(conn, p, where=reports._filters(**where))
+    s["reasons"] = ctx.reasons(counts.get(()))["reject_reasons"]
+    q = reports._notes_query(p, outcome="reject", reason=None, text=None, rep=None, **where)
+    rows = conn.execute(q.order_by(LEAD.c.decided_at.desc(), LEAD.c.id).limit(NOTES)).all()
+    s["notes"] = [reports._note(ctx, r) for r in rows]
