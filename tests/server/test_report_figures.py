@@ -22,12 +22,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from sqlalchemy import select, update
 
 from tests.conftest import Live
 from tests.support.factories import lead_row
 from triage import domain
-from triage.server import models, reports
+from triage.server import migrate, models, reports
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 T0 = NOW - timedelta(hours=100)
@@ -203,3 +204,59 @@ def test_the_reason_column_follows_every_decision(live: Live) -> None:
     assert got[ids["C"]] == ("timing_later", "timing_later")  # after reject, undo, nurture
     assert got[ids["D"]] == (None, None)  # set aside by the reassignment
     assert got[ids["A"]] == (None, None) and got[ids["E"]] == (None, None)
+
+
+def _first_decided(live: Live, ids: dict[str, str]) -> dict[str, datetime | None]:
+    with live.backend.db.read() as s:
+        rows = s.execute(
+            select(models.Lead.id, models.Lead.first_decided_at).where(
+                models.Lead.id.in_(list(ids.values()))
+            )
+        ).all()
+    by_id = {
+        lead_id: None if at is None else at.replace(tzinfo=timezone.utc) for lead_id, at in rows
+    }
+    return {name: by_id[lead_id] for name, lead_id in ids.items()}
+
+
+def _push(actor: Any, *mutations: dict[str, Any]) -> None:
+    r = actor.post(
+        "/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": list(mutations)}
+    )
+    assert [x["status"] for x in r.json()["results"]] == ["applied"] * len(mutations), r.text
+
+
+def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
+    """`first_decided_at` (where the reports' time to decision ends) is the current
+    assignment's first decision: after a decision, after one undone and made again, kept
+    through an undo, cleared by a reassignment (of an open lead, and of a decided one with
+    --force), set by the new owner's decision; and migration 0010's backfill from the
+    events gives the same."""
+    ids = _setup(live)
+    at = _first_decided(live, ids)
+    assert at["A"] == T0 + timedelta(hours=2) and at["B"] == T0 + timedelta(hours=30)
+    assert at["C"] == T0 + timedelta(hours=4)  # not its standing decision's +40
+    assert at["D"] == T0 + timedelta(hours=50) and at["E"] is None and at["F"] is None
+
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "reopen", "at": _z(T0 + timedelta(hours=41))},
+          {"seq": 2, "lead_id": ids["E"], "type": "decide", "outcome": "accept",
+           "at": _z(NOW - timedelta(hours=20))})  # fmt: skip
+    assert _first_decided(live, ids)["C"] == T0 + timedelta(hours=4)  # open again: kept
+    live.backend.assign(ids["C"], "bob@example.com")  # open: no --force needed
+    live.backend.assign(ids["D"], "ann@example.com", force=True)  # a new cycle
+    at = _first_decided(live, ids)
+    assert at["C"] is None and at["D"] is None and at["E"] == NOW - timedelta(hours=20)
+
+    _push(live.bob, {"seq": 1, "lead_id": ids["C"], "type": "decide", "outcome": "reject",
+                     "reason": "no_need", "at": _z(datetime.now(timezone.utc))})  # fmt: skip
+    at = _first_decided(live, ids)
+    with live.backend.db.read() as s:
+        decided = s.get(models.Lead, ids["C"]).decided_at.replace(tzinfo=timezone.utc)
+    assert at["C"] is not None and at["C"] == decided
+
+    # The backfill: the column dropped and made again from the events and decisions.
+    db = live.backend.db
+    with db.migration_lock() as conn:
+        command.downgrade(migrate._config(conn), "0009_decision_reason")
+    assert migrate.upgrade(db).applied == ("0010_first_decided_at",)
+    assert _first_decided(live, ids) == at

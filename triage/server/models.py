@@ -79,6 +79,11 @@ class Lead(SQLModel, table=True):
     # (SQLite 3.40 cannot cover an index on a JSON expression): written with `decision`
     # by every write (standing_reason), migration 0009.
     decision_reason: str | None = Field(default=None, max_length=200)
+    # When the current assignment was first decided (the first decision's clamped time):
+    # the end of the time to decision. Set by a decision (the earliest, when one is undone
+    # and made again), kept through an undo, cleared when a new assignment or cycle starts
+    # (migration 0010).
+    first_decided_at: datetime | None = None
     # Earlier cycles: each decision set aside when marketing reassigned the decided lead
     # (assign --force), in order, notes included; served without notes (migration 0004).
     history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

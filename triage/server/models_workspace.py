@@ -44,11 +44,12 @@ class SignInCode(SQLModel, table=True):
 # What the report aggregates select by (covering where it pays): decisions by their time,
 # MQLs by theirs, open leads by their SLA clock, assignments by theirs; a lead's events.
 # Covering: a period's decisions are counted by outcome, owner, campaign and source, and
-# timed from assignment, from this index alone (no visit to the wide lead rows).
+# timed from assignment to the first decision, from this index alone (no visit to the wide
+# lead rows; migration 0010).
 Index(
     "ix_lead_decided",
     Lead.decided_at, Lead.status, Lead.owner_id, Lead.assigned_at, Lead.mql_at,
-    Lead.campaign, Lead.source, Lead.id,
+    Lead.first_decided_at, Lead.campaign, Lead.source, Lead.id,
 )  # fmt: skip
 # Covering: a period's rejections and nurtures counted by reason (and campaign, source
 # or rep) without reading the decisions' JSON (migration 0009).

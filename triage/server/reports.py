@@ -223,23 +223,6 @@ def sla_start() -> ColumnElement[Any]:
     return func.coalesce(LEAD.c.assigned_at, LEAD.c.mql_at)
 
 
-def first_decision_at() -> ColumnElement[Any]:
-    """When the lead's current assignment was first decided: the decision's own time,
-    unless it was undone (a reopen) and made again; then the first decide event of the
-    assignment. Only leads with a reopen pay for the lookup."""
-    reopened = select(EVENT.c.lead_id).where(EVENT.c.kind == "reopen")
-    first = (
-        select(func.min(EVENT.c.effective_at))
-        .where(
-            EVENT.c.kind == "decide",
-            EVENT.c.lead_id == LEAD.c.id,
-            EVENT.c.effective_at >= sla_start(),
-        )
-        .scalar_subquery()
-    )
-    return case((LEAD.c.id.in_(reopened), first), else_=LEAD.c.decided_at)
-
-
 def _within(column: Any, p: Period | None) -> ColumnElement[bool]:
     if p is None:
         return column.is_not(None)
@@ -324,7 +307,7 @@ def decision_figures(
 ) -> dict[tuple[Any, ...], Figures]:
     """Decisions made in the period, by `group` (lead columns or expressions): counts by
     outcome and, when `timed`, the median time to decision and the decisions within the
-    SLA (a window over the decisions, and the first decision of reopened leads)."""
+    SLA (a window over the decisions, timed to each lead's `first_decided_at`)."""
     if not timed:
         return _outcome_counts(conn, p, group, where)
     return _timed_figures(conn, p, sla_hours, group, where)
@@ -370,7 +353,7 @@ def _ranked_decisions(
     decision (ttd), each ranked by ttd within its group (rn of n timed): the window the
     median is read from."""
     keys = [g.label(f"g{i}") for i, g in enumerate(group)]
-    hours = hours_between(conn.dialect.name, sla_start(), first_decision_at())
+    hours = hours_between(conn.dialect.name, sla_start(), LEAD.c.first_decided_at)
     base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
     if where is not None:
         base = base.where(where)
