@@ -258,5 +258,45 @@ def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
     db = live.backend.db
     with db.migration_lock() as conn:
         command.downgrade(migrate._config(conn), "0009_decision_reason")
-    assert migrate.upgrade(db).applied == ("0010_first_decided_at",)
+    assert migrate.upgrade(db).applied[0] == "0010_first_decided_at"
     assert _first_decided(live, ids) == at
+
+
+def _nurture_until(live: Live, ids: dict[str, str]) -> dict[str, tuple[Any, Any]]:
+    """Each lead's re-entry date: (its decision's JSON, the nurture_until column)."""
+    with live.backend.db.read() as s:
+        rows = s.execute(
+            select(models.Lead.id, models.Lead.decision, models.Lead.nurture_until).where(
+                models.Lead.id.in_(list(ids.values()))
+            )
+        ).all()
+    by_id = {i: ((d or {}).get("nurture_until"), u and u.isoformat()) for i, d, u in rows}
+    return {name: by_id[lead_id] for name, lead_id in ids.items()}
+
+
+def test_the_nurture_date_column_follows_every_decision(live: Live) -> None:
+    """`nurture_until` (the nurture list's index) is the standing decision's re-entry date
+    after a nurture, an undo, a nurture made again with another date, and a nurtured lead
+    reassigned with --force; migration 0011's backfill from the JSON gives the same."""
+    ids = _setup(live)
+    first = (NOW + timedelta(days=10)).date().isoformat()
+    assert _nurture_until(live, ids)["C"] == (first, first)
+    assert _nurture_until(live, ids)["B"] == (None, None)
+    later = (NOW + timedelta(days=60)).date().isoformat()
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "reopen", "at": _z(NOW)})
+    assert _nurture_until(live, ids)["C"] == (None, None)
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "decide", "outcome": "nurture",
+                     "reason": "timing_later", "nurture_until": later, "at": _z(NOW)},
+          {"seq": 2, "lead_id": ids["A"], "type": "reopen", "at": _z(NOW)},
+          {"seq": 3, "lead_id": ids["A"], "type": "decide", "outcome": "nurture",
+           "reason": "no_response", "nurture_until": first, "at": _z(NOW)})  # fmt: skip
+    live.backend.assign(ids["A"], "bob@example.com", force=True)  # set aside: no date
+    got = _nurture_until(live, ids)
+    assert got["C"] == (later, later) and got["A"] == (None, None)
+    assert all(json == column for json, column in got.values())
+
+    db = live.backend.db
+    with db.migration_lock() as conn:
+        command.downgrade(migrate._config(conn), "0010_first_decided_at")
+    assert migrate.upgrade(db).applied[0] == "0011_nurture_until"
+    assert _nurture_until(live, ids) == got

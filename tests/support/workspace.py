@@ -158,6 +158,7 @@ def seed(
             activities=[{"at": domain.format_time(mql), "kind": "form", "detail": "Demo request"}],
             bant={}, status=status, decision=decision, decided_at=decided_at, history=history,
             decision_reason=models.standing_reason(decision), first_decided_at=first_decided,
+            nurture_until=models.standing_until(decision),
             created_at=mql, updated_at=decided_at or assigned or mql,
         ))  # fmt: skip
     with backend.db.write() as s:

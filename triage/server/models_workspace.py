@@ -58,6 +58,8 @@ Index(
     Lead.status, Lead.decided_at, Lead.decision_reason, Lead.campaign, Lead.source,
     Lead.owner_id,
 )  # fmt: skip
+# Nurtured leads by re-entry date, in the order the nurture list shows them (migration 0011).
+Index("ix_lead_nurture_until", Lead.status, Lead.nurture_until, Lead.id)
 Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
 Index(

@@ -904,8 +904,9 @@ def nurture_due(
     today in the organisation's time zone), soonest first."""
     today = today_in(ctx.tz, ctx.now)
     horizon = today + timedelta(days=days)
-    until = json_text(LEAD.c.decision, "nurture_until")
+    until = LEAD.c.nurture_until
     reason = LEAD.c.decision_reason
+    due = and_(LEAD.c.status == "nurture", until.is_not(None), until <= horizon)
     q = (
         select(
             LEAD.c.id,
@@ -922,10 +923,10 @@ def nurture_due(
             USER.c.email.label("rep"),
         )  # fmt: skip
         .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
-        .where(LEAD.c.status == "nurture", until.is_not(None), until <= horizon.isoformat())
+        .where(due)
         .order_by(until, LEAD.c.id)
     )
-    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    total = conn.execute(select(func.count()).where(due)).scalar_one()  # ix_lead_nurture_until
     q = q.limit(limit).offset(offset)
     rows = []
     for r in conn.execute(q):

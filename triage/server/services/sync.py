@@ -363,6 +363,7 @@ class _Push:
             _UPDATE_PUSHED,
             [
                 {"_id": x.id, "_reason": models.standing_reason(x.decision),
+                 "_until": models.standing_until(x.decision),
                  **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
                 for x in changed
             ],
@@ -379,7 +380,8 @@ _UPDATE_PUSHED = (
     update(LEAD)
     .where(LEAD.c.id == bindparam("_id"))
     .values(
-        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS} | {"decision_reason": bindparam("_reason")}
+        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
+        | {"decision_reason": bindparam("_reason"), "nurture_until": bindparam("_until")}
     )
 )
 _EVENT_COLUMNS = tuple(c.name for c in models.Event.__table__.columns)
