@@ -23,12 +23,13 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, update
+from sqlalchemy import Float, literal, select, union_all, update
 
 from tests.conftest import Live
 from tests.support.factories import lead_row
 from triage import domain
 from triage.server import migrate, models, reports
+from triage.server.db import Database
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 T0 = NOW - timedelta(hours=100)
@@ -300,3 +301,20 @@ def test_the_nurture_date_column_follows_every_decision(live: Live) -> None:
         command.downgrade(migrate._config(conn), "0010_first_decided_at")
     assert migrate.upgrade(db).applied[0] == "0011_nurture_until"
     assert _nurture_until(live, ids) == got
+
+
+def test_the_median_leaves_nulls_out_and_averages_the_middle_two(db_url: str) -> None:
+    """reports.median: PostgreSQL's percentile_cont(0.5), SQLite's median() of the engine."""
+    db = Database(db_url)
+    try:
+        with db.read_engine.connect() as conn:
+            for xs, expected in (
+                ([10.0, None, 1.0, 3.0], 3.0),
+                ([50.0, 4.0, None, 30.0, 2.0], 17.0),
+                ([None], None),
+            ):
+                v = union_all(*(select(literal(x, Float).label("x")) for x in xs)).subquery()
+                got = conn.execute(select(reports.median(conn.dialect.name, v.c.x))).scalar()
+                assert got == expected, xs
+    finally:
+        db.dispose()
