@@ -258,8 +258,8 @@ def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
     # The backfill: the column dropped and made again from the events and decisions.
     db = live.backend.db
     with db.migration_lock() as conn:
-        command.downgrade(migrate._config(conn), "0009_decision_reason")
-    assert migrate.upgrade(db).applied[0] == "0010_first_decided_at"
+        command.downgrade(migrate._config(conn), "0010_decision_features")
+    assert migrate.upgrade(db).applied[0] == "0011_first_decided_at"
     assert _first_decided(live, ids) == at
 
 
@@ -298,8 +298,8 @@ def test_the_nurture_date_column_follows_every_decision(live: Live) -> None:
 
     db = live.backend.db
     with db.migration_lock() as conn:
-        command.downgrade(migrate._config(conn), "0010_first_decided_at")
-    assert migrate.upgrade(db).applied[0] == "0011_nurture_until"
+        command.downgrade(migrate._config(conn), "0011_first_decided_at")
+    assert migrate.upgrade(db).applied[0] == "0012_nurture_until"
     assert _nurture_until(live, ids) == got
 
 

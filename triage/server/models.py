@@ -82,11 +82,11 @@ class Lead(SQLModel, table=True):
     # When the current assignment was first decided (the first decision's clamped time):
     # the end of the time to decision. Set by a decision (the earliest, when one is undone
     # and made again), kept through an undo, cleared when a new assignment or cycle starts
-    # (migration 0010).
+    # (migration 0011).
     first_decided_at: datetime | None = None
     # The standing decision's re-entry date (a nurture's `nurture_until`), beside its JSON
     # for the nurture list's index: written with `decision` like decision_reason
-    # (standing_until), migration 0011.
+    # (standing_until), migration 0012.
     nurture_until: date | None = None
     # Earlier cycles: each decision set aside when marketing reassigned the decided lead
     # (assign --force), in order, notes included; served without notes (migration 0004).

@@ -2,8 +2,8 @@
 filled from the decision's JSON, and an index for the nurture list: the list and its count
 read every nurtured lead's JSON (about 18,000 at 100,000 leads) on each request.
 
-Revision ID: 0011_nurture_until
-Revises: 0010_first_decided_at
+Revision ID: 0012_nurture_until
+Revises: 0011_first_decided_at
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_nurture_until"
-down_revision = "0010_first_decided_at"
+revision = "0012_nurture_until"
+down_revision = "0011_first_decided_at"
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,8 @@ The backfill is the reports' own rule until now: a lead with a reopening (ever) 
 first decide event since its SLA clock started (`assigned_at`, else `mql_at`), decided or
 open again (an undo keeps it); any other decided lead, its decision's time.
 
-Revision ID: 0010_first_decided_at
-Revises: 0009_decision_reason
+Revision ID: 0011_first_decided_at
+Revises: 0010_decision_features
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_first_decided_at"
-down_revision = "0009_decision_reason"
+revision = "0011_first_decided_at"
+down_revision = "0010_decision_features"
 branch_labels = None
 depends_on = None
 

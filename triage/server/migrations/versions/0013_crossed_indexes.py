@@ -3,8 +3,8 @@ with (industry, company size, country): a campaign crossed with industry read ev
 row of the period four times (decisions, MQLs, open leads, reasons), about three
 quarters of the page's time at 100,000 leads. The free-text title is left out.
 
-Revision ID: 0012_crossed_indexes
-Revises: 0011_nurture_until
+Revision ID: 0013_crossed_indexes
+Revises: 0012_nurture_until
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_crossed_indexes"
-down_revision = "0011_nurture_until"
+revision = "0013_crossed_indexes"
+down_revision = "0012_nurture_until"
 branch_labels = None
 depends_on = None
 
