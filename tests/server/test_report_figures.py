@@ -22,12 +22,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from sqlalchemy import Float, literal, select, union_all, update
 
 from tests.conftest import Live
 from tests.support.factories import lead_row
 from triage import domain
-from triage.server import models, reports
+from triage.server import migrate, models, reports
+from triage.server.db import Database
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 T0 = NOW - timedelta(hours=100)
@@ -203,3 +205,116 @@ def test_the_reason_column_follows_every_decision(live: Live) -> None:
     assert got[ids["C"]] == ("timing_later", "timing_later")  # after reject, undo, nurture
     assert got[ids["D"]] == (None, None)  # set aside by the reassignment
     assert got[ids["A"]] == (None, None) and got[ids["E"]] == (None, None)
+
+
+def _first_decided(live: Live, ids: dict[str, str]) -> dict[str, datetime | None]:
+    with live.backend.db.read() as s:
+        rows = s.execute(
+            select(models.Lead.id, models.Lead.first_decided_at).where(
+                models.Lead.id.in_(list(ids.values()))
+            )
+        ).all()
+    by_id = {
+        lead_id: None if at is None else at.replace(tzinfo=timezone.utc) for lead_id, at in rows
+    }
+    return {name: by_id[lead_id] for name, lead_id in ids.items()}
+
+
+def _push(actor: Any, *mutations: dict[str, Any]) -> None:
+    r = actor.post(
+        "/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": list(mutations)}
+    )
+    assert [x["status"] for x in r.json()["results"]] == ["applied"] * len(mutations), r.text
+
+
+def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
+    """`first_decided_at` (where the reports' time to decision ends) is the current
+    assignment's first decision: after a decision, after one undone and made again, kept
+    through an undo, cleared by a reassignment (of an open lead, and of a decided one with
+    --force), set by the new owner's decision; and migration 0010's backfill from the
+    events gives the same."""
+    ids = _setup(live)
+    at = _first_decided(live, ids)
+    assert at["A"] == T0 + timedelta(hours=2) and at["B"] == T0 + timedelta(hours=30)
+    assert at["C"] == T0 + timedelta(hours=4)  # not its standing decision's +40
+    assert at["D"] == T0 + timedelta(hours=50) and at["E"] is None and at["F"] is None
+
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "reopen", "at": _z(T0 + timedelta(hours=41))},
+          {"seq": 2, "lead_id": ids["E"], "type": "decide", "outcome": "accept",
+           "at": _z(NOW - timedelta(hours=20))})  # fmt: skip
+    assert _first_decided(live, ids)["C"] == T0 + timedelta(hours=4)  # open again: kept
+    live.backend.assign(ids["C"], "bob@example.com")  # open: no --force needed
+    live.backend.assign(ids["D"], "ann@example.com", force=True)  # a new cycle
+    at = _first_decided(live, ids)
+    assert at["C"] is None and at["D"] is None and at["E"] == NOW - timedelta(hours=20)
+
+    _push(live.bob, {"seq": 1, "lead_id": ids["C"], "type": "decide", "outcome": "reject",
+                     "reason": "no_need", "at": _z(datetime.now(timezone.utc))})  # fmt: skip
+    at = _first_decided(live, ids)
+    with live.backend.db.read() as s:
+        decided = s.get(models.Lead, ids["C"]).decided_at.replace(tzinfo=timezone.utc)
+    assert at["C"] is not None and at["C"] == decided
+
+    # The backfill: the column dropped and made again from the events and decisions.
+    db = live.backend.db
+    with db.migration_lock() as conn:
+        command.downgrade(migrate._config(conn), "0010_decision_features")
+    assert migrate.upgrade(db).applied[0] == "0011_first_decided_at"
+    assert _first_decided(live, ids) == at
+
+
+def _nurture_until(live: Live, ids: dict[str, str]) -> dict[str, tuple[Any, Any]]:
+    """Each lead's re-entry date: (its decision's JSON, the nurture_until column)."""
+    with live.backend.db.read() as s:
+        rows = s.execute(
+            select(models.Lead.id, models.Lead.decision, models.Lead.nurture_until).where(
+                models.Lead.id.in_(list(ids.values()))
+            )
+        ).all()
+    by_id = {i: ((d or {}).get("nurture_until"), u and u.isoformat()) for i, d, u in rows}
+    return {name: by_id[lead_id] for name, lead_id in ids.items()}
+
+
+def test_the_nurture_date_column_follows_every_decision(live: Live) -> None:
+    """`nurture_until` (the nurture list's index) is the standing decision's re-entry date
+    after a nurture, an undo, a nurture made again with another date, and a nurtured lead
+    reassigned with --force; migration 0011's backfill from the JSON gives the same."""
+    ids = _setup(live)
+    first = (NOW + timedelta(days=10)).date().isoformat()
+    assert _nurture_until(live, ids)["C"] == (first, first)
+    assert _nurture_until(live, ids)["B"] == (None, None)
+    later = (NOW + timedelta(days=60)).date().isoformat()
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "reopen", "at": _z(NOW)})
+    assert _nurture_until(live, ids)["C"] == (None, None)
+    _push(live.ann, {"seq": 1, "lead_id": ids["C"], "type": "decide", "outcome": "nurture",
+                     "reason": "timing_later", "nurture_until": later, "at": _z(NOW)},
+          {"seq": 2, "lead_id": ids["A"], "type": "reopen", "at": _z(NOW)},
+          {"seq": 3, "lead_id": ids["A"], "type": "decide", "outcome": "nurture",
+           "reason": "no_response", "nurture_until": first, "at": _z(NOW)})  # fmt: skip
+    live.backend.assign(ids["A"], "bob@example.com", force=True)  # set aside: no date
+    got = _nurture_until(live, ids)
+    assert got["C"] == (later, later) and got["A"] == (None, None)
+    assert all(json == column for json, column in got.values())
+
+    db = live.backend.db
+    with db.migration_lock() as conn:
+        command.downgrade(migrate._config(conn), "0011_first_decided_at")
+    assert migrate.upgrade(db).applied[0] == "0012_nurture_until"
+    assert _nurture_until(live, ids) == got
+
+
+def test_the_median_leaves_nulls_out_and_averages_the_middle_two(db_url: str) -> None:
+    """reports.median: PostgreSQL's percentile_cont(0.5), SQLite's median() of the engine."""
+    db = Database(db_url)
+    try:
+        with db.read_engine.connect() as conn:
+            for xs, expected in (
+                ([10.0, None, 1.0, 3.0], 3.0),
+                ([50.0, 4.0, None, 30.0, 2.0], 17.0),
+                ([None], None),
+            ):
+                v = union_all(*(select(literal(x, Float).label("x")) for x in xs)).subquery()
+                got = conn.execute(select(reports.median(conn.dialect.name, v.c.x))).scalar()
+                assert got == expected, xs
+    finally:
+        db.dispose()

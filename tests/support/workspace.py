@@ -75,7 +75,7 @@ def seed(
         if assigned and assigned > now:
             assigned = now
         lead_id = secrets.token_hex(6)
-        status, decision, decided_at = "open", None, None
+        status, decision, decided_at, first_decided = "open", None, None, None
         age_h = (now - assigned).total_seconds() / 3600 if assigned else 0
         decide_h = rnd.lognormvariate(2.3, 1.1)  # median about 10 h
         seq += 1
@@ -117,13 +117,13 @@ def seed(
                 reason = rnd.choice(("no_budget", "no_budget", "not_decision_maker", "no_need",
                                      "not_icp_fit", "bad_contact_data", "duplicate",
                                      "spam_or_student", "other"))  # fmt: skip
-            decided_at = assigned + timedelta(hours=decide_h)
+            decided_at = first_decided = assigned + timedelta(hours=decide_h)
             note = NOTES.get(reason) if reason == "other" or rnd.random() < 0.25 else None
             until = None
             if outcome == "nurture":
                 until = (decided_at + timedelta(days=rnd.randrange(14, 180))).date()
             if rnd.random() < 0.04:  # a decision undone (reopen) and made again
-                t = assigned + (decided_at - assigned) / 3
+                t = first_decided = assigned + (decided_at - assigned) / 3
                 for kind in ("decide", "reopen"):
                     seq += 1
                     events.append(dict(
@@ -157,7 +157,8 @@ def seed(
             evidence={"budget": "Form: $50k-100k", "need": "Downloaded the ebook"},
             activities=[{"at": domain.format_time(mql), "kind": "form", "detail": "Demo request"}],
             bant={}, status=status, decision=decision, decided_at=decided_at, history=history,
-            decision_reason=models.standing_reason(decision),
+            decision_reason=models.standing_reason(decision), first_decided_at=first_decided,
+            nurture_until=models.standing_until(decision),
             created_at=mql, updated_at=decided_at or assigned or mql,
         ))  # fmt: skip
     with backend.db.write() as s:

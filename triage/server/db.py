@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -87,6 +88,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class _Median:
+    """`median(x)` for SQLite, which has no such aggregate (PostgreSQL's is
+    percentile_cont(0.5)): the middle of the non-NULL values, the mean of the two middle
+    ones for an even count. The reports' median time to decision: one pass over the
+    rows, where ranking them in a window sorted them twice."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+
 def _sqlite_engine(url: str, begin: str) -> Engine:
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}
@@ -104,6 +122,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cur.close()
+        dbapi_conn.create_aggregate("median", 1, _Median)
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # pragma: no cover - trivial

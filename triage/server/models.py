@@ -79,6 +79,15 @@ class Lead(SQLModel, table=True):
     # (SQLite 3.40 cannot cover an index on a JSON expression): written with `decision`
     # by every write (standing_reason), migration 0009.
     decision_reason: str | None = Field(default=None, max_length=200)
+    # When the current assignment was first decided (the first decision's clamped time):
+    # the end of the time to decision. Set by a decision (the earliest, when one is undone
+    # and made again), kept through an undo, cleared when a new assignment or cycle starts
+    # (migration 0011).
+    first_decided_at: datetime | None = None
+    # The standing decision's re-entry date (a nurture's `nurture_until`), beside its JSON
+    # for the nurture list's index: written with `decision` like decision_reason
+    # (standing_until), migration 0012.
+    nurture_until: date | None = None
     # Earlier cycles: each decision set aside when marketing reassigned the decided lead
     # (assign --force), in order, notes included; served without notes (migration 0004).
     history: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -97,10 +106,22 @@ def standing_reason(decision: dict[str, Any] | None) -> str | None:
     return reason if isinstance(reason, str) and reason else None
 
 
+def standing_until(decision: dict[str, Any] | None) -> date | None:
+    """The re-entry date a lead's `nurture_until` column holds for its decision."""
+    until = (decision or {}).get("nurture_until")
+    if not isinstance(until, str) or not until:
+        return None
+    try:
+        return date.fromisoformat(until[:10])
+    except ValueError:
+        return None
+
+
 @event.listens_for(Lead, "before_insert")
 @event.listens_for(Lead, "before_update")
 def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
     lead.decision_reason = standing_reason(lead.decision)
+    lead.nurture_until = standing_until(lead.decision)
 
 
 class Revocation(SQLModel, table=True):

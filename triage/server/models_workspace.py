@@ -43,25 +43,33 @@ class SignInCode(SQLModel, table=True):
 
 # What the report aggregates select by (covering where it pays): decisions by their time,
 # MQLs by theirs, open leads by their SLA clock, assignments by theirs; a lead's events.
+# The four a breakdown reads also cover the dimensions it may be crossed with (CROSSED:
+# industry, company size, country; not the free-text title), so that a campaign crossed
+# with industry reads no lead row either (migration 0012).
+CROSSED = (Lead.industry, Lead.company_size, Lead.country)
 # Covering: a period's decisions are counted by outcome, owner, campaign and source, and
-# timed from assignment, from this index alone (no visit to the wide lead rows).
+# timed from assignment to the first decision, from this index alone (no visit to the wide
+# lead rows; migration 0010).
 Index(
     "ix_lead_decided",
     Lead.decided_at, Lead.status, Lead.owner_id, Lead.assigned_at, Lead.mql_at,
-    Lead.campaign, Lead.source, Lead.id,
+    Lead.first_decided_at, Lead.campaign, Lead.source, Lead.id, *CROSSED,
 )  # fmt: skip
 # Covering: a period's rejections and nurtures counted by reason (and campaign, source
 # or rep) without reading the decisions' JSON (migration 0009).
 Index(
     "ix_lead_reason",
     Lead.status, Lead.decided_at, Lead.decision_reason, Lead.campaign, Lead.source,
-    Lead.owner_id,
+    Lead.owner_id, *CROSSED,
 )  # fmt: skip
-Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source)
+# Nurtured leads by re-entry date, in the order the nurture list shows them (migration 0011).
+Index("ix_lead_nurture_until", Lead.status, Lead.nurture_until, Lead.id)
+Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source, *CROSSED)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
 Index(
     "ix_lead_status_assigned_at",
     Lead.status, Lead.assigned_at, Lead.mql_at, Lead.owner_id, Lead.campaign, Lead.source,
+    *CROSSED,
 )  # fmt: skip
 Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)
 Index("ix_changelog_lead", ChangeLog.lead_id, ChangeLog.seq)  # a lead's history

@@ -35,7 +35,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    null,
     or_,
     select,
 )
@@ -223,23 +222,6 @@ def sla_start() -> ColumnElement[Any]:
     return func.coalesce(LEAD.c.assigned_at, LEAD.c.mql_at)
 
 
-def first_decision_at() -> ColumnElement[Any]:
-    """When the lead's current assignment was first decided: the decision's own time,
-    unless it was undone (a reopen) and made again; then the first decide event of the
-    assignment. Only leads with a reopen pay for the lookup."""
-    reopened = select(EVENT.c.lead_id).where(EVENT.c.kind == "reopen")
-    first = (
-        select(func.min(EVENT.c.effective_at))
-        .where(
-            EVENT.c.kind == "decide",
-            EVENT.c.lead_id == LEAD.c.id,
-            EVENT.c.effective_at >= sla_start(),
-        )
-        .scalar_subquery()
-    )
-    return case((LEAD.c.id.in_(reopened), first), else_=LEAD.c.decided_at)
-
-
 def _within(column: Any, p: Period | None) -> ColumnElement[bool]:
     if p is None:
         return column.is_not(None)
@@ -324,7 +306,7 @@ def decision_figures(
 ) -> dict[tuple[Any, ...], Figures]:
     """Decisions made in the period, by `group` (lead columns or expressions): counts by
     outcome and, when `timed`, the median time to decision and the decisions within the
-    SLA (a window over the decisions, and the first decision of reopened leads)."""
+    SLA (timed to each lead's `first_decided_at`)."""
     if not timed:
         return _outcome_counts(conn, p, group, where)
     return _timed_figures(conn, p, sla_hours, group, where)
@@ -360,33 +342,13 @@ def _outcome_counts(
     return out
 
 
-def _ranked_decisions(
-    conn: Connection,
-    p: Period | None,
-    group: Sequence[ColumnElement[Any]],
-    where: ColumnElement[bool] | None,
-) -> Any:
-    """The decisions in the period with their group (g0, g1...), status and time to
-    decision (ttd), each ranked by ttd within its group (rn of n timed): the window the
-    median is read from."""
-    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
-    hours = hours_between(conn.dialect.name, sla_start(), first_decision_at())
-    base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
-    if where is not None:
-        base = base.where(where)
-    # Materialised: otherwise both engines inline the time to decision and compute it
-    # once for each window and aggregate that reads it (three times a row).
-    base = base.cte("d").prefix_with("MATERIALIZED")
-    gcols = [base.c[f"g{i}"] for i in range(len(keys))]
-    return select(
-        *gcols,
-        base.c.status,
-        base.c.ttd,
-        func.row_number()
-        .over(partition_by=gcols or None, order_by=func.coalesce(base.c.ttd, 1e18))
-        .label("rn"),
-        func.count(base.c.ttd).over(partition_by=gcols or None).label("n"),
-    ).subquery("r")
+def median(dialect: str, value: Any) -> ColumnElement[Any]:
+    """The median of `value` over a group (NULLs left out; the mean of the two middle
+    values of an even count), as an aggregate: PostgreSQL's percentile_cont(0.5), and on
+    SQLite, which has none, the `median` that triage.server.db adds to each connection."""
+    if dialect == "sqlite":
+        return func.median(value)
+    return func.percentile_cont(0.5).within_group(cast(value, Float))
 
 
 def _timed_figures(
@@ -397,32 +359,38 @@ def _timed_figures(
     where: ColumnElement[bool] | None,
 ) -> dict[tuple[Any, ...], Figures]:
     """decision_figures with the times: counts by outcome, the decisions within the SLA,
-    and the median time to decision (the mean of the one or two middle ranks)."""
-    ranked = _ranked_decisions(conn, p, group, where)
-    rgcols = [ranked.c[f"g{i}"] for i in range(len(group))]
-    middle = and_(ranked.c.rn * 2 >= ranked.c.n, ranked.c.rn * 2 <= ranked.c.n + 2)
+    and the median time to decision, in one aggregate over the period's decisions."""
+    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
+    hours = hours_between(conn.dialect.name, sla_start(), LEAD.c.first_decided_at)
+    base = select(*keys, LEAD.c.status.label("status"), hours.label("ttd")).where(decided_in(p))
+    if where is not None:
+        base = base.where(where)
+    # Materialised: otherwise both engines inline the time to decision and compute it
+    # once for each aggregate that reads it (three times a row).
+    d = base.cte("d").prefix_with("MATERIALIZED")
+    gcols = [d.c[f"g{i}"] for i in range(len(keys))]
     q = select(
-        *rgcols,
+        *gcols,
         func.count(),
-        _count_if(ranked.c.status == "accepted"),
-        _count_if(ranked.c.status == "rejected"),
-        _count_if(ranked.c.status == "nurture"),
-        _count_if(ranked.c.ttd <= sla_hours),
-        func.count(ranked.c.ttd),
-        func.avg(case((middle, cast(ranked.c.ttd, Float)), else_=null())),
+        _count_if(d.c.status == "accepted"),
+        _count_if(d.c.status == "rejected"),
+        _count_if(d.c.status == "nurture"),
+        _count_if(d.c.ttd <= sla_hours),
+        func.count(d.c.ttd),
+        median(conn.dialect.name, d.c.ttd),
     )
-    if rgcols:
-        q = q.group_by(*rgcols)
+    if gcols:
+        q = q.group_by(*gcols)
     out = {}
     for row in conn.execute(q):
-        k = tuple(row[: len(rgcols)])
-        decided, acc, rej, nur, within, timed_n, median = row[len(rgcols) :]
+        k = tuple(row[: len(gcols)])
+        decided, acc, rej, nur, within, timed_n, middle = row[len(gcols) :]
         if not decided:
             continue
         out[k] = Figures(
             decided=decided, accepted=acc or 0, rejected=rej or 0, nurtured=nur or 0,
             within_sla=within or 0, timed=timed_n or 0,
-            median_hours=None if median is None else max(0.0, float(median)),
+            median_hours=None if middle is None else max(0.0, float(middle)),
         )  # fmt: skip
     return out
 
@@ -936,8 +904,9 @@ def nurture_due(
     today in the organisation's time zone), soonest first."""
     today = today_in(ctx.tz, ctx.now)
     horizon = today + timedelta(days=days)
-    until = json_text(LEAD.c.decision, "nurture_until")
+    until = LEAD.c.nurture_until
     reason = LEAD.c.decision_reason
+    due = and_(LEAD.c.status == "nurture", until.is_not(None), until <= horizon)
     q = (
         select(
             LEAD.c.id,
@@ -954,10 +923,10 @@ def nurture_due(
             USER.c.email.label("rep"),
         )  # fmt: skip
         .select_from(LEAD.outerjoin(USER, USER.c.id == LEAD.c.owner_id))
-        .where(LEAD.c.status == "nurture", until.is_not(None), until <= horizon.isoformat())
+        .where(due)
         .order_by(until, LEAD.c.id)
     )
-    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    total = conn.execute(select(func.count()).where(due)).scalar_one()  # ix_lead_nurture_until
     q = q.limit(limit).offset(offset)
     rows = []
     for r in conn.execute(q):

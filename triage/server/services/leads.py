@@ -73,6 +73,7 @@ class LeadsMixin:
         previous = lead.owner_id
         lead.owner_id = owner.id
         lead.assigned_at = now
+        lead.first_decided_at = None  # a new assignment: no decision in it yet
         lead.seq = seq
         Outbox.of(s).assigned(lead, owner.email, previous, now)
 
@@ -177,6 +178,7 @@ class LeadsMixin:
         Outbox.of(s).reopened(lead, status, entry, by=by, cause=cause or "reassigned", at=now)
         lead.decision = None
         lead.decided_at = None
+        lead.first_decided_at = None
 
     def lead(self, ref: str) -> dict[str, Any]:
         with self.db.read() as s:

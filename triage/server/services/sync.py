@@ -28,7 +28,8 @@ from triage.server.suggest import store as suggest_store
 from triage.server.webhooks.events import Outbox
 
 LEAD = models.Lead.__table__
-_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "version", "seq", "updated_at")
+_PUSHED_COLUMNS = ("status", "decision", "bant", "decided_at", "first_decided_at", "version",
+                   "seq", "updated_at")  # fmt: skip
 
 
 class SyncMixin:
@@ -363,6 +364,7 @@ class _Push:
             _UPDATE_PUSHED,
             [
                 {"_id": x.id, "_reason": models.standing_reason(x.decision),
+                 "_until": models.standing_until(x.decision),
                  **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
                 for x in changed
             ],
@@ -380,7 +382,8 @@ _UPDATE_PUSHED = (
     update(LEAD)
     .where(LEAD.c.id == bindparam("_id"))
     .values(
-        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS} | {"decision_reason": bindparam("_reason")}
+        {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
+        | {"decision_reason": bindparam("_reason"), "nurture_until": bindparam("_until")}
     )
 )
 _EVENT_COLUMNS = tuple(c.name for c in models.Event.__table__.columns)
@@ -395,7 +398,8 @@ _Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
 _PUSH_READS = tuple(
     LEAD.c[name]
     for name in ("id", "owner_id", "external_id", "campaign", "source", "assigned_at",
-                 "version", "seq", "status", "bant", "decision", "decided_at", "updated_at")
+                 "version", "seq", "status", "bant", "decision", "decided_at",
+                 "first_decided_at", "updated_at")
 )  # fmt: skip
 
 
@@ -467,11 +471,23 @@ def _decide(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applie
         by=work.caller.email, decision_id=decision_id,
     )  # fmt: skip
     lead.decided_at = effective
+    lead.first_decided_at = _first_decision(lead, effective)
     return "applied", None, _event(
         work, m, lead, "decide", outcome=outcome.value, reason=lead.decision["reason"],
         note=m.note, nurture_until=nurture_until, client_at=client_at, effective_at=effective,
         decision_id=decision_id,
     )  # fmt: skip
+
+
+def _first_decision(lead: Any, effective: datetime) -> datetime:
+    """The assignment's first decision once `lead` is decided at `effective`: the earlier
+    of this one and one made before in the same assignment (then undone); a time from
+    before the assignment (an earlier cycle's) does not count."""
+    first = _utc(lead.first_decided_at)
+    start = _utc(lead.assigned_at)
+    if first is None or (start is not None and first < start):
+        return effective
+    return min(first, effective)
 
 
 def _bant(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
