@@ -738,7 +738,8 @@ def _queue_and_decide(sub: Any, lazy: Any) -> None:
     p.add_argument(
         "--until",
         metavar="DATE",
-        help="nurture: when marketing may bring it back, after today (2027-03-01, +30d, +6w, +3m)",
+        help="nurture: when marketing may bring it back, after today (2027-03-01, +30d, +3m, "
+        "or words: 'next monday', 'in 3 weeks', march, '15 march', Q2)",
     )
     p.set_defaults(func=lazy("triage.commands:decide"))
 

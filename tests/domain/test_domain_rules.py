@@ -23,13 +23,59 @@ def test_nurture_dates_a_rep_types() -> None:
     assert parse("+1y", today) == date(2027, 1, 31)
     assert parse(" 2026-06-01 ", today) == date(2026, 6, 1)
     assert parse("+1D", today) == date(2026, 2, 1)
-    for bad in ("tomorrow", "+3x", "2026-13-01", "", "+99999d", "-3d"):
+    for bad in ("yesterday", "+3x", "2026-13-01", "", "+99999d", "-3d", "next blursday",
+                "in 3 fortnights", "31 february", "q5", "ma"):  # fmt: skip
         with pytest.raises(ValueError, match="not a date"):
             parse(bad, today)
     # only a date after today: the past, today and +0d are refused
     for early in ("2025-01-01", "2026-01-31", "+0d", "+0m"):
         with pytest.raises(ValueError, match="not after today"):
             parse(early, today)
+
+
+def test_nurture_dates_in_words() -> None:
+    """English words, the first such date after today. 2026-12-01 is a Tuesday."""
+    today = date(2026, 12, 1)
+    parse = domain.parse_nurture_until
+    cases = {
+        "tomorrow": date(2026, 12, 2),
+        "next monday": date(2026, 12, 7), "Monday": date(2026, 12, 7), "mon": date(2026, 12, 7),
+        "next tuesday": date(2026, 12, 8),  # a week on, never today
+        "next week": date(2026, 12, 7),  # next Monday
+        "in 3 weeks": date(2026, 12, 22), "in a month": date(2027, 1, 1),
+        "in  2   days": date(2026, 12, 3),
+        "next month": date(2027, 1, 1), "next quarter": date(2027, 1, 1),
+        "next year": date(2027, 1, 1),
+        "march": date(2027, 3, 1), "15 March": date(2027, 3, 15), "march 15": date(2027, 3, 15),
+        "december 25": date(2026, 12, 25), "dec": date(2027, 12, 1),  # 1 Dec is today
+        "Q2": date(2027, 4, 1), "q4": date(2027, 10, 1), "Q1 2028": date(2028, 1, 1),
+    }  # fmt: skip
+    assert {text: parse(text, today) for text in cases} == cases
+    with pytest.raises(ValueError, match="not after today"):
+        parse("Q2 2026", today)
+
+
+@given(
+    today=st.dates(date(2000, 1, 1), date(2090, 12, 31)),
+    text=st.one_of(
+        st.sampled_from(["tomorrow", "next week", "next month", "next quarter", "next year"]),
+        st.builds("next {}".format, st.sampled_from(["monday", "wed", "friday", "sunday"])),
+        st.builds(
+            "in {} {}".format, st.integers(1, 99), st.sampled_from(["days", "weeks", "months"])
+        ),
+        st.sampled_from(["january", "feb", "march", "sept", "december", "q1", "q2", "q3", "q4"]),
+    ),
+)
+def test_a_date_in_words_is_after_today_and_what_it_names(today: date, text: str) -> None:
+    found = domain.parse_nurture_until(text, today)
+    assert found > today
+    if text in ("next monday", "next wed", "next friday", "next sunday"):
+        assert found.strftime("%a").lower() == text[5:8] and found - today <= timedelta(days=7)
+    if text[:2] in ("q1", "q2", "q3", "q4"):
+        assert found.day == 1 and found.month == 3 * int(text[1]) - 2
+        assert found - today <= timedelta(days=366)
+    if text in ("january", "feb", "march", "sept", "december"):
+        assert found.day == 1 and found - today <= timedelta(days=366)
 
 
 def test_the_server_refuses_a_re_entry_date_before_the_decision_with_a_day_of_tolerance() -> None:

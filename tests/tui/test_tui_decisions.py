@@ -312,3 +312,19 @@ async def test_markup_in_lead_data_is_shown_as_text(app, store):
         assert "[b]Bracket[/b]" in str(app.screen.query_one("#lead-heading").render())
         await pilot.press("r", "1")
         assert "Rejected [b]Bracket[/b] O'Neil [ · No budget · u to undo" in messages(app)
+
+
+async def test_nurture_until_next_monday_shows_the_date_as_typed(app, store):
+    """Words a rep types become a date shown live under the field (no key to confirm);
+    enter decides with it. NOW is Friday 20 November 2026: next Monday is the 23rd."""
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "tab", "tab", *"next mon")
+        message = app.screen.query_one("#reason-message")
+        assert "back on Monday 23 November 2026" in str(message.render())
+        await pilot.press(*"xx")  # "next monxx": not a date, said so at once, nothing decided
+        assert "not a date" in str(message.render())
+        await pilot.press("backspace", "backspace", "enter")
+        lead = store.lead(ids[0])
+        assert lead.status is domain.Status.NURTURE
+        assert lead.decision.nurture_until == date(2026, 11, 23)

@@ -80,9 +80,18 @@ def past_sla(hours: float, sla_hours: float) -> bool:
 
 # ---------------------------------------------------------------- nurture re-entry dates
 
-NURTURE_DATE_FORMS = "a date like 2027-03-01, or +30d, +6w, +3m, +1y from today"
+NURTURE_DATE_FORMS = (
+    "a date like 2027-03-01, +30d, +6w, +3m, +1y, or words: tomorrow, next monday, "
+    "in 3 weeks, next month, march, 15 march, Q2"
+)
 NURTURE_TOLERANCE = timedelta(days=1)
 _RELATIVE = re.compile(r"^\+(\d{1,4})([dwmy])$")
+_IN = re.compile(r"^in (a|an|one|\d{1,4}) (day|week|month|quarter|year)s?$")
+_QUARTER = re.compile(r"^q([1-4])(?: (\d{4}))?$")
+_DAY_MONTH = re.compile(r"^(?:(\d{1,2}) ([a-z]+)|([a-z]+) (\d{1,2}))$")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")  # fmt: skip
 
 
 def _add_months(day: date, months: int) -> date:
@@ -91,11 +100,61 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def _named(word: str, names: tuple[str, ...]) -> int | None:
+    """The index of a weekday or month named in full or by its first three letters or more
+    (`wed`, `sept`)."""
+    if len(word) < 3:
+        return None
+    found = [i for i, name in enumerate(names) if name.startswith(word)]
+    return found[0] if len(found) == 1 else None
+
+
+def _next_day_of_month(today: date, month: int, day: int) -> date:
+    """`day` of `month`, the first such date after today (ValueError: no such day)."""
+    found = date(today.year, month + 1, day)
+    return found if found > today else date(today.year + 1, month + 1, day)
+
+
+def _words(value: str, today: date) -> date | None:
+    """A date in the words a rep types (English only, a small fixed grammar: no library to
+    load, nothing to guess), the first such date after today; None when not understood.
+    A weekday or month named alone, or after "next", is the next one to come; a quarter
+    (Q2) is its first day; "next week" is next Monday."""
+    words = value.removeprefix("next ").strip() if value.startswith("next ") else value
+    if value == "tomorrow":
+        return today + timedelta(days=1)
+    if value == "next week":
+        return today + timedelta(days=7 - today.weekday())
+    if value in ("next month", "next quarter", "next year"):
+        step = {"next month": 1, "next quarter": 3, "next year": 12}[value]
+        first = date(today.year, 1 if step == 12 else today.month - (today.month - 1) % step, 1)
+        return _add_months(first, step)
+    if (m := _IN.match(value)) is not None:
+        n = 1 if m.group(1) in ("a", "an", "one") else int(m.group(1))
+        unit = m.group(2)
+        if unit in ("day", "week"):
+            return today + timedelta(days=n * (1 if unit == "day" else 7))
+        return _add_months(today, n * {"month": 1, "quarter": 3, "year": 12}[unit])
+    if (m := _QUARTER.match(words)) is not None:
+        first = date(int(m.group(2) or today.year), 3 * int(m.group(1)) - 2, 1)
+        return first if m.group(2) or first > today else date(first.year + 1, first.month, 1)
+    if (weekday := _named(words, _WEEKDAYS)) is not None:
+        return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    if (month := _named(words, _MONTHS)) is not None:
+        return _next_day_of_month(today, month, 1)
+    if (m := _DAY_MONTH.match(words)) is not None:
+        day, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        month = _named(name, _MONTHS)
+        return None if month is None else _next_day_of_month(today, month, int(day))
+    return None
+
+
 def parse_nurture_until(text: str, today: date) -> date:
-    """When marketing may bring a nurtured lead back: an ISO date, or `+30d`, `+6w`,
-    `+3m`, `+1y` counted from `today` (the rep's local date). Only a date after today;
-    ValueError with a sentence otherwise. The CLI and the TUI both use this."""
-    value = text.strip().lower()
+    """When marketing may bring a nurtured lead back: an ISO date, `+30d`, `+6w`, `+3m`,
+    `+1y`, or words (tomorrow, next monday, in 3 weeks, next month, march, 15 march, Q2),
+    counted from `today` (the rep's local date). Only a date after today; ValueError with a
+    sentence otherwise. The CLI and the TUI both use this."""
+    value = " ".join(text.strip().lower().split())
     m = _RELATIVE.match(value)
     try:
         if m:
@@ -105,7 +164,7 @@ def parse_nurture_until(text: str, today: date) -> date:
             else:
                 found = _add_months(today, n if unit == "m" else 12 * n)
         else:
-            found = date.fromisoformat(value)
+            found = _words(value, today) or date.fromisoformat(value)
     except (ValueError, OverflowError):
         raise ValueError(f"{text.strip()!r} is not a date: use {NURTURE_DATE_FORMS}") from None
     if found <= today:

@@ -81,7 +81,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
             yield OptionList(*options, id="reason-list")
             yield Input(placeholder="note (optional; tab to here, enter to confirm)", id="note")
             if self.outcome is Outcome.NURTURE:
-                yield Input(placeholder="bring back on: 2027-03-01 or +30d, +3m (optional)",
+                yield Input(placeholder="bring back (optional): next monday, in 3 weeks, Q2",
                             id="until")  # fmt: skip
             yield Static("", id="reason-message")
             yield Static(self._help_line(), id="reason-help")
@@ -191,6 +191,23 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
                     until_input.focus()
                     return
         self._close(ReasonChoice(reason.code, note, until))
+
+    @on(Input.Changed, "#until")
+    def _until_changed(self, event: Input.Changed) -> None:
+        """The date the words make, shown as they are typed: no key to confirm it."""
+        text = event.value.strip()
+        if not text:
+            self.query_one("#reason-message", Static).update("")
+            return
+        try:
+            found = domain.parse_nurture_until(text, self.today)
+        except ValueError as exc:
+            self.query_one("#reason-message", Static).update(
+                Content.styled(str(exc), "$text-muted")
+            )
+            return
+        shown = f"→ back on {found:%A} {found.day} {found:%B %Y}"
+        self.query_one("#reason-message", Static).update(Content.styled(shown, "$text-success"))
 
     def _say(self, message: str) -> None:
         self.query_one("#reason-message", Static).update(Content.styled(message, "$text-warning"))
