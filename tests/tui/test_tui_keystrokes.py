@@ -1,0 +1,68 @@
+"""The keystroke counts README gives ("Keystrokes"), each row's exact keys pressed here with
+no pause between them, and what they did checked in the store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.support.tui import NOW, open_ids, until
+from triage.domain import Status
+
+SIZE = (120, 40)
+
+
+async def test_reject_with_a_reason_is_two_keys(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "2")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.REJECTED)
+        assert store.lead(ids[0]).decision.reason == "not_decision_maker"
+
+
+async def test_reject_with_other_and_its_note_is_three_keys(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "0", *"partner deal", "enter")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.REJECTED)
+        d = store.lead(ids[0]).decision
+        assert (d.reason, d.note) == ("other", "partner deal")
+
+
+async def test_reject_with_another_reason_and_a_note_is_four_keys(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "down", "tab", *"wrong person", "enter")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.REJECTED)
+        d = store.lead(ids[0]).decision
+        assert (d.reason, d.note) == ("not_decision_maker", "wrong person")
+
+
+async def test_bulk_reject_of_a_filtered_set_is_five_keys(app, store):
+    every = open_ids(store)
+    wanted = [i for i in every if store.lead(i).source == "tradeshow"]
+    assert 1 < len(wanted) < len(every)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"source:tradeshow", "enter", "asterisk", "r", "2")
+        await until(pilot, lambda: store.lead(wanted[-1]).status is Status.REJECTED)
+        assert {i for i in every if store.lead(i).status is Status.REJECTED} == set(wanted)
+
+
+async def test_nurture_until_next_monday_is_four_keys(app, store):
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "tab", "tab", *"next monday", "enter")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.NURTURE)
+        d = store.lead(ids[0]).decision
+        assert (d.reason, d.nurture_until) == ("timing_later", date(2026, 11, 23))  # NOW: Fri 20th
+
+
+async def test_undo_is_one_key_and_reopening_an_older_decision_four(app, store):
+    ids = open_ids(store)
+    store.decide([ids[3]], "reject", reason="no_budget", at=NOW)  # the older decision
+    store.decide([ids[4]], "accept", at=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        await until(pilot, lambda: store.lead(ids[4]).status is Status.OPEN)
+        await pilot.press("slash", *"status:rejected", "enter", "enter", "o")
+        await until(pilot, lambda: store.lead(ids[3]).status is Status.OPEN)
+        assert store.lead(ids[3]).decision is None and store.lead(ids[4]).decision is None
