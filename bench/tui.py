@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _util import report  # noqa: E402
+from _util import baseline, report  # noqa: E402
 
 from tests.support.factories import FIRST, NOW, make_leads  # noqa: E402
 from triage import domain  # noqa: E402
@@ -291,6 +291,37 @@ async def jump_to_end(db: Path) -> tuple[float, int]:
     return painted[0] - t, rows
 
 
+async def preview_steps(db: Path, steps: int = 60, width: int = 160) -> list[float]:
+    """The preview pane open (160 columns) over the store: `j` at a person's pace (one key
+    every 0.1 s, past the pane's 0.05 s drawing throttle), each timed from the key to the
+    frame that shows the new cursor lead in the pane. At 120 columns (no pane) the same
+    steps are the baseline: the queue's own cursor step."""
+    from triage.widgets.lead_table import LeadTable
+    from triage.widgets.preview import LeadPreview
+
+    store, app = app_for(db)
+    times: list[float] = []
+    painted: list[float] = []
+    async with app.run_test(size=(width, 40)) as pilot:
+        table = app.query_one("#leads", LeadTable)
+        preview = app.query_one("#preview", LeadPreview) if width >= 140 else None
+        await pilot.pause()
+        for _ in range(steps):
+            await asyncio.sleep(0.1)
+            t = time.perf_counter()
+            await pilot.press("j")
+            want = table.row_at(table.cursor).id
+            while preview is not None and not (preview.current and preview.lead_id == want):
+                await asyncio.sleep(0.001)
+            painted.clear()
+            app.call_after_refresh(lambda: painted.append(time.perf_counter()))
+            while not painted:
+                await asyncio.sleep(0.001)
+            times.append(painted[0] - t)
+    store.close()
+    return times
+
+
 MEMORY_CHILD = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
@@ -353,6 +384,17 @@ def main() -> None:
         keys = asyncio.run(filter_keystrokes(big, ["source:tradeshow", "acme", "score:<20"]))
         report("filter keystroke over 100,000 leads", statistics.median(keys), 0.150, "ms")
         print(f"    (worst keystroke {max(keys) * 1000:.0f} ms over {len(keys)} keystrokes)")
+
+        n_steps = 30 if quick else 60
+        bare = statistics.median(asyncio.run(preview_steps(big, n_steps, 120)))
+        steps = asyncio.run(preview_steps(big, n_steps, 160))
+        ordered = sorted(steps)
+        print("  cursor step (j) with the preview pane, 100,000 leads, key to painted frame:")
+        report("  median, less the same step without the pane", statistics.median(steps) - bare,
+               0.016, "ms")  # fmt: skip
+        report("  p95, less the same", ordered[int(0.95 * (len(ordered) - 1))] - bare, 0.050, "ms")
+        baseline("the same step without the pane (120 columns; the pilot's own wait is most of it)",
+                 bare, statistics.median(steps), "ms")  # fmt: skip
 
         end, rows = asyncio.run(jump_to_end(big))
         print(f"  {'End key over 100,000 leads (no target)':<46} {end * 1000:9.0f} ms"

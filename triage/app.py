@@ -11,6 +11,7 @@ worker unless one is handed in (tests/test_tui_queue.py checks this).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -54,6 +55,13 @@ DATA_VERSION_SECONDS = 1.0  # how often the TUI looks for commits made by other 
 SyncRunner = Callable[..., Any]
 """`triage.sync.runner.run_once`'s shape: (db_path, server_url, token, *, insecure, retry,
 should_stop) -> SyncReport. Called on a worker thread."""
+
+
+@functools.cache
+def _bindings_by_id() -> dict[str, Binding]:
+    """Every binding of ours by id, worked out once: the classes do not change while the
+    app runs, and text that names a key asks for it on every draw of the preview pane."""
+    return bindings_by_id(KEY_SCOPES)
 
 
 class TriageApp(App[None]):
@@ -152,7 +160,7 @@ class TriageApp(App[None]):
     def key_label(self, binding_id: str, default: str = "") -> str:
         """The first key of binding `binding_id` under the keymap, as the footer shows it:
         text that names a key names the one that works now."""
-        binding = bindings_by_id(KEY_SCOPES).get(binding_id)
+        binding = _bindings_by_id().get(binding_id)
         if binding is None:
             return default
         keys = keys_of(binding, self.keymap)

@@ -250,19 +250,22 @@ class QueueMixin:
 
     def account_of(self, lead_id: str) -> Account | None:
         """The lead's account and the other leads of it in this store (the rep's own),
-        counted by status: one indexed query. None: the lead has no account."""
+        counted by status: the account's leads counted on its index alone (account_key,
+        status), less the lead itself. None: the lead has no account."""
         with self._read() as conn:
             found = conn.execute(
-                "SELECT account_key, company FROM leads WHERE id = ?", (lead_id,)
+                "SELECT account_key, company, status FROM leads WHERE id = ?", (lead_id,)
             ).fetchone()
             if found is None or found[0] is None:
                 return None
-            counts = conn.execute(
-                "SELECT status, count(*) FROM leads WHERE account_key = ? AND id != ? "
-                "GROUP BY status",
-                (found[0], lead_id),
-            ).fetchall()
-        return Account(found[0], found[1] or found[0], dict(counts))
+            counts = dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM leads WHERE account_key = ? GROUP BY status",
+                    (found[0],),
+                ).fetchall()
+            )
+        counts[found[2]] -= 1  # not the lead itself
+        return Account(found[0], found[1] or found[0], {k: n for k, n in counts.items() if n})
 
     def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
         """{reference: lead id} for the references that name a lead in the store, by its

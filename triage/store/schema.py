@@ -240,9 +240,17 @@ def _migration_9(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_account ON leads(account_key)")
 
 
+def _migration_10(conn: sqlite3.Connection) -> None:
+    """The account index covers the status: the preview pane counts an account's other
+    leads by status as the cursor moves, and an account of 5,000 leads read each row
+    (42 ms a step at 100,000 leads; with the status in the index, the index alone)."""
+    conn.execute("DROP INDEX leads_account")
+    conn.execute("CREATE INDEX leads_account ON leads(account_key, status)")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7, _migration_8, _migration_9,
+    _migration_7, _migration_8, _migration_9, _migration_10,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)
