@@ -156,8 +156,11 @@ def bench_import_and_pull(n: int, runs: int = 7, page: int = 500) -> bool:
         for db in (plain, url):
             backend = Backend.open(db)
             tokens[db] = backend.add_user("rep@example.com", None, "rep")[1]
-            if db == url:
+            if db == url:  # threshold 0: every lead carries its suggestion (the most a pull sends)
                 train(backend.db, _history(20_000))
+                backend.set_policy(
+                    dataclasses.replace(backend.policy(), suggestions=domain.Suggestions(True, 0.0))
+                )
             backend.close()
         without = _import(plain, _rows(n, "rep@example.com"))
         t0 = time.perf_counter()
@@ -168,12 +171,6 @@ def bench_import_and_pull(n: int, runs: int = 7, page: int = 500) -> bool:
             f"{took:>12.3f} s   (no target: the cost of scoring in the import path)"
         )
         baseline("the same import without a model", without, took)
-        backend = Backend.open(url)
-        # threshold 0: every lead carries its suggestion (the most a pull can send)
-        backend.set_policy(
-            dataclasses.replace(backend.policy(), suggestions=domain.Suggestions(True, 0.0))
-        )
-        backend.close()
         times: dict[str, list[float]] = {url: [], plain: []}
         with ServerProcess(url) as scored, ServerProcess(plain) as bare:
             clients = {
