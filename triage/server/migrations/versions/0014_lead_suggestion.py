@@ -4,8 +4,8 @@ assigned (an import with an owner, `assign`, a new cycle) and kept with the lead
 retrain does not make every rep pull every lead again (`triage server suggest rescore`
 refreshes open leads on purpose). NULL: no suggestion (no model yet, or none made).
 
-Revision ID: 0011_lead_suggestion
-Revises: 0010_decision_features
+Revision ID: 0014_lead_suggestion
+Revises: 0013_crossed_indexes
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_lead_suggestion"
-down_revision = "0010_decision_features"
+revision = "0014_lead_suggestion"
+down_revision = "0013_crossed_indexes"
 branch_labels = None
 depends_on = None
 
