@@ -8,13 +8,23 @@ leads, with evidence, activities and attributes, decided by a known rule with no
   (the model's front, without the regressions).
 - Scoring: 10,000 open leads' snapshots to suggestions (features, the outcome's
   probabilities, the reason). Target <= 1 s. Baseline: the features alone.
+- Import: 10,000 leads for a rep, written as `triage server import` writes them (chunks of
+  1,000, each chunk's new leads scored in one batch), with a trained model. Baseline: the
+  same import without a model (no suggestions). No target: the figure says what scoring
+  adds to an import.
+- Pull: a rep's 10,000 leads, each with a suggestion (the policy's threshold at 0), pulled
+  over HTTP from `triage server run` in pages of 500, against the same leads imported
+  without a model (no suggestion stored or sent) from a second server; runs alternate,
+  medians of 7. Target: no slower than 10% over the pull without.
 
-Usage: python bench/suggest_speed.py [--decisions 100000] [--score 10000]
+Usage: python bench/suggest_speed.py [--decisions 100000] [--score 10000] [--pull 10000]
+       [--only pull]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 import tempfile
@@ -23,8 +33,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._util import baseline, load_average, report  # noqa: E402
+import httpx  # noqa: E402
+
+from bench._util import baseline, load_average, median, report  # noqa: E402
 from tests.support.factories import NOW, make_lead  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+from triage import domain  # noqa: E402
 from triage.server.db import executemany, insert_rows  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 from triage.server.suggest import store  # noqa: E402
@@ -82,13 +96,114 @@ def _fill(backend: Backend, n: int) -> None:
             executemany(s, insert, rows[start : start + 5000])
 
 
+def _rows(n: int, owner: str, start: int = 0) -> list[dict]:
+    """Import rows of the test factory's leads (with evidence) for `owner`."""
+    rows = []
+    for i in range(start, start + n):
+        lead = make_lead(i)
+        rows.append({
+            "external_id": f"pull-{i}", "name": lead.name, "email": lead.email,
+            "title": lead.title, "company": lead.company, "industry": lead.industry,
+            "company_size": lead.company_size, "country": lead.country, "source": lead.source,
+            "campaign": lead.campaign, "score": lead.score, "owner": owner,
+            "evidence_budget": lead.evidence.get("budget", ""),
+            "evidence_need": lead.evidence.get("need", ""),
+        })  # fmt: skip
+    return rows
+
+
+def _history(n: int) -> list[store.Decision]:
+    rng = random.Random(14)
+    out = []
+    for i in range(n):
+        snap = _snapshot(i, rng)
+        outcome, reason = _decided(snap, rng)
+        out.append(store.Decision(snap, outcome, reason))
+    return out
+
+
+def _import(url: str, rows: list[dict]) -> float:
+    """The time of importing `rows`, after a first import of one lead (which loads the model
+    and scikit-learn, once a process: about a second here)."""
+    backend = Backend.open(url)
+    try:
+        backend.import_leads(_rows(1, "rep@example.com", start=10**7))
+        start = time.perf_counter()
+        backend.import_leads(rows)
+        return time.perf_counter() - start
+    finally:
+        backend.close()
+
+
+def _pulled(client: httpx.Client, page: int) -> tuple[float, int]:
+    """The rep's whole queue from cursor 0: the time, and how many carried a suggestion."""
+    cursor, shown, t0 = 0, 0, time.perf_counter()
+    while True:
+        body = client.get("/v1/sync/pull", params={"cursor": cursor, "limit": page}).json()
+        shown += sum("suggestion" in lead for lead in body["leads"])
+        cursor = body["cursor"]
+        if not body["has_more"]:
+            return time.perf_counter() - t0, shown
+
+
+def bench_import_and_pull(n: int, runs: int = 7, page: int = 500) -> bool:
+    """Import n leads with and without a model (two databases); then pull each database's
+    leads from its own `triage server run`, in turns."""
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, url = f"sqlite:///{tmp}/plain.db", f"sqlite:///{tmp}/server.db"
+        tokens = {}
+        for db in (plain, url):
+            backend = Backend.open(db)
+            tokens[db] = backend.add_user("rep@example.com", None, "rep")[1]
+            if db == url:  # threshold 0: every lead carries its suggestion (the most a pull sends)
+                train(backend.db, _history(20_000))
+                backend.set_policy(
+                    dataclasses.replace(backend.policy(), suggestions=domain.Suggestions(True, 0.0))
+                )
+            backend.close()
+        without = _import(plain, _rows(n, "rep@example.com"))
+        t0 = time.perf_counter()
+        took = _import(url, _rows(n, "rep@example.com"))
+        print(f"    (with the model's first load: {time.perf_counter() - t0:.3f} s)")
+        print(
+            f"  {'import ' + format(n, ',') + ' leads for a rep, with suggestions':<46} "
+            f"{took:>12.3f} s   (no target: the cost of scoring in the import path)"
+        )
+        baseline("the same import without a model", without, took)
+        times: dict[str, list[float]] = {url: [], plain: []}
+        with ServerProcess(url) as scored, ServerProcess(plain) as bare:
+            clients = {
+                db: httpx.Client(base_url=srv.url, timeout=60,
+                                 headers={"Authorization": f"Bearer {tokens[db]}"})
+                for db, srv in ((url, scored), (plain, bare))
+            }  # fmt: skip
+            for client in clients.values():
+                client.get("/v1/health")
+            for i in range(2 * runs):  # alternate: the machine's load falls on both alike
+                db = (url, plain)[i % 2]
+                took, carried = _pulled(clients[db], page)
+                assert (carried > n) if db == url else carried == 0, carried  # (+ warm-up lead)
+                times[db].append(took)
+            for client in clients.values():
+                client.close()
+    with_s, without_s = median(times[url]), median(times[plain])
+    ok &= report(f"pull {n:,} leads with suggestions (median of {runs})", with_s, without_s * 1.1)
+    baseline("the same leads imported without a model", without_s, with_s)
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--score", type=int, default=10_000)
+    parser.add_argument("--pull", type=int, default=10_000)
+    parser.add_argument("--only", choices=["pull"], help="only the import and the pull")
     args = parser.parse_args()
-    print(f"suggest speed: {args.decisions:,} decisions, {args.score:,} leads scored; "
-          f"{load_average()}")  # fmt: skip
+    print(f"suggest speed: {args.decisions:,} decisions, {args.score:,} leads scored, "
+          f"{args.pull:,} pulled; {load_average()}")  # fmt: skip
+    if args.only == "pull":
+        return 0 if bench_import_and_pull(args.pull) else 1
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         backend = Backend.open(f"sqlite:///{tmp}/server.db")
@@ -120,6 +235,13 @@ def main() -> int:
     start = time.perf_counter()
     [as_features(store.Decision(snap, "")) for snap in fresh]
     baseline("their features alone", time.perf_counter() - start, took)
+    start = time.perf_counter()
+    made = model.suggest(fresh)
+    took = time.perf_counter() - start
+    assert len(made) == args.score
+    ok &= report(f"suggest for {args.score:,} leads (with their factors)", took, 1.0)
+    if args.only is None:
+        ok &= bench_import_and_pull(args.pull)
     return 0 if ok else 1
 
 

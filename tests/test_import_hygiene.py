@@ -37,6 +37,9 @@ RULES = {
         "triage.app",
     ),  # fmt: skip
     "triage.server.app": ("textual", "triage.store", "triage.sync", "triage.app", "sklearn"),
+    # what scores a lead being assigned: the model's pickle brings scikit-learn in on first
+    # use, never this module
+    "triage.server.suggest.scoring": ("textual", "triage.store", "sklearn", "numpy", "scipy"),
     "triage.server.service": (
         "textual",
         "httpx",

@@ -249,7 +249,7 @@ def _marketing_parsers(ssub: Any) -> None:
 
 
 def _suggest_parsers(ssub: Any) -> None:
-    """`triage server suggest train|evaluate`: the model of the team's decisions."""
+    """`triage server suggest train|evaluate|rescore`: the model of the team's decisions."""
     about = "a model of the team's own decisions: train it, measure it"
     group = ssub.add_parser("suggest", help=about, description=about).add_subparsers(
         dest="suggest_command", metavar="COMMAND", required=True
@@ -258,6 +258,8 @@ def _suggest_parsers(ssub: Any) -> None:
         ("train", "learn from the decisions in the database and keep the model there"),
         ("evaluate", "train on 75%% of the decisions, test on the rest; print the figures "
                      "as JSON (--csv: a file of past decisions, through --map)"),
+        ("rescore", "make the open, assigned leads' suggestions again with the latest model "
+                    "(each changed one is sent to its rep)"),
     ):  # fmt: skip
         p = _server_command(group, name, "suggest", help)
         if name == "evaluate":

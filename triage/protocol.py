@@ -52,8 +52,15 @@ MAX_NOTE = 2000
 #   a lead whose last change was this client's own decision or undo then comes as
 #   {id, version} in `own`, not whole in `leads` (the push answered it already). A client
 #   that does not hold that version fetches the lead (lookup).
+# - "suggestions": a lead in the pull, the lookup and a push's answer may carry `suggestion`
+#   ({outcome, reason, confidence, factors}: the server's model of the team's decisions,
+#   made when the lead was assigned), sent only when the policy's `suggestions` are on
+#   and its confidence reaches their threshold; the policy carries `suggestions`
+#   ({enabled, threshold}) when not the default. Nothing to send: an older client ignores
+#   both, an older server sends neither.
 FEATURES: tuple[str, ...] = (
     "assign_force", "history_check", "origin", "lookup", "push_patch", "own_changes",
+    "suggestions",
 )  # fmt: skip
 MAX_LOOKUP = 1000
 MAX_DIGEST = 32
@@ -110,6 +117,11 @@ class ReasonWire(Wire):
         return data
 
 
+class SuggestionsWire(Wire):
+    enabled: bool = True
+    threshold: float = Field(0.6, ge=0, le=1)
+
+
 class PolicyWire(Wire):
     version: int
     sla_hours: float
@@ -119,6 +131,8 @@ class PolicyWire(Wire):
     # Optional: the organisation's time zone for reports; left out when UTC (and by an
     # older server). A client does not need it.
     timezone: str | None = None
+    # Optional ("suggestions"): left out when the default (on, from 0.6).
+    suggestions: SuggestionsWire | None = None
 
     def to_domain(self) -> domain.Policy:
         return domain.Policy.from_dict(self.model_dump(), version=self.version)
@@ -148,6 +162,15 @@ class HistoryWire(Wire):
     reason: str | None = None
     at: datetime
     by: str | None = None
+
+
+class SuggestionWire(Wire):
+    """("suggestions") The server's suggested verdict for a lead; advice for the rep."""
+
+    outcome: OutcomeStr
+    reason: str | None = None
+    confidence: float = Field(ge=0, le=1)
+    factors: list[str] = Field(default_factory=list)
 
 
 class LeadWire(Wire):
@@ -185,6 +208,8 @@ class LeadWire(Wire):
     # owner}).
     attributes: dict[str, StrictBool | StrictInt | float | str] = Field(default_factory=dict)
     duplicate_of: dict[str, str] = Field(default_factory=dict)
+    # Optional ("suggestions"; left out when none): the server's suggested verdict.
+    suggestion: SuggestionWire | None = None
 
 
 class OwnChange(Wire):
@@ -456,4 +481,12 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
         ),
         attributes=dict(w.attributes),
         duplicate_of=dict(w.duplicate_of),
+        suggestion=None
+        if w.suggestion is None
+        else domain.Suggestion(
+            domain.Outcome(w.suggestion.outcome),
+            w.suggestion.reason,
+            w.suggestion.confidence,
+            tuple(w.suggestion.factors),
+        ),  # fmt: skip
     )

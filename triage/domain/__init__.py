@@ -81,6 +81,7 @@ from triage.domain.lead import (  # noqa: F401
     PastDecision,
     Role,
     Status,
+    Suggestion,
     next_answer,
 )
 from triage.domain.mutations import (  # noqa: F401
@@ -93,11 +94,13 @@ from triage.domain.policy import (  # noqa: F401
     DEFAULT_NURTURE_REASONS,
     DEFAULT_POLICY,
     DEFAULT_REJECT_REASONS,
+    DEFAULT_SUGGESTIONS,
     DEFAULT_TIMEZONE,
     Criterion,
     Policy,
     PolicyError,
     Reason,
+    Suggestions,
     load_policy_toml,
     picker_keys,
     policy_toml,

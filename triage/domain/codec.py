@@ -12,13 +12,14 @@ from datetime import date, datetime
 from typing import Any
 
 from triage.domain.dates import format_time, parse_time
-from triage.domain.lead import Activity, Decision, Lead, Outcome, PastDecision, Status
+from triage.domain.lead import Activity, Decision, Lead, Outcome, PastDecision, Status, Suggestion
 
 
 @dataclass(frozen=True, slots=True)
 class LeadField:
     name: str
-    kind: str  # text | int | time | map | activities | bant | status | decision | history
+    # text | int | time | map | activities | bant | status | decision | history | suggestion
+    kind: str
     required: bool = False
     imported: bool = False  # an import row may set it (as a column of the same name)
     # Left out of the JSON when None or empty (added to protocol v1 after it was first
@@ -52,6 +53,7 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
     LeadField("history", "history", optional_on_wire=True),
     LeadField("attributes", "map", imported=True, optional_on_wire=True),
     LeadField("duplicate_of", "map", optional_on_wire=True),
+    LeadField("suggestion", "suggestion", optional_on_wire=True),
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS)
 TEXT_FIELDS: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS if f.kind == "text")
@@ -103,6 +105,26 @@ def _activities_to_json(activities: tuple[Activity, ...]) -> list[dict[str, Any]
     return [{"at": format_time(a.at), "kind": a.kind, "detail": a.detail} for a in activities]
 
 
+def suggestion_to_dict(x: Suggestion | None) -> dict[str, Any] | None:
+    if x is None:
+        return None
+    return {"outcome": Outcome(x.outcome).value, "reason": x.reason,
+            "confidence": x.confidence, "factors": list(x.factors)}  # fmt: skip
+
+
+def suggestion_from_dict(d: Any) -> Suggestion | None:
+    """None for no suggestion, or one this client cannot read (an outcome it does not know):
+    a suggestion is advice, never a reason to refuse the lead."""
+    if not isinstance(d, dict):
+        return None
+    try:
+        confidence = float(d["confidence"])
+        return Suggestion(Outcome(d["outcome"]), d.get("reason") or None, confidence,
+                          tuple(str(f) for f in d.get("factors") or ()))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _time(value: str | None) -> datetime | None:
     return None if value is None else parse_time(value)
 
@@ -124,12 +146,13 @@ def _history(value: Any) -> tuple[PastDecision, ...]:
 _TO_JSON = {
     "text": "{v}", "int": "{v}", "time": "_ft({v})", "map": "dict({v})", "bant": "dict({v})",
     "activities": "_acts_out({v})", "status": "_Status({v}).value", "decision": "_dec_out({v})",
-    "history": "_hist_out({v})",
+    "history": "_hist_out({v})", "suggestion": "_sug_out({v})",
 }  # fmt: skip
 _FROM_JSON = {
     "text": "{v}", "int": "{v}", "time": "_time({v})", "map": "dict({v} or {{}})",
     "bant": "dict({v} or {{}})", "activities": "_acts_in({v})",
     "status": "_Status({v} or 'open')", "decision": "_dec_in({v})", "history": "_hist_in({v})",
+    "suggestion": "_sug_in({v})",
 }  # fmt: skip
 
 
@@ -151,7 +174,7 @@ def _compile() -> tuple[Any, Any]:
         "_ft": format_time, "_acts_out": _activities_to_json, "_Status": Status,
         "_dec_out": decision_to_dict, "_hist_out": _history_to_json, "_time": _time,
         "_acts_in": _activities, "_dec_in": decision_from_dict, "_hist_in": _history,
-        "_Lead": Lead,
+        "_Lead": Lead, "_sug_out": suggestion_to_dict, "_sug_in": suggestion_from_dict,
     }  # fmt: skip
     exec(compile(source, "<triage.domain.codec>", "exec"), scope)  # noqa: S102
     return scope["lead_to_dict"], scope["lead_from_dict"]
@@ -173,4 +196,5 @@ def lead_from_dict(d: dict[str, Any]) -> Lead:
 __all__ = [
     "FIELD_NAMES", "LEAD_FIELDS", "PROFILE_FIELDS", "TEXT_FIELDS", "LeadField",
     "decision_from_dict", "decision_to_dict", "lead_from_dict", "lead_to_dict",
+    "suggestion_from_dict", "suggestion_to_dict",
 ]  # fmt: skip

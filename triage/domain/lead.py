@@ -88,6 +88,19 @@ class PastDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class Suggestion:
+    """The server's model of the team's decisions on this lead, made when it was assigned:
+    the likeliest outcome, a rejection's likeliest reason, the outcome's probability (0 to
+    1) and the factors that weigh most, as a rep reads them ("title Student"). Advice only:
+    nothing is decided without the rep."""
+
+    outcome: Outcome
+    reason: str | None
+    confidence: float
+    factors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Lead:
     id: str
     external_id: str
@@ -116,6 +129,7 @@ class Lead:
     # lead with the same email this one may duplicate: {id, external_id, name, owner}.
     attributes: dict[str, Any] = field(default_factory=dict)
     duplicate_of: dict[str, str] = field(default_factory=dict)
+    suggestion: Suggestion | None = None  # the server's suggested verdict, if any
 
     def bant_answer(self, key: str) -> Answer:
         try:

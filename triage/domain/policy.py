@@ -32,6 +32,26 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class Suggestions:
+    """Whether reps are shown the model's suggested verdict (issue 14), and from which
+    confidence (the probability of the suggested outcome, 0 to 1): below it, none is sent."""
+
+    enabled: bool = True
+    threshold: float = 0.6
+
+    def shows(self, confidence: Any) -> bool:
+        return (
+            self.enabled
+            and isinstance(confidence, int | float)
+            and not isinstance(confidence, bool)
+            and confidence >= self.threshold
+        )
+
+
+DEFAULT_SUGGESTIONS = Suggestions()
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The organisation's agreed definition of "qualified", served by the server."""
 
@@ -43,6 +63,9 @@ class Policy:
     # The organisation's time zone (an IANA name): the dates, weeks and quarters of
     # marketing's reports are read in it. Optional on the wire (left out when UTC).
     timezone: str = DEFAULT_TIMEZONE
+    # The suggestions of the model of the team's decisions: on, from 60% confidence.
+    # Optional on the wire (left out when the default; an older client ignores it).
+    suggestions: Suggestions = DEFAULT_SUGGESTIONS
 
     def reasons_for(self, outcome: Outcome | str) -> tuple[Reason, ...]:
         if not isinstance(outcome, Outcome):  # (an enum's call costs more than the rest)
@@ -109,6 +132,16 @@ class Policy:
             # Left out when it is the default, so that a policy stored before the setting
             # existed reads back equal, and an older client is sent nothing new.
             **({"timezone": self.timezone} if self.timezone != DEFAULT_TIMEZONE else {}),
+            **(
+                {
+                    "suggestions": {
+                        "enabled": self.suggestions.enabled,
+                        "threshold": self.suggestions.threshold,
+                    }
+                }
+                if self.suggestions != DEFAULT_SUGGESTIONS
+                else {}
+            ),  # fmt: skip
         }
 
     @classmethod
@@ -186,6 +219,7 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
     errors = _unknown_keys(data)
     sla = _sla_hours(data, errors)
     tz = _timezone(data, errors)
+    suggestions = _suggestions(data, errors)
     bant = _bant(data, errors)
     reject = _reasons(data, "reject_reasons", DEFAULT_REJECT_REASONS, errors)
     nurture = _reasons(data, "nurture_reasons", DEFAULT_NURTURE_REASONS, errors)
@@ -194,10 +228,11 @@ def _policy_from_mapping(data: Mapping[str, Any], *, version: int | None, where:
     v = version if version is not None else data.get("version", 1)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise PolicyError(f"{where}: version must be a positive whole number")
-    return Policy(int(v), float(sla), bant, reject, nurture, str(tz))
+    return Policy(int(v), float(sla), bant, reject, nurture, str(tz), suggestions)
 
 
-_POLICY_KEYS = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone"}
+_POLICY_KEYS = {"version", "sla_hours", "bant", "reject_reasons", "nurture_reasons", "timezone",
+                "suggestions"}  # fmt: skip
 _REASON_KEYS = {"code", "label", "bant", "note_required", "key"}
 _PICKER_KEY = re.compile(r"^[0-9a-z]$")
 PICKER_DIGITS = "1234567890"  # the numbering of reasons without a key of their own
@@ -241,6 +276,32 @@ def _timezone(data: Mapping[str, Any], errors: list[str]) -> str:
         errors.append(problem)
         return DEFAULT_TIMEZONE
     return tz
+
+
+def _suggestions(data: Mapping[str, Any], errors: list[str]) -> Suggestions:
+    """[suggestions] enabled = true|false, threshold = 0 to 1; the default when left out."""
+    raw = data.get("suggestions")
+    if raw is None:
+        return DEFAULT_SUGGESTIONS
+    if not isinstance(raw, Mapping):
+        errors.append("suggestions must be a table: [suggestions] enabled = true, threshold = 0.6")
+        return DEFAULT_SUGGESTIONS
+    unknown = sorted(str(k) for k in raw if k not in ("enabled", "threshold"))
+    if unknown:
+        errors.append(f"suggestions: unknown key {unknown[0]!r} (known: enabled, threshold)")
+    enabled = raw.get("enabled", DEFAULT_SUGGESTIONS.enabled)
+    if not isinstance(enabled, bool):
+        errors.append(f"suggestions.enabled must be true or false, not {enabled!r}")
+        enabled = DEFAULT_SUGGESTIONS.enabled
+    threshold = raw.get("threshold", DEFAULT_SUGGESTIONS.threshold)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not (0 <= threshold <= 1)
+    ):
+        errors.append(f"suggestions.threshold must be a number from 0 to 1, not {threshold!r}")
+        threshold = DEFAULT_SUGGESTIONS.threshold
+    return Suggestions(enabled, float(threshold))
 
 
 def _bant(data: Mapping[str, Any], errors: list[str]) -> tuple[Criterion, ...]:
@@ -374,6 +435,8 @@ def policy_toml(p: Policy) -> str:
 
     out = [f"# qualification policy, version {p.version}", f"sla_hours = {p.sla_hours:g}"]
     out += [f"timezone = {q(p.timezone)}", ""]
+    out += ["[suggestions]", f"enabled = {'true' if p.suggestions.enabled else 'false'}",
+            f"threshold = {p.suggestions.threshold:g}", ""]  # fmt: skip
     for c in p.bant:
         out += [
             "[[bant]]",

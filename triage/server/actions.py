@@ -21,6 +21,7 @@ from triage.server.db import SeqAllocator, utcnow
 from triage.server.importer import ImportFileError, read_bytes
 from triage.server.maps import NATIVE, ImportMap
 from triage.server.service import Backend, ImportOptions, RowProblems, ServiceError
+from triage.server.suggest import scoring
 
 MAX_BULK_ASSIGN = 100_000
 
@@ -355,6 +356,7 @@ def apply_assign(backend: Backend, plan: AssignPlan, *, by: str | None) -> dict[
         for start in range(0, len(plan.leads), 500):
             chunk = plan.leads[start : start + 500]
             found = {x.id: x for x in s.execute(select(lead).where(lead.id.in_(chunk))).scalars()}
+            given = []
             for i, lead_id in enumerate(chunk, start):
                 row = found.get(lead_id)
                 email = plan.reps[i % len(plan.reps)]
@@ -369,6 +371,8 @@ def apply_assign(backend: Backend, plan: AssignPlan, *, by: str | None) -> dict[
                 row.version += 1
                 row.updated_at = now
                 moved[email] += 1
+                given.append(row)
+            scoring.suggest(s, given)  # a chunk's suggestions in one batch
         seqs.close()
     return {"mode": plan.mode, "count": sum(moved.values()), "by_rep": moved,
             "skipped": skipped, "by": by}  # fmt: skip

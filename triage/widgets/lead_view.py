@@ -71,7 +71,8 @@ class LeadView(VerticalScroll):
         self.lead = lead
         self.query_one("#lead-heading", Static).update(heading(lead))
         facts = with_account(lead_facts(lead, now, policy.sla_hours), account)
-        self.query_one("#lead-facts", Static).update(with_import(facts, lead, policy))
+        facts = with_suggestion(with_import(facts, lead, policy), lead, policy)
+        self.query_one("#lead-facts", Static).update(facts)
         self.query_one("#bant", BantChecklist).show(lead)
         self.query_one("#lead-activity", Static).update(activity(lead))
         self.query_one("#lead-history", Static).update(history_text(history, lead, policy))
@@ -194,6 +195,30 @@ def with_import(facts: Content, lead: domain.Lead, policy: domain.Policy | None)
                  for k, v in lead.attributes.items())  # fmt: skip
         note("Imported", " · ".join(shown))
     return Content.assemble(*parts) if len(parts) > 1 else facts
+
+
+def suggestion_text(lead: domain.Lead, policy: domain.Policy | None) -> str | None:
+    """ "Suggested: reject, Not our ideal customer profile, 82%: title Student; source
+    content; company size 1-10", or None: no suggestion, or the policy does not show it
+    (turned off, or below its confidence threshold since the lead was pulled)."""
+    x = lead.suggestion
+    if x is None or (policy is not None and not policy.suggestions.shows(x.confidence)):
+        return None
+    parts = [x.outcome.value]
+    if x.reason:
+        parts.append(reason_label(policy, x.outcome, x.reason))
+    parts.append(f"{x.confidence:.0%}")
+    factors = f": {'; '.join(x.factors)}" if x.factors else ""
+    return f"Suggested: {', '.join(parts)}{factors}"
+
+
+def with_suggestion(facts: Content, lead: domain.Lead, policy: domain.Policy | None) -> Content:
+    """The facts, then the server's suggested verdict in one line, when there is one."""
+    text = suggestion_text(lead, policy)
+    if text is None:
+        return facts
+    head, _, rest = text.partition(" ")
+    return Content.assemble(facts, "\n", (head, "bold $text-accent"), " ", (rest, "italic"))
 
 
 def activity(lead: domain.Lead) -> Content:

@@ -34,6 +34,7 @@ from triage.widgets.lead_view import (
     lead_facts,
     with_account,
     with_import,
+    with_suggestion,
 )
 
 DRAW_EVERY = 0.05  # seconds: at most twenty drawings a second while the cursor runs
@@ -129,7 +130,7 @@ class LeadPreview(ScrollView, can_focus=False):
             return [Block(Content.styled("No lead under the cursor.", "italic $text-muted"))]
         policy = self.policy()
         facts = with_account(lead_facts(lead, self.clock(), policy.sla_hours), account)
-        facts = with_import(facts, lead, policy)
+        facts = with_suggestion(with_import(facts, lead, policy), lead, policy)
         return [
             Block(heading(lead)),
             Block(facts, space=1),

@@ -120,8 +120,12 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
-    """A server lead (ORM object, row or record with the lead's columns) as protocol v1 JSON."""
+def lead_wire(
+    row: Any, owner_email: str | None, suggestions: domain.Suggestions | None = None
+) -> dict[str, Any]:
+    """A server lead (ORM object, row or record with the lead's columns) as protocol v1 JSON.
+    `suggestions`: the policy's, for a rep's answer: its suggestion when they show it."""
+    found = getattr(row, "suggestion", None) if suggestions is not None else None
     return {
         "id": row.id,
         "external_id": row.external_id,
@@ -149,7 +153,17 @@ def lead_wire(row: Any, owner_email: str | None) -> dict[str, Any]:
         **({"score": row.score} if row.score is not None else {}),
         **({"attributes": row.attributes} if row.attributes else {}),
         **({"duplicate_of": row.duplicate_of} if row.duplicate_of else {}),
+        **(
+            {"suggestion": suggestion_wire(found)}
+            if found and suggestions.shows(found.get("confidence"))
+            else {}
+        ),  # fmt: skip
     }
+
+
+def suggestion_wire(stored: dict[str, Any]) -> dict[str, Any]:
+    """A lead's stored suggestion as a rep is sent it (not which model made it)."""
+    return {k: stored.get(k) for k in ("outcome", "reason", "confidence", "factors")}
 
 
 def history_wire(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

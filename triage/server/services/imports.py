@@ -25,6 +25,7 @@ from triage.server.services.leads import (
     recycles,
     revoke,
 )
+from triage.server.suggest import scoring
 from triage.server.webhooks.events import Outbox
 
 ON_DUPLICATE = ("link", "skip", "update")
@@ -274,6 +275,7 @@ class _Run:
         self.seqs = SeqAllocator(s)
         self.outcome = outcome if outcome is not None else ImportOutcome()
         self.new_rows: list[Any] = []  # leads made by _new_lead, inserted at the end
+        self.assigned: list[Any] = []  # leads given to a rep: suggestions, in one batch
 
     def owner_of(self, item: domain.LeadInput) -> models.User | None:
         """The row's owner, else the next `--owner` (a new lead only: see callers)."""
@@ -291,6 +293,7 @@ class _Run:
             else:
                 self.update(label, lead, item)
         if not self.dry_run:  # a dry run writes nothing, not even the change log
+            scoring.suggest(self.s, self.assigned)
             insert_new_leads(self.s, self.new_rows)
             self.seqs.close()
         return self.outcome
@@ -309,6 +312,7 @@ class _Run:
         lead = _new_lead(item, owner, self.seqs, self.now)
         if owner is not None and not self.dry_run:
             Outbox.of(self.s).assigned(lead, owner.email, None, self.now)
+            self.assigned.append(lead)
         if other is not None:
             lead.duplicate_of = self.described(other)
             self.outcome.linked.append((label, f"{other.external_id} ({other.name})"))
@@ -331,6 +335,7 @@ class _Run:
         if owner is not None and lead.owner_id != owner.id:
             if not self.dry_run:
                 self.backend._reassign(self.s, lead, owner, self.seqs, self.now)
+                self.assigned.append(lead)
             changed = True
         if changed:
             self.bump(lead, "update")
@@ -353,6 +358,8 @@ class _Run:
         if self.dry_run:
             return
         self.backend._set_aside(s, lead, owner, None, self.now, cause="newer_mql")
+        if owner is not None:
+            self.assigned.append(lead)
         if owner is None:
             lead.owner_id, lead.assigned_at = None, None
             lead.seq = self.seqs.next(lead.id, "cycle")

@@ -21,6 +21,7 @@ from triage.server.services.common import (
     _utc,
     lead_wire,
 )
+from triage.server.suggest import scoring
 from triage.server.webhooks.events import Outbox
 
 
@@ -131,20 +132,14 @@ class LeadsMixin:
                 else:
                     lead.assigned_at = now  # a new cycle: its SLA clock starts again
                     lead.seq = seqs.next(lead.id, "cycle")
+                scoring.suggest(s, [lead])  # its suggestion, for its (new) cycle
                 if decided:
                     set_aside = (lead.history or [{}])[-1]
-                    s.add(
-                        models.Event(
-                            seq=lead.seq,
-                            lead_id=lead.id,
-                            user_id=owner.id,
-                            kind="reassign",
-                            client_at=now,
-                            effective_at=now,
-                            received_at=now,
-                            decision_id=set_aside.get("id"),
-                        )  # fmt: skip
-                    )
+                    s.add(models.Event(
+                        seq=lead.seq, lead_id=lead.id, user_id=owner.id, kind="reassign",
+                        client_at=now, effective_at=now, received_at=now,
+                        decision_id=set_aside.get("id"),
+                    ))  # fmt: skip
                 lead.version += 1
                 lead.updated_at = now
                 seqs.close()

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from triage import domain
 from triage.server import models
 from triage.server.db import utcnow
+from triage.server.suggest import scoring
 
 
 class PolicyMixin:
@@ -41,4 +42,6 @@ class PolicyMixin:
             version = current.version + 1
             body["version"] = version
             s.add(models.PolicyDoc(version=version, body=body, created_at=utcnow()))
+            if policy.suggestions != current.suggestions:  # reps pull what now shows, or not
+                scoring.resend(s, current.suggestions, policy.suggestions)
         return domain.Policy.from_dict(body, version=version)

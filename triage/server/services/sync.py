@@ -89,7 +89,9 @@ class SyncMixin:
             items = items[:limit]
             new_cursor = items[-1][0] if has_more else top
             cursor_digest = self._digest(s, new_cursor)
-            whole = _whole_leads(s, [x for _, kind, x in items if kind == _LEAD], caller.email)
+            whole = _whole_leads(
+                s, [x for _, kind, x in items if kind == _LEAD], caller.email, policy.suggestions
+            )
         answer = {
             "leads": whole,
             "revoked": [x for _, kind, x in items if kind == _REVOKED],
@@ -115,6 +117,7 @@ class SyncMixin:
         found: dict[str, Any] = {}
         with self.db.read() as s:
             here = self._here(s)
+            suggestions = self._policy(s).suggestions
             last_seq = self._client_last_seq(s, caller, client_id)
             for chunk in _chunks(wanted):
                 for row in s.execute(
@@ -122,7 +125,7 @@ class SyncMixin:
                 ):
                     found[row.id] = row
         return {
-            "leads": [lead_wire(found[i], caller.email) for i in wanted if i in found],
+            "leads": [lead_wire(found[i], caller.email, suggestions) for i in wanted if i in found],
             "missing": [i for i in lead_ids if i not in found],
             "last_seq": last_seq,
             **here,
@@ -264,12 +267,16 @@ def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, An
     return [item for item in items if item[1] == kind]
 
 
-def _whole_leads(s: Session, leads: Sequence[Any], owner_email: str) -> list[dict[str, Any]]:
+def _whole_leads(
+    s: Session, leads: Sequence[Any], owner_email: str, suggestions: domain.Suggestions
+) -> list[dict[str, Any]]:
     """The leads (rows, or ids to read) as protocol JSON, in their order."""
     rows = {x.id: x for x in leads if not isinstance(x, str)}
     for chunk in _chunks([x for x in leads if isinstance(x, str)]):
         rows.update((row.id, row) for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))))
-    return [lead_wire(rows[x if isinstance(x, str) else x.id], owner_email) for x in leads]
+    return [
+        lead_wire(rows[x if isinstance(x, str) else x.id], owner_email, suggestions) for x in leads
+    ]
 
 
 def _client_state(
@@ -350,7 +357,7 @@ class _Push:
         rows: dict[str, Any] = {}
         for chunk in _chunks(wanted):
             for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))):
-                rows[row.id] = lead_wire(row, self.caller.email)
+                rows[row.id] = lead_wire(row, self.caller.email, self.policy.suggestions)
         for result, lead_id in self.shown:
             result["lead"] = rows.get(lead_id)
 

@@ -1,5 +1,5 @@
-"""`triage server suggest train` and `triage server suggest evaluate [--csv FILE --map
-MAP.toml]` (run through triage.server.cli, which opens the database and reports its
+"""`triage server suggest train`, `triage server suggest evaluate [--csv FILE --map
+MAP.toml]` and `triage server suggest rescore` (run through triage.server.cli, which opens the database and reports its
 errors; the backend is handed in: triage.server.services imports this package's store).
 Exit 0 done; 1 too few decisions or bad rows (nothing written); 2 a bad option
 (a map that cannot be used, --csv without --map)."""
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from triage.server.maps import MapError, load_map
-from triage.server.suggest import store
+from triage.server.suggest import scoring, store
 from triage.server.suggest.evaluate import TooFew, enough, evaluate
 from triage.server.suggest.history import HistoryError, read_history
 from triage.server.suggest.train import train
@@ -27,6 +27,8 @@ def run(args: argparse.Namespace, backend: Callable[[], Any]) -> int:
     try:
         if args.suggest_command == "train":
             return _train(backend())
+        if args.suggest_command == "rescore":
+            return _rescore(backend())
         return _evaluate(args, backend)
     except TooFew as exc:
         _say(f"{exc}; nothing {'trained' if args.suggest_command == 'train' else 'evaluated'}")
@@ -38,6 +40,15 @@ def _train(backend: Any) -> int:
         decisions = store.decisions(s)
     enough(decisions, "training")
     done = train(backend.db, decisions)
+    print(json.dumps(done, indent=2))
+    return 0
+
+
+def _rescore(backend: Any) -> int:
+    done = scoring.rescore(backend.db)
+    if done["model"] is None:
+        _say("no model to score with: run `triage server suggest train`; nothing changed")
+        return 1
     print(json.dumps(done, indent=2))
     return 0
 

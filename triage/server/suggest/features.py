@@ -196,3 +196,33 @@ def _flag(value: Any) -> bool:
     if isinstance(value, bool) or value in (0, 1):
         return True
     return isinstance(value, str) and value.strip().lower() in _FLAGS
+
+
+def factor_label(name: str, snap: Mapping[str, Any]) -> str:
+    """A model column (model.Vectorizer's names: `title=student`, `score#bin=3`,
+    `activity:email`, `attr:plan=pro`) as a rep reads it, with the lead's own spelling:
+    "title Student", "score 35", "activities email 2", "plan Pro"."""
+    base, _, value = name.partition("=")
+    base = base.split("#", 1)[0]
+    if base.startswith("attr:"):
+        key = base[5:]
+        raw = (snap.get("attributes") or {}).get(key)
+        return f"{key.replace('_', ' ')} {raw if raw is not None else value}"
+    if base.startswith("activity:"):
+        kind = base[9:]
+        count = sum(1 for a in snap.get("activities") or () if isinstance(a, Mapping)
+                    and (_text(a.get("kind")) or "other") == kind)  # fmt: skip
+        return f"activities {kind} {count}"
+    if base.startswith("evidence:"):
+        key, _, word = base[9:].partition(":")
+        return f"{key} evidence {word}" if word else f"{key} evidence"
+    if base == "score_missing":
+        return "no score"
+    raw = snap.get(base)
+    if base == "seniority":
+        shown = value.replace("_", "-")
+    elif base == "activities":
+        shown = str(len(snap.get("activities") or ()))
+    else:
+        shown = str(raw) if raw not in (None, "") else value
+    return f"{base.replace('_', ' ')} {shown}".strip()

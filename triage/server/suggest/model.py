@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
-from triage.server.suggest.features import features
+from triage.server.suggest.features import factor_label, features
 from triage.server.suggest.store import Decision
 
 MIN_COUNT = 3
@@ -152,6 +152,49 @@ class Suggester:
         if self.reason is None or not len(X):
             return [None] * len(X)
         return [str(r) for r in self.reason.predict(self.matrix(X) if matrix is None else matrix)]
+
+    def suggest(self, snaps: Sequence[Features], factors: int = 3) -> list[dict[str, Any] | None]:
+        """A suggestion for each lead (its snapshot, features.snapshot): the likeliest
+        outcome, a rejection's likeliest reason, the outcome's probability as confidence,
+        and the `factors` columns that push most towards that outcome, as a rep reads them.
+        None for every lead when the model learned a single outcome (it knows nothing)."""
+        if self.outcome is None or self.front is None or not len(snaps):
+            return [None] * len(snaps)
+        matrix = self.matrix([features(snap) for snap in snaps]).tocsr()
+        proba = self.outcome.predict_proba(matrix)
+        best = proba.argmax(axis=1)
+        reasons = self.reasons(snaps, matrix)
+        weights = self._weights()
+        names = self.front.named_steps["vectorize"].names_
+        out: list[dict[str, Any] | None] = []
+        for i, snap in enumerate(snaps):
+            k = int(best[i])
+            outcome = str(self.outcome.classes_[k])
+            at = slice(matrix.indptr[i], matrix.indptr[i + 1])
+            columns = matrix.indices[at]
+            pushes = matrix.data[at] * weights[k, columns]
+            top: dict[str, float] = {}
+            for j in np.argsort(-pushes):
+                if pushes[j] <= 0 or len(top) >= factors:
+                    break
+                label = factor_label(names[columns[j]], snap)
+                top.setdefault(label, float(pushes[j]))
+            out.append({
+                "outcome": outcome,
+                "reason": reasons[i] if outcome == "reject" else None,
+                "confidence": round(float(proba[i, k]), 3),
+                "factors": list(top),
+            })  # fmt: skip
+        return out
+
+    def _weights(self) -> np.ndarray:
+        """Each outcome's weights (rows in `classes` order), against the other outcomes'
+        mean: what moves a lead towards that outcome rather than the others."""
+        assert self.outcome is not None
+        coef = self.outcome.coef_
+        if coef.shape[0] == 1:  # two outcomes: one row, for the second class
+            return np.vstack([-coef[0], coef[0]])
+        return coef - coef.mean(axis=0)
 
 
 def as_features(d: Decision) -> dict[str, Any]:
