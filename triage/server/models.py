@@ -97,7 +97,7 @@ class Lead(SQLModel, table=True):
     attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     duplicate_of: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The model's suggestion when the lead was assigned: {outcome, reason, confidence,
-    # factors, model} (triage.server.suggest.scoring; migration 0011). NULL: none.
+    # factors, model} (triage.server.suggest.scoring; migration 0014). NULL: none.
     suggestion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
