@@ -96,10 +96,19 @@ class HealMixin:
             revoked, conflicts = self._revoke(conn, list(missing), now)
             written = self._put_server_leads(conn, list(found), force=True)
             actor = self._actor(conn)
-            with_outbox = set(self._ids_with_outbox(conn, [lead.id for lead in found]))
+            # Leads whose pending rows say what the rep wants of the decision (a decide or
+            # an undo): those rows will be sent anyway. A pending BANT answer says nothing
+            # of it: a lost decision of such a lead is sent again like any other.
+            deciding = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT lead_id FROM outbox WHERE type IN ('decide', 'reopen')"
+                )
+            }
             resent = 0
             for lead in found:
-                if lead.id in with_outbox:  # what is pending will be sent anyway
+                if lead.id in deciding:
+                    resent += self._lost_undo_first(conn, lead, actor, now)
                     continue
                 last = conn.execute(
                     "SELECT a.action_id, a.detail, a.undone_at, al.result, al.decision_id "
@@ -136,6 +145,52 @@ class HealMixin:
                 conflicts += 1
             self._recompute(conn, written)
         return Healed(resent, revoked, conflicts)
+
+    def _lost_undo_first(
+        self, conn: sqlite3.Connection, lead: domain.Lead, actor: str | None, now: float
+    ) -> int:
+        """A lead with rows pending whose server state is the rep's own decision that the
+        rep had undone (the restore lost the undo; a decision made since waits in the
+        outbox): the undo goes again, ahead of those rows, or the new decision would meet
+        the old one and be refused. Only while none of the rows has a number yet (those
+        with one keep their place). Returns 1 if queued."""
+        standing = lead.decision
+        if standing is None or standing.by != actor or standing.id is None:
+            return 0
+        undone = conn.execute(
+            "SELECT a.action_id, a.detail FROM action_leads al "
+            "JOIN actions a ON a.action_id = al.action_id WHERE al.lead_id = ? "
+            "AND a.kind = 'decide' AND a.undone_at IS NOT NULL AND al.decision_id = ? "
+            "AND al.result IN ('applied', 'processed')",
+            (lead.id, standing.id),
+        ).fetchone()
+        if undone is None:
+            return 0
+        rows = conn.execute(
+            "SELECT id, seq, type, payload FROM outbox WHERE lead_id = ? ORDER BY id", (lead.id,)
+        ).fetchall()
+        if any(seq is not None for _, seq, _, _ in rows) or any(
+            kind == "reopen" and json.loads(payload).get("reopens") == standing.id
+            for _, _, kind, payload in rows
+        ):
+            return 0
+        columns = [c[1] for c in conn.execute("PRAGMA table_info(outbox)") if c[1] != "id"]
+        kept = conn.execute(
+            f"SELECT {', '.join(columns)} FROM outbox WHERE lead_id = ? ORDER BY id", (lead.id,)
+        ).fetchall()
+        conn.execute("DELETE FROM outbox WHERE lead_id = ?", (lead.id,))
+        self._queue(
+            conn, undone[0], lead.id, "reopen", lead.version, None, now, reopens=standing.id
+        )
+        conn.executemany(
+            f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            kept,
+        )
+        self._add_conflict(
+            conn, lead_id=lead.id, lead_name=lead.name, seq=None, status="conflict",
+            error="server_restored", server_lead=lead, kind="reopen", payload=undone[1], now=now,
+        )  # fmt: skip
+        return 1
 
     def _queue_decision_again(
         self,
