@@ -25,5 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("lead") as batch:
-        batch.drop_column("suggestion")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not Alembic's batch copy of the lead
+    # table: that copy fails on SQLite ("FOREIGN KEY constraint failed") while tables that
+    # refer to lead have rows (see 0011)
+    op.drop_column("lead", "suggestion")
