@@ -20,7 +20,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 SHOTS = Path(__file__).parent / ".screenshots"
 PAGES = ("/web/", "/web/campaigns", "/web/reasons", "/web/notes", "/web/reps", "/web/nurture",
-         "/web/leads", "/web/policy", "/web/import", "/web/assign", "/web/pack")  # fmt: skip
+         "/web/leads", "/web/policy", "/web/import", "/web/assign", "/web/pack",
+         "/web/segments")  # fmt: skip
 SIZES = ((1280, 800), (390, 844))
 
 
@@ -28,6 +29,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)  # a real Chromium, 5-11 s a test: not the fast lane
 
 
 @pytest.fixture(scope="session")
