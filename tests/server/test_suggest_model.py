@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.server.test_history_maps import MAP  # the same CRM history map
 from tests.support.backend import push_as
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
@@ -191,28 +192,6 @@ def test_train_and_evaluate_on_the_servers_own_decisions(db_url: str) -> None:
             assert key in figures
     finally:
         b.close()
-
-
-MAP = """
-[columns]
-external_id = "Record ID"
-title = "Job Title"
-source = "Original Source"
-[templates]
-name = "Lead {Record ID}"
-[history]
-outcome = "Lead Status"
-accept = ["Sales Qualified"]
-reject = ["Unqualified"]
-reason = "Disqualification Reason"
-date = "Decided"
-[reasons]
-not_icp_fit = "Not a fit"
-[dates]
-formats = ["%m/%d/%Y"]
-[options]
-empty = ["Select", "-"]
-"""
 
 
 def _write_file(path: Path, decisions: list[Decision], extra: list[list[str]] = ()) -> None:

@@ -7,21 +7,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from tests.support.factories import NOW, make_lead
 from triage import domain
 from triage.domain import Status
 from triage.store import PushResult, Store
 
 ME = "ann@example.com"
-
-
-@pytest.fixture
-def mine(store: Store) -> Store:
-    store.set_me(ME, "Ann Rep", "rep")
-    store.apply_pull([make_lead(i) for i in range(1, 4)], [], cursor=3)
-    return store
 
 
 def _answer_all(store: Store) -> None:

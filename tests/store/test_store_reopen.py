@@ -16,13 +16,6 @@ from triage.store import ActionError, PushResult, Store
 ME = "ann@example.com"
 
 
-@pytest.fixture
-def mine(store: Store) -> Store:
-    store.set_me(ME, "Ann Rep", "rep")
-    store.apply_pull([make_lead(i) for i in range(1, 8)], [], cursor=7)
-    return store
-
-
 def _sent(store: Store) -> None:
     """Everything pending reaches the server, answered applied with the lead as it is now."""
     items = store.pending()
