@@ -67,13 +67,17 @@ def line(label: str, values: list[float], target: float | None = TARGET) -> bool
     return ok
 
 
-def run(db_url: str, leads: int, events: int, runs: int) -> bool:
+def run(db_url: str, leads: int, events: int, runs: int, only: str | None = None,
+        reuse: bool = False) -> bool:
     backend = Backend.open(db_url)
     _, token, _ = backend.add_user(f"mo-{uuid.uuid4().hex[:6]}@example.com", "Mo", "marketing")
-    t = time.perf_counter()
-    wrote = seed(backend, leads, events_per_lead=events / leads, days=365)
-    print(f"  seeded {wrote['leads']:,} leads and {wrote['events']:,} events "
-          f"in {time.perf_counter() - t:.1f} s")  # fmt: skip
+    if reuse:
+        print("  reusing the leads already in the database")
+    else:
+        t = time.perf_counter()
+        wrote = seed(backend, leads, events_per_lead=events / leads, days=365)
+        print(f"  seeded {wrote['leads']:,} leads and {wrote['events']:,} events "
+              f"in {time.perf_counter() - t:.1f} s")  # fmt: skip
     from sqlalchemy import text
 
     if not backend.db.is_sqlite:  # as autovacuum leaves a database in use
@@ -98,10 +102,11 @@ def run(db_url: str, leads: int, events: int, runs: int) -> bool:
         print(f"  {'page':<52} {'median':>8} {'p95':>8}   (ms)")
         line("baseline: GET /v1/health (no database)", timed(api, "/v1/health", runs), None)
         line("baseline: SELECT count(*) FROM lead (in process)", base, None)
-        for path in PAGES:
-            ok &= line(path.replace("{lead}", "ID"), timed(web, path.format(lead=lead), runs))
-        for path in API:
-            ok &= line(path.replace("{lead}", "ID"), timed(api, path.format(lead=lead), runs))
+        for client, paths in ((web, PAGES), (api, API)):
+            for path in paths:
+                if only and not re.search(only, path):
+                    continue
+                ok &= line(path.replace("{lead}", "ID"), timed(client, path.format(lead=lead), runs))
     return ok
 
 
@@ -112,14 +117,19 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--pg-url", default=os.environ.get("TRIAGE_TEST_PG_URL"))
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--only", help="the pages whose path matches this regular expression")
+    ap.add_argument("--sqlite-db", help="a SQLite file to keep: seeded when it does not exist, "
+                    "reused (not seeded again) when it does")
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} cores)")  # fmt: skip
     ok = True
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as d:
+            path = Path(args.sqlite_db or f"{d}/server.db").resolve()
+            reuse = path.exists()
             print(f"SQLite, {args.leads:,} leads, {args.events:,} events:")
-            ok &= run(f"sqlite:///{d}/server.db", args.leads, args.events, args.runs)
+            ok &= run(f"sqlite:///{path}", args.leads, args.events, args.runs, args.only, reuse)
     if args.pg_url:
         import psycopg
 
@@ -131,7 +141,7 @@ def main() -> int:
             sep = "&" if "?" in plain else "?"
             print(f"PostgreSQL, {args.leads:,} leads, {args.events:,} events:")
             ok &= run(f"{plain}{sep}options=-csearch_path%3D{schema}", args.leads, args.events,
-                      args.runs)  # fmt: skip
+                      args.runs, args.only)  # fmt: skip
         finally:
             with psycopg.connect(plain, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -66,7 +66,8 @@ def test_one_list_of_a_leads_fields() -> None:
     columns = set(models.Lead.__table__.columns.keys())
     expected = {("owner_id" if n == "owner" else n) for n in names}
     assert expected <= columns, expected - columns
-    bookkeeping = {"seq", "decided_at", "decision_reason", "first_decided_at", "nurture_until",
+    bookkeeping = {"seq", "decided_at", "decision_reason", "first_decided_at", "decision_hours",
+                   "nurture_until",
                    "created_at", "updated_at"}  # fmt: skip
     assert columns - expected <= bookkeeping, columns - expected - bookkeeping
     # the import columns: the fields marked imported (evidence comes as evidence_<key>)

@@ -220,6 +220,27 @@ def _first_decided(live: Live, ids: dict[str, str]) -> dict[str, datetime | None
     return {name: by_id[lead_id] for name, lead_id in ids.items()}
 
 
+def _hours(live: Live, ids: dict[str, str]) -> dict[str, float | None]:
+    """Each lead's `decision_hours`, checked against its own columns: hours from its SLA
+    clock's start (assigned_at, else mql_at) to first_decided_at; None without the latter."""
+    cols = models.Lead.__table__.c
+    with live.backend.db.read() as s:
+        rows = s.execute(
+            select(cols.id, cols.first_decided_at, cols.assigned_at, cols.mql_at,
+                   cols.decision_hours).where(cols.id.in_(list(ids.values())))
+        ).all()  # fmt: skip
+    got = {}
+    for lead_id, first, assigned, mql, hours in rows:
+        if first is None:
+            assert hours is None, lead_id
+        else:
+            start = (assigned or mql).replace(tzinfo=timezone.utc)
+            expected = (first.replace(tzinfo=timezone.utc) - start).total_seconds() / 3600
+            assert hours == pytest.approx(expected, abs=1e-5), lead_id  # julianday: ms
+        got[lead_id] = hours
+    return {name: got[lead_id] for name, lead_id in ids.items()}
+
+
 def _push(actor: Any, *mutations: dict[str, Any]) -> None:
     r = actor.post(
         "/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": list(mutations)}
@@ -232,9 +253,13 @@ def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
     assignment's first decision: after a decision, after one undone and made again, kept
     through an undo, cleared by a reassignment (of an open lead, and of a decided one with
     --force), set by the new owner's decision; and migration 0010's backfill from the
-    events gives the same."""
+    events gives the same. `decision_hours` (the time to decision as a number) follows it
+    at every step, and migration 0015's backfill gives the same."""
     ids = _setup(live)
     at = _first_decided(live, ids)
+    assert _hours(live, ids)["A"] == pytest.approx(2) and _hours(live, ids)["B"] == pytest.approx(
+        30
+    )
     assert at["A"] == T0 + timedelta(hours=2) and at["B"] == T0 + timedelta(hours=30)
     assert at["C"] == T0 + timedelta(hours=4)  # not its standing decision's +40
     assert at["D"] == T0 + timedelta(hours=50) and at["E"] is None and at["F"] is None
@@ -243,10 +268,12 @@ def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
           {"seq": 2, "lead_id": ids["E"], "type": "decide", "outcome": "accept",
            "at": _z(NOW - timedelta(hours=20))})  # fmt: skip
     assert _first_decided(live, ids)["C"] == T0 + timedelta(hours=4)  # open again: kept
+    _hours(live, ids)
     live.backend.assign(ids["C"], "bob@example.com")  # open: no --force needed
     live.backend.assign(ids["D"], "ann@example.com", force=True)  # a new cycle
     at = _first_decided(live, ids)
     assert at["C"] is None and at["D"] is None and at["E"] == NOW - timedelta(hours=20)
+    assert _hours(live, ids)["C"] is None and _hours(live, ids)["E"] is not None
 
     _push(live.bob, {"seq": 1, "lead_id": ids["C"], "type": "decide", "outcome": "reject",
                      "reason": "no_need", "at": _z(datetime.now(timezone.utc))})  # fmt: skip
@@ -254,13 +281,16 @@ def test_the_first_decision_column_follows_every_decision(live: Live) -> None:
     with live.backend.db.read() as s:
         decided = s.get(models.Lead, ids["C"]).decided_at.replace(tzinfo=timezone.utc)
     assert at["C"] is not None and at["C"] == decided
+    hours = _hours(live, ids)
+    assert hours["C"] is not None
 
-    # The backfill: the column dropped and made again from the events and decisions.
+    # The backfills: the columns dropped and made again from the events and decisions.
     db = live.backend.db
     with db.migration_lock() as conn:
         command.downgrade(migrate._config(conn), "0010_decision_features")
     assert migrate.upgrade(db).applied[0] == "0011_first_decided_at"
     assert _first_decided(live, ids) == at
+    assert _hours(live, ids) == pytest.approx(hours, abs=1e-5)
 
 
 def _nurture_until(live: Live, ids: dict[str, str]) -> dict[str, tuple[Any, Any]]:
@@ -318,3 +348,31 @@ def test_the_median_leaves_nulls_out_and_averages_the_middle_two(db_url: str) ->
                 assert got == expected, xs
     finally:
         db.dispose()
+
+
+def test_lead_search_finds_any_part_in_any_case_and_reads_wildcards_as_text(live: Live) -> None:
+    """/v1/reports/leads?q=: name, email, company or external id, any part, any (ASCII)
+    case; % and _ typed are text, not wildcards; a lead's own id matches whole."""
+    live.upsert([
+        lead_row(1, name="Jane Doe", email="jane@acme.example", company="Acme 50% Off",
+                 external_id="HS-77"),
+        lead_row(2, name="Omar Haddad", email="omar@globex.example", company="Globex 500",
+                 external_id="SF-12"),
+        lead_row(3, name="Lena_Fischer", email="lena@initech.example", company="Initech",
+                 external_id="X-3"),
+    ])  # fmt: skip
+    lead_id = live.backend.lead("SF-12")["id"]
+
+    def found(q: str) -> set[str]:
+        r = live.mo.get("/v1/reports/leads", params={"q": q})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"] == len(body["leads"])
+        return {x["external_id"] for x in body["leads"]}
+
+    assert found("JANE") == {"HS-77"} and found("haddad") == {"SF-12"}
+    assert found("ACME.EX") == {"HS-77"}  # email, any part
+    assert found("glob") == {"SF-12"} and found("hs-7") == {"HS-77"}
+    assert found("50%") == {"HS-77"}  # "Globex 500" has no % after its 50
+    assert found("e_d") == set() and found("na_f") == {"X-3"}  # _ is text ("Jane Doe")
+    assert found(lead_id) == {"SF-12"} and found("nobody") == set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -158,6 +159,8 @@ def seed(
             activities=[{"at": domain.format_time(mql), "kind": "form", "detail": "Demo request"}],
             bant={}, status=status, decision=decision, decided_at=decided_at, history=history,
             decision_reason=models.standing_reason(decision), first_decided_at=first_decided,
+            decision_hours=models.decision_hours(SimpleNamespace(
+                first_decided_at=first_decided, assigned_at=assigned, mql_at=mql)),
             nurture_until=models.standing_until(decision),
             created_at=mql, updated_at=decided_at or assigned or mql,
         ))  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, event
@@ -84,6 +84,11 @@ class Lead(SQLModel, table=True):
     # and made again), kept through an undo, cleared when a new assignment or cycle starts
     # (migration 0011).
     first_decided_at: datetime | None = None
+    # Hours from the SLA clock's start (assigned_at, else mql_at) to first_decided_at: the
+    # time to decision the reports take medians of and hold against the SLA, as a number
+    # so that they compute nothing a lead; written with first_decided_at (decision_hours,
+    # by the listener below and the push), migration 0015.
+    decision_hours: float | None = None
     # The standing decision's re-entry date (a nurture's `nurture_until`), beside its JSON
     # for the nurture list's index: written with `decision` like decision_reason
     # (standing_until), migration 0012.
@@ -120,11 +125,25 @@ def standing_until(decision: dict[str, Any] | None) -> date | None:
         return None
 
 
+def decision_hours(lead: Any) -> float | None:
+    """The number a lead's `decision_hours` column holds: hours from its SLA clock's start
+    (assigned_at, else mql_at) to its assignment's first decision; None while undecided."""
+    start = lead.assigned_at or lead.mql_at
+    if lead.first_decided_at is None or start is None:
+        return None
+    return (_as_utc(lead.first_decided_at) - _as_utc(start)).total_seconds() / 3600.0
+
+
+def _as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
 @event.listens_for(Lead, "before_insert")
 @event.listens_for(Lead, "before_update")
 def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
     lead.decision_reason = standing_reason(lead.decision)
     lead.nurture_until = standing_until(lead.decision)
+    lead.decision_hours = decision_hours(lead)
 
 
 class Revocation(SQLModel, table=True):

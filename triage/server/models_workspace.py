@@ -48,13 +48,22 @@ class SignInCode(SQLModel, table=True):
 # with industry reads no lead row either (migration 0012).
 CROSSED = (Lead.industry, Lead.company_size, Lead.country)
 # Covering: a period's decisions are counted by outcome, owner, campaign and source, and
-# timed from assignment to the first decision, from this index alone (no visit to the wide
+# timed from assignment to the first decision (decision_hours), from this index alone (no visit to the wide
 # lead rows; migration 0010).
 Index(
     "ix_lead_decided",
     Lead.decided_at, Lead.status, Lead.owner_id, Lead.assigned_at, Lead.mql_at,
-    Lead.first_decided_at, Lead.campaign, Lead.source, Lead.id, *CROSSED,
+    Lead.decision_hours, Lead.campaign, Lead.source, Lead.id, *CROSSED,
 )  # fmt: skip
+# All time, by campaign, source or rep (the qualification report): every lead in the
+# group's order, so that counting by (group, outcome, reason) and the medians by group
+# sort nothing and read no lead row (migration 0015).
+for _dim in (Lead.campaign, Lead.source, Lead.owner_id):
+    Index(
+        f"ix_lead_all_{_dim.key}",
+        _dim, Lead.status, Lead.decision_reason, Lead.decided_at, Lead.decision_hours,
+        Lead.assigned_at, Lead.mql_at,
+    )  # fmt: skip
 # Covering: a period's rejections and nurtures counted by reason (and campaign, source
 # or rep) without reading the decisions' JSON (migration 0009).
 Index(

@@ -372,6 +372,7 @@ class _Push:
             [
                 {"_id": x.id, "_reason": models.standing_reason(x.decision),
                  "_until": models.standing_until(x.decision),
+                 "_hours": models.decision_hours(x),
                  **{f"_{c}": getattr(x, c) for c in _PUSHED_COLUMNS}}
                 for x in changed
             ],
@@ -390,7 +391,11 @@ _UPDATE_PUSHED = (
     .where(LEAD.c.id == bindparam("_id"))
     .values(
         {c: bindparam(f"_{c}") for c in _PUSHED_COLUMNS}
-        | {"decision_reason": bindparam("_reason"), "nurture_until": bindparam("_until")}
+        | {
+            "decision_reason": bindparam("_reason"),
+            "nurture_until": bindparam("_until"),
+            "decision_hours": bindparam("_hours"),
+        }
     )
 )
 _EVENT_COLUMNS = tuple(c.name for c in models.Event.__table__.columns)
@@ -404,7 +409,7 @@ _Applied = tuple[str, str | None, dict[str, Any] | None]  # status, error, event
 # decision's event names (never the JSON of the lead's profile, which it does not need).
 _PUSH_READS = tuple(
     LEAD.c[name]
-    for name in ("id", "owner_id", "external_id", "campaign", "source", "assigned_at",
+    for name in ("id", "owner_id", "external_id", "campaign", "source", "assigned_at", "mql_at",
                  "version", "seq", "status", "bant", "decision", "decided_at",
                  "first_decided_at", "updated_at")
 )  # fmt: skip
