@@ -250,7 +250,11 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_query(domain.parse_filter(event.value))
+        flt = domain.parse_filter(event.value)
+        if flt != self.table.filter:
+            self.table.set_query(flt)
+        else:  # the same filter (set_filter applied it already): only the info line
+            self.update_info()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -272,8 +276,17 @@ class QueueScreen(Screen[None]):
             self.notify("No account for this lead: no company email domain, no company",
                         severity="warning")  # fmt: skip
             return
-        self.filter_input.value = f"account:{account.key}"  # Input.Changed re-queries
-        self.table.focus()
+        self.set_filter(f"account:{account.key}")
+
+    def set_filter(self, query: str, *, lead_id: str | None = None) -> None:
+        """Filter the queue by `query` (the filter box shows it), the table focused; the
+        cursor on `lead_id` when the filter lists it, else on the first lead."""
+        table = self.table
+        table.set_query(domain.parse_filter(query))
+        if lead_id is not None:
+            table.reload(keep="id", lead_id=lead_id)
+        self.filter_input.value = query  # its Input.Changed finds the same filter: no re-query
+        table.focus()
 
     def action_reverse_sort(self) -> None:
         table = self.table
