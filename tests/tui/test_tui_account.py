@@ -71,3 +71,22 @@ async def test_at_on_the_lead_screen_shows_the_queue_filtered_to_its_account(app
         assert isinstance(app.screen, QueueScreen)
         assert_lists_the_account(app, store, ids[2])
         assert table_of(app).cursor_id == ids[2]  # the lead the rep was reading
+
+
+async def test_leads_with_one_email_are_flagged_as_possible_duplicates(app, store):
+    from dataclasses import replace
+
+    ids = open_ids(store)
+    first = store.lead(ids[0])
+    twin = replace(store.lead(ids[40]), email=first.email.upper(), version=99)
+    store.apply_pull([twin], [], cursor=1000)
+    async with app.run_test(size=WIDE) as pilot:
+        preview = app.query_one("#preview")
+        await until(pilot, lambda: preview.current and preview.lead_id == ids[0])
+        assert "possible duplicate: 2 leads with this email" in " ".join(preview.text().split())
+        await pilot.press("j")
+        await until(pilot, lambda: preview.current and preview.lead_id == ids[1])
+        assert "with this email" not in preview.text()
+        await pilot.press("k", "enter")
+        facts = str(app.screen.query_one("#lead-facts").render())
+        assert "6 open · possible duplicate: 2 leads with this email" in facts

@@ -174,7 +174,7 @@ class LeadDetailScreen(Screen[None]):
     def action_account(self) -> None:
         """The queue, filtered to the shown lead's account (as `@` on the queue does)."""
         account = self.store.account_of(self.lead_id) if self.lead is not None else None
-        if account is None:
+        if account is None or account.key is None:
             self.notify("No account for this lead: no company email domain, no company",
                         severity="warning")  # fmt: skip
             return

@@ -272,7 +272,7 @@ class QueueScreen(Screen[None]):
         """Filter the queue to the account of the lead under the cursor."""
         lead_id = self.table.cursor_id
         account = self.store.account_of(lead_id) if lead_id is not None else None
-        if account is None:
+        if account is None or account.key is None:
             self.notify("No account for this lead: no company email domain, no company",
                         severity="warning")  # fmt: skip
             return
