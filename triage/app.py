@@ -46,6 +46,7 @@ from triage.screens.navigation import HelpScreens, pop_to
 from triage.screens.palette import TriageCommands
 from triage.screens.queue import QueueScreen, empty_queue_text
 from triage.screens.reason import ConfirmScreen, ReasonPicker
+from triage.screens.views import SaveViewScreen
 from triage.store import Store, StoreError
 from triage.typeahead import TypeAhead
 from triage.widgets.fmt import plural
@@ -468,6 +469,7 @@ KEY_SCOPES: dict[str, Scope] = {
     # modal screens: only the app's priority bindings reach past them
     "reason picker": Scope((ReasonPicker, TriageApp), modal=True),
     "confirmation": Scope((ConfirmScreen, TriageApp), modal=True),
+    "save view": Scope((SaveViewScreen, TriageApp), modal=True),
     "help": Scope((HelpScreen, TriageApp), modal=True),
 }
 """The bindings live together, by screen: what a `[keys]` table is checked against."""

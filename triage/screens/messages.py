@@ -18,6 +18,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from triage import domain
+from triage.config import Settings
 from triage.domain import Outcome
 from triage.store import Store
 
@@ -32,6 +33,9 @@ class Host(Protocol):
 
     @property
     def policy(self) -> domain.Policy: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
     def now(self) -> datetime: ...
 
