@@ -92,6 +92,8 @@ def paths_from_env(environ: Mapping[str, str] = os.environ) -> Paths:
 VIEW_SORTS = ("sla", "score", "age", "name", "company")  # the store's (Store.SORTS), each may
 # start with "-" (the other way round); a test keeps the two lists equal
 MAX_VIEWS = 9  # recalled by the digits 1-9 on the queue
+QUEUE_COLUMNS = ("score", "name", "title", "company", "source", "bant", "age")  # the default
+# order; `[queue] columns` picks and orders them (the mark column always comes first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class Settings:
     # logged in). Written by `triage login`; each server and rep keeps a queue of its own.
     store: str | None = None
     views: list[SavedView] = field(default_factory=list)  # [[views]], in the order of their keys
+    columns: tuple[str, ...] = QUEUE_COLUMNS  # [queue] columns: shown, in this order
     # The file these settings were read from (None: made in code): where a saved view goes.
     config_file: Path | None = field(default=None, compare=False)
 
@@ -125,7 +128,7 @@ class Settings:
             f"Settings(server_url={self.server_url!r}, token={token}, "
             f"insecure={self.insecure!r}, sync_interval_seconds={self.sync_interval_seconds!r}, "
             f"keys={self.keys!r}, theme={self.theme!r}, store={self.store!r}, "
-            f"views={self.views!r})"
+            f"views={self.views!r}, columns={self.columns!r})"
         )
 
     def db_path(self, paths: Paths) -> Path:
@@ -196,6 +199,11 @@ def _settings_from_table(data: Mapping[str, Any], where: Path) -> Settings:
                 continue
             settings.keys[binding] = value.strip()
     settings.views = _views_from_table(data.get("views", []), problems)
+    queue = data.get("queue", {})
+    if not isinstance(queue, Mapping):
+        problems.append("queue must be a table ([queue] with columns = [...])")
+    elif "columns" in queue:
+        settings.columns = _columns(queue["columns"], problems)
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return settings
@@ -222,6 +230,25 @@ def _views_from_table(views: Any, problems: list[str]) -> list[SavedView]:
     if len(out) > MAX_VIEWS:
         problems.append(f"views: at most {MAX_VIEWS} (the digits 1-9 recall them)")
     return out
+
+
+def _columns(columns: Any, problems: list[str]) -> tuple[str, ...]:
+    """`[queue] columns`: some of QUEUE_COLUMNS, each once, name among them."""
+    known = ", ".join(QUEUE_COLUMNS)
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        problems.append(f"queue.columns must be a list of column names ({known})")
+        return QUEUE_COLUMNS
+    names = [c.strip().lower() for c in columns]
+    unknown = [c for c in names if c not in QUEUE_COLUMNS]
+    if unknown:
+        problems.append(f"queue.columns: unknown {', '.join(map(repr, unknown))} (known: {known})")
+    elif len(set(names)) != len(names):
+        problems.append("queue.columns: a column is named twice")
+    elif "name" not in names:
+        problems.append("queue.columns must include name (the lead's name)")
+    else:
+        return tuple(names)
+    return QUEUE_COLUMNS
 
 
 def save_views(path: Path, views: list[SavedView]) -> None:

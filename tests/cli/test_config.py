@@ -294,3 +294,18 @@ def test_a_bad_view_is_refused_naming_it(paths: Paths, table: str, problem: str)
     paths.config_file.write_text(table)
     with pytest.raises(ConfigError, match=problem):
         load_settings(paths, {})
+
+
+def test_queue_columns_are_chosen_and_ordered_in_config(paths: Paths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text('[queue]\ncolumns = ["Age", "name", "score"]\n')
+    assert load_settings(paths, {}).columns == ("age", "name", "score")
+    for bad, problem in (
+        ('["name", "size"]', "unknown 'size'"),
+        ('["name", "name"]', "named twice"),
+        ('["score"]', "must include name"),
+        ('"name"', "must be a list"),
+    ):
+        paths.config_file.write_text(f"[queue]\ncolumns = {bad}\n")
+        with pytest.raises(ConfigError, match=problem):
+            load_settings(paths, {})

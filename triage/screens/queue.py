@@ -132,7 +132,8 @@ class QueueScreen(Screen[None]):
             )
         yield Static(id="queue-info")
         with Horizontal(id="queue-body"):
-            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours,
+                            columns=app.settings.columns, id="leads")  # fmt: skip
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
                               bant_title=self._bant_title, id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
