@@ -36,14 +36,17 @@ from triage.screens.detail import LeadDetailScreen, QueueOrder
 from triage.screens.help import HelpScreen
 from triage.screens.messages import (
     DecisionRequested,
+    FilterQueue,
     OpenLead,
     StatusStale,
     StoreChanged,
     StoreWritten,
 )
+from triage.screens.navigation import HelpScreens, pop_to
 from triage.screens.palette import TriageCommands
 from triage.screens.queue import QueueScreen, empty_queue_text
 from triage.screens.reason import ConfirmScreen, ReasonPicker
+from triage.screens.views import SaveViewScreen
 from triage.store import Store, StoreError
 from triage.typeahead import TypeAhead
 from triage.widgets.fmt import plural
@@ -122,7 +125,7 @@ class TriageApp(App[None]):
         self._painted = False
         self._stop_sync = threading.Event()
         self._detail: LeadDetailScreen | None = None  # installed once opened
-        self._help: dict[type, Screen] = {}  # help screens by the kind of screen they explain
+        self.help_screens = HelpScreens(self)
         self._sync_quiet = True
         self._data_version: int | None = None  # the store's, when the screens last saw it
         # Keys and pastes from the terminal, applied one after the other (see typeahead.py)
@@ -323,24 +326,18 @@ class TriageApp(App[None]):
             queue.show_lead(event.lead_id)
 
     def _pop_to(self, screen: Screen) -> None:
-        """Pop the screens above `screen` (which is in the stack) so it is on top."""
-        while self.screen is not screen and len(self.screen_stack) > 1:
-            self.pop_screen()
+        pop_to(self, screen)
+
+    @on(FilterQueue)
+    def _filter_queue(self, event: FilterQueue) -> None:
+        """The queue, on top, with this filter (the lead screen's `@`)."""
+        queue = self.queue_screen
+        if queue is not None:
+            self._pop_to(queue)
+            queue.set_filter(event.query, lead_id=event.lead_id)
 
     def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
-            return
-        # Kept per kind of screen: the help of a screen is made from its class's
-        # bindings and the keymap, which do not change while the app runs.
-        kind = type(self.screen)
-        help_screen = self._help.get(kind)
-        if help_screen in self.screen_stack:  # under the palette: back to it
-            self._pop_to(help_screen)
-            return
-        if help_screen is None:
-            help_screen = self._help[kind] = HelpScreen(self.screen)
-            self.install_screen(help_screen, name=f"help-{kind.__name__}")
-        self.push_screen(help_screen)
+        self.help_screens.show()
 
     def action_my_day(self) -> None:
         if not isinstance(self.screen, MyDayScreen):
@@ -472,6 +469,7 @@ KEY_SCOPES: dict[str, Scope] = {
     # modal screens: only the app's priority bindings reach past them
     "reason picker": Scope((ReasonPicker, TriageApp), modal=True),
     "confirmation": Scope((ConfirmScreen, TriageApp), modal=True),
+    "save view": Scope((SaveViewScreen, TriageApp), modal=True),
     "help": Scope((HelpScreen, TriageApp), modal=True),
 }
 """The bindings live together, by screen: what a `[keys]` table is checked against."""

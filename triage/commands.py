@@ -300,7 +300,8 @@ def _queue(args: argparse.Namespace) -> int:
     try:
         total = store.queue_count(flt)
         limit = args.limit if args.limit is not None else (total if args.json else 50)
-        rows = store.queue_page(flt, args.sort, 0, limit)
+        sort = f"-{args.sort}" if args.reverse else args.sort  # the store's reversed sort
+        rows = store.queue_page(flt, sort, 0, limit)
         sla = store.policy().sla_hours
     finally:
         store.close()
@@ -694,17 +695,29 @@ def _sync_and_status(sub: Any, lazy: Any) -> None:
     p.set_defaults(func=lazy("triage.commands:status"))
 
 
-def _queue_and_decide(sub: Any, lazy: Any) -> None:
+def _queue_parser(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "queue",
         help="list your open leads",
         description="List leads from the local queue (works offline). FILTER uses the TUI's "
         "language: free words (name, company, title, email, campaign, source), source:, campaign:, score:<N, score:>N, bant:budget=no, attr:KEY=VALUE, "
-        "age:>24h, status:rejected.",
+        "account:DOMAIN, age:>24h, status:rejected.",
     )
     p.add_argument("filter", nargs="*", metavar="FILTER")
     p.add_argument("--json", action="store_true", help="print as JSON")
-    p.add_argument("--sort", default="sla", choices=["sla", "score", "age", "name", "company"])
+    p.add_argument(
+        "--sort",
+        default="sla",
+        choices=["sla", "score", "age", "name", "company"],
+        help="sla: most urgent first; score: highest first; age: newest first; name, company: "
+        "A to Z (default: sla)",
+    )
+    p.add_argument(
+        "--reverse",
+        action="store_true",
+        help="the sort the other way round, as O in the workstation (least urgent, lowest "
+        "score, oldest, Z to A first)",
+    )
     p.add_argument(
         "--limit",
         type=_limit,
@@ -713,6 +726,9 @@ def _queue_and_decide(sub: Any, lazy: Any) -> None:
     )
     p.set_defaults(func=lazy("triage.commands:queue"))
 
+
+def _queue_and_decide(sub: Any, lazy: Any) -> None:
+    _queue_parser(sub, lazy)
     p = sub.add_parser(
         "reasons",
         help="the reason codes of the qualification policy (as last synced)",

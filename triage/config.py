@@ -89,6 +89,21 @@ def paths_from_env(environ: Mapping[str, str] = os.environ) -> Paths:
 
 # ---------------------------------------------------------------- settings
 
+VIEW_SORTS = ("sla", "score", "age", "name", "company")  # the store's (Store.SORTS), each may
+# start with "-" (the other way round); a test keeps the two lists equal
+MAX_VIEWS = 9  # recalled by the digits 1-9 on the queue
+QUEUE_COLUMNS = ("score", "name", "title", "company", "source", "bant", "age")  # the default
+# order; `[queue] columns` picks and orders them (the mark column always comes first)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedView:
+    """A filter and a sort the rep named (`[[views]]` in config.toml)."""
+
+    name: str
+    filter: str = ""  # the filter language's text, as typed after /
+    sort: str = "sla"  # a VIEW_SORTS name, "-" first for the other way round
+
 
 @dataclass(slots=True)
 class Settings:
@@ -102,13 +117,18 @@ class Settings:
     # (stores/<server>/<rep>/triage.db); None: triage.db at its top (before 0.2, or never
     # logged in). Written by `triage login`; each server and rep keeps a queue of its own.
     store: str | None = None
+    views: list[SavedView] = field(default_factory=list)  # [[views]], in the order of their keys
+    columns: tuple[str, ...] = QUEUE_COLUMNS  # [queue] columns: shown, in this order
+    # The file these settings were read from (None: made in code): where a saved view goes.
+    config_file: Path | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # the token never reaches a log or a traceback
         token = None if self.token is None else "'***'"
         return (
             f"Settings(server_url={self.server_url!r}, token={token}, "
             f"insecure={self.insecure!r}, sync_interval_seconds={self.sync_interval_seconds!r}, "
-            f"keys={self.keys!r}, theme={self.theme!r}, store={self.store!r})"
+            f"keys={self.keys!r}, theme={self.theme!r}, store={self.store!r}, "
+            f"views={self.views!r}, columns={self.columns!r})"
         )
 
     def db_path(self, paths: Paths) -> Path:
@@ -178,9 +198,68 @@ def _settings_from_table(data: Mapping[str, Any], where: Path) -> Settings:
                 problems.append(f'keys.{binding} must be a key name such as "ctrl+r" or "a,enter"')
                 continue
             settings.keys[binding] = value.strip()
+    settings.views = _views_from_table(data.get("views", []), problems)
+    queue = data.get("queue", {})
+    if not isinstance(queue, Mapping):
+        problems.append("queue must be a table ([queue] with columns = [...])")
+    elif "columns" in queue:
+        settings.columns = _columns(queue["columns"], problems)
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return settings
+
+
+def _views_from_table(views: Any, problems: list[str]) -> list[SavedView]:
+    """`[[views]]`: each a name, a filter (text) and a sort (VIEW_SORTS, maybe "-" first)."""
+    if not isinstance(views, list) or not all(isinstance(v, Mapping) for v in views):
+        problems.append('views must be tables ([[views]] with name = "...", filter, sort)')
+        return []
+    out: list[SavedView] = []
+    for n, view in enumerate(views, 1):
+        name, flt, sort = view.get("name"), view.get("filter", ""), view.get("sort", "sla")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"views: view {n} needs a name")
+        elif not isinstance(flt, str):
+            problems.append(f"views: {name!r}: filter must be text")
+        elif not isinstance(sort, str) or sort.removeprefix("-") not in VIEW_SORTS:
+            problems.append(
+                f"views: {name!r}: sort must be one of {', '.join(VIEW_SORTS)} (- first reverses)"
+            )
+        else:
+            out.append(SavedView(name.strip(), flt.strip(), sort))
+    if len(out) > MAX_VIEWS:
+        problems.append(f"views: at most {MAX_VIEWS} (the digits 1-9 recall them)")
+    return out
+
+
+def _columns(columns: Any, problems: list[str]) -> tuple[str, ...]:
+    """`[queue] columns`: some of QUEUE_COLUMNS, each once, name among them."""
+    known = ", ".join(QUEUE_COLUMNS)
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        problems.append(f"queue.columns must be a list of column names ({known})")
+        return QUEUE_COLUMNS
+    names = [c.strip().lower() for c in columns]
+    unknown = [c for c in names if c not in QUEUE_COLUMNS]
+    if unknown:
+        problems.append(f"queue.columns: unknown {', '.join(map(repr, unknown))} (known: {known})")
+    elif len(set(names)) != len(names):
+        problems.append("queue.columns: a column is named twice")
+    elif "name" not in names:
+        problems.append("queue.columns must include name (the lead's name)")
+    else:
+        return tuple(names)
+    return QUEUE_COLUMNS
+
+
+def save_views(path: Path, views: list[SavedView]) -> None:
+    """Write `views` as config.toml's `[[views]]` (the file's other keys kept), atomically,
+    mode 0600 (a new config dir is made 0700). Raises ConfigError, OSError."""
+    _make_private_dir(path.parent)
+    data = _read_config(path)
+    data.pop("views", None)
+    if views:
+        data["views"] = [{"name": v.name, "filter": v.filter, "sort": v.sort} for v in views]
+    _write_atomic(path, dumps_toml(data).encode("utf-8"))
 
 
 def _read_token(path: Path) -> str | None:
@@ -197,6 +276,7 @@ def _read_token(path: Path) -> str | None:
 def load_settings(paths: Paths, environ: Mapping[str, str] = os.environ) -> Settings:
     """Settings from config.toml, the token file and the environment (which wins)."""
     settings = _settings_from_table(_read_config(paths.config_file), paths.config_file)
+    settings.config_file = paths.config_file
     env_url = environ.get(ENV_SERVER_URL, "").strip()
     if env_url:
         settings.server_url = env_url

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import triage.config as config_module
 from triage.config import (
     ConfigError,
     Paths,
@@ -257,3 +258,54 @@ def test_check_server_url_refuses_plain_http_to_remote(host: str) -> None:
 def test_check_server_url_refuses_garbage(url: str) -> None:
     with pytest.raises(ConfigError):
         check_server_url(url, insecure=True)
+
+
+# ---------------------------------------------------------------- saved views
+
+
+def test_saved_views_round_trip_and_keep_the_rest_of_the_file(paths: Paths) -> None:
+    from triage.config import SavedView, save_views
+    from triage.store import Store
+
+    assert Store.SORTS == config_module.VIEW_SORTS  # the two lists of sorts stay one
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text('theme = "nord"\n[keys]\nreject = "x"\n')
+    views = [SavedView("Trade lows", "source:tradeshow 'score:<20'", "-score"), SavedView("All")]
+    save_views(paths.config_file, views)
+    s = load_settings(paths, {})
+    assert s.views == views and s.theme == "nord" and s.keys == {"reject": "x"}
+    assert s.config_file == paths.config_file
+    save_views(paths.config_file, [])
+    assert "views" not in paths.config_file.read_text()
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('[[views]]\nfilter = "x"\n', "view 1 needs a name"),
+        ('[[views]]\nname = "A"\nsort = "size"\n', "sort must be one of"),
+        ('[[views]]\nname = "A"\nfilter = 3\n', "filter must be text"),
+        ('views = "A"\n', "views must be tables"),
+        ("".join(f'[[views]]\nname = "v{i}"\n' for i in range(10)), "at most 9"),
+    ],
+)
+def test_a_bad_view_is_refused_naming_it(paths: Paths, table: str, problem: str) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text(table)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(paths, {})
+
+
+def test_queue_columns_are_chosen_and_ordered_in_config(paths: Paths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text('[queue]\ncolumns = ["Age", "name", "score"]\n')
+    assert load_settings(paths, {}).columns == ("age", "name", "score")
+    for bad, problem in (
+        ('["name", "size"]', "unknown 'size'"),
+        ('["name", "name"]', "named twice"),
+        ('["score"]', "must include name"),
+        ('"name"', "must be a list"),
+    ):
+        paths.config_file.write_text(f"[queue]\ncolumns = {bad}\n")
+        with pytest.raises(ConfigError, match=problem):
+            load_settings(paths, {})

@@ -49,22 +49,67 @@ def test_the_other_leads_of_an_account_by_status(tmp_path: Path) -> None:
         assert "leads_account" in plan
 
 
+def old_store(path: Path, version: int) -> sqlite3.Connection:
+    """A store file made by schema `version`, open for writing its rows."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migrate in store_module._MIGRATIONS[:version]:
+        migrate(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn
+
+
 def test_a_version_8_store_gets_its_accounts(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migrate in store_module._MIGRATIONS[:8]:
-        migrate(conn)
-    conn.execute("PRAGMA user_version = 8")
-    columns = [c for c in store_module.rows._LEAD_COLUMNS if c != "account_key"]
-    for lead in (cobalt(1), cobalt(2)):
+    conn = old_store(path, 8)
+    insert_old_rows(conn, (cobalt(1), cobalt(2)), later=("account_key", "email_key"))
+    with Store.open(path) as store:
+        assert store.account_of(cobalt(1).id).others == {"open": 1}
+
+
+def insert_old_rows(conn: sqlite3.Connection, leads, *, later: tuple[str, ...]) -> None:
+    """Write `leads` as an older store had them: without the columns added `later`."""
+    columns = [c for c in store_module.rows._LEAD_COLUMNS if c not in later]
+    for lead in leads:
         row, server = store_module.rows._lead_row(lead)
         values = [v for c, v in zip(store_module.rows._LEAD_COLUMNS, row, strict=True)
-                  if c != "account_key"]  # fmt: skip
+                  if c not in later]  # fmt: skip
         conn.execute(
             f"INSERT INTO leads ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
             values,
         )
         conn.execute("INSERT INTO lead_server (id, version, json) VALUES (?, ?, ?)", server)
     conn.close()
+
+
+def test_leads_with_one_email_are_possible_duplicates(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "t.db") as store:
+        store.save_policy(domain.DEFAULT_POLICY)
+        leads = [
+            cobalt(1),
+            cobalt(2, " P1@Cobalt-Insurance.com"),  # the same email, as another form typed it
+            cobalt(3),
+            replace(make_lead(4), email="jo@gmail.com", company=None),  # free mail, no company
+            replace(make_lead(5), email="JO@gmail.com", company=None),
+            replace(make_lead(6), email="solo@gmail.com", company=None),
+        ]
+        store.apply_pull(leads, [], 1)
+        store.decide([leads[1].id], "reject", reason="duplicate", at=NOW)
+        first = store.account_of(leads[0].id)
+        assert first.same_email == 1 and first.others == {"rejected": 1, "open": 1}
+        assert store.account_of(leads[2].id).same_email == 0
+        # no account (free mail, no company), but the email is shared: still said
+        free = store.account_of(leads[3].id)
+        assert free.key is None and free.count == 0 and free.same_email == 1
+        assert store.account_of(leads[5].id) is None
+        with store._read() as conn:
+            sql = "SELECT count(*) FROM leads WHERE email_key = ?"
+            plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",)))
+        assert "leads_email" in plan
+
+
+def test_a_version_10_store_gets_its_email_keys(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = old_store(path, 10)
+    insert_old_rows(conn, (cobalt(1), cobalt(2, "p1@cobalt-insurance.com")), later=("email_key",))
     with Store.open(path) as store:
-        assert store.account_of(cobalt(1).id).others == {"open": 1}
+        assert store.account_of(cobalt(1).id).same_email == 1

@@ -82,11 +82,17 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 10
+        assert version == store_module.SCHEMA_VERSION == 11
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
-        assert {"leads_sla", "leads_score", "leads_external", "leads_account"} <= indexes
+        assert {
+            "leads_sla",
+            "leads_score",
+            "leads_external",
+            "leads_account",
+            "leads_email",
+        } <= indexes
         account = [r[2] for r in s._conn.execute("PRAGMA index_info(leads_account)")]
         assert account == ["account_key", "status"]  # counted by status on the index alone
         s.apply_pull([make_lead(1)], [], 1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.support.tui import NOW, open_ids, until
+from tests.support.tui import NOW, build_app, open_ids, table_of, until
+from triage.config import SavedView
 from triage.domain import Status
 
 SIZE = (120, 40)
@@ -66,3 +67,16 @@ async def test_undo_is_one_key_and_reopening_an_older_decision_four(app, store):
         await pilot.press("slash", *"status:rejected", "enter", "enter", "o")
         await until(pilot, lambda: store.lead(ids[3]).status is Status.OPEN)
         assert store.lead(ids[3]).decision is None and store.lead(ids[4]).decision is None
+
+
+async def test_showing_a_saved_view_is_one_key_and_saving_one_two(store, tmp_path):
+    app = build_app(store, config_file=tmp_path / "config.toml",
+                    views=[SavedView("Tradeshow", "source:tradeshow", "score")])  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("1")
+        assert (app.screen.query_one("#filter").value, table.sort) == ("source:tradeshow", "score")
+        await pilot.press("O")  # lowest score first: a view of its own
+        await pilot.press("v", *"low", "enter")
+        await until(pilot, lambda: len(app.settings.views) == 2)
+        assert app.settings.views[1] == SavedView("low", "source:tradeshow", "-score")

@@ -40,6 +40,12 @@ def test_queue(snap_compare, snap_store, size):
     )
 
 
+def test_queue_chosen_columns(snap_compare, snap_store):
+    """config.toml [queue] columns: age first, then name, company, BANT and score."""
+    app = build_app(snap_store, columns=("age", "name", "company", "bant", "score"))
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_detail(snap_compare, snap_store, size):
     assert snap_compare(

@@ -20,7 +20,14 @@ from textual.widgets import Footer, Header
 from triage import domain
 from triage.domain import Outcome
 from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
-from triage.screens.messages import DecisionRequested, Host, StatusStale, StoreChanged, host
+from triage.screens.messages import (
+    DecisionRequested,
+    FilterQueue,
+    Host,
+    StatusStale,
+    StoreChanged,
+    host,
+)
 from triage.screens.queue import DECISION_BINDINGS
 from triage.store import Store
 from triage.widgets.lead_view import LeadView
@@ -55,6 +62,9 @@ class LeadDetailScreen(Screen[None]):
                 tooltip="Show the next lead of the queue"),
         Binding("k", "previous", "Prev", id="previous_lead",
                 tooltip="Show the previous lead of the queue"),
+        Binding("at", "account", "Account", id="account", show=False,
+                tooltip="Back to the queue, filtered to this lead's account (account: in the "
+                        "filter): its open leads"),
         Binding("o", "reopen", "Reopen", id="reopen", show=False,
                 tooltip="Open this lead again: take back your decision (any, not only the last)"),
         *(
@@ -160,6 +170,15 @@ class LeadDetailScreen(Screen[None]):
             self.notify("This lead is open: there is no decision to take back")
             return
         self.post_message(DecisionRequested(None, [lead.id]))
+
+    def action_account(self) -> None:
+        """The queue, filtered to the shown lead's account (as `@` on the queue does)."""
+        account = self.store.account_of(self.lead_id) if self.lead is not None else None
+        if account is None or account.key is None:
+            self.notify("No account for this lead: no company email domain, no company",
+                        severity="warning")  # fmt: skip
+            return
+        self.post_message(FilterQueue(f"account:{account.key}", lead_id=self.lead_id))
 
     def action_accept(self) -> None:
         self._decide(Outcome.ACCEPT)

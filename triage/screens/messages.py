@@ -1,7 +1,7 @@
 """What the screens and the app say to each other, and what a screen may ask of the app.
 
-Messages go up: a screen posts `OpenLead`, `DecisionRequested`, `StoreWritten` or
-`StatusStale`, and the app (which owns the screens and the store's workflow) handles
+Messages go up: a screen posts `OpenLead`, `DecisionRequested`, `FilterQueue`,
+`StoreWritten` or `StatusStale`, and the app (which owns the screens and the store's workflow) handles
 them with `@on`. Changes come down: the app posts `StoreChanged` to every screen in
 the stack. Screens read what they need to draw (the clock, the policy, the key a binding
 has now) through `Host`, a Protocol the app satisfies, so no screen imports the app.
@@ -18,6 +18,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from triage import domain
+from triage.config import Settings
 from triage.domain import Outcome
 from triage.store import Store
 
@@ -32,6 +33,9 @@ class Host(Protocol):
 
     @property
     def policy(self) -> domain.Policy: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
     def now(self) -> datetime: ...
 
@@ -94,6 +98,16 @@ class DecisionRequested(Message):
         self.lead_ids = list(lead_ids)
         self.bulk = bulk
         self.follow = follow
+
+
+class FilterQueue(Message):
+    """Show the queue with this filter (the lead screen's `@`: the lead's account), the
+    cursor on `lead_id` when the filter lists it."""
+
+    def __init__(self, query: str, lead_id: str | None = None) -> None:
+        super().__init__()
+        self.query = query
+        self.lead_id = lead_id
 
 
 class StoreWritten(Message):

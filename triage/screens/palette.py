@@ -12,6 +12,7 @@ from textual.content import Content
 from triage import domain
 from triage.domain import Status
 from triage.screens.messages import Host, OpenLead
+from triage.screens.queue import SORT_LABELS
 
 # (title, help, action run on the screen the palette was opened from, or on the app with "app.")
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -25,6 +26,11 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Sort", "Cycle the sort of the queue", "sort"),
     ("Reverse sort", "The queue's sort the other way round", "reverse_sort"),
     ("Leads of this account", "The open leads of the cursor lead's account", "account"),
+    (
+        "Save view",
+        "Save the queue's filter and sort under a name (1-9 show the views)",
+        "save_view",
+    ),
     ("Mark all", "Mark every lead that matches the filter", "mark_all"),
     ("Clear marks", "Unmark every lead", "clear_marks"),
     ("Conflicts", "Decisions the server refused, to review", "app.conflicts"),
@@ -47,6 +53,12 @@ class TriageCommands(Provider):
         for title, help_text, action in ACTIONS:
             if action.startswith("app.") or hasattr(screen, f"action_{action}"):
                 out.append((title, help_text, action))
+        if hasattr(screen, "action_view"):  # the queue: its saved views, by key
+            for n, view in enumerate(self.host.settings.views, 1):
+                key = self.host.key_label(f"view_{n}", str(n))
+                sort = SORT_LABELS.get(view.sort, view.sort)
+                shown = f"filter: {view.filter or 'none'} · sort: {sort} · key {key}"
+                out.append((f"View: {view.name}", shown, f"view({n})"))
         return out
 
     def _run(self, action: str) -> None:

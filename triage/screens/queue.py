@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from triage import domain
+from triage.config import ConfigError, SavedView, save_views
 from triage.domain import Outcome
 from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
 from triage.screens.messages import (
@@ -22,6 +23,7 @@ from triage.screens.messages import (
     StoreChanged,
     host,
 )
+from triage.screens.views import VIEW_BINDINGS, SaveViewScreen, matching, with_view
 from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
 from triage.widgets.lead_table import LeadTable
@@ -100,6 +102,9 @@ class QueueScreen(Screen[None]):
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
                 tooltip="Leave the filter box; clear the marks; then clear the filter"),
+        Binding("v", "save_view", "Save view", id="save_view", show=False,
+                tooltip="Save the filter and sort under a name: 1-9 show the saved views"),
+        *VIEW_BINDINGS,
         *BANT_SET_BINDINGS,  # live while the preview pane shows (check_action)
     ]  # fmt: skip
 
@@ -127,7 +132,8 @@ class QueueScreen(Screen[None]):
             )
         yield Static(id="queue-info")
         with Horizontal(id="queue-body"):
-            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours, id="leads")
+            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours,
+                            columns=app.settings.columns, id="leads")  # fmt: skip
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
                               bant_title=self._bant_title, id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
@@ -218,6 +224,10 @@ class QueueScreen(Screen[None]):
             parts.append((f" · {len(table.marks):,} marked", "bold $text-accent"))
         parts.append((f" · sort: {SORT_LABELS.get(table.sort, table.sort)}", "$text-muted"))
         query = self.filter_input.value.strip()
+        view = matching(self.host.settings.views, query, table.sort)
+        if view is not None:
+            parts.append((f" · view {view}: {self.host.settings.views[view - 1].name}",
+                          "$text-accent"))  # fmt: skip
         if query:
             parts.append((f" · filter: {query}", "$text-muted"))
         self.filter_input.set_class(bool(flt.errors), "-bad-filter")
@@ -250,7 +260,11 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_query(domain.parse_filter(event.value))
+        flt = domain.parse_filter(event.value)
+        if flt != self.table.filter:
+            self.table.set_query(flt)
+        else:  # the same filter (set_filter applied it already): only the info line
+            self.update_info()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -268,12 +282,66 @@ class QueueScreen(Screen[None]):
         """Filter the queue to the account of the lead under the cursor."""
         lead_id = self.table.cursor_id
         account = self.store.account_of(lead_id) if lead_id is not None else None
-        if account is None:
+        if account is None or account.key is None:
             self.notify("No account for this lead: no company email domain, no company",
                         severity="warning")  # fmt: skip
             return
-        self.filter_input.value = f"account:{account.key}"  # Input.Changed re-queries
-        self.table.focus()
+        self.set_filter(f"account:{account.key}")
+
+    def set_filter(
+        self, query: str, *, sort: str | None = None, lead_id: str | None = None
+    ) -> None:
+        """Filter the queue by `query` (the filter box shows it) and sort it by `sort`
+        (None: as it is), the table focused; the cursor on `lead_id` when the filter
+        lists it, else on the first lead."""
+        table = self.table
+        table.set_query(domain.parse_filter(query), sort)
+        if lead_id is not None:
+            table.reload(keep="id", lead_id=lead_id)
+        self.filter_input.value = query  # its Input.Changed finds the same filter: no re-query
+        table.focus()
+
+    # ------------------------------------------------------------ saved views
+
+    def action_save_view(self) -> None:
+        """Ask for a name, then save the filter and sort as a view (config.toml)."""
+        views = self.host.settings.views
+        query, sort = self.filter_input.value.strip(), self.table.sort
+        number = matching(views, query, sort)
+        name = views[number - 1].name if number else query or SORT_LABELS.get(sort, sort)
+        number = number or min(len(views) + 1, len(VIEW_BINDINGS))
+
+        def save(chosen: str | None) -> None:
+            if chosen is not None:
+                self.save_view(SavedView(chosen, query, sort))
+
+        label = SORT_LABELS.get(sort, sort)
+        self.app.push_screen(SaveViewScreen(SavedView(name, query, sort), number, label), save)
+
+    def save_view(self, view: SavedView) -> None:
+        """Save `view` (replacing one of its name) in config.toml, and say its key."""
+        settings = self.host.settings
+        try:
+            views, number = with_view(settings.views, view)
+            if settings.config_file is not None:
+                save_views(settings.config_file, views)
+        except (ValueError, ConfigError, OSError) as exc:
+            self.notify(f"View not saved: {exc}", severity="error")
+            return
+        settings.views = views
+        key = self.host.key_label(f"view_{number}", str(number))
+        self.notify(f"Saved view {number}: {view.name} ({key} shows it)", timeout=4)
+        self.update_info()
+
+    def action_view(self, number: int) -> None:
+        """Show saved view `number`: its filter and its sort."""
+        views = self.host.settings.views
+        if not 1 <= number <= len(views):
+            key = self.host.key_label("save_view", "v")
+            self.notify(f"No view {number} yet: {key} saves the filter and sort as one", timeout=3)
+            return
+        view = views[number - 1]
+        self.set_filter(view.filter, sort=view.sort)
 
     def action_reverse_sort(self) -> None:
         table = self.table

@@ -251,21 +251,34 @@ class QueueMixin:
     def account_of(self, lead_id: str) -> Account | None:
         """The lead's account and the other leads of it in this store (the rep's own),
         counted by status: the account's leads counted on its index alone (account_key,
-        status), less the lead itself. None: the lead has no account."""
+        status), less the lead itself; and the other leads with its email (possible
+        duplicates, on the email's index). None: the lead has no account and no
+        same-email lead (an account's `key` is None when only the email is shared)."""
         with self._read() as conn:
             found = conn.execute(
-                "SELECT account_key, company, status FROM leads WHERE id = ?", (lead_id,)
+                "SELECT account_key, company, status, email_key FROM leads WHERE id = ?",
+                (lead_id,),
             ).fetchone()
-            if found is None or found[0] is None:
+            if found is None:
                 return None
-            counts = dict(
-                conn.execute(
-                    "SELECT status, count(*) FROM leads WHERE account_key = ? GROUP BY status",
-                    (found[0],),
-                ).fetchall()
-            )
-        counts[found[2]] -= 1  # not the lead itself
-        return Account(found[0], found[1] or found[0], {k: n for k, n in counts.items() if n})
+            key, company, status, email = found
+            counts: dict[str, int] = {}
+            if key is not None:
+                counts = dict(
+                    conn.execute(
+                        "SELECT status, count(*) FROM leads WHERE account_key = ? GROUP BY status",
+                        (key,),
+                    ).fetchall()
+                )
+                counts[status] -= 1  # not the lead itself
+            same = 0
+            if email is not None:
+                query = "SELECT count(*) FROM leads WHERE email_key = ?"
+                same = conn.execute(query, (email,)).fetchone()[0] - 1
+        if key is None and not same:
+            return None
+        others = {k: n for k, n in counts.items() if n}
+        return Account(key, company or key or "", others, same_email=same)
 
     def resolve_ids(self, refs: Sequence[str]) -> dict[str, str]:
         """{reference: lead id} for the references that name a lead in the store, by its

@@ -94,9 +94,10 @@ class QueueRow:
 class Account:
     """A lead's account (domain.account_key) and the other leads of it in the store."""
 
-    key: str  # the domain, or the company's normalised name
+    key: str | None  # the domain, or the company's normalised name; None: only an email
     name: str  # what to call it: the lead's company, else the key
     others: dict[str, int]  # the other leads, by status (open, accepted, ...)
+    same_email: int = 0  # the other leads with the lead's email (possible duplicates)
 
     @property
     def count(self) -> int:

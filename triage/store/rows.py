@@ -29,6 +29,11 @@ def _key(value: str | None) -> str | None:
     return domain.fold(value) or None if value else None
 
 
+def _email_key(email: str | None) -> str | None:
+    """An email as duplicates compare it: trimmed, case folded (as the server's import)."""
+    return (email or "").strip().casefold() or None
+
+
 def _attributes_key(attributes: dict[str, Any]) -> str | None:
     """A lead's attributes as `attr:` filters compare them: {key: folded text} (JSON)."""
     if not attributes:
@@ -82,6 +87,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         lead.external_id,
         _attributes_key(lead.attributes),
         domain.account_key(lead.email, lead.company),
+        _email_key(lead.email),
         *_queue_view(server["status"], server["bant"]),
     )
     return row, (lead.id, lead.version, _dumps(server))
@@ -91,7 +97,7 @@ _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
     "company_key", "search", "external_id", "attributes_key", "account_key",
-    "status", *_BANT_COLUMNS.values(),
+    "email_key", "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 
 _UPSERT_LEAD = (

@@ -19,6 +19,7 @@ from triage.store.records import (
 )
 from triage.store.rows import (
     _attributes_key,
+    _email_key,
     _key,
 )
 
@@ -248,9 +249,20 @@ def _migration_10(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_account ON leads(account_key, status)")
 
 
+def _migration_11(conn: sqlite3.Connection) -> None:
+    """Each lead's email as duplicates compare it (trimmed, case folded), indexed: the lead
+    screen and the preview pane flag the rep's other leads with the same email."""
+    conn.execute("ALTER TABLE leads ADD COLUMN email_key TEXT")
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        updates = [(_email_key(json.loads(text).get("email")), i) for i, text in batch]
+        conn.executemany("UPDATE leads SET email_key = ? WHERE id = ?", updates)
+    conn.execute("CREATE INDEX leads_email ON leads(email_key)")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7, _migration_8, _migration_9, _migration_10,
+    _migration_7, _migration_8, _migration_9, _migration_10, _migration_11,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -31,6 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from triage import domain
+from triage.config import QUEUE_COLUMNS
 from triage.store import QueueRow, Store
 from triage.widgets.fmt import age_vs_sla, bant_glyph
 
@@ -58,25 +59,38 @@ class FetchStats:
         self.pages = self.rows = self.counts = 0
 
 
-def layout_columns(width: int) -> list[Column]:
-    """Columns for a table `width` cells wide: title and campaign go first when narrow."""
-    fixed = [Column("mark", "", 1), Column("score", "SCR", 3, "right")]
-    bant = Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4)
-    tail = [bant, Column("age", "AGE", 6, "right")]
-    if width >= 104:
-        flex = [("name", "NAME", 5), ("title", "TITLE", 4), ("company", "COMPANY", 5),
-                ("source", "SOURCE / CAMPAIGN", 5)]  # fmt: skip
-    elif width >= 66:
-        flex = [("name", "NAME", 5), ("company", "COMPANY", 5), ("source", "SOURCE", 3)]
-    else:
-        flex = [("name", "NAME", 1), ("company", "COMPANY", 1)]
-    columns = len(fixed) + len(flex) + len(tail)
-    used = sum(c.width for c in fixed + tail) + (columns - 1) + 2  # gaps + side padding
+COLUMN_KEYS = QUEUE_COLUMNS
+"""The queue's columns a rep may choose and order (config.toml `[queue] columns`); the mark
+column is always first."""
+_FLEX_WEIGHT = {"name": 5, "title": 4, "company": 5, "source": 5}
+
+
+def layout_columns(width: int, chosen: tuple[str, ...] = COLUMN_KEYS) -> list[Column]:
+    """Columns for a table `width` cells wide, in the `chosen` order: title, then source,
+    give way first when narrow (under 104 cells, then under 66)."""
+    keys = [k for k in chosen if k in COLUMN_KEYS]
+    if width < 104 and len(keys) > 2:
+        keys = [k for k in keys if k != "title"]
+    if width < 66 and len(keys) > 2:
+        keys = [k for k in keys if k != "source"]
+    fixed = {"score": Column("score", "SCR", 3, "right"), "age": Column("age", "AGE", 6, "right"),
+             "bant": Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4)}  # fmt: skip
+    flex = [k for k in keys if k in _FLEX_WEIGHT]
+    used = 1 + sum(fixed[k].width for k in keys if k in fixed) + len(keys) + 2  # gaps, sides
     free = max(len(flex) * 4, width - used)
-    total = sum(w for _, _, w in flex)
-    widths = [free * w // total for _, _, w in flex]
-    widths[0] += free - sum(widths)
-    return [*fixed, *(Column(k, h, w) for (k, h, _), w in zip(flex, widths, strict=True)), *tail]
+    weight = dict(_FLEX_WEIGHT, source=5 if width >= 104 else 3)
+    if width < 66:
+        weight = dict.fromkeys(weight, 1)
+    total = sum(weight[k] for k in flex) or 1
+    widths = {k: free * weight[k] // total for k in flex}
+    if flex:
+        widths[flex[0]] += free - sum(widths.values())
+    headers = {"name": "NAME", "title": "TITLE", "company": "COMPANY",
+               "source": "SOURCE / CAMPAIGN" if width >= 104 else "SOURCE"}  # fmt: skip
+    out = [Column("mark", "", 1)]
+    for k in keys:
+        out.append(fixed[k] if k in fixed else Column(k, headers[k], widths[k]))
+    return out
 
 
 class LeadTable(ScrollView, can_focus=True):
@@ -157,6 +171,7 @@ class LeadTable(ScrollView, can_focus=True):
         *,
         clock: Callable[[], datetime],
         sla_hours: float,
+        columns: tuple[str, ...] = COLUMN_KEYS,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -165,6 +180,7 @@ class LeadTable(ScrollView, can_focus=True):
         self.store = store
         self.clock = clock
         self.sla_hours = sla_hours
+        self.chosen = columns  # the columns the rep chose, in their order
         self.filter = domain.Filter()
         self.sort = "sla"
         self.count = 0
@@ -407,7 +423,7 @@ class LeadTable(ScrollView, can_focus=True):
     def columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
         if self._columns is None or self._columns[0] != width:
-            self._columns = (width, layout_columns(width))
+            self._columns = (width, layout_columns(width, self.chosen))
         return self._columns[1]
 
     def _style(self, name: str) -> Style:

@@ -163,13 +163,23 @@ def account_text(account: Account) -> str:
     return f"{account.count} {others} at {account.name}: {', '.join(counts)}"
 
 
+def duplicate_text(account: Account) -> str:
+    """ "possible duplicate: 2 leads with this email" (the lead itself and the others)."""
+    return f"possible duplicate: {account.same_email + 1} leads with this email"
+
+
 def with_account(facts: Content, account: Account | None) -> Content:
-    """The facts, then the rep's other leads of the same account, when there are some."""
-    if account is None or not account.count:
+    """The facts, then the rep's other leads of the same account and the leads with the
+    same email (possible duplicates), when there are some: one line."""
+    if account is None or not (account.count or account.same_email):
         return facts
-    return Content.assemble(
-        facts, "\n", ("Account  ", "bold $text-accent"), (account_text(account), "$text-warning")
-    )
+    parts: list = [facts, "\n", ("Account  ", "bold $text-accent")]
+    if account.count:
+        parts.append((account_text(account), "$text-warning"))
+    if account.same_email:
+        parts.append((" · " if account.count else "", "$text-muted"))
+        parts.append((duplicate_text(account), "bold $text-warning"))
+    return Content.assemble(*parts)
 
 
 def with_import(facts: Content, lead: domain.Lead, policy: domain.Policy | None) -> Content:
