@@ -352,6 +352,15 @@ def _webhook_parsers(sub: Any) -> None:
     p = cmd("redeliver", "send an event again (and resume a failing webhook from it)")
     p.add_argument("event_id")
     p.add_argument("--webhook", type=int, metavar="ID", help="to this webhook only")
+    p = cmd("prune", "delete events delivered long ago (never one not delivered); the "
+            "server does it too, hourly, for those delivered 30 days ago")  # fmt: skip
+    p.add_argument(
+        "--older-than",
+        type=_lifetime,
+        default=timedelta(days=30),
+        metavar="AGE",
+        help="delivered longer ago than this: hours, days or weeks (default 30d)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

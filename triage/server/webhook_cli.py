@@ -1,4 +1,4 @@
-"""`triage server webhook add|list|remove|test|deliveries|redeliver` (run through
+"""`triage server webhook add|list|remove|test|deliveries|redeliver|prune` (run through
 triage.server.cli, which opens the database and reports its errors; the webhooks
 themselves: triage.server.webhooks)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from triage.server.service import Backend, ServiceError
@@ -112,8 +112,25 @@ def redeliver(args: argparse.Namespace, backend: Backend) -> int:
     return 0
 
 
+def prune(args: argparse.Namespace, backend: Backend) -> int:
+    older = args.older_than
+    count = backend.prune_webhook_events(older)
+    print(
+        f"pruned {count} event(s) delivered more than {_span(older)} ago "
+        "(events not delivered are never pruned)"
+    )
+    return 0
+
+
+def _span(t: timedelta) -> str:
+    hours = int(t.total_seconds() // 3600)
+    if hours % 24:
+        return f"{hours} hour(s)"
+    return f"{hours // 24} day(s)"
+
+
 COMMANDS = {"add": add, "list": list_, "remove": remove, "test": test,
-            "deliveries": deliveries, "redeliver": redeliver}  # fmt: skip
+            "deliveries": deliveries, "redeliver": redeliver, "prune": prune}  # fmt: skip
 
 
 def run(args: argparse.Namespace, backend: Backend) -> int:

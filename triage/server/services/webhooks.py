@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -16,6 +16,7 @@ from triage.server.db import utcnow
 from triage.server.models_webhooks import IS_PENDING, WebhookEndpoint, WebhookOutbox
 from triage.server.services.common import ServiceError, _utc
 from triage.server.webhooks import events, signing
+from triage.server.webhooks.store import prune_delivered
 from triage.server.webhooks.urls import url_problem
 
 DELIVERIES_SHOWN = 20
@@ -164,6 +165,14 @@ class WebhooksMixin:
                 .values(state="active", failing_since=None, retry_at=None)
             )
         return [(r.endpoint_id, r.seq) for r in found]
+
+    def prune_webhook_events(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Delete events delivered more than `older_than` ago (never one not delivered;
+        see prune_delivered for the few kept longer); how many went."""
+        if older_than <= timedelta(0):
+            raise ServiceError(400, "bad_retention", "the retention must be longer than 0")
+        count, _ = prune_delivered(self.db, (now or utcnow()) - older_than)
+        return count
 
 
 def _endpoint(s: Any, endpoint_id: int) -> WebhookEndpoint:
