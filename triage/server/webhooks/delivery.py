@@ -305,24 +305,28 @@ class Dispatcher:
         headers = {"Triage-Event-Id": row.event_id, "Triage-Event-Type": row.type,
                    "Triage-Attempt": str(row.attempts + 1)}  # fmt: skip
         assert self._client is not None
-        return await post(self._client, claim.url, claim.secret, payload, headers, self.settings)
+        secrets = claim.secrets(self.clock())
+        return await post(self._client, claim.url, secrets, payload, headers, self.settings)
 
 
-def request_headers(secret: str, payload: bytes, extra: dict[str, str]) -> dict[str, str]:
+def request_headers(
+    secrets: tuple[str, ...], payload: bytes, extra: dict[str, str]
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": f"triage-webhooks/{triage.__version__}",
-        signing.HEADER: signing.header(secret, int(time.time()), payload),
+        signing.HEADER: signing.header(secrets[0], int(time.time()), payload, *secrets[1:]),
         **extra,
     }
 
 
 async def post(
-    client: httpx.AsyncClient, url: str, secret: str, payload: bytes, extra: dict[str, str],
-    settings: Settings,
+    client: httpx.AsyncClient, url: str, secrets: tuple[str, ...], payload: bytes,
+    extra: dict[str, str], settings: Settings,
 ) -> tuple[bool, str]:  # fmt: skip
-    """POST one event; (taken: a 2xx answer read to its end, what happened)."""
-    headers = request_headers(secret, payload, extra)
+    """POST one event signed with each of `secrets`; (taken: a 2xx answer read to its
+    end, what happened)."""
+    headers = request_headers(secrets, payload, extra)
     try:
         async with asyncio.timeout(settings.timeout):
             async with client.stream("POST", url, content=payload, headers=headers) as r:
@@ -339,7 +343,9 @@ async def post(
         return False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def send_test(url: str, secret: str, server_id: str, epoch: int, timeout: float = 10.0) -> str:
+def send_test(
+    url: str, secrets: tuple[str, ...], server_id: str, epoch: int, timeout: float = 10.0
+) -> str:
     """`webhook test`: a webhook.test event sent now, outside the outbox and its sequence.
     Returns what the receiver answered; raises RuntimeError when it did not take it."""
     now = utcnow()
@@ -352,7 +358,7 @@ def send_test(url: str, secret: str, server_id: str, epoch: int, timeout: float 
     async def go() -> tuple[bool, str]:
         async with httpx.AsyncClient(follow_redirects=False) as client:
             extra = {"Triage-Event-Type": events.TEST, "Triage-Attempt": "1"}
-            return await post(client, url, secret, payload, extra, Settings(timeout=timeout))
+            return await post(client, url, secrets, payload, extra, Settings(timeout=timeout))
 
     started = time.monotonic()
     ok, answer = asyncio.run(go())

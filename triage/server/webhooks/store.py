@@ -41,6 +41,22 @@ class Claim:
     url: str
     secret: str
     retrying: bool  # its oldest event failed before: try that one alone first
+    previous_secret: str | None = None  # while a rotation overlaps: signed with it too
+    previous_until: datetime | None = None
+
+    def secrets(self, now: datetime) -> tuple[str, ...]:
+        return signing_secrets(self.secret, self.previous_secret, self.previous_until, now)
+
+
+def signing_secrets(
+    secret: str, previous: str | None, until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, and the previous one
+    while a rotation's overlap lasts."""
+    until = _utc(until)
+    if previous and until is not None and now < until:
+        return (secret, previous)
+    return (secret,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +106,9 @@ class DeliveryStore:
     @staticmethod
     def _due(now: datetime, skip: Iterable[int]) -> Select[Any]:
         waiting = exists().where(OUT.endpoint_id == E.id, OUT.state == IS_PENDING)
-        q = select(E.id, E.url, E.secret, E.retry_at.is_not(None)).where(
+        q = select(
+            E.id, E.url, E.secret, E.retry_at.is_not(None), E.previous_secret, E.previous_until
+        ).where(
             E.state == "active",
             or_(E.lease_until.is_(None), E.lease_until < now),
             or_(E.retry_at.is_(None), E.retry_at <= now),
