@@ -38,6 +38,7 @@ NAV = [
     ("policy", "/web/policy", "Policy"),
     ("import", "/web/import", "Import"),
     ("assign", "/web/assign", "Assign"),
+    ("webhooks", "/web/webhooks", "Webhooks"),
     ("pack", "/web/pack", "Review pack"),
 ]
 DIMENSION_NAMES = {
