@@ -262,3 +262,37 @@ def test_webhooks_add_test_redeliver_rotate_remove(page, workspace: Workspace, t
         page.locator(f"form[action='/web/webhooks/{hook}/remove'] button").click()
         assert f"Removed webhook {hook}" in page.locator("[data-testid=message]").inner_text()
         assert workspace.backend.webhooks() == []
+
+
+def test_an_export_through_an_uploaded_map_file(page, workspace: Workspace, tmp_path) -> None:
+    from datetime import date, timedelta
+
+    crm = tmp_path / "crm.toml"
+    crm.write_text('[columns]\nexternal_id = "Kontakt-ID"\nemail = "E-Mail"\n'
+                   '[export]\nid = "Kontakt-ID"\nstatus = "Status"\nreason = "Grund"\n'
+                   'note = "Notiz"\n[outcomes]\naccept = "Angenommen"\nreject = "Abgelehnt"\n'
+                   'nurture = "Später"\n[reasons]\nno_budget = "Kein Budget"\n',
+                   encoding="utf-8")  # fmt: skip
+    bare = tmp_path / "bare.toml"
+    bare.write_text('[columns]\nexternal_id = "Kontakt-ID"\n', encoding="utf-8")
+    since = (date.today() - timedelta(days=90)).isoformat()
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/import")
+    form = page.locator("form[action='/web/export']")
+    form.locator("input[name=since]").fill(since)
+    form.locator("select[name=format]").select_option("hubspot")
+    form.locator("input[name=mapfile]").set_input_files(str(crm))
+    with page.expect_download() as info:
+        form.locator("button[type=submit]").click()
+    rows = list(csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
+    assert rows[0] == ["Kontakt-ID", "Status", "Grund", "Notiz"]
+    assert len(rows) > 1 and {r[1] for r in rows[1:]} <= {"Angenommen", "Abgelehnt", "Später"}
+    assert "Kein Budget" in {r[2] for r in rows[1:]}
+
+    page.goto(workspace.url + "/web/import")
+    form = page.locator("form[action='/web/export']")
+    form.locator("input[name=since]").fill(since)
+    form.locator("select[name=format]").select_option("salesforce")
+    form.locator("input[name=mapfile]").set_input_files(str(bare))
+    form.locator("button[type=submit]").click()
+    assert "the map has no [export] section" in page.locator("[role=alert]").inner_text()
