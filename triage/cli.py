@@ -51,6 +51,11 @@ def _lifetime(text: str) -> timedelta:
     return timedelta(hours=int(number) * _UNITS[unit])
 
 
+def _overlap(text: str) -> timedelta:
+    """A rotation's overlap: 0 (none), or a whole number of hours, days or weeks."""
+    return timedelta(0) if text.strip() in ("0", "0h", "0d") else _lifetime(text)
+
+
 def _server_parsers(sub: Any) -> None:
     server = sub.add_parser(
         "server",
@@ -352,6 +357,21 @@ def _webhook_parsers(sub: Any) -> None:
     p = cmd("redeliver", "send an event again (and resume a failing webhook from it)")
     p.add_argument("event_id")
     p.add_argument("--webhook", type=int, metavar="ID", help="to this webhook only")
+    p = cmd("rotate", "a new signing secret (printed last, once); the old one signs too "
+            "for the overlap")  # fmt: skip
+    p.add_argument("id", type=int)
+    p.add_argument("--overlap", type=_overlap, default=timedelta(hours=24), metavar="AGE",
+                   help="how long deliveries carry both signatures: 0, or hours, days or "
+                   "weeks (default 24h, at most 30d)")  # fmt: skip
+    p = cmd("prune", "delete events delivered long ago (never one not delivered); the "
+            "server does it too, hourly, for those delivered 30 days ago")  # fmt: skip
+    p.add_argument(
+        "--older-than",
+        type=_lifetime,
+        default=timedelta(days=30),
+        metavar="AGE",
+        help="delivered longer ago than this: hours, days or weeks (default 30d)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

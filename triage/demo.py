@@ -306,12 +306,11 @@ def _run(args: Any, base: Path) -> int:
     """The demo in `base`: a server with its own database, the rep's session against it,
     then how to read what was decided."""
     from triage.config import Paths
-    from triage.server.live import ServerThread
 
     (base / "client").mkdir(mode=0o700)
     server_db = base / "server.db"
     backend, token = _demo_backend(server_db, args.leads)
-    server = ServerThread(backend).start()
+    server = start_server(backend)
     workspace = _workspace_notice(backend, server.url)
     try:
         crashed, final = _rep_session(Paths.under(base / "client"), server.url, token, workspace)
@@ -319,6 +318,15 @@ def _run(args: Any, base: Path) -> int:
         server.stop()
         backend.close()
     return _say_how_it_ended(base, server_db, workspace, crashed, final)
+
+
+def start_server(backend: Any) -> Any:
+    """The demo's server on a loopback port: what `triage server run` serves, webhook
+    delivery included: a webhook added on the workspace's Webhooks page (or at
+    /v1/webhooks) gets the demo rep's decisions as they sync."""
+    from triage.server.live import ServerThread
+
+    return ServerThread(backend, deliver=True).start()
 
 
 def _demo_backend(server_db: Path, leads: int) -> tuple[Any, str]:

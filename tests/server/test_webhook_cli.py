@@ -104,3 +104,44 @@ def test_the_delivery_settings(sqlite_url: str) -> None:
         Settings.from_env("timeout=soon")
     with pytest.raises(ValueError, match="lease must be longer"):
         Settings.from_env("timeout=10,lease=5")  # a lease shorter than a request: two senders
+
+
+def test_rotating_a_secret_signs_with_both_during_the_overlap(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    db = ("--db", sqlite_url)
+    run_cli("server", "add-user", "ann@example.com", *db, check=True)
+    readme_ok = _readme_snippet()
+    with Receiver(tmp_path / "got.jsonl") as receiver:
+        old = run_cli("server", "webhook", "add", receiver.url, *db, check=True).stdout.strip()
+        bad = run_cli("server", "webhook", "rotate", "1", "--overlap", "40d", *db, check=False)
+        assert bad.returncode == 1 and "between 0 and 30 days" in bad.stderr and not bad.stdout
+        assert run_cli("server", "webhook", "rotate", "7", *db, check=False).returncode == 1
+        rotated = run_cli("server", "webhook", "rotate", "1", "--overlap", "24h", *db, check=True)
+        new = rotated.stdout.strip()
+        assert new.startswith("whsec_") and new != old and "shown once" in rotated.stderr
+        listed = run_cli("server", "webhook", "list", *db, check=True).stdout
+        assert "two secrets until" in listed and new not in listed and old not in listed
+        run_cli("server", "webhook", "test", "1", *db, check=True)
+        b = Backend.open(sqlite_url)
+        try:
+            b.upsert_leads([lead_row(1)])
+            asyncio.run(_deliver(b))  # the delivery task signs with both too
+        finally:
+            b.close()
+        records = receiver.records()
+        assert [json.loads(r["body"])["type"] for r in records] == ["webhook.test", "lead.assigned"]
+        for r in records:
+            header, body = r["headers"]["triage-signature"], r["body"].encode()
+            assert header.count("v1=") == 2
+            assert readme_ok(new, header, body) and readme_ok(old, header, body)
+            assert not readme_ok("whsec_other", header, body)
+        # no overlap: the old secret signs nothing from now on
+        newest = run_cli("server", "webhook", "rotate", "1", "--overlap", "0", *db, check=True)
+        newest_secret = newest.stdout.strip()
+        run_cli("server", "webhook", "test", "1", *db, check=True)
+        last = receiver.records()[-1]
+        header, body = last["headers"]["triage-signature"], last["body"].encode()
+        assert header.count("v1=") == 1 and readme_ok(newest_secret, header, body)
+        assert not readme_ok(new, header, body) and not readme_ok(old, header, body)
+        assert "two secrets" not in run_cli("server", "webhook", "list", *db, check=True).stdout

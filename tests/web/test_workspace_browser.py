@@ -201,3 +201,98 @@ def test_no_page_is_wider_than_a_phone(browser, workspace: Workspace) -> None:
             )  # fmt: skip
     finally:
         page.close()
+
+
+def test_webhooks_add_test_redeliver_rotate_remove(page, workspace: Workspace, tmp_path) -> None:
+    from tests.server.test_webhook_cli import _readme_snippet
+    from tests.support.factories import lead_row
+    from tests.support.receiver import Receiver
+
+    readme_ok = _readme_snippet()
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/webhooks")
+    assert "No webhooks yet" in page.locator("[data-testid=webhooks]").inner_text()
+    with Receiver(tmp_path / "got.jsonl") as receiver:
+        page.fill("input[name=url]", "http://crm.example.com/hooks")  # not https: refused
+        page.click("form[action='/web/webhooks/add'] button[type=submit]")
+        assert "use https://" in page.locator("[role=alert]").inner_text()
+        assert "No webhooks yet" in page.locator("[data-testid=webhooks]").inner_text()
+
+        page.fill("input[name=url]", receiver.url)
+        page.check("input[name=events][value='lead.assigned']")
+        page.click("form[action='/web/webhooks/add'] button[type=submit]")
+        secret = page.locator("[data-testid=secret]").inner_text()
+        assert secret.startswith("whsec_")
+        page.goto(workspace.url + "/web/webhooks")  # shown once: never again
+        assert secret not in page.content()
+        row = page.locator("[data-testid=webhooks] tbody tr").first
+        assert receiver.url in row.inner_text() and "active" in row.inner_text()
+        hook = int(row.locator("td").first.inner_text())
+
+        row.locator(f"form[action='/web/webhooks/{hook}/test'] button").click()
+        assert "took a signed webhook.test event: 200 OK" in page.locator(
+            "[data-testid=message]").inner_text()  # fmt: skip
+        (got,) = receiver.records()
+        assert readme_ok(secret, got["headers"]["triage-signature"], got["body"].encode())
+
+        workspace.backend.upsert_leads([lead_row(9001, owner="ann@example.com")])
+        page.goto(workspace.url + f"/web/webhooks?show={hook}")
+        deliveries = page.locator("[data-testid=deliveries] tbody tr")
+        assert deliveries.count() == 1 and "lead.assigned" in deliveries.first.inner_text()
+        deliveries.first.locator("button", has_text="Redeliver").click()
+        assert "will be sent again to webhook" in page.locator("[data-testid=message]").inner_text()
+
+        row = page.locator("[data-testid=webhooks] tbody tr").first
+        row.locator("select[name=overlap]").select_option("24")
+        row.locator(f"form[action='/web/webhooks/{hook}/rotate'] button").click()
+        new = page.locator("[data-testid=secret]").inner_text()
+        assert new.startswith("whsec_") and new != secret
+        assert "two secrets until" in page.locator("[data-testid=webhooks]").inner_text()
+        page.locator(f"form[action='/web/webhooks/{hook}/test'] button").click()
+        last = receiver.records()[-1]
+        for key in (new, secret):
+            assert readme_ok(key, last["headers"]["triage-signature"], last["body"].encode())
+
+        # a form without its CSRF token changes nothing
+        refused = page.request.post(workspace.url + f"/web/webhooks/{hook}/remove", form={})
+        assert refused.status == 403
+        assert workspace.backend.webhooks()[0].id == hook
+
+        page.goto(workspace.url + "/web/webhooks")
+        page.locator(f"form[action='/web/webhooks/{hook}/remove'] button").click()
+        assert f"Removed webhook {hook}" in page.locator("[data-testid=message]").inner_text()
+        assert workspace.backend.webhooks() == []
+
+
+def test_an_export_through_an_uploaded_map_file(page, workspace: Workspace, tmp_path) -> None:
+    from datetime import date, timedelta
+
+    crm = tmp_path / "crm.toml"
+    crm.write_text('[columns]\nexternal_id = "Kontakt-ID"\nemail = "E-Mail"\n'
+                   '[export]\nid = "Kontakt-ID"\nstatus = "Status"\nreason = "Grund"\n'
+                   'note = "Notiz"\n[outcomes]\naccept = "Angenommen"\nreject = "Abgelehnt"\n'
+                   'nurture = "Später"\n[reasons]\nno_budget = "Kein Budget"\n',
+                   encoding="utf-8")  # fmt: skip
+    bare = tmp_path / "bare.toml"
+    bare.write_text('[columns]\nexternal_id = "Kontakt-ID"\n', encoding="utf-8")
+    since = (date.today() - timedelta(days=90)).isoformat()
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/import")
+    form = page.locator("form[action='/web/export']")
+    form.locator("input[name=since]").fill(since)
+    form.locator("select[name=format]").select_option("hubspot")
+    form.locator("input[name=mapfile]").set_input_files(str(crm))
+    with page.expect_download() as info:
+        form.locator("button[type=submit]").click()
+    rows = list(csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
+    assert rows[0] == ["Kontakt-ID", "Status", "Grund", "Notiz"]
+    assert len(rows) > 1 and {r[1] for r in rows[1:]} <= {"Angenommen", "Abgelehnt", "Später"}
+    assert "Kein Budget" in {r[2] for r in rows[1:]}
+
+    page.goto(workspace.url + "/web/import")
+    form = page.locator("form[action='/web/export']")
+    form.locator("input[name=since]").fill(since)
+    form.locator("select[name=format]").select_option("salesforce")
+    form.locator("input[name=mapfile]").set_input_files(str(bare))
+    form.locator("button[type=submit]").click()
+    assert "the map has no [export] section" in page.locator("[role=alert]").inner_text()

@@ -18,7 +18,7 @@ def create_app(
     limit. `public_url`: the address people reach the server at; an https one makes the
     workspace's cookies Secure (as does a request that came over https)."""
     from triage.server import web
-    from triage.server.api import actions, marketing, meta, reports, sync
+    from triage.server.api import actions, marketing, meta, reports, sync, webhooks
     from triage.server.webhooks.delivery import lifespan
 
     app = FastAPI(
@@ -33,7 +33,14 @@ def create_app(
     app.state.backend = backend
     app.state.identity = backend.identity  # read once: liveness must not touch the database
     errors.install(app)
-    for router in (meta.router, sync.router, marketing.router, reports.router, actions.router):
+    for router in (
+        meta.router,
+        sync.router,
+        marketing.router,
+        reports.router,
+        actions.router,
+        webhooks.router,
+    ):
         app.include_router(router)
     web.mount(app, public_url=public_url)
     app.add_middleware(errors.BodyLimit, limit=max_body)

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from triage import csvsafe, domain
 from triage.server import models, reports
-from triage.server.maps import PRESETS, ImportMap, MapError, load_map
+from triage.server.maps import PRESETS, ImportMap, MapError, load_map, parse_map
 
 FORMATS = ("hubspot", "salesforce", "csv", "jsonl")
 CRM_FORMATS = PRESETS
@@ -84,18 +84,19 @@ class Export:
         return f"triage-decisions-{self.format}-{self.period.start}-to-{self.period.end}.{ext}"
 
 
-def export_map(fmt: str, spec: str | None = None) -> ImportMap | None:
-    """The map a CRM format writes with: `spec` (a preset's name or a map file), else the
-    format's preset; None for csv and jsonl. Raises ExportError."""
+def export_map(fmt: str, spec: str | None = None, text: str | None = None) -> ImportMap | None:
+    """The map a CRM format writes with: `text` (a map file's contents, as the workspace
+    uploads it), else `spec` (a preset's name or a map file), else the format's preset;
+    None for csv and jsonl. Raises ExportError."""
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt not in CRM_FORMATS:
-        if spec:
+        if spec or text:
             raise ExportError(f"--map is for the CRM formats ({', '.join(CRM_FORMATS)}); "
                               f"{fmt} carries Triage's own record")  # fmt: skip
         return None
     try:
-        found = load_map(spec or fmt)
+        found = parse_map(text, "the map file") if text else load_map(spec or fmt)
     except MapError as exc:
         raise ExportError(str(exc)) from None
     if found.export is None:
@@ -111,10 +112,11 @@ def export(
     until: str | date | None = None,
     *,
     map_spec: str | None = None,
+    map_text: str | None = None,
 ) -> Export:
     """The decisions made from `since` to `until` (dates, both included, in the policy's
     time zone; `until` defaults to today) as a file in `fmt`. Raises ExportError."""
-    import_map = export_map(fmt, map_spec)
+    import_map = export_map(fmt, map_spec, map_text)
     with backend.db.read() as s:
         policy = backend._policy(s)
         p = period(policy.timezone, since, until)

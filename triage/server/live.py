@@ -23,8 +23,12 @@ class ServerThread:
         port: int = 0,
         log_level: str = "warning",
         max_body: int | None = None,
+        deliver: bool = False,
     ):
         self.backend = backend
+        # deliver webhooks as `triage server run` does (its lifespan's task); tests that
+        # deliver drive a Dispatcher themselves, so off unless asked
+        self.deliver = deliver
         self.max_body = max_body
         self.host = host
         self.port = port
@@ -48,7 +52,7 @@ class ServerThread:
             ),
             log_level=self.log_level,
             access_log=False,
-            lifespan="off",
+            lifespan="on" if self.deliver else "off",
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread

@@ -37,6 +37,10 @@ class WebhookEndpoint(SQLModel, table=True):
     retry_at: datetime | None = None
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_until: datetime | None = None
+    # a rotation's overlap (migration 0015): the secret before, still signed with as well
+    # until `previous_until` (then NULL again)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_until: datetime | None = None
 
 
 # The partial indexes' conditions; a query uses such an index only when it says the same,

@@ -1,4 +1,4 @@
-"""`triage server webhook add|list|remove|test|deliveries|redeliver` (run through
+"""`triage server webhook add|list|remove|test|deliveries|redeliver|prune|rotate` (run through
 triage.server.cli, which opens the database and reports its errors; the webhooks
 themselves: triage.server.webhooks)."""
 
@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from triage.server.service import Backend, ServiceError
-from triage.server.webhooks.delivery import send_test
 
 
 def _when(t: datetime | None) -> str:
@@ -55,6 +54,8 @@ def list_(args: argparse.Namespace, backend: Backend) -> int:
         state = w.state if w.state == "active" else f"failing since {_when(w.failing_since)}"
         if w.state == "active" and w.retry_at is not None:
             state = f"retrying at {_when(w.retry_at)}"
+        if w.previous_secret_until is not None:
+            state += f" (two secrets until {_when(w.previous_secret_until)})"
         rows.append((w.id, state, w.pending, w.delivered, _when(w.last_delivered_at),
                      ",".join(w.events), w.url))  # fmt: skip
     print(_table(rows))
@@ -71,14 +72,24 @@ def remove(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def test(args: argparse.Namespace, backend: Backend) -> int:
-    target = backend.webhook_target(args.id)
-    here = backend.identity
-    try:
-        answer = send_test(target.url, target.secret, here.server_id, backend.current_epoch(),
-                           timeout=args.timeout)  # fmt: skip
-    except RuntimeError as exc:
-        return _fail(f"webhook {target.id} ({target.url}) did not take the test event: {exc}")
+    target, answer = backend.test_webhook(args.id, timeout=args.timeout)
     print(f"webhook {target.id} ({target.url}) took a signed webhook.test event: {answer}")
+    return 0
+
+
+def rotate(args: argparse.Namespace, backend: Backend) -> int:
+    info, secret, until = backend.rotate_webhook(args.id, args.overlap)
+    if until is None:
+        how = "the old secret no longer signs anything"
+    else:
+        how = (f"until {_when(until)} each delivery carries two v1 signatures, one with the "
+               "new secret and one with the old, so switch your receiver before then")  # fmt: skip
+    print(
+        f"webhook {info.id} ({info.url}) has a new signing secret; {how}. "
+        "The new secret is below; it is shown once:",
+        file=sys.stderr,
+    )
+    print(secret)
     return 0
 
 
@@ -112,8 +123,26 @@ def redeliver(args: argparse.Namespace, backend: Backend) -> int:
     return 0
 
 
+def prune(args: argparse.Namespace, backend: Backend) -> int:
+    older = args.older_than
+    count = backend.prune_webhook_events(older)
+    print(
+        f"pruned {count} event(s) delivered more than {_span(older)} ago "
+        "(events not delivered are never pruned)"
+    )
+    return 0
+
+
+def _span(t: timedelta) -> str:
+    hours = int(t.total_seconds() // 3600)
+    if hours % 24:
+        return f"{hours} hour(s)"
+    return f"{hours // 24} day(s)"
+
+
 COMMANDS = {"add": add, "list": list_, "remove": remove, "test": test,
-            "deliveries": deliveries, "redeliver": redeliver}  # fmt: skip
+            "deliveries": deliveries, "redeliver": redeliver, "prune": prune,
+            "rotate": rotate}  # fmt: skip
 
 
 def run(args: argparse.Namespace, backend: Backend) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -16,6 +16,7 @@ from triage.server.db import utcnow
 from triage.server.models_webhooks import IS_PENDING, WebhookEndpoint, WebhookOutbox
 from triage.server.services.common import ServiceError, _utc
 from triage.server.webhooks import events, signing
+from triage.server.webhooks.store import prune_delivered, signing_secrets
 from triage.server.webhooks.urls import url_problem
 
 DELIVERIES_SHOWN = 20
@@ -35,6 +36,7 @@ class EndpointInfo:
     pending: int
     delivered: int
     last_delivered_at: datetime | None
+    previous_secret_until: datetime | None = None  # a rotation's overlap, while it lasts
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +54,15 @@ class DeliveryInfo:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """An endpoint as the sender needs it (for `webhook test`): its URL and secret."""
+    """An endpoint as the sender needs it (for `webhook test`): its URL and secrets (the
+    current one, and the previous one while a rotation overlaps)."""
 
     id: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]
+
+
+MAX_OVERLAP = timedelta(days=30)
 
 
 def check_events(names: Sequence[str] | None) -> tuple[str, ...]:
@@ -102,7 +108,45 @@ class WebhooksMixin:
         with self.db.read() as s:
             ep = _endpoint(s, endpoint_id)
             assert ep.id is not None
-            return Target(ep.id, ep.url, ep.secret)
+            return Target(ep.id, ep.url, _secrets(ep, utcnow()))
+
+    def test_webhook(self, endpoint_id: int, timeout: float = 10.0) -> tuple[Target, str]:
+        """Send a signed webhook.test event now (outside the outbox); (the endpoint, what
+        the receiver answered). ServiceError 502 when it did not take it."""
+        from triage.server.webhooks.delivery import send_test
+
+        target = self.webhook_target(endpoint_id)
+        here = self.identity
+        try:
+            answer = send_test(target.url, target.secrets, here.server_id,
+                               self.current_epoch(), timeout=timeout)  # fmt: skip
+        except RuntimeError as exc:
+            raise ServiceError(
+                502, "test_failed",
+                f"webhook {target.id} ({target.url}) did not take the test event: {exc}",
+            ) from None  # fmt: skip
+        return target, answer
+
+    def rotate_webhook(
+        self, endpoint_id: int, overlap: timedelta
+    ) -> tuple[EndpointInfo, str, datetime | None]:
+        """A new signing secret for the endpoint (shown once); for `overlap` each delivery
+        is signed with the new and the current secret both, so the receiver can switch
+        without refusing an event. Returns (the endpoint, the new secret, the end of the
+        overlap or None). Rotating again within an overlap drops the oldest secret."""
+        if not timedelta(0) <= overlap <= MAX_OVERLAP:
+            raise ServiceError(
+                400, "bad_overlap", "the overlap must be between 0 and 30 days (e.g. 24h)"
+            )
+        secret = signing.new_secret()
+        now = utcnow()
+        until = now + overlap if overlap else None
+        with self.db.bookkeeping() as s:
+            ep = _endpoint(s, endpoint_id)
+            ep.previous_secret = ep.secret if until else None
+            ep.previous_until = until
+            ep.secret = secret
+        return self.webhook_info(endpoint_id), secret, until
 
     def remove_webhook(self, endpoint_id: int) -> tuple[EndpointInfo, int]:
         """Remove an endpoint and its outbox; (what it was, events not yet delivered).
@@ -165,6 +209,14 @@ class WebhooksMixin:
             )
         return [(r.endpoint_id, r.seq) for r in found]
 
+    def prune_webhook_events(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Delete events delivered more than `older_than` ago (never one not delivered;
+        see prune_delivered for the few kept longer); how many went."""
+        if older_than <= timedelta(0):
+            raise ServiceError(400, "bad_retention", "the retention must be longer than 0")
+        count, _ = prune_delivered(self.db, (now or utcnow()) - older_than)
+        return count
+
 
 def _endpoint(s: Any, endpoint_id: int) -> WebhookEndpoint:
     ep = s.get(WebhookEndpoint, endpoint_id)
@@ -185,8 +237,13 @@ def _info(s: Any, endpoint_id: int) -> EndpointInfo:
         select(func.max(o.delivered_at)).where(o.endpoint_id == endpoint_id)
     ).scalar_one()
     assert ep.id is not None
+    overlap = _utc(ep.previous_until) if len(_secrets(ep, utcnow())) > 1 else None
     return EndpointInfo(
         ep.id, ep.url, tuple(ep.events), _utc(ep.created_at) or ep.created_at, ep.state,
         _utc(ep.failing_since), _utc(ep.retry_at), counts.get("pending", 0),
-        counts.get("delivered", 0), _utc(last),
+        counts.get("delivered", 0), _utc(last), overlap,
     )  # fmt: skip
+
+
+def _secrets(ep: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    return signing_secrets(ep.secret, ep.previous_secret, ep.previous_until, now)

@@ -53,10 +53,11 @@ class SecurityHeaders:
 
 
 def mount(app: FastAPI, *, public_url: str | None = None) -> None:
-    from triage.server.web import docs, pages
+    from triage.server.web import docs, hooks, pages
 
     app.state.public_url = public_url
     app.include_router(pages.router)
+    app.include_router(hooks.router)
     pages.install(app)
     app.mount("/web/static", StaticFiles(directory=HERE / "static"), name="web-static")
     docs.mount(app)

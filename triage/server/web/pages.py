@@ -38,6 +38,7 @@ NAV = [
     ("policy", "/web/policy", "Policy"),
     ("import", "/web/import", "Import"),
     ("assign", "/web/assign", "Assign"),
+    ("webhooks", "/web/webhooks", "Webhooks"),
     ("pack", "/web/pack", "Review pack"),
 ]
 DIMENSION_NAMES = {
@@ -707,8 +708,9 @@ async def export_download(request: Request, user: FormUserDep, backend: BackendD
 
     form = await request.form()
     since, until, fmt = (str(form.get(k) or "").strip() for k in ("since", "until", "format"))
+    map_text = await importing.map_upload(form)  # a map file of one's own, else the preset
     try:
-        made = exports.export(backend, fmt, since, until or None)
+        made = exports.export(backend, fmt, since, until or None, map_text=map_text or None)
     except exports.ExportError as exc:
         return render(request, "import.html", user, 400, keys=domain.IMPORT_KEYS,
                       **importing.page_context(export_error=str(exc),

@@ -33,7 +33,7 @@ import httpx
 import triage
 from triage.server.db import Database, utcnow
 from triage.server.webhooks import events, signing
-from triage.server.webhooks.store import Claim, DeliveryStore, Done, Pending
+from triage.server.webhooks.store import Claim, DeliveryStore, Done, Pending, prune_delivered
 from triage.server.webhooks.urls import url_problem
 
 log = logging.getLogger("triage.server.webhooks")
@@ -58,6 +58,8 @@ class Settings:
     lease: float = 0.0
     concurrency: int = 50
     batch: int = 100
+    keep_delivered: float = 30 * 86400.0  # delivered events are pruned this long after
+    prune_every: float = 3600.0  # how often an instance prunes them (0: never)
 
     @property
     def lease_seconds(self) -> float:
@@ -85,6 +87,10 @@ class Settings:
             raise ValueError(f"{ENV}: lease must be longer than timeout + 1 s")
         if made.timeout <= 0 or made.concurrency < 1 or made.batch < 1:
             raise ValueError(f"{ENV}: timeout, concurrency and batch must be positive")
+        if made.keep_delivered <= 0 or made.prune_every < 0:
+            raise ValueError(
+                f"{ENV}: keep_delivered must be positive (prune_every=0 stops pruning)"
+            )
         return made
 
 
@@ -119,6 +125,8 @@ class Dispatcher:
         self._client: httpx.AsyncClient | None = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="triage-webhooks")
         self._next_nurture = 0.0
+        self._next_prune = 0.0
+        self.pruned = 0  # delivered events this instance has pruned
         self._last_error = 0.0
         self._wake: asyncio.Event | None = None
         # endpoints this instance let go after a failure (until it claims them again): a
@@ -183,6 +191,8 @@ class Dispatcher:
             if time.monotonic() >= self._next_nurture:
                 self._next_nurture = time.monotonic() + self.settings.nurture_every
                 await self._db(lambda: self.store.nurture_due(self.clock(), self.tz()))
+            if self.settings.prune_every and time.monotonic() >= self._next_prune:
+                await self._prune()
             free = self.settings.concurrency - len(self.running)
             if free <= 0:
                 return
@@ -193,6 +203,16 @@ class Dispatcher:
         for claim in claims:
             self._resting.discard(claim.id)
             self.running[claim.id] = asyncio.create_task(self._serve(claim))
+
+    async def _prune(self) -> None:
+        """Delivered events older than `keep_delivered` deleted, a few batches a round
+        (the next round goes on when some are left)."""
+        before = self.clock() - timedelta(seconds=self.settings.keep_delivered)
+        count, more = await self._db(lambda: prune_delivered(self.store.db, before, batches=4))
+        self.pruned += count
+        self._next_prune = time.monotonic() + (0 if more else self.settings.prune_every)
+        if count:
+            log.info("webhooks: pruned %d delivered event(s) delivered before %s", count, before)
 
     async def idle(self) -> None:
         """Until every endpoint coroutine started so far has finished."""
@@ -285,24 +305,28 @@ class Dispatcher:
         headers = {"Triage-Event-Id": row.event_id, "Triage-Event-Type": row.type,
                    "Triage-Attempt": str(row.attempts + 1)}  # fmt: skip
         assert self._client is not None
-        return await post(self._client, claim.url, claim.secret, payload, headers, self.settings)
+        secrets = claim.secrets(self.clock())
+        return await post(self._client, claim.url, secrets, payload, headers, self.settings)
 
 
-def request_headers(secret: str, payload: bytes, extra: dict[str, str]) -> dict[str, str]:
+def request_headers(
+    secrets: tuple[str, ...], payload: bytes, extra: dict[str, str]
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": f"triage-webhooks/{triage.__version__}",
-        signing.HEADER: signing.header(secret, int(time.time()), payload),
+        signing.HEADER: signing.header(secrets[0], int(time.time()), payload, *secrets[1:]),
         **extra,
     }
 
 
 async def post(
-    client: httpx.AsyncClient, url: str, secret: str, payload: bytes, extra: dict[str, str],
-    settings: Settings,
+    client: httpx.AsyncClient, url: str, secrets: tuple[str, ...], payload: bytes,
+    extra: dict[str, str], settings: Settings,
 ) -> tuple[bool, str]:  # fmt: skip
-    """POST one event; (taken: a 2xx answer read to its end, what happened)."""
-    headers = request_headers(secret, payload, extra)
+    """POST one event signed with each of `secrets`; (taken: a 2xx answer read to its
+    end, what happened)."""
+    headers = request_headers(secrets, payload, extra)
     try:
         async with asyncio.timeout(settings.timeout):
             async with client.stream("POST", url, content=payload, headers=headers) as r:
@@ -319,7 +343,9 @@ async def post(
         return False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def send_test(url: str, secret: str, server_id: str, epoch: int, timeout: float = 10.0) -> str:
+def send_test(
+    url: str, secrets: tuple[str, ...], server_id: str, epoch: int, timeout: float = 10.0
+) -> str:
     """`webhook test`: a webhook.test event sent now, outside the outbox and its sequence.
     Returns what the receiver answered; raises RuntimeError when it did not take it."""
     now = utcnow()
@@ -332,7 +358,7 @@ def send_test(url: str, secret: str, server_id: str, epoch: int, timeout: float 
     async def go() -> tuple[bool, str]:
         async with httpx.AsyncClient(follow_redirects=False) as client:
             extra = {"Triage-Event-Type": events.TEST, "Triage-Attempt": "1"}
-            return await post(client, url, secret, payload, extra, Settings(timeout=timeout))
+            return await post(client, url, secrets, payload, extra, Settings(timeout=timeout))
 
     started = time.monotonic()
     ok, answer = asyncio.run(go())

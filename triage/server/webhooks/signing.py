@@ -21,8 +21,10 @@ def digest(secret: str, t: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def header(secret: str, t: int, body: bytes) -> str:
-    return f"t={t},v1={digest(secret, t, body)}"
+def header(secret: str, t: int, body: bytes, *previous: str) -> str:
+    """One v1 signature per secret: the current one first, then (while a rotation
+    overlaps) the previous one, as Stripe does; a receiver takes any v1 that matches."""
+    return ",".join([f"t={t}"] + [f"v1={digest(k, t, body)}" for k in (secret, *previous)])
 
 
 def verify(secret: str, value: str, body: bytes, now: float, window: int = REPLAY_WINDOW) -> bool:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from triage.server import models
@@ -40,6 +41,22 @@ class Claim:
     url: str
     secret: str
     retrying: bool  # its oldest event failed before: try that one alone first
+    previous_secret: str | None = None  # while a rotation overlaps: signed with it too
+    previous_until: datetime | None = None
+
+    def secrets(self, now: datetime) -> tuple[str, ...]:
+        return signing_secrets(self.secret, self.previous_secret, self.previous_until, now)
+
+
+def signing_secrets(
+    secret: str, previous: str | None, until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, and the previous one
+    while a rotation's overlap lasts."""
+    until = _utc(until)
+    if previous and until is not None and now < until:
+        return (secret, previous)
+    return (secret,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +106,9 @@ class DeliveryStore:
     @staticmethod
     def _due(now: datetime, skip: Iterable[int]) -> Select[Any]:
         waiting = exists().where(OUT.endpoint_id == E.id, OUT.state == IS_PENDING)
-        q = select(E.id, E.url, E.secret, E.retry_at.is_not(None)).where(
+        q = select(
+            E.id, E.url, E.secret, E.retry_at.is_not(None), E.previous_secret, E.previous_until
+        ).where(
             E.state == "active",
             or_(E.lease_until.is_(None), E.lease_until < now),
             or_(E.retry_at.is_(None), E.retry_at <= now),
@@ -268,3 +287,51 @@ def _nurture_candidates(s: Any, now: datetime, tz: str, limit: int) -> dict[str,
         for lead_id in s.execute(q).scalars():
             found.setdefault(lead_id, set()).add(ep_id)
     return {k: frozenset(v) for k, v in found.items()}
+
+
+# ---------------------------------------------------------------------- pruning
+
+PRUNE_BATCH = 5000  # rows deleted a transaction (SQLite's one write lock is held that long)
+
+
+def prune_delivered(
+    db: Database, before: datetime, *, batches: int | None = None
+) -> tuple[int, bool]:
+    """Delete delivered events delivered before `before`, PRUNE_BATCH at a time, each batch
+    its own short transaction; at most `batches` batches (None: until none is left).
+    Returns (rows deleted, whether some may be left).
+
+    Never deleted: an event not delivered (pending, retrying, or waiting for redeliver);
+    each endpoint's newest event (its sequence goes on from it: the next event's number is
+    the highest kept plus one); a lead.nurture_due whose lead is still nurtured under the
+    decision it came from (its row is what says it was sent: without it the periodic
+    check would send it again)."""
+    newer = aliased(OUT)
+    newest = (
+        select(func.max(newer.seq)).where(newer.endpoint_id == OUT.endpoint_id).scalar_subquery()
+    )
+    still_nurtured = exists().where(
+        LEAD.id == OUT.lead_id, LEAD.status == "nurture",
+        LEAD.decision["id"].as_string() == OUT.origin,
+    )  # fmt: skip
+    doomed = (
+        select(OUT.id)
+        .where(
+            OUT.state == "delivered",
+            OUT.delivered_at < before,
+            OUT.seq < newest,
+            or_(OUT.type != IS_NURTURE_DUE, ~still_nurtured),
+        )
+        .limit(PRUNE_BATCH)
+    )
+    total, done = 0, 0
+    while batches is None or done < batches:
+        with db.bookkeeping() as s:
+            ids = list(s.execute(doomed).scalars())
+            if ids:
+                s.execute(delete(OUT).where(OUT.id.in_(ids)))
+        total += len(ids)
+        done += 1
+        if len(ids) < PRUNE_BATCH:
+            return total, False
+    return total, True
