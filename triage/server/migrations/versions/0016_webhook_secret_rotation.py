@@ -3,9 +3,9 @@
 the new secret and one with the previous secret until `previous_until`, so a receiver
 can switch without refusing an event. NULL: no rotation under way.
 
-Revision ID: 0015_webhook_secret_rotation
-Revises: 0014_lead_suggestion
-Create Date: 2026-12-05
+Revision ID: 0016_webhook_secret_rotation
+Revises: 0015_decision_hours
+Create Date: 2026-12-01
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_webhook_secret_rotation"
-down_revision = "0014_lead_suggestion"
+revision = "0016_webhook_secret_rotation"
+down_revision = "0015_decision_hours"
 branch_labels = None
 depends_on = None
 
