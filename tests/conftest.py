@@ -15,6 +15,24 @@ import httpx
 import pytest
 
 PG_URL = os.environ.get("TRIAGE_TEST_PG_URL")
+
+
+def _quicker_pilot() -> None:
+    """Textual's pilot waits, after each key, until the app looks idle: it sleeps 20 ms
+    at a time until one of those sleeps saw under 1 ms of CPU (textual._wait), twice a
+    key, so a key costs 40 ms or more even when the app is done in 2 ms, and that wait was
+    most of the TUI tests' time (the fast lane's largest part). Here a sleep is 5 ms and
+    "idle" is under a fifth of it busy: the same test of idleness (the CPU time of the
+    whole process, worker threads included), at a finer grain. TRIAGE_TEST_IDLE_MS=20
+    restores Textual's own."""
+    import textual._wait as wait
+
+    grain = float(os.environ.get("TRIAGE_TEST_IDLE_MS", "5")) / 1000
+    wait.SLEEP_GRANULARITY = grain
+    wait.SLEEP_IDLE = grain / 20 if grain >= 0.02 else grain / 5
+
+
+_quicker_pilot()
 # The server tests run on SQLite in the fast lane and on PostgreSQL too in the full suite
 # (the PostgreSQL variants are marked slow; they need TRIAGE_TEST_PG_URL).
 ENGINES = [pytest.param("sqlite", id="sqlite")] + (
