@@ -67,7 +67,7 @@ def test_one_list_of_a_leads_fields() -> None:
     expected = {("owner_id" if n == "owner" else n) for n in names}
     assert expected <= columns, expected - columns
     bookkeeping = {"seq", "decided_at", "decision_reason", "first_decided_at", "decision_hours",
-                   "nurture_until",
+                   "nurture_until", "email_key",
                    "created_at", "updated_at"}  # fmt: skip
     assert columns - expected <= bookkeeping, columns - expected - bookkeeping
     # the import columns: the fields marked imported (evidence comes as evidence_<key>)

@@ -30,6 +30,10 @@ SOURCES = ("webinar", "tradeshow", "content", "paid_search", "referral")
 INDUSTRIES = ("Manufacturing", "Logistics", "Software", "Healthcare", "Retail")
 SIZES = ("11-50", "51-200", "201-1000", "1001-5000")
 COUNTRIES = ("DE", "FR", "GB", "US", "JP", "IN", "BR")
+# Attributes as a HubSpot export's unplaced columns leave them (derived from the lead's
+# number, not drawn, so the other columns keep their values)
+STAGES = ("lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity")
+RATINGS = ("Hot", "Warm", "Cold")
 TITLES = ("VP Operations", "Head of IT", "CTO", "Procurement Manager", "Data Engineer", "Student")
 NOTES = {
     "no_budget": "Budget frozen until next fiscal year; asked us to check back in Q2.",
@@ -150,7 +154,11 @@ def seed(
             owner_id=ids[owner] if owner else None,
             name=f"{rnd.choice(('Jane', 'Omar', 'Lena', 'Ravi', 'Chloe', 'Mateo', 'Yuki'))} "
                  f"{rnd.choice(('Doe', 'Haddad', 'Fischer', 'Patel', 'Martin', 'Tanaka'))}",
-            email=f"p{n}@corp{n % 97}.example", phone=None, title=rnd.choice(TITLES),
+            email=f"p{n}@corp{n % 97}.example", email_key=f"p{n}@corp{n % 97}.example",
+            attributes={"lifecycle_stage": STAGES[n % 4], "rating": RATINGS[(n * 7) % 3],
+                        "pageviews": (n * 37) % 200, "unsubscribed": n % 11 == 0,
+                        "create_date": (mql - timedelta(days=n % 9)).date().isoformat()},
+            phone=None, title=rnd.choice(TITLES),
             company=f"Corp {n % 97}", industry=rnd.choice(INDUSTRIES),
             company_size=rnd.choice(SIZES), country=rnd.choice(COUNTRIES),
             source=rnd.choice(SOURCES), campaign=campaign, score=rnd.randrange(101),

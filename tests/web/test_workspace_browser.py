@@ -100,6 +100,28 @@ def test_a_campaign_through_to_a_leads_history(page, workspace: Workspace) -> No
     assert "decide" in timeline and "assigned" in timeline and "imported" in timeline
 
 
+def test_cross_by_an_attribute_then_a_leads_attributes(page, workspace: Workspace) -> None:
+    sign_in(page, workspace)
+    page.goto(workspace.url + "/web/campaigns?preset=90d")
+    page.select_option("select[name=cross]", "attr:lifecycle_stage")
+    page.click("form.dims button[type=submit]")
+    page.wait_for_url(re.compile(r".*cross=attr%3Alifecycle_stage.*"))
+    assert "× Attribute: lifecycle_stage" in page.locator("h1").inner_text()
+    rows = page.locator("table.breakdown tbody tr")
+    shown = {(r.locator("th").inner_text(), r.locator("td").first.inner_text())
+             for r in rows.all()}  # fmt: skip
+    api_rows = api(workspace, "/v1/reports/breakdown", preset="90d",
+                   cross="attr:lifecycle_stage")["rows"]  # fmt: skip
+    assert shown == {(r["key"], r["cross"] or "(none)") for r in api_rows}
+    assert {r["cross"] for r in api_rows} >= {"lead", "marketingqualifiedlead"}
+    # a lead's page lists its attributes, typed
+    page.goto(workspace.url + "/web/leads?" + "q=corp")
+    page.locator("table tbody tr a").first.click()
+    page.wait_for_url(re.compile(r".*/web/leads/[0-9a-f]+$"))
+    table = page.locator("table.attributes").inner_text()
+    assert "lifecycle_stage" in table and "unsubscribed" in table and "number" in table
+
+
 @pytest.mark.slow
 def test_download_a_csv_and_parse_it(page, workspace: Workspace) -> None:
     sign_in(page, workspace)

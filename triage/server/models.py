@@ -49,7 +49,10 @@ class Counter(SQLModel, table=True):
 
 
 class Lead(SQLModel, table=True):
-    __table_args__ = (Index("ix_lead_owner_seq", "owner_id", "seq"),)
+    __table_args__ = (
+        Index("ix_lead_owner_seq", "owner_id", "seq"),
+        Index("ix_lead_email_key", "email_key", "status"),
+    )
 
     id: str = Field(primary_key=True, max_length=24)
     external_id: str = Field(unique=True, max_length=500)
@@ -58,6 +61,10 @@ class Lead(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="user.id")
     name: str
     email: str
+    # The email as imports match duplicates: stripped and Unicode case-folded by Python
+    # (folded_email), the same on both engines (SQLite's lower() folds ASCII only). Written
+    # with `email` by every write (the listener below, the import's insert), migration 0017.
+    email_key: str | None = None
     phone: str | None = None
     title: str | None = None
     company: str | None = None
@@ -108,6 +115,12 @@ class Lead(SQLModel, table=True):
     updated_at: datetime
 
 
+def folded_email(email: str | None) -> str | None:
+    """What a lead's `email_key` column holds: its email stripped and case-folded
+    (str.casefold: "ÉMILE" and "émile", "STRASSE" and "straße" are one)."""
+    return email.strip().casefold() if email is not None else None
+
+
 def standing_reason(decision: dict[str, Any] | None) -> str | None:
     """The reason code a lead's `decision_reason` column holds for its decision."""
     reason = (decision or {}).get("reason")
@@ -141,6 +154,7 @@ def _as_utc(dt: datetime) -> datetime:
 @event.listens_for(Lead, "before_insert")
 @event.listens_for(Lead, "before_update")
 def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
+    lead.email_key = folded_email(lead.email)
     lead.decision_reason = standing_reason(lead.decision)
     lead.nurture_until = standing_until(lead.decision)
     lead.decision_hours = decision_hours(lead)

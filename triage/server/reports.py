@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     Float,
+    String,
+    Text,
     and_,
     bindparam,
     case,
@@ -586,6 +588,55 @@ def _dimension(name: str | None, *, allow_rep: bool = False) -> ColumnElement[An
     raise ReportError(f"unknown dimension {name!r} (known: {known})")
 
 
+# A crossing by one of the leads' attributes (marketing's columns no map placed): `attr:KEY`.
+ATTR = "attr:"
+# The attribute keys offered and accepted are those of the leads changed last (newest
+# `seq` first, read along its index): a bounded read whatever the table's size, written
+# by no import. A key only older leads have is neither offered nor accepted.
+ATTRIBUTE_SAMPLE = 2000
+
+
+def attribute_keys(conn: Connection) -> list[str]:
+    """The attribute keys of the ATTRIBUTE_SAMPLE leads changed last, sorted."""
+    q = select(LEAD.c.attributes).order_by(LEAD.c.seq.desc()).limit(ATTRIBUTE_SAMPLE)
+    found: set[str] = set()
+    for (attrs,) in conn.execute(q):
+        if attrs:
+            found.update(attrs)
+    return sorted(found)
+
+
+def attribute_value(conn: Connection, key: str) -> ColumnElement[Any]:
+    """A lead's attribute `key` as text, the same on both engines: text as it is, numbers
+    as the JSON writes them, true/false; NULL when the lead has none. The key (or its JSON
+    path) is a bound parameter, never SQL text."""
+    if conn.dialect.name == "sqlite":
+        path = bindparam("attr_path", f'$."{key}"', type_=String)
+        kind = func.json_type(LEAD.c.attributes, path)
+        return case(
+            (kind == "true", literal("true")),
+            (kind == "false", literal("false")),
+            else_=cast(func.json_extract(LEAD.c.attributes, path), Text),
+        )
+    return LEAD.c.attributes.op("->>")(bindparam("attr_key", key, type_=String))
+
+
+def _crossing(
+    conn: Connection, name: str | None, keys: list[str] | None = None
+) -> ColumnElement[Any] | None:
+    """A dimension (_dimension) or `attr:KEY`, KEY one of `keys` (attribute_keys)."""
+    if not (name or "").startswith(ATTR):
+        return _dimension(name)
+    key = (name or "")[len(ATTR) :]
+    keys = attribute_keys(conn) if keys is None else keys
+    if key not in keys:
+        known = ", ".join(keys[:40]) or "none"
+        raise ReportError(
+            f"unknown attribute {key!r} (the attributes of the newest leads: {known})"
+        )
+    return attribute_value(conn, key)
+
+
 def _filters(**values: Any) -> ColumnElement[bool] | None:
     conds = []
     for name, value in values.items():
@@ -603,15 +654,18 @@ def breakdown(
     p: Period,
     by: str = "campaign",
     cross: str | None = None,
+    *,
+    attribute_keys: list[str] | None = None,
     **filters: str | None,
 ) -> dict[str, Any]:
     """A row per campaign (or source, or any dimension), crossed with a second dimension
-    when asked: MQLs received, outcomes, acceptance rate, time to decision, SLA compliance,
+    (or an attribute, `attr:KEY`; `attribute_keys` the keys known, when already read) when
+    asked: MQLs received, outcomes, acceptance rate, time to decision, SLA compliance,
     open now and past SLA, rejection and nurture reasons by label."""
     first = _dimension(by)
     if first is None:
         raise ReportError("by must name a dimension")
-    second = _dimension(cross)
+    second = _crossing(conn, cross, attribute_keys)
     if cross == by:
         second = None
     group = [first] + ([second] if second is not None else [])
@@ -1113,6 +1167,8 @@ def _lead_wire(ctx: Context, lead: dict[str, Any]) -> dict[str, Any]:
     for k in ("mql_at", "assigned_at", "decided_at", "created_at", "updated_at"):
         wire[k] = domain.format_time(_aware(lead[k]))
     wire["owner"] = lead["owner_email"]
+    # marketing's columns no map placed, typed (text, number, true/false, ISO date), by key
+    wire["attributes"] = dict(sorted((lead["attributes"] or {}).items()))
     decision = lead["decision"] or None
     wire["decision"] = decision
     if decision and decision.get("reason"):

@@ -24,6 +24,14 @@ Preset = Annotated[
 ]
 Day = Annotated[str | None, Query(description="a date, YYYY-MM-DD (organisation's time zone)")]
 Dimension = Literal["campaign", "source", "industry", "company_size", "country", "title"]
+Cross = Annotated[
+    str | None,
+    Query(
+        max_length=80,
+        description="a dimension (as `by`), or `attr:KEY`: one of the leads' attributes "
+        "(/v1/reports/attributes lists the keys)",
+    ),
+]
 Filter = Annotated[str | None, Query(description="only leads with this value ('' for none)")]
 
 
@@ -83,18 +91,24 @@ def breakdown(
     backend: BackendDep,
     period: PeriodDep,
     by: Dimension = "campaign",
-    cross: Dimension | None = None,
+    cross: Cross = None,
     campaign: Filter = None,
     source: Filter = None,
 ) -> dict[str, Any]:
     """Outcomes, acceptance rate, time to decision, SLA compliance and reasons by label per
-    `by` value, crossed with a second dimension (`cross`) when given."""
+    `by` value, crossed with a second dimension or an attribute (`cross`) when given."""
     return run_report(
         backend,
         lambda c, x: reports.breakdown(
             c, x, period.of(x), by, cross, campaign=campaign, source=source
         ),
     )
+
+
+@router.get("/attributes", summary="The attribute keys a breakdown may be crossed by")
+def attributes(_who: MarketingDep, backend: BackendDep) -> dict[str, Any]:
+    """The keys of the newest leads' attributes (`cross=attr:KEY`)."""
+    return run_report(backend, lambda c, x: {"keys": reports.attribute_keys(c)})
 
 
 @router.get("/reasons", summary="Rejection and nurture reasons, apart, over time and by group")

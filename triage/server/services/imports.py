@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from triage import domain
@@ -189,18 +189,23 @@ class ImportsMixin:
 
 
 def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
-    """Open leads by their email, lowercased (the oldest when several share one)."""
+    """Open leads by their folded email (models.folded_email; the oldest when several
+    share one), found by the `email_key` column and its index on both engines."""
     found: dict[str, models.Lead] = {}
     for chunk in _chunks(sorted(emails)):
         q = (
             select(models.Lead)
-            .where(func.lower(models.Lead.email).in_(chunk))
+            .where(models.Lead.email_key.in_(chunk))
             .where(models.Lead.status == domain.Status.OPEN.value)
             .order_by(models.Lead.created_at, models.Lead.id)
         )
         for lead in s.execute(q).scalars():
-            found.setdefault(lead.email.lower(), lead)
+            found.setdefault(_key(lead.email), lead)
     return found
+
+
+def _key(email: str) -> str:
+    return models.folded_email(email) or ""
 
 
 @dataclass
@@ -218,16 +223,16 @@ class _Updates:
 def _as_updates(s: Session, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> _Updates:
     by_id = _by_external_id(s, sorted({str(r["external_id"]) for r in rows
                                        if r.get("external_id")}))  # fmt: skip
-    emails = {str(r["email"]).lower() for r in rows if r.get("email") and not r.get("external_id")}
+    emails = {_key(str(r["email"])) for r in rows if r.get("email") and not r.get("external_id")}
     by_email: dict[str, list[models.Lead]] = {}
     for chunk in _chunks(sorted(emails)):
-        q = select(models.Lead).where(func.lower(models.Lead.email).in_(chunk))
+        q = select(models.Lead).where(models.Lead.email_key.in_(chunk))
         for lead in s.execute(q).scalars():
-            by_email.setdefault(lead.email.lower(), []).append(lead)
+            by_email.setdefault(_key(lead.email), []).append(lead)
     out = _Updates()
     for label, row in zip(labels, rows, strict=True):
         ext, email = row.get("external_id"), str(row.get("email") or "")
-        leads = [by_id[ext]] if ext in by_id else [] if ext else by_email.get(email.lower(), [])
+        leads = [by_id[ext]] if ext in by_id else [] if ext else by_email.get(_key(email), [])
         what = f"external_id {ext!r}" if ext else f"email {email!r}" if email else "no id"
         if not leads:
             out.problems.append((label, [f"no lead with {what} (a file without a name column "
@@ -284,7 +289,7 @@ class _Run:
         return next(self.turn) if self.turn is not None else None
 
     def write(self, inputs: list[tuple[str, domain.LeadInput]]) -> ImportOutcome:
-        fresh = {i.email.lower() for _, i in inputs if i.external_id not in self.existing}
+        fresh = {_key(i.email) for _, i in inputs if i.external_id not in self.existing}
         self.open_by_email = _open_by_email(self.s, fresh)
         for label, item in inputs:
             lead = self.existing.get(item.external_id)
@@ -299,7 +304,7 @@ class _Run:
         return self.outcome
 
     def create(self, label: str, item: domain.LeadInput) -> None:
-        key = item.email.lower()
+        key = _key(item.email)
         other = self.open_by_email.get(key)
         if other is not None and self.options.on_duplicate == "skip":
             self.outcome.skipped.append((label, f"the email of open lead {other.external_id}"))

@@ -283,7 +283,8 @@ def _new_lead(
     return SimpleNamespace(**_LEAD_DEFAULTS | given | {
         "id": lead_id, "external_id": item.external_id, "seq": seqs.next(lead_id, "import"),
         "owner_id": owner.id if owner else None, "assigned_at": now if owner else None,
-        "name": item.name, "email": item.email, "evidence": dict(item.evidence),
+        "name": item.name, "email": item.email, "email_key": models.folded_email(item.email),
+        "evidence": dict(item.evidence),
         "activities": _activities_json(item.activities or ()),
         "attributes": item.attributes or None, "bant": {}, "created_at": now,
         "updated_at": now, "mql_at": _utc(item.fields.get("mql_at")) or now,

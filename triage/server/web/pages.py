@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hmac
 import io
+import re
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -74,6 +75,27 @@ def _when(iso: str | None, tz: str = "UTC") -> str:
     return dt.strftime("%Y-%m-%d %H:%M")
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _typed(value: Any) -> tuple[str, str]:
+    """An attribute's value as a lead's page shows it: (its type, its text)."""
+    if isinstance(value, bool):
+        return "yes/no", "yes" if value else "no"
+    if isinstance(value, int):
+        return "number", str(value)
+    if isinstance(value, float):
+        return "number", f"{value:.12g}"
+    text = str(value)
+    if _ISO_DATE.match(text):
+        try:
+            return "date", date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    return "text", text
+
+
+templates.env.filters["typed"] = _typed
 templates.env.filters["pct"] = _pct
 templates.env.filters["hours"] = _hours
 templates.env.filters["when"] = _when
@@ -315,13 +337,26 @@ def _breakdown(
 ) -> tuple[dict[str, Any], reports.Period, str | None]:
     q = request.query_params
     by = q.get("by") if q.get("by") in reports.DIMENSIONS else "campaign"
-    cross = q.get("cross") if q.get("cross") in reports.DIMENSIONS else None
+    cross = q.get("cross") or None
+    if cross not in reports.DIMENSIONS and not (cross or "").startswith(reports.ATTR):
+        cross = None
 
     def read(conn: Any, ctx: reports.Context) -> Any:
         p, err = _period(request, ctx)
-        return reports.breakdown(conn, ctx, p, by, cross), p, err
+        keys = reports.attribute_keys(conn)
+        try:
+            data = reports.breakdown(conn, ctx, p, by, cross, attribute_keys=keys)
+        except reports.ReportError as exc:  # an attribute no newer lead has
+            data, err = reports.breakdown(conn, ctx, p, by), f"{exc}; not crossed"
+        return {**data, "attribute_keys": keys}, p, err
 
     return _read(backend, read)
+
+
+def _crossings(data: dict[str, Any]) -> dict[str, str]:
+    """What the campaigns page may cross by: the dimensions, then the attributes."""
+    return DIMENSION_NAMES | {f"{reports.ATTR}{k}": f"Attribute: {k}"
+                              for k in data["attribute_keys"]}  # fmt: skip
 
 
 @router.get("/campaigns")
@@ -334,7 +369,8 @@ def campaigns(request: Request, user: UserDep, backend: BackendDep) -> Response:
     )
     return render(
         request, "campaigns.html", user, page="campaigns", data=data, rows=rows, chart=chart,
-        dims=DIMENSION_NAMES, more=len(rows) > 40, **_page_ctx(request, p, err),
+        dims=DIMENSION_NAMES, crossings=_crossings(data), more=len(rows) > 40,
+        **_page_ctx(request, p, err),
     )  # fmt: skip
 
 
