@@ -67,8 +67,9 @@ def line(label: str, values: list[float], target: float | None = TARGET) -> bool
     return ok
 
 
-def run(db_url: str, leads: int, events: int, runs: int, only: str | None = None,
-        reuse: bool = False) -> bool:
+def run(
+    db_url: str, leads: int, events: int, runs: int, only: str | None = None, reuse: bool = False
+) -> bool:
     backend = Backend.open(db_url)
     _, token, _ = backend.add_user(f"mo-{uuid.uuid4().hex[:6]}@example.com", "Mo", "marketing")
     if reuse:
@@ -106,7 +107,9 @@ def run(db_url: str, leads: int, events: int, runs: int, only: str | None = None
             for path in paths:
                 if only and not re.search(only, path):
                     continue
-                ok &= line(path.replace("{lead}", "ID"), timed(client, path.format(lead=lead), runs))
+                ok &= line(
+                    path.replace("{lead}", "ID"), timed(client, path.format(lead=lead), runs)
+                )
     return ok
 
 
@@ -118,8 +121,11 @@ def main() -> int:
     ap.add_argument("--pg-url", default=os.environ.get("TRIAGE_TEST_PG_URL"))
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--only", help="the pages whose path matches this regular expression")
-    ap.add_argument("--sqlite-db", help="a SQLite file to keep: seeded when it does not exist, "
-                    "reused (not seeded again) when it does")
+    ap.add_argument(
+        "--sqlite-db",
+        help="a SQLite file to keep: seeded when it does not exist, "
+        "reused (not seeded again) when it does",
+    )
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} cores)")  # fmt: skip
