@@ -75,7 +75,8 @@ def test_one_list_of_a_leads_fields() -> None:
     assert set(domain.IMPORT_KEYS) == imported | {f"evidence_{k}" for k in domain.BANT_KEYS}
     # the store: its projection's columns are fields, or derived from them (documented)
     derived = {"source_key", "campaign_key", "mql_sort", "sla_at", "sla_sort", "name_key",
-               "company_key", "search", "attributes_key", "account_key", "email_key",
+               "company_key", "search", "attributes_key", "account_key", "account_sort",
+               "email_key",
                *(f"bant_{k}" for k in domain.BANT_KEYS)}  # fmt: skip
     projection = set(rows._LEAD_COLUMNS)
     assert projection - set(names) <= derived, projection - set(names) - derived

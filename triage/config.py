@@ -89,7 +89,14 @@ def paths_from_env(environ: Mapping[str, str] = os.environ) -> Paths:
 
 # ---------------------------------------------------------------- settings
 
-VIEW_SORTS = ("sla", "score", "age", "name", "company")  # the store's (Store.SORTS), each may
+VIEW_SORTS = (
+    "sla",
+    "score",
+    "age",
+    "name",
+    "company",
+    "account",
+)  # the store's (Store.SORTS), each may
 # start with "-" (the other way round); a test keeps the two lists equal
 MAX_VIEWS = 9  # recalled by the digits 1-9 on the queue
 QUEUE_COLUMNS = ("score", "name", "title", "company", "source", "bant", "age")  # the default

@@ -78,6 +78,8 @@ def test_a_store_from_before_external_ids_learns_them_on_open(tmp_path):
     conn.execute("ALTER TABLE leads DROP COLUMN account_key")
     conn.execute("DROP INDEX leads_email")  # schema 11's
     conn.execute("ALTER TABLE leads DROP COLUMN email_key")
+    conn.execute("DROP INDEX leads_group")  # schema 12's
+    conn.execute("ALTER TABLE leads DROP COLUMN account_sort")
     conn.execute("PRAGMA user_version = 5")
     conn.commit()
     conn.close()

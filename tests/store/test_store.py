@@ -82,7 +82,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 11
+        assert version == store_module.SCHEMA_VERSION == 12
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -828,7 +828,7 @@ def test_queue_row(queue: Store) -> None:
         source="tradeshow", campaign="roadshow-emea", score=15,
         mql_at=NOW - timedelta(hours=50), status="open",
         bant=("no", "unknown", "unknown", "unknown"), pending=False,
-        sla_at=NOW - timedelta(hours=50),
+        sla_at=NOW - timedelta(hours=50), account="example.com",
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from datetime import date
 
 from tests.support.tui import NOW, build_app, open_ids, table_of, until
 from triage.config import SavedView
-from triage.domain import Status
+from triage.domain import Filter, Status
 
 SIZE = (120, 40)
 
@@ -80,3 +80,14 @@ async def test_showing_a_saved_view_is_one_key_and_saving_one_two(store, tmp_pat
         await pilot.press("v", *"low", "enter")
         await until(pilot, lambda: len(app.settings.views) == 2)
         assert app.settings.views[1] == SavedView("low", "source:tradeshow", "-score")
+
+
+async def test_rejecting_every_lead_of_an_account_is_three_keys(app, store):
+    ids = open_ids(store)
+    account = store.queue_page(Filter(), "sla", 0, 1, now=NOW)[0].account
+    members = store.queue_ids(Filter(account=(account,)), "sla", now=NOW)
+    assert 1 < len(members) < len(ids)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m", "r", "2")
+        await until(pilot, lambda: store.lead(members[-1]).status is Status.REJECTED)
+        assert {i for i in ids if store.lead(i).status is Status.REJECTED} == set(members)

@@ -46,6 +46,13 @@ def test_queue_chosen_columns(snap_compare, snap_store):
     assert snap_compare(app, terminal_size=(80, 24))
 
 
+@pytest.mark.parametrize("size", [*SIZES, pytest.param((200, 50), id="200x50")])
+def test_queue_grouped_by_account(snap_compare, snap_store, size):
+    """`b`: the queue by account, its first row naming it with its count; `m` marks one."""
+    press = ["b", "j", "j", "m"]
+    assert snap_compare(build_app(snap_store), press=press, terminal_size=size)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_detail(snap_compare, snap_store, size):
     assert snap_compare(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -38,13 +40,16 @@ SORT_LABELS = {
     "age": "newest",
     "name": "name",
     "company": "company",
+    "account": "by account",
     # reversed (`O`): the same order the other way round
     "-sla": "least urgent first",
     "-score": "lowest score first",
     "-age": "oldest",
     "-name": "name, Z to A",
     "-company": "company, Z to A",
+    "-account": "by account, Z to A",
 }
+GROUPED = "account"  # the sort that groups the queue by account (b turns it on and off)
 
 # Decision bindings shared by the queue and the detail screen (same ids: one remap moves both).
 DECISION_BINDINGS = [
@@ -92,12 +97,18 @@ class QueueScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="Filter: words, source:, campaign:, score:<N, bant:budget=no, age:>24h"),
         Binding("o", "sort", "Sort", id="sort",
-                tooltip="Cycle the sort: SLA urgency, score, newest, name, company"),
+                tooltip="Cycle the sort: SLA urgency, score, newest, name, company, by account"),
         Binding("O", "reverse_sort", "Reverse", id="reverse_sort", show=False,
                 tooltip="Reverse the sort: the same order, the other way round"),
         Binding("at", "account", "Account", id="account", show=False,
                 tooltip="The open leads of the account of the lead under the cursor "
                         "(its company's email domain, else its company): account: in the filter"),
+        Binding("b", "group", "By account", id="group", show=False,
+                tooltip="Group the queue by account: an account's leads together, most urgent "
+                        "first (b again: the sort before)"),
+        Binding("m", "mark_account", "Mark account", id="mark_account", show=False,
+                tooltip="Mark every lead of the account under the cursor that the filter shows "
+                        "(m again: unmark them)"),
         Binding("asterisk", "mark_all", "Mark all", id="mark_all", show=False,
                 tooltip="Mark every lead that matches the filter"),
         Binding("escape", "clear", "Clear", id="clear", show=False,
@@ -115,6 +126,7 @@ class QueueScreen(Screen[None]):
         super().__init__(id="queue")
         self.store = store
         self._info = ""
+        self._ungrouped = "sla"  # the sort `b` goes back to
 
     @property
     def host(self) -> Host:
@@ -277,6 +289,39 @@ class QueueScreen(Screen[None]):
         current = table.sort.removeprefix("-")
         following = sorts[(sorts.index(current) + 1) % len(sorts)] if current in sorts else sorts[0]
         table.set_query(table.filter, following)
+
+    def action_group(self) -> None:
+        """Group the queue by account (an account's leads together), or back to the sort
+        it had before; the cursor stays on its lead."""
+        table = self.table
+        if table.grouped:
+            sort = self._ungrouped
+        else:
+            self._ungrouped, sort = table.sort, GROUPED
+        lead_id = table.cursor_id
+        table.set_query(table.filter, sort)
+        if lead_id is not None:
+            table.reload(keep="id", lead_id=lead_id)
+
+    def action_mark_account(self) -> None:
+        """Mark the leads of the cursor's account that the filter shows; unmark them when
+        they are all marked already."""
+        table = self.table
+        row = table.cursor_row
+        if row is None:
+            return
+        if row.account is None:
+            self.notify("No account for this lead: no company email domain, no company",
+                        severity="warning")  # fmt: skip
+            return
+        flt = replace(table.filter, account=(row.account,))
+        ids = set(self.store.queue_ids(flt, table.sort, now=self.host.now()))
+        if ids <= table.marks:
+            table.set_marks(table.marks - ids)
+            self.notify(f"Unmarked {plural(len(ids), 'lead')} of {row.account}", timeout=2)
+        else:
+            table.set_marks(table.marks | ids)
+            self.notify(f"Marked {plural(len(ids), 'lead')} of {row.account}", timeout=2)
 
     def action_account(self) -> None:
         """Filter the queue to the account of the lead under the cursor."""

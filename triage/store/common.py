@@ -17,6 +17,8 @@ _CACHE_KIB = 32 * 1024  # page cache per connection: a 100k-lead queue stays in 
 
 _NO_TIME = 1e18  # mql_sort of a lead without mql_at: after every real time
 
+_NO_ACCOUNT = "\U0010ffff"  # account_sort of a lead without an account: after every account
+
 _BANT_COLUMNS = {key: f"bant_{key}" for key in BANT_KEYS}
 
 _BANT_SQL = ", ".join(_BANT_COLUMNS.values())

@@ -29,9 +29,11 @@ _ORDER = {
     "age": "sla_at DESC, id DESC",  # newest on the rep's clock first; unknown last
     "name": "name_key, id",
     "company": "company_key, name_key, id",
+    # grouped by account (A to Z by its key, none last), each account's most urgent first
+    "account": "account_sort, sla_sort, score DESC, id",
 }
 
-_INDEXED_SORTS = ("sla", "score")  # and reversed: SQLite walks the index backwards
+_INDEXED_SORTS = ("sla", "score", "account")  # and reversed: SQLite walks the index backwards
 REVERSED = "-"  # "-score": the score sort the other way round (lowest first)
 
 
@@ -204,8 +206,9 @@ class QueueMixin:
                 mql_at=_from_epoch(r[7]),
                 status=r[8],
                 bant=(r[9], r[10], r[11], r[12]),
-                pending=bool(r[14]),
+                pending=bool(r[15]),
                 sla_at=_from_epoch(r[13]),
+                account=r[14],
             )  # fmt: skip
             for r in rows
         ]
@@ -214,6 +217,29 @@ class QueueMixin:
         where, params = self._where(flt, now)
         with self._read() as conn:
             return conn.execute(f"SELECT count(*) FROM leads WHERE {where}", params).fetchone()[0]
+
+    def account_counts(
+        self, flt: domain.Filter, accounts: Sequence[str | None], now: datetime | None = None
+    ) -> dict[str | None, int]:
+        """{account key: its leads that `flt` matches} for these accounts (None: the leads
+        without one): the grouped queue's account labels, a page's accounts at a time, on
+        the account's index."""
+        where, params = self._where(flt, now)
+        keys = [a for a in dict.fromkeys(accounts) if a is not None]
+        out: dict[str | None, int] = {}
+        with self._read() as conn:
+            if keys:
+                out.update(
+                    conn.execute(
+                        f"SELECT account_key, count(*) FROM leads WHERE {where} "
+                        f"AND account_key IN ({_marks(len(keys))}) GROUP BY account_key",
+                        (*params, *keys),
+                    ).fetchall()
+                )
+            if None in accounts:
+                sql = f"SELECT count(*) FROM leads WHERE {where} AND account_key IS NULL"
+                out[None] = conn.execute(sql, params).fetchone()[0]
+        return out
 
     def queue_ids(self, flt: domain.Filter, sort: str, now: datetime | None = None) -> list[str]:
         """Every id the filter matches, in queue order (for "mark all visible")."""

@@ -11,6 +11,7 @@ from triage.domain import BANT_KEYS
 from triage.store.common import (
     _BANT_COLUMNS,
     _BANT_SQL,
+    _NO_ACCOUNT,
     _NO_TIME,
     _UNKNOWN,
     _dumps,
@@ -66,6 +67,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     server = domain.lead_to_dict(lead)
     mql = _epoch(lead.mql_at)
     sla = _epoch(domain.sla_start(lead.assigned_at, lead.mql_at))
+    account = domain.account_key(lead.email, lead.company)
     row = (
         lead.id,
         lead.version,
@@ -86,7 +88,8 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         _search_text(lead),
         lead.external_id,
         _attributes_key(lead.attributes),
-        domain.account_key(lead.email, lead.company),
+        account,
+        account or _NO_ACCOUNT,
         _email_key(lead.email),
         *_queue_view(server["status"], server["bant"]),
     )
@@ -97,7 +100,7 @@ _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
     "company_key", "search", "external_id", "attributes_key", "account_key",
-    "email_key", "status", *_BANT_COLUMNS.values(),
+    "account_sort", "email_key", "status", *_BANT_COLUMNS.values(),
 )  # fmt: skip
 
 _UPSERT_LEAD = (
@@ -118,6 +121,6 @@ _SET_VIEW = (
 
 _QUEUE_COLUMNS = (
     f"id, name, title, company, source, campaign, score, mql_at, status, {_BANT_SQL}, "
-    "sla_at, "
+    "sla_at, account_key, "
     "EXISTS (SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
 )

@@ -12,6 +12,7 @@ from triage import domain
 from triage.store.common import (
     _BANT_COLUMNS,
     _CHUNK,
+    _NO_ACCOUNT,
     _NO_TIME,
 )
 from triage.store.records import (
@@ -260,9 +261,20 @@ def _migration_11(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_email ON leads(email_key)")
 
 
+def _migration_12(conn: sqlite3.Connection) -> None:
+    """The queue grouped by account (the "account" sort): each lead's account as it sorts
+    (its key, none last), indexed with the SLA order inside an account. A real column, not
+    an index on an expression: SQLite reads no table row for a covering index (a page at
+    offset 50,000 in 2 ms), where the expression's index read each row skipped (100 ms)."""
+    conn.execute(f"ALTER TABLE leads ADD COLUMN account_sort TEXT NOT NULL DEFAULT '{_NO_ACCOUNT}'")
+    conn.execute(f"UPDATE leads SET account_sort = ifnull(account_key, '{_NO_ACCOUNT}')")
+    conn.execute("CREATE INDEX leads_group ON leads(status, account_sort, sla_sort, score DESC)")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
     _migration_7, _migration_8, _migration_9, _migration_10, _migration_11,
+    _migration_12,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)

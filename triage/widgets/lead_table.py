@@ -62,13 +62,18 @@ class FetchStats:
 COLUMN_KEYS = QUEUE_COLUMNS
 """The queue's columns a rep may choose and order (config.toml `[queue] columns`); the mark
 column is always first."""
-_FLEX_WEIGHT = {"name": 5, "title": 4, "company": 5, "source": 5}
+_FLEX_WEIGHT = {"account": 5, "name": 5, "title": 4, "company": 5, "source": 5}
 
 
-def layout_columns(width: int, chosen: tuple[str, ...] = COLUMN_KEYS) -> list[Column]:
+def layout_columns(
+    width: int, chosen: tuple[str, ...] = COLUMN_KEYS, *, grouped: bool = False
+) -> list[Column]:
     """Columns for a table `width` cells wide, in the `chosen` order: title, then source,
-    give way first when narrow (under 104 cells, then under 66)."""
+    give way first when narrow (under 104 cells, then under 66). `grouped` (the queue by
+    account): the account first, and under 104 cells it stands in for the company."""
     keys = [k for k in chosen if k in COLUMN_KEYS]
+    if grouped:
+        keys = ["account"] + [k for k in keys if k != "company" or width >= 104]
     if width < 104 and len(keys) > 2:
         keys = [k for k in keys if k != "title"]
     if width < 66 and len(keys) > 2:
@@ -85,7 +90,7 @@ def layout_columns(width: int, chosen: tuple[str, ...] = COLUMN_KEYS) -> list[Co
     widths = {k: free * weight[k] // total for k in flex}
     if flex:
         widths[flex[0]] += free - sum(widths.values())
-    headers = {"name": "NAME", "title": "TITLE", "company": "COMPANY",
+    headers = {"account": "ACCOUNT", "name": "NAME", "title": "TITLE", "company": "COMPANY",
                "source": "SOURCE / CAMPAIGN" if width >= 104 else "SOURCE"}  # fmt: skip
     out = [Column("mark", "", 1)]
     for k in keys:
@@ -133,6 +138,7 @@ class LeadTable(ScrollView, can_focus=True):
         "lead-table--age-late",
         "lead-table--age-very-late",
         "lead-table--empty",
+        "lead-table--account",
     }
 
     DEFAULT_CSS = """
@@ -188,7 +194,8 @@ class LeadTable(ScrollView, can_focus=True):
         self.marks: set[str] = set()
         self.stats = FetchStats()
         self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
-        self._columns: tuple[int, list[Column]] | None = None
+        self.groups = AccountGroups(self)  # grouped by account: the accounts' labels
+        self._columns: tuple[int, bool, list[Column]] | None = None
         self._loaded = False
         self._empty_text: str | None = None  # what the app says an empty queue means now
 
@@ -216,6 +223,7 @@ class LeadTable(ScrollView, can_focus=True):
         target = lead_id if lead_id is not None else self.cursor_id if keep == "id" else None
         old_index = self.cursor
         self._pages.clear()
+        self.groups.clear()
         self.count = self.store.queue_count(self.filter, now=self.clock())
         self.stats.counts += 1
         self._loaded = True
@@ -255,6 +263,8 @@ class LeadTable(ScrollView, can_focus=True):
         )
         self.stats.pages += 1
         self.stats.rows += len(rows)
+        if self.grouped:
+            self.groups.count(rows)
         self._pages[page] = rows
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
@@ -266,6 +276,11 @@ class LeadTable(ScrollView, can_focus=True):
         rows = self._page(index // PAGE_SIZE)
         offset = index % PAGE_SIZE
         return rows[offset] if offset < len(rows) else None
+
+    @property
+    def grouped(self) -> bool:
+        """Is the queue grouped by account (the "account" sort, either way round)?"""
+        return self.sort.removeprefix("-") == "account"
 
     @property
     def cursor_row(self) -> QueueRow | None:
@@ -421,10 +436,10 @@ class LeadTable(ScrollView, can_focus=True):
                 self.refresh()
 
     def columns(self) -> list[Column]:
-        width = self.scrollable_content_region.width
-        if self._columns is None or self._columns[0] != width:
-            self._columns = (width, layout_columns(width, self.chosen))
-        return self._columns[1]
+        width, grouped = self.scrollable_content_region.width, self.grouped
+        if self._columns is None or self._columns[:2] != (width, grouped):
+            self._columns = (width, grouped, layout_columns(width, self.chosen, grouped=grouped))
+        return self._columns[2]
 
     def _style(self, name: str) -> Style:
         """A component's own rules (foreground, text style) to lay over a row's style."""
@@ -475,8 +490,44 @@ class LeadTable(ScrollView, can_focus=True):
         for i, col in enumerate(self.columns()):
             if i:
                 segments.append(Segment(" ", base))
-            segments.extend(cells.cell(row, col, marked))
+            if col.key == "account":
+                segments.extend(cells.account(self.groups.label(index), col.width))
+            else:
+                segments.extend(cells.cell(row, col, marked))
         return Strip(segments).adjust_cell_length(width, base)
+
+
+class AccountGroups:
+    """The grouped queue's account labels: each account's leads that the filter matches,
+    counted a page's accounts at a time (one indexed query), and which rows head their
+    account."""
+
+    def __init__(self, table: LeadTable) -> None:
+        self.table = table
+        self.counts: dict[str | None, int] = {}
+
+    def clear(self) -> None:
+        self.counts.clear()
+
+    def count(self, rows: list[QueueRow]) -> None:
+        missing = [r.account for r in rows if r.account not in self.counts]
+        if missing:
+            table = self.table
+            self.counts.update(table.store.account_counts(table.filter, missing, now=table.clock()))
+
+    def label(self, index: int) -> tuple[str, str] | None:
+        """The label of row `index` when it heads its account's rows (the first of them,
+        or the top line of the table): ("cobalt.example", " · 5"); else None."""
+        table = self.table
+        row = table.row_at(index)
+        if row is None:
+            return None
+        if index > round(table.scroll_y):
+            above = table.row_at(index - 1)
+            if above is not None and above.account == row.account:
+                return None
+        count = self.counts.get(row.account)
+        return row.account or "no account", "" if count is None else f" · {count:,}"
 
 
 class RowCells:
@@ -512,6 +563,17 @@ class RowCells:
             style = base + self.style(f"lead-table--age-{level}")
             return [Segment(_fit(text, col.width, "right"), style)]
         return []
+
+    def account(self, label: tuple[str, str] | None, width: int) -> list[Segment]:
+        """The account column: its name and count on the first row of an account (the name
+        cut first), a rule below it."""
+        if label is None:
+            return [Segment(_fit("│", width), self.dim)]
+        name, count = label
+        if cell_len(count) > width // 2:
+            count = ""
+        style = self.base + self.style("lead-table--account")
+        return [Segment(_fit(name, width - cell_len(count)), style), Segment(count, self.dim)]
 
     def bant(self, row: QueueRow, *, spaced: bool) -> list[Segment]:
         out: list[Segment] = []
