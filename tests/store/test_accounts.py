@@ -61,7 +61,11 @@ def old_store(path: Path, version: int) -> sqlite3.Connection:
 def test_a_version_8_store_gets_its_accounts(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = old_store(path, 8)
-    insert_old_rows(conn, (cobalt(1), cobalt(2)), later=("account_key", "email_key"))
+    insert_old_rows(
+        conn,
+        (cobalt(1), cobalt(2)),
+        later=("account_key", "email_key", "suggestion", "suggestion_confidence"),
+    )
     with Store.open(path) as store:
         assert store.account_of(cobalt(1).id).others == {"open": 1}
 
@@ -110,6 +114,10 @@ def test_leads_with_one_email_are_possible_duplicates(tmp_path: Path) -> None:
 def test_a_version_10_store_gets_its_email_keys(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = old_store(path, 10)
-    insert_old_rows(conn, (cobalt(1), cobalt(2, "p1@cobalt-insurance.com")), later=("email_key",))
+    insert_old_rows(
+        conn,
+        (cobalt(1), cobalt(2, "p1@cobalt-insurance.com")),
+        later=("email_key", "suggestion", "suggestion_confidence"),
+    )
     with Store.open(path) as store:
         assert store.account_of(cobalt(1).id).same_email == 1

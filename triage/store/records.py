@@ -88,6 +88,7 @@ class QueueRow:
     bant: tuple[str, str, str, str]  # answers in BANT_KEYS order
     pending: bool  # the lead has outbox rows the server has not answered yet
     sla_at: datetime | None = None  # when its SLA clock started (domain.sla_start)
+    suggestion: domain.Suggestion | None = None  # no factors; shown as the policy says
 
 
 @dataclass(frozen=True, slots=True)

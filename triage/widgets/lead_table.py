@@ -33,8 +33,9 @@ from textual.strip import Strip
 from triage import domain
 from triage.config import QUEUE_COLUMNS
 from triage.store import QueueRow, Store
-from triage.widgets.fmt import age_vs_sla, bant_glyph
+from triage.widgets.fmt import age_vs_sla, bant_glyph, suggestion_cell
 
+NO_SUGGESTIONS = domain.Suggestions(enabled=False)
 PAGE_SIZE = 100
 MAX_PAGES = 6
 
@@ -65,16 +66,26 @@ column is always first."""
 _FLEX_WEIGHT = {"name": 5, "title": 4, "company": 5, "source": 5}
 
 
-def layout_columns(width: int, chosen: tuple[str, ...] = COLUMN_KEYS) -> list[Column]:
+SUGGESTION_MIN_WIDTH = 76  # cells: narrower, the suggestion column gives way
+
+
+def layout_columns(
+    width: int, chosen: tuple[str, ...] = COLUMN_KEYS, *, suggested: bool = False
+) -> list[Column]:
     """Columns for a table `width` cells wide, in the `chosen` order: title, then source,
-    give way first when narrow (under 104 cells, then under 66)."""
+    give way first when narrow (under 104 cells, then under 66); the suggestion column
+    shows only when `suggested` (the policy shows suggestions and a lead has one) and
+    there is room for it (SUGGESTION_MIN_WIDTH)."""
     keys = [k for k in chosen if k in COLUMN_KEYS]
+    if not suggested or width < SUGGESTION_MIN_WIDTH:
+        keys = [k for k in keys if k != "suggestion"]
     if width < 104 and len(keys) > 2:
         keys = [k for k in keys if k != "title"]
     if width < 66 and len(keys) > 2:
         keys = [k for k in keys if k != "source"]
     fixed = {"score": Column("score", "SCR", 3, "right"), "age": Column("age", "AGE", 6, "right"),
-             "bant": Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4)}  # fmt: skip
+             "bant": Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4),
+             "suggestion": Column("suggestion", "SUGGEST", 8)}  # fmt: skip
     flex = [k for k in keys if k in _FLEX_WEIGHT]
     used = 1 + sum(fixed[k].width for k in keys if k in fixed) + len(keys) + 2  # gaps, sides
     free = max(len(flex) * 4, width - used)
@@ -133,6 +144,7 @@ class LeadTable(ScrollView, can_focus=True):
         "lead-table--age-late",
         "lead-table--age-very-late",
         "lead-table--empty",
+        "lead-table--suggestion",
     }
 
     DEFAULT_CSS = """
@@ -181,6 +193,10 @@ class LeadTable(ScrollView, can_focus=True):
         self.clock = clock
         self.sla_hours = sla_hours
         self.chosen = columns  # the columns the rep chose, in their order
+        # What the policy shows of the server's suggestions (the screen sets it with the
+        # policy); `suggested`: some open lead shows one (counted again on reload).
+        self.suggestions = NO_SUGGESTIONS
+        self.suggested = False
         self.filter = domain.Filter()
         self.sort = "sla"
         self.count = 0
@@ -188,7 +204,7 @@ class LeadTable(ScrollView, can_focus=True):
         self.marks: set[str] = set()
         self.stats = FetchStats()
         self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
-        self._columns: tuple[int, list[Column]] | None = None
+        self._columns: tuple[tuple[int, bool], list[Column]] | None = None
         self._loaded = False
         self._empty_text: str | None = None  # what the app says an empty queue means now
 
@@ -218,6 +234,8 @@ class LeadTable(ScrollView, can_focus=True):
         self._pages.clear()
         self.count = self.store.queue_count(self.filter, now=self.clock())
         self.stats.counts += 1
+        shows = self.suggestions
+        self.suggested = shows.enabled and self.store.any_suggestion(shows.threshold)
         self._loaded = True
         self.virtual_size = Size(self.size.width, self.count + 1)
         index = old_index
@@ -422,8 +440,9 @@ class LeadTable(ScrollView, can_focus=True):
 
     def columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
-        if self._columns is None or self._columns[0] != width:
-            self._columns = (width, layout_columns(width, self.chosen))
+        key = (width, self.suggested)
+        if self._columns is None or self._columns[0] != key:
+            self._columns = (key, layout_columns(width, self.chosen, suggested=self.suggested))
         return self._columns[1]
 
     def _style(self, name: str) -> Style:
@@ -470,7 +489,7 @@ class LeadTable(ScrollView, can_focus=True):
             base = self._row_style("lead-table--cursor")
         elif marked:
             base = self._row_style("lead-table--marked")
-        cells = RowCells(base, self._style, self.clock(), self.sla_hours)
+        cells = RowCells(base, self._style, self.clock(), self.sla_hours, self.suggestions)
         segments = [Segment(" ", base)]
         for i, col in enumerate(self.columns()):
             if i:
@@ -483,13 +502,19 @@ class RowCells:
     """The cells of a queue row, in the styles of the table's component classes."""
 
     def __init__(
-        self, base: Style, style: Callable[[str], Style], now: datetime, sla_hours: float
+        self,
+        base: Style,
+        style: Callable[[str], Style],
+        now: datetime,
+        sla_hours: float,
+        suggestions: domain.Suggestions = NO_SUGGESTIONS,
     ) -> None:
         self.base = base  # the row's: plain, under the cursor, or marked
         self.dim = base + style("lead-table--dim")
         self.style = style  # a component's own rules, to lay over the row's style
         self.now = now
         self.sla_hours = sla_hours
+        self.suggestions = suggestions
 
     def cell(self, row: QueueRow, col: Column, marked: bool) -> list[Segment]:
         base, dim, key = self.base, self.dim, col.key
@@ -511,6 +536,9 @@ class RowCells:
             text, level = age_vs_sla(row.sla_at, self.now, self.sla_hours)
             style = base + self.style(f"lead-table--age-{level}")
             return [Segment(_fit(text, col.width, "right"), style)]
+        if key == "suggestion":
+            text = _fit(suggestion_cell(row.suggestion, self.suggestions), col.width)
+            return [Segment(text, base + self.style("lead-table--suggestion"))]
         return []
 
     def bant(self, row: QueueRow, *, spaced: bool) -> list[Segment]:
