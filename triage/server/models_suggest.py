@@ -39,6 +39,11 @@ class DecisionFeatures(SQLModel, table=True):
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     activities: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The lead's suggestion as it stood when decided (its row's, copied by the database;
+    # NULL while the policy turned suggestions off) and the policy's threshold then: the
+    # rep saw it when its confidence reached the threshold (migration 0018).
+    suggestion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    suggestion_threshold: float | None = None
 
 
 class SuggestModel(SQLModel, table=True):
