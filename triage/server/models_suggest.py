@@ -57,3 +57,13 @@ class SuggestModel(SQLModel, table=True):
     library: str = Field(max_length=40)
     summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class JobLease(SQLModel, table=True):
+    """A server-wide job one instance runs at a time (the background retraining): the
+    instance that holds it and until when (migration 0019). A lease left by an instance
+    that died runs out, and another takes over."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    owner: str | None = Field(default=None, max_length=80)
+    until: datetime | None = None
