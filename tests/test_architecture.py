@@ -77,6 +77,7 @@ def test_one_list_of_a_leads_fields() -> None:
     derived = {"source_key", "campaign_key", "mql_sort", "sla_at", "sla_sort", "name_key",
                "company_key", "search", "attributes_key", "account_key", "account_sort",
                "email_key",
+               "suggestion_confidence",  # the suggestion's, apart: the queue's index
                *(f"bant_{k}" for k in domain.BANT_KEYS)}  # fmt: skip
     projection = set(rows._LEAD_COLUMNS)
     assert projection - set(names) <= derived, projection - set(names) - derived

@@ -99,8 +99,10 @@ VIEW_SORTS = (
 )  # the store's (Store.SORTS), each may
 # start with "-" (the other way round); a test keeps the two lists equal
 MAX_VIEWS = 9  # recalled by the digits 1-9 on the queue
-QUEUE_COLUMNS = ("score", "name", "title", "company", "source", "bant", "age")  # the default
-# order; `[queue] columns` picks and orders them (the mark column always comes first)
+QUEUE_COLUMNS = ("score", "suggestion", "name", "title", "company", "source", "bant", "age")
+# the default order; `[queue] columns` picks and orders them (the mark column always comes
+# first). The suggestion column shows only while the policy shows suggestions and a lead
+# has one; in the default columns it gives way on a narrow terminal (under 76 cells).
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,9 @@ def test_a_version_8_store_gets_its_accounts(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = old_store(path, 8)
     insert_old_rows(
-        conn, (cobalt(1), cobalt(2)), later=("account_key", "email_key", "account_sort")
+        conn,
+        (cobalt(1), cobalt(2)),
+        later=("account_key", "email_key", "account_sort", "suggestion", "suggestion_confidence"),
     )
     with Store.open(path) as store:
         assert store.account_of(cobalt(1).id).others == {"open": 1}
@@ -113,7 +115,9 @@ def test_a_version_10_store_gets_its_email_keys(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = old_store(path, 10)
     insert_old_rows(
-        conn, (cobalt(1), cobalt(2, "p1@cobalt-insurance.com")), later=("email_key", "account_sort")
+        conn,
+        (cobalt(1), cobalt(2, "p1@cobalt-insurance.com")),
+        later=("email_key", "account_sort", "suggestion", "suggestion_confidence"),
     )
     with Store.open(path) as store:
         assert store.account_of(cobalt(1).id).same_email == 1

@@ -102,7 +102,14 @@ def test_a_version_7_store_migrates_keeping_scores_and_indexing_attributes(
     with_attrs = replace(make_lead(1, score=0), attributes={"segment": "Retail"})
     rows = [store_module.rows._lead_row(x) for x in (with_attrs, make_lead(2, score=33))]
     conn = sqlite3.connect(path, isolation_level=None)
-    later = ("attributes_key", "account_key", "email_key", "account_sort")  # 8, 9, 11, 12
+    later = (
+        "attributes_key",
+        "account_key",
+        "email_key",
+        "account_sort",
+        "suggestion",
+        "suggestion_confidence",
+    )  # (the columns of migrations 8, 9, 11, 12 and 13)
     columns = [c for c in store_module.rows._LEAD_COLUMNS if c not in later]
     for row, server in rows:
         values = [v for c, v in zip(store_module.rows._LEAD_COLUMNS, row, strict=True)

@@ -92,6 +92,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
             "leads_external",
             "leads_account",
             "leads_email",
+            "leads_suggested",
         } <= indexes
         account = [r[2] for r in s._conn.execute("PRAGMA index_info(leads_account)")]
         assert account == ["account_key", "status"]  # counted by status on the index alone

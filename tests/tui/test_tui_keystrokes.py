@@ -91,3 +91,34 @@ async def test_rejecting_every_lead_of_an_account_is_three_keys(app, store):
         await pilot.press("m", "r", "2")
         await until(pilot, lambda: store.lead(members[-1]).status is Status.REJECTED)
         assert {i for i in ids if store.lead(i).status is Status.REJECTED} == set(members)
+
+
+def _suggest(store, ids, suggestion) -> None:
+    """Each lead's suggestion, as the server's pull brings it."""
+    from dataclasses import replace
+
+    leads = [replace(store.lead(i), version=store.lead(i).version + 1, suggestion=suggestion)
+             for i in ids]  # fmt: skip
+    store.apply_pull(leads, [], cursor=10_000)
+
+
+async def test_following_a_rejection_suggestion_is_two_keys(app, store):
+    from triage.domain import Outcome, Suggestion
+
+    ids = open_ids(store)
+    _suggest(store, ids[:1], Suggestion(Outcome.REJECT, "not_icp_fit", 0.9))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f", "enter")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.REJECTED)
+        assert store.lead(ids[0]).decision.reason == "not_icp_fit"
+
+
+async def test_following_an_accept_suggestion_is_one_key(app, store):
+    from triage.domain import Outcome, Suggestion
+
+    ids = open_ids(store)
+    assert not store.lead(ids[0]).has_bant_no()  # (a "no" asks "Accept anyway?", as a does)
+    _suggest(store, ids[:1], Suggestion(Outcome.ACCEPT, None, 0.8))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await until(pilot, lambda: store.lead(ids[0]).status is Status.ACCEPTED)

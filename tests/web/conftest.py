@@ -21,7 +21,7 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 SHOTS = Path(__file__).parent / ".screenshots"
 PAGES = ("/web/", "/web/campaigns", "/web/reasons", "/web/notes", "/web/reps", "/web/nurture",
          "/web/leads", "/web/policy", "/web/import", "/web/assign", "/web/pack",
-         "/web/segments", "/web/webhooks")  # fmt: skip
+         "/web/segments", "/web/suggestions", "/web/webhooks")  # fmt: skip
 SIZES = ((1280, 800), (390, 844))
 
 

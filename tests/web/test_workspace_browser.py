@@ -199,7 +199,7 @@ def test_reassign_by_filter(page, workspace: Workspace) -> None:
     assert reps["cat@example.com"]["open"] == 0
 
 
-PAGES = ("", "campaigns", "reasons", "segments?min_leads=1", "notes", "reps", "nurture", "leads",
+PAGES = ("", "campaigns", "reasons", "segments?min_leads=1", "suggestions", "notes", "reps", "nurture", "leads",
          "policy", "import", "assign", "pack")  # fmt: skip
 
 

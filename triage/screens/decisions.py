@@ -77,7 +77,7 @@ class DecisionFlow:
         if bulk:  # the title names what will be decided: the marks, not the cursor's lead
             picker = self._picker(outcome, plural(len(ids), "marked lead"), bulk=True)
         else:
-            picker = self._picker(outcome, subject)
+            picker = self._picker(outcome, subject, suggested=request.reason)
         self.app.push_screen(picker, picked)
 
     def _names(self, lead_ids: list[str]) -> str:
@@ -119,7 +119,9 @@ class DecisionFlow:
             )
         return len(flagged)
 
-    def _picker(self, outcome: Outcome, subject: str, *, bulk: bool = False) -> ReasonPicker:
+    def _picker(
+        self, outcome: Outcome, subject: str, *, bulk: bool = False, suggested: str | None = None
+    ) -> ReasonPicker:
         """The reason picker of `outcome`, kept installed between decisions (so `r` shows
         it at once after the first time); made again when the policy changes."""
         app = self.app
@@ -137,7 +139,7 @@ class DecisionFlow:
             if not app.is_screen_installed(name):
                 self._pickers[outcome] = picker
                 app.install_screen(picker, name=name)
-        return picker.prepare(subject, today, bulk=bulk)
+        return picker.prepare(subject, today, bulk=bulk, suggested=suggested)
 
     # ------------------------------------------------------------ committing
 

@@ -29,6 +29,7 @@ from triage.screens.messages import (
     host,
 )
 from triage.screens.queue import DECISION_BINDINGS
+from triage.screens.suggested import SUGGESTION_BINDING, suggested_request
 from triage.store import Store
 from triage.widgets.lead_view import LeadView
 from triage.widgets.status_bar import StatusBar
@@ -58,6 +59,7 @@ class LeadDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the queue"),
         *DETAIL_DECISION_BINDINGS,
+        SUGGESTION_BINDING,
         Binding("j", "next", "Next", id="next_lead",
                 tooltip="Show the next lead of the queue"),
         Binding("k", "previous", "Prev", id="previous_lead",
@@ -188,6 +190,15 @@ class LeadDetailScreen(Screen[None]):
 
     def action_nurture(self) -> None:
         self._decide(Outcome.NURTURE)
+
+    def action_take_suggestion(self) -> None:
+        """The shown lead's suggestion, through the usual flow (then the next lead)."""
+        lead = self.store.lead(self.lead_id) if self.lead is not None else None
+        request = suggested_request(lead, self.host.policy)
+        if isinstance(request, str):
+            self.notify(request, severity="warning")
+        else:
+            self.post_message(request)
 
     def _neighbour(self, step: int) -> str | None:
         """The lead after (step 1) or before (-1) the shown one in the queue's order."""

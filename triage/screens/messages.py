@@ -83,7 +83,8 @@ class OpenLead(Message):
 class DecisionRequested(Message):
     """Decide these leads (ask for a confirmation or a reason first), or with outcome None
     take the rep's decisions of them back (reopen). `bulk`: they are the queue's marks;
-    `follow`: the lead the queue's cursor goes to once they are decided."""
+    `follow`: the lead the queue's cursor goes to once they are decided; `reason`: the
+    reason the picker starts on (the suggestion's), for the rep to confirm."""
 
     def __init__(
         self,
@@ -92,12 +93,14 @@ class DecisionRequested(Message):
         *,
         bulk: bool = False,
         follow: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__()
         self.outcome = outcome
         self.lead_ids = list(lead_ids)
         self.bulk = bulk
         self.follow = follow
+        self.reason = reason
 
 
 class FilterQueue(Message):

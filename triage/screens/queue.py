@@ -25,6 +25,7 @@ from triage.screens.messages import (
     StoreChanged,
     host,
 )
+from triage.screens.suggested import SUGGESTION_BINDING, suggested_request
 from triage.screens.views import VIEW_BINDINGS, SaveViewScreen, matching, with_view
 from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
@@ -94,6 +95,7 @@ class QueueScreen(Screen[None]):
         Binding("enter", "open", "Open", id="open",
                 tooltip="Open the lead under the cursor: evidence, BANT checklist, history"),
         *DECISION_BINDINGS,
+        SUGGESTION_BINDING,
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="Filter: words, source:, campaign:, score:<N, bant:budget=no, age:>24h"),
         Binding("o", "sort", "Sort", id="sort",
@@ -144,8 +146,10 @@ class QueueScreen(Screen[None]):
             )
         yield Static(id="queue-info")
         with Horizontal(id="queue-body"):
-            yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours,
-                            columns=app.settings.columns, id="leads")  # fmt: skip
+            table = LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours,
+                              columns=app.settings.columns, id="leads")  # fmt: skip
+            table.suggestions = app.policy.suggestions
+            yield table
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
                               bant_title=self._bant_title, id="preview")  # fmt: skip
         yield StatusBar(id="status-bar")
@@ -459,6 +463,21 @@ class QueueScreen(Screen[None]):
     def action_nurture(self) -> None:
         self._decide(Outcome.NURTURE)
 
+    def action_take_suggestion(self) -> None:
+        """The suggestion of the lead under the cursor, through the usual flow (one lead:
+        the marks may each have another suggestion)."""
+        if self.table.marks:
+            clear = self.host.key_label("clear", "escape")
+            self.notify(f"A suggestion is one lead's: {clear} clears the marks first",
+                        severity="warning")  # fmt: skip
+            return
+        lead_id = self.table.cursor_id
+        request = suggested_request(self.store.lead(lead_id) if lead_id else None, self.host.policy)
+        if isinstance(request, str):
+            self.notify(request, severity="warning")
+        else:
+            self.post_message(request)
+
     # ------------------------------------------------------------ refresh from the app
 
     @on(StoreChanged)
@@ -467,6 +486,7 @@ class QueueScreen(Screen[None]):
         whose marks it clears); the others keep the lead under the cursor."""
         table = self.table
         table.sla_hours = self.host.policy.sla_hours  # a sync may bring a new policy
+        table.suggestions = self.host.policy.suggestions
         if event.bulk:
             table.marks = set()
         if event.kind == "decision" and event.lead_id is None:

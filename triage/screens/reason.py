@@ -61,6 +61,7 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self.subject = subject
         self.today = today
         self.bulk = False  # the marked leads of the queue, not one lead
+        self.suggested: str | None = None  # the reason to start on (the suggestion's)
 
     def compose(self) -> ComposeResult:
         labels = {c.key: c.label for c in self.policy.bant}
@@ -103,13 +104,17 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
             (f"{verb} " if self.bulk else f"{verb}: ", "bold"), (self.subject, "bold $text-accent")
         )
 
-    def prepare(self, subject: str, today: date, *, bulk: bool = False) -> ReasonPicker:
+    def prepare(
+        self, subject: str, today: date, *, bulk: bool = False, suggested: str | None = None
+    ) -> ReasonPicker:
         """Reuse the picker for another decision (the app keeps one per outcome): a fresh
-        title, empty fields, the first reason, set now, before the picker is pushed, so
-        that no key typed after the one that opened it is undone by a late reset."""
+        title, empty fields, the first reason (or the `suggested` one, said below the
+        list), set now, before the picker is pushed, so that no key typed after the one
+        that opened it is undone by a late reset."""
         self.subject = subject
         self.today = today
         self.bulk = bulk
+        self.suggested = suggested
         if self.is_mounted:
             self._reset()
         return self
@@ -121,10 +126,20 @@ class ReasonPicker(ModalScreen[ReasonChoice | None]):
         self.query_one("#reason-title", Label).update(self._title())
         for field in self.query(Input):
             field.value = ""
-        self.query_one("#reason-message", Static).update("")
+        codes = [r.code for r in self.reasons]
+        start = codes.index(self.suggested) if self.suggested in codes else 0
+        message = ""
+        if self.suggested in codes:
+            message = Content.styled(
+                f"Suggested: {self.reasons[start].label} · enter takes it, or pick another",
+                "$text-accent",
+            )
+        self.query_one("#reason-message", Static).update(message)
         option_list = self.query_one("#reason-list", OptionList)
-        option_list.highlighted = 0
+        option_list.highlighted = start
         option_list.scroll_home(animate=False)
+        if start:
+            option_list.call_after_refresh(option_list.scroll_to_highlight)
         self.set_focus(option_list, scroll_visible=False)
 
     # ------------------------------------------------------------ picking

@@ -19,14 +19,14 @@ def create_app(
     workspace's cookies Secure (as does a request that came over https)."""
     from triage.server import web
     from triage.server.api import actions, marketing, meta, reports, sync, webhooks
-    from triage.server.webhooks.delivery import lifespan
+    from triage.server.suggest.retrain import lifespan
 
     app = FastAPI(
         title="Triage server",
         version=triage.__version__,
         docs_url=None,  # /docs is the workspace's offline page (triage.server.web.docs)
         redoc_url=None,
-        lifespan=lifespan,  # the webhook delivery task (under `triage server run`)
+        lifespan=lifespan,  # webhook delivery and retraining (under `triage server run`)
         summary="Sync protocol v1 for Triage: reps pull leads and push decisions; marketing "
         "loads leads and reads feedback.",
     )

@@ -39,6 +39,11 @@ class DecisionFeatures(SQLModel, table=True):
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     activities: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The lead's suggestion as it stood when decided (its row's, copied by the database;
+    # NULL while the policy turned suggestions off) and the policy's threshold then: the
+    # rep saw it when its confidence reached the threshold (migration 0018).
+    suggestion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    suggestion_threshold: float | None = None
 
 
 class SuggestModel(SQLModel, table=True):
@@ -52,3 +57,13 @@ class SuggestModel(SQLModel, table=True):
     library: str = Field(max_length=40)
     summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class JobLease(SQLModel, table=True):
+    """A server-wide job one instance runs at a time (the background retraining): the
+    instance that holds it and until when (migration 0019). A lease left by an instance
+    that died runs out, and another takes over."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    owner: str | None = Field(default=None, max_length=80)
+    until: datetime | None = None

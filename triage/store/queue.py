@@ -21,7 +21,7 @@ from triage.store.records import (
     ActionError,
     QueueRow,
 )
-from triage.store.rows import _QUEUE_COLUMNS
+from triage.store.rows import _QUEUE_COLUMNS, _suggestion_of
 
 _ORDER = {
     "sla": "sla_sort, score DESC, id",  # longest on the SLA clock first (most urgent)
@@ -209,9 +209,17 @@ class QueueMixin:
                 pending=bool(r[15]),
                 sla_at=_from_epoch(r[13]),
                 account=r[14],
+                suggestion=_suggestion_of(r[16], r[17]),
             )  # fmt: skip
             for r in rows
         ]
+
+    def any_suggestion(self, threshold: float) -> bool:
+        """Does any open lead carry a suggestion at or above `threshold` (the policy's)?
+        One probe of the leads_suggested index, whatever the size of the queue."""
+        sql = "SELECT 1 FROM leads WHERE status = 'open' AND suggestion_confidence >= ? LIMIT 1"
+        with self._read() as conn:
+            return conn.execute(sql, (threshold,)).fetchone() is not None
 
     def queue_count(self, flt: domain.Filter, now: datetime | None = None) -> int:
         where, params = self._where(flt, now)

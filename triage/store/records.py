@@ -89,6 +89,7 @@ class QueueRow:
     pending: bool  # the lead has outbox rows the server has not answered yet
     sla_at: datetime | None = None  # when its SLA clock started (domain.sla_start)
     account: str | None = None  # its account (domain.account_key); None: none
+    suggestion: domain.Suggestion | None = None  # no factors; shown as the policy says
 
 
 @dataclass(frozen=True, slots=True)

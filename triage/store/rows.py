@@ -8,6 +8,7 @@ from typing import Any
 
 from triage import domain
 from triage.domain import BANT_KEYS
+from triage.domain.codec import suggestion_from_dict
 from triage.store.common import (
     _BANT_COLUMNS,
     _BANT_SQL,
@@ -58,6 +59,24 @@ def _replay(
     return status, bant, decision
 
 
+def _suggestion_key(x: domain.Suggestion | None) -> tuple[str | None, float | None]:
+    """A suggestion as the queue's projection holds it: ("reject not_icp_fit", 0.91)."""
+    if x is None:
+        return None, None
+    return (f"{x.outcome.value} {x.reason}" if x.reason else x.outcome.value), x.confidence
+
+
+def _suggestion_of(text: str | None, confidence: float | None) -> domain.Suggestion | None:
+    """The projection's suggestion back (no factors: the lead's screen reads them)."""
+    if text is None or confidence is None:
+        return None
+    outcome, _, reason = text.partition(" ")
+    try:
+        return domain.Suggestion(domain.Outcome(outcome), reason or None, confidence)
+    except ValueError:
+        return None
+
+
 def _queue_view(status: str, bant: dict[str, str]) -> tuple[str, ...]:
     return (status, *(bant.get(k, _UNKNOWN) for k in BANT_KEYS))
 
@@ -91,6 +110,7 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         account,
         account or _NO_ACCOUNT,
         _email_key(lead.email),
+        *_suggestion_key(suggestion_from_dict(server.get("suggestion"))),
         *_queue_view(server["status"], server["bant"]),
     )
     return row, (lead.id, lead.version, _dumps(server))
@@ -100,7 +120,8 @@ _LEAD_COLUMNS = (
     "id", "version", "name", "title", "company", "source", "campaign", "source_key",
     "campaign_key", "score", "mql_at", "mql_sort", "sla_at", "sla_sort", "name_key",
     "company_key", "search", "external_id", "attributes_key", "account_key",
-    "account_sort", "email_key", "status", *_BANT_COLUMNS.values(),
+    "account_sort", "email_key", "suggestion", "suggestion_confidence", "status",
+    *_BANT_COLUMNS.values(),
 )  # fmt: skip
 
 _UPSERT_LEAD = (
@@ -122,5 +143,6 @@ _SET_VIEW = (
 _QUEUE_COLUMNS = (
     f"id, name, title, company, source, campaign, score, mql_at, status, {_BANT_SQL}, "
     "sla_at, account_key, "
-    "EXISTS (SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id)"
+    "EXISTS (SELECT 1 FROM outbox WHERE outbox.lead_id = leads.id), suggestion, "
+    "suggestion_confidence"
 )

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from triage import domain
+from triage.domain.codec import suggestion_from_dict
 from triage.store.common import (
     _BANT_COLUMNS,
     _CHUNK,
@@ -22,6 +23,7 @@ from triage.store.rows import (
     _attributes_key,
     _email_key,
     _key,
+    _suggestion_key,
 )
 
 APP_ID = "triage"
@@ -271,10 +273,30 @@ def _migration_12(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX leads_group ON leads(status, account_sort, sla_sort, score DESC)")
 
 
+def _migration_13(conn: sqlite3.Connection) -> None:
+    """Each lead's suggestion in the queue's projection (outcome, and a rejection's or a
+    nurture's reason, "reject not_icp_fit"; its confidence apart), so the queue's narrow
+    column reads it with the page; indexed by confidence among open leads, so the queue
+    learns whether any lead shows one (the column is hidden otherwise) in one index probe."""
+    conn.execute("ALTER TABLE leads ADD COLUMN suggestion TEXT")
+    conn.execute("ALTER TABLE leads ADD COLUMN suggestion_confidence REAL")
+    rows = conn.execute("SELECT id, json FROM lead_server")
+    while batch := rows.fetchmany(_CHUNK):
+        updates = []
+        for lead_id, text in batch:
+            shown = _suggestion_key(suggestion_from_dict(json.loads(text).get("suggestion")))
+            if shown != (None, None):
+                updates.append((*shown, lead_id))
+        conn.executemany(
+            "UPDATE leads SET suggestion = ?, suggestion_confidence = ? WHERE id = ?", updates
+        )
+    conn.execute("CREATE INDEX leads_suggested ON leads(status, suggestion_confidence)")
+
+
 _MIGRATIONS = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
     _migration_7, _migration_8, _migration_9, _migration_10, _migration_11,
-    _migration_12,
+    _migration_12, _migration_13,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(_MIGRATIONS)

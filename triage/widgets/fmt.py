@@ -69,3 +69,35 @@ def reason_label(policy: domain.Policy | None, outcome: object, code: object) ->
     if reason is not None:
         return reason.label
     return "" if code is None else str(code)
+
+
+SUGGESTION_GLYPHS = {"accept": "✓", "reject": "✗", "nurture": "↺"}
+# The default reasons' short forms in the queue's narrow column; any other code: its first
+# word that says something (past "no", "not", "bad"), cut to four letters.
+_SHORT_REASONS = {
+    "no_budget": "budg", "not_decision_maker": "auth", "no_need": "need", "not_icp_fit": "icp",
+    "bad_contact_data": "data", "duplicate": "dup", "existing_customer": "cust",
+    "competitor_or_partner": "comp", "spam_or_student": "spam", "other": "othr",
+    "timing_later": "time", "early_research": "rsch", "no_response": "resp",
+    "budget_next_cycle": "budg",
+}  # fmt: skip
+
+
+def short_reason(code: str) -> str:
+    known = _SHORT_REASONS.get(code)
+    if known is not None:
+        return known
+    words = [w for w in code.replace("-", "_").split("_") if w]
+    telling = [w for w in words if w not in ("no", "not", "bad", "or")] or words or [code]
+    return telling[0][:4]
+
+
+def suggestion_cell(x: domain.Suggestion | None, shows: domain.Suggestions) -> str:
+    """The queue's narrow form of a suggestion, readable without colour: "✓82" (accept,
+    82%), "✗91 icp" (reject, not our ideal customer profile, 91%); "" when there is none or
+    the policy does not show it (turned off, below its threshold)."""
+    if x is None or not shows.shows(x.confidence):
+        return ""
+    percent = min(99, round(x.confidence * 100))
+    text = f"{SUGGESTION_GLYPHS.get(x.outcome.value, '?')}{percent:02d}"
+    return f"{text} {short_reason(x.reason)}" if x.reason else text

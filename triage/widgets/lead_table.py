@@ -33,8 +33,9 @@ from textual.strip import Strip
 from triage import domain
 from triage.config import QUEUE_COLUMNS
 from triage.store import QueueRow, Store
-from triage.widgets.fmt import age_vs_sla, bant_glyph
+from triage.widgets.fmt import age_vs_sla, bant_glyph, suggestion_cell
 
+NO_SUGGESTIONS = domain.Suggestions(enabled=False)
 PAGE_SIZE = 100
 MAX_PAGES = 6
 
@@ -65,13 +66,24 @@ column is always first."""
 _FLEX_WEIGHT = {"account": 5, "name": 5, "title": 4, "company": 5, "source": 5}
 
 
+SUGGESTION_MIN_WIDTH = 76  # cells: narrower, the suggestion column gives way
+
+
 def layout_columns(
-    width: int, chosen: tuple[str, ...] = COLUMN_KEYS, *, grouped: bool = False
+    width: int,
+    chosen: tuple[str, ...] = COLUMN_KEYS,
+    *,
+    grouped: bool = False,
+    suggested: bool = False,
 ) -> list[Column]:
     """Columns for a table `width` cells wide, in the `chosen` order: title, then source,
     give way first when narrow (under 104 cells, then under 66). `grouped` (the queue by
-    account): the account first, and under 104 cells it stands in for the company."""
+    account): the account first, and under 104 cells it stands in for the company. The
+    suggestion column shows only when `suggested` (the policy shows suggestions and a lead
+    has one) and there is room for it (SUGGESTION_MIN_WIDTH)."""
     keys = [k for k in chosen if k in COLUMN_KEYS]
+    if not suggested or width < SUGGESTION_MIN_WIDTH:
+        keys = [k for k in keys if k != "suggestion"]
     if grouped:
         keys = ["account"] + [k for k in keys if k != "company" or width >= 104]
     if width < 104 and len(keys) > 2:
@@ -79,7 +91,8 @@ def layout_columns(
     if width < 66 and len(keys) > 2:
         keys = [k for k in keys if k != "source"]
     fixed = {"score": Column("score", "SCR", 3, "right"), "age": Column("age", "AGE", 6, "right"),
-             "bant": Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4)}  # fmt: skip
+             "bant": Column("bant", "B A N T", 7) if width >= 100 else Column("bant", "BANT", 4),
+             "suggestion": Column("suggestion", "SUGGEST", 8)}  # fmt: skip
     flex = [k for k in keys if k in _FLEX_WEIGHT]
     used = 1 + sum(fixed[k].width for k in keys if k in fixed) + len(keys) + 2  # gaps, sides
     free = max(len(flex) * 4, width - used)
@@ -139,6 +152,7 @@ class LeadTable(ScrollView, can_focus=True):
         "lead-table--age-very-late",
         "lead-table--empty",
         "lead-table--account",
+        "lead-table--suggestion",
     }
 
     DEFAULT_CSS = """
@@ -187,6 +201,10 @@ class LeadTable(ScrollView, can_focus=True):
         self.clock = clock
         self.sla_hours = sla_hours
         self.chosen = columns  # the columns the rep chose, in their order
+        # What the policy shows of the server's suggestions (the screen sets it with the
+        # policy); `suggested`: some open lead shows one (counted again on reload).
+        self.suggestions = NO_SUGGESTIONS
+        self.suggested = False
         self.filter = domain.Filter()
         self.sort = "sla"
         self.count = 0
@@ -195,7 +213,7 @@ class LeadTable(ScrollView, can_focus=True):
         self.stats = FetchStats()
         self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
         self.groups = AccountGroups(self)  # grouped by account: the accounts' labels
-        self._columns: tuple[int, bool, list[Column]] | None = None
+        self._columns: tuple[tuple[int, bool, bool], list[Column]] | None = None
         self._loaded = False
         self._empty_text: str | None = None  # what the app says an empty queue means now
 
@@ -226,6 +244,8 @@ class LeadTable(ScrollView, can_focus=True):
         self.groups.clear()
         self.count = self.store.queue_count(self.filter, now=self.clock())
         self.stats.counts += 1
+        shows = self.suggestions
+        self.suggested = shows.enabled and self.store.any_suggestion(shows.threshold)
         self._loaded = True
         self.virtual_size = Size(self.size.width, self.count + 1)
         index = old_index
@@ -436,10 +456,12 @@ class LeadTable(ScrollView, can_focus=True):
                 self.refresh()
 
     def columns(self) -> list[Column]:
-        width, grouped = self.scrollable_content_region.width, self.grouped
-        if self._columns is None or self._columns[:2] != (width, grouped):
-            self._columns = (width, grouped, layout_columns(width, self.chosen, grouped=grouped))
-        return self._columns[2]
+        width = self.scrollable_content_region.width
+        key = (width, self.grouped, self.suggested)
+        if self._columns is None or self._columns[0] != key:
+            self._columns = (key, layout_columns(width, self.chosen, grouped=self.grouped,
+                                                 suggested=self.suggested))  # fmt: skip
+        return self._columns[1]
 
     def _style(self, name: str) -> Style:
         """A component's own rules (foreground, text style) to lay over a row's style."""
@@ -485,7 +507,7 @@ class LeadTable(ScrollView, can_focus=True):
             base = self._row_style("lead-table--cursor")
         elif marked:
             base = self._row_style("lead-table--marked")
-        cells = RowCells(base, self._style, self.clock(), self.sla_hours)
+        cells = RowCells(base, self._style, self.clock(), self.sla_hours, self.suggestions)
         segments = [Segment(" ", base)]
         for i, col in enumerate(self.columns()):
             if i:
@@ -534,13 +556,19 @@ class RowCells:
     """The cells of a queue row, in the styles of the table's component classes."""
 
     def __init__(
-        self, base: Style, style: Callable[[str], Style], now: datetime, sla_hours: float
+        self,
+        base: Style,
+        style: Callable[[str], Style],
+        now: datetime,
+        sla_hours: float,
+        suggestions: domain.Suggestions = NO_SUGGESTIONS,
     ) -> None:
         self.base = base  # the row's: plain, under the cursor, or marked
         self.dim = base + style("lead-table--dim")
         self.style = style  # a component's own rules, to lay over the row's style
         self.now = now
         self.sla_hours = sla_hours
+        self.suggestions = suggestions
 
     def cell(self, row: QueueRow, col: Column, marked: bool) -> list[Segment]:
         base, dim, key = self.base, self.dim, col.key
@@ -562,6 +590,9 @@ class RowCells:
             text, level = age_vs_sla(row.sla_at, self.now, self.sla_hours)
             style = base + self.style(f"lead-table--age-{level}")
             return [Segment(_fit(text, col.width, "right"), style)]
+        if key == "suggestion":
+            text = _fit(suggestion_cell(row.suggestion, self.suggestions), col.width)
+            return [Segment(text, base + self.style("lead-table--suggestion"))]
         return []
 
     def account(self, label: tuple[str, str] | None, width: int) -> list[Segment]:

@@ -85,6 +85,17 @@ def segments(
     return run_report(backend, lambda c, x: seg.segments(c, x, period.of(x), t))
 
 
+@router.get("/agreement", summary="How often reps agreed with the suggestion they were shown")
+def agreement(_who: MarketingDep, backend: BackendDep, period: PeriodDep) -> dict[str, Any]:
+    """Decisions in the period whose rep was shown a suggestion, and how many followed it
+    (the same outcome, and a rejection's or nurture's same reason; `agreed_outcome`: the
+    outcome alone), overall, by rep and by campaign; with the latest model's held-out
+    figures (accuracy, ROC AUC, macro-F1), when it was trained and on how many decisions."""
+    from triage.server.agreement import agreement as report
+
+    return run_report(backend, lambda c, x: report(c, x, period.of(x)))
+
+
 @router.get("/breakdown", summary="A row per campaign, source or other dimension")
 def breakdown(
     _who: MarketingDep,

@@ -378,7 +378,8 @@ class _Push:
             ],
         )  # fmt: skip
         executemany(s, _EVENTS, [{**_NO_EVENT_FIELDS, **e} for e in self.events])
-        suggest_store.record(s, self.events)  # the leads as decided, for the model
+        # the leads as decided, for the model, with the suggestion the rep was shown
+        suggest_store.record(s, self.events, self.policy.suggestions)
         self.seqs.close()
 
 

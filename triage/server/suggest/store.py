@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select
 from sqlmodel import Session
 
+from triage.domain import Suggestions
 from triage.server import models
 from triage.server.db import executemany
 from triage.server.models_suggest import DecisionFeatures, SuggestModel
@@ -34,6 +35,16 @@ _INSERT = insert(TABLE).from_select(
         LEAD.c.id == _BINDS["lead_id"]
     ),
 )
+# The same, with the suggestion the lead carried (the policy shows suggestions): what the
+# rep was shown, beside the threshold then.
+_THRESHOLD = bindparam("suggestion_threshold", type_=TABLE.c.suggestion_threshold.type)
+_INSERT_SUGGESTED = insert(TABLE).from_select(
+    [*_DECISION, *SNAPSHOT_FIELDS, "suggestion", "suggestion_threshold"],
+    select(
+        *_BINDS.values(), *(LEAD.c[name] for name in SNAPSHOT_FIELDS), LEAD.c.suggestion,
+        _THRESHOLD,
+    ).where(LEAD.c.id == _BINDS["lead_id"]),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +57,19 @@ class Decision:
     at: datetime | None = None
 
 
-def record(s: Session, events: Sequence[dict[str, Any]]) -> None:
+def record(s: Session, events: Sequence[dict[str, Any]], shows: Suggestions | None = None) -> None:
     """Snapshot the leads of a push's decide events (their seq set) as they stand now, in
-    the push's transaction (the database copies the lead's columns); an undo removes the
-    snapshot of the decision it undoes."""
-    executemany(s, _INSERT, [
+    the push's transaction (the database copies the lead's columns, and its suggestion
+    while the policy `shows` suggestions); an undo removes the snapshot of the decision it
+    undoes."""
+    extra = {}
+    statement = _INSERT
+    if shows is not None and shows.enabled:
+        statement, extra = _INSERT_SUGGESTED, {"suggestion_threshold": shows.threshold}
+    executemany(s, statement, [
         {"seq": e["seq"], "lead_id": e["lead_id"], "decision_id": e.get("decision_id"),
-         "outcome": e["outcome"], "reason": e.get("reason"), "decided_at": e["effective_at"]}
+         "outcome": e["outcome"], "reason": e.get("reason"), "decided_at": e["effective_at"],
+         **extra}
         for e in events if e["kind"] == "decide"
     ])  # fmt: skip
     for e in events:

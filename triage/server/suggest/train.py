@@ -13,6 +13,7 @@ import sklearn
 from triage.server.db import Database, utcnow
 from triage.server.models_suggest import SuggestModel
 from triage.server.suggest import store
+from triage.server.suggest.evaluate import MIN_DECISIONS, evaluate
 from triage.server.suggest.model import Suggester
 from triage.server.suggest.store import Decision
 
@@ -24,12 +25,18 @@ class NoModel(Exception):
 
 
 def train(db: Database, decisions: Sequence[Decision]) -> dict[str, Any]:
-    """Fit on all `decisions`, store the model; what it was trained on (JSON-ready)."""
+    """Fit on all `decisions`, store the model; what it was trained on (JSON-ready), with
+    the held-out figures of the same method on the same decisions (evaluate's 75/25 split),
+    which the workspace shows beside how often reps agreed with the suggestions."""
     model = Suggester.fit(decisions)
-    summary = {
+    summary: dict[str, Any] = {
         "outcomes": dict(sorted(Counter(d.outcome for d in decisions).items())),
         "reasons": dict(sorted(Counter(d.reason for d in decisions if d.reason).items())),
     }
+    if len(decisions) >= MIN_DECISIONS:
+        figures = evaluate(decisions)
+        summary["evaluation"] = {k: figures[k] for k in
+                                 ("accuracy", "roc_auc_accept", "macro_f1", "split")}  # fmt: skip
     row = SuggestModel(
         created_at=utcnow(), decisions=len(decisions), library=LIBRARY, summary=summary,
         body=pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),

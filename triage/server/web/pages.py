@@ -32,6 +32,7 @@ NAV = [
     ("campaigns", "/web/campaigns", "Campaigns & sources"),
     ("reasons", "/web/reasons", "Reasons"),
     ("segments", "/web/segments", "Segments"),
+    ("suggestions", "/web/suggestions", "Suggestions"),
     ("notes", "/web/notes", "Notes"),
     ("reps", "/web/reps", "Reps"),
     ("nurture", "/web/nurture", "Nurture"),
@@ -471,6 +472,21 @@ def segments_page(request: Request, user: UserDep, backend: BackendDep) -> Respo
     data, p, err = _segments(request, backend)
     return render(request, "segments.html", user, page="segments", data=data,
                   dims=DIMENSION_NAMES, **_page_ctx(request, p, err))  # fmt: skip
+
+
+@router.get("/suggestions")
+def suggestions_page(request: Request, user: UserDep, backend: BackendDep) -> Response:
+    """How often reps agreed with the suggestions, by rep and campaign, and the model's
+    figures: /v1/reports/agreement as a page."""
+    from triage.server.agreement import agreement
+
+    def read(conn: Any, ctx: reports.Context) -> Any:
+        p, err = _period(request, ctx)
+        return agreement(conn, ctx, p), p, err
+
+    data, p, err = _read(backend, read)
+    return render(request, "suggestions.html", user, page="suggestions", data=data,
+                  **_page_ctx(request, p, err))  # fmt: skip
 
 
 @router.get("/segments.csv")
