@@ -80,6 +80,9 @@ def test_a_store_from_before_external_ids_learns_them_on_open(tmp_path):
     conn.execute("ALTER TABLE leads DROP COLUMN email_key")
     conn.execute("DROP INDEX leads_group")  # schema 12's
     conn.execute("ALTER TABLE leads DROP COLUMN account_sort")
+    conn.execute("DROP INDEX leads_suggested")  # schema 13's
+    conn.execute("ALTER TABLE leads DROP COLUMN suggestion")
+    conn.execute("ALTER TABLE leads DROP COLUMN suggestion_confidence")
     conn.execute("PRAGMA user_version = 5")
     conn.commit()
     conn.close()

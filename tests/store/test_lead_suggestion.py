@@ -73,11 +73,11 @@ def test_the_queue_reads_the_suggestion_from_its_projection(store: Store) -> Non
     assert store.queue_page(decided, "sla", 0, 10)[0].suggestion is None
 
 
-def test_a_version_11_store_gets_its_suggestions_in_the_projection(tmp_path: Path) -> None:
+def test_a_version_12_store_gets_its_suggestions_in_the_projection(tmp_path: Path) -> None:
     from tests.store.test_accounts import insert_old_rows, old_store
 
     path = tmp_path / "old.db"
-    conn = old_store(path, 11)
+    conn = old_store(path, 12)
     lead = replace(make_lead(1), suggestion=SUGGESTED)
     insert_old_rows(conn, (lead, make_lead(2)), later=("suggestion", "suggestion_confidence"))
     conn.close()

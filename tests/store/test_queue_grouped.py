@@ -59,7 +59,7 @@ def test_the_account_sort_groups_an_accounts_leads_and_follows_next(tmp_path: Pa
 def test_a_version_11_store_gets_its_account_order(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = old_store(path, 11)
-    insert_old_rows(conn, LEADS, later=("account_sort",))
+    insert_old_rows(conn, LEADS, later=("account_sort", "suggestion", "suggestion_confidence"))
     conn.close()
     with Store.open(path) as store:
         rows = store.queue_page(domain.Filter(), "account", 0, 100, now=NOW)

@@ -82,7 +82,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
     conn.close()
     with Store.open(db_path) as s:
         version = s._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_module.SCHEMA_VERSION == 12
+        assert version == store_module.SCHEMA_VERSION == 13
         indexes = {
             r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -93,6 +93,7 @@ def test_migrates_an_older_file_forward(db_path: Path) -> None:
             "leads_account",
             "leads_email",
             "leads_suggested",
+            "leads_group",
         } <= indexes
         account = [r[2] for r in s._conn.execute("PRAGMA index_info(leads_account)")]
         assert account == ["account_key", "status"]  # counted by status on the index alone

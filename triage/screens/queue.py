@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from triage import domain
-from triage.config import ConfigError, SavedView, save_views
 from triage.domain import Outcome
 from triage.screens.bant_keys import BANT_SET_BINDINGS, answer_keys_hint, help_note, set_answer
 from triage.screens.messages import (
@@ -26,7 +25,7 @@ from triage.screens.messages import (
     host,
 )
 from triage.screens.suggested import SUGGESTION_BINDING, suggested_request
-from triage.screens.views import VIEW_BINDINGS, SaveViewScreen, matching, with_view
+from triage.screens.views import SORT_LABELS, VIEW_BINDINGS, SavedViewActions, matching
 from triage.store import Store, StoreStatus
 from triage.widgets.fmt import plural
 from triage.widgets.lead_table import LeadTable
@@ -35,21 +34,6 @@ from triage.widgets.status_bar import StatusBar, SyncView
 
 PREVIEW_WIDTH = 140  # columns: from here on, the lead under the cursor shows beside the queue
 
-SORT_LABELS = {
-    "sla": "SLA urgency",
-    "score": "score",
-    "age": "newest",
-    "name": "name",
-    "company": "company",
-    "account": "by account",
-    # reversed (`O`): the same order the other way round
-    "-sla": "least urgent first",
-    "-score": "lowest score first",
-    "-age": "oldest",
-    "-name": "name, Z to A",
-    "-company": "company, Z to A",
-    "-account": "by account, Z to A",
-}
 GROUPED = "account"  # the sort that groups the queue by account (b turns it on and off)
 
 # Decision bindings shared by the queue and the detail screen (same ids: one remap moves both).
@@ -86,7 +70,7 @@ def empty_queue_text(
     return f"No open leads: your queue is clear. Press {sync_key} to look for new ones."
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(SavedViewActions, Screen[None]):
     """Open leads, SLA-urgent first; marks, filter, sort and decisions."""
 
     HELP_TITLE = "Queue"
@@ -351,46 +335,6 @@ class QueueScreen(Screen[None]):
         table.focus()
 
     # ------------------------------------------------------------ saved views
-
-    def action_save_view(self) -> None:
-        """Ask for a name, then save the filter and sort as a view (config.toml)."""
-        views = self.host.settings.views
-        query, sort = self.filter_input.value.strip(), self.table.sort
-        number = matching(views, query, sort)
-        name = views[number - 1].name if number else query or SORT_LABELS.get(sort, sort)
-        number = number or min(len(views) + 1, len(VIEW_BINDINGS))
-
-        def save(chosen: str | None) -> None:
-            if chosen is not None:
-                self.save_view(SavedView(chosen, query, sort))
-
-        label = SORT_LABELS.get(sort, sort)
-        self.app.push_screen(SaveViewScreen(SavedView(name, query, sort), number, label), save)
-
-    def save_view(self, view: SavedView) -> None:
-        """Save `view` (replacing one of its name) in config.toml, and say its key."""
-        settings = self.host.settings
-        try:
-            views, number = with_view(settings.views, view)
-            if settings.config_file is not None:
-                save_views(settings.config_file, views)
-        except (ValueError, ConfigError, OSError) as exc:
-            self.notify(f"View not saved: {exc}", severity="error")
-            return
-        settings.views = views
-        key = self.host.key_label(f"view_{number}", str(number))
-        self.notify(f"Saved view {number}: {view.name} ({key} shows it)", timeout=4)
-        self.update_info()
-
-    def action_view(self, number: int) -> None:
-        """Show saved view `number`: its filter and its sort."""
-        views = self.host.settings.views
-        if not 1 <= number <= len(views):
-            key = self.host.key_label("save_view", "v")
-            self.notify(f"No view {number} yet: {key} saves the filter and sort as one", timeout=3)
-            return
-        view = views[number - 1]
-        self.set_filter(view.filter, sort=view.sort)
 
     def action_reverse_sort(self) -> None:
         table = self.table

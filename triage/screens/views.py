@@ -21,8 +21,24 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from triage.config import MAX_VIEWS, SavedView
+from triage.config import MAX_VIEWS, ConfigError, SavedView, save_views
 from triage.screens.messages import host
+
+SORT_LABELS = {
+    "sla": "SLA urgency",
+    "score": "score",
+    "age": "newest",
+    "name": "name",
+    "company": "company",
+    "account": "by account",
+    # reversed (`O`): the same order the other way round
+    "-sla": "least urgent first",
+    "-score": "lowest score first",
+    "-age": "oldest",
+    "-name": "name, Z to A",
+    "-company": "company, Z to A",
+    "-account": "by account, Z to A",
+}
 
 VIEW_BINDINGS = [
     Binding(str(n), f"view({n})", f"View {n}", id=f"view_{n}", show=False,
@@ -104,3 +120,49 @@ class SaveViewScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         if self.is_active:
             self.dismiss(None)
+
+
+class SavedViewActions:
+    """The queue's saved views (`v` saves the filter and sort under a name, `1`-`9` show
+    one): a part of QueueScreen, which gives `host`, `table`, `filter_input`,
+    `set_filter` and `update_info`."""
+
+    def action_save_view(self) -> None:
+        """Ask for a name, then save the filter and sort as a view (config.toml)."""
+        views = self.host.settings.views
+        query, sort = self.filter_input.value.strip(), self.table.sort
+        number = matching(views, query, sort)
+        name = views[number - 1].name if number else query or SORT_LABELS.get(sort, sort)
+        number = number or min(len(views) + 1, len(VIEW_BINDINGS))
+
+        def save(chosen: str | None) -> None:
+            if chosen is not None:
+                self.save_view(SavedView(chosen, query, sort))
+
+        label = SORT_LABELS.get(sort, sort)
+        self.app.push_screen(SaveViewScreen(SavedView(name, query, sort), number, label), save)
+
+    def save_view(self, view: SavedView) -> None:
+        """Save `view` (replacing one of its name) in config.toml, and say its key."""
+        settings = self.host.settings
+        try:
+            views, number = with_view(settings.views, view)
+            if settings.config_file is not None:
+                save_views(settings.config_file, views)
+        except (ValueError, ConfigError, OSError) as exc:
+            self.notify(f"View not saved: {exc}", severity="error")
+            return
+        settings.views = views
+        key = self.host.key_label(f"view_{number}", str(number))
+        self.notify(f"Saved view {number}: {view.name} ({key} shows it)", timeout=4)
+        self.update_info()
+
+    def action_view(self, number: int) -> None:
+        """Show saved view `number`: its filter and its sort."""
+        views = self.host.settings.views
+        if not 1 <= number <= len(views):
+            key = self.host.key_label("save_view", "v")
+            self.notify(f"No view {number} yet: {key} saves the filter and sort as one", timeout=3)
+            return
+        view = views[number - 1]
+        self.set_filter(view.filter, sort=view.sort)

@@ -475,7 +475,7 @@ class LeadTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y == 0:
-            return self._header_strip(width)
+            return header_strip(self.columns(), self._row_style("lead-table--header"), width)
         index = round(self.scroll_y) + y - 1
         if index >= self.count:
             lines = self.empty_text().split("\n") if self.count == 0 and self._loaded else []
@@ -487,18 +487,6 @@ class LeadTable(ScrollView, can_focus=True):
         if row is None:
             return Strip.blank(width, base)
         return self._row_strip(row, index, width)
-
-    def _header_strip(self, width: int) -> Strip:
-        style = self._row_style("lead-table--header")
-        segments = [Segment(" ", style)]
-        for i, col in enumerate(self.columns()):
-            if i:
-                segments.append(Segment(" ", style))
-            text = col.header
-            if col.key == "age":
-                text = "AGE"
-            segments.append(Segment(_fit(text, col.width, col.align), style))
-        return Strip(segments).adjust_cell_length(width, style)
 
     def _row_strip(self, row: QueueRow, index: int, width: int) -> Strip:
         marked = row.id in self.marks
@@ -638,3 +626,14 @@ def _fit(text: str, width: int, align: str = "left") -> str:
 
 def _score(score: int | None) -> str:
     return "" if score is None else str(score)  # an unscored lead: no number, never 0
+
+
+def header_strip(columns: list[Column], style: Style, width: int) -> Strip:
+    """The table's header row: each column's name, fitted as its cells are."""
+    segments = [Segment(" ", style)]
+    for i, col in enumerate(columns):
+        if i:
+            segments.append(Segment(" ", style))
+        text = "AGE" if col.key == "age" else col.header
+        segments.append(Segment(_fit(text, col.width, col.align), style))
+    return Strip(segments).adjust_cell_length(width, style)
