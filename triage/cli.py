@@ -292,7 +292,12 @@ def _export_parser(ssub: Any) -> None:
 
 def _import_options(p: argparse.ArgumentParser) -> None:
     """`server import`: a CRM export through a map, checked first if asked, given to reps."""
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, nargs="?")
+    p.add_argument(
+        "--history", metavar="FILE", type=Path, help="a CRM's file of past decisions (needs "
+        "--map with a [history] section): leads decided before Triage, no owner, no email "
+        "needed, for the model to learn from",
+    )  # fmt: skip
     p.add_argument(
         "--map",
         metavar="hubspot|salesforce|MAP.toml",

@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +32,22 @@ _DELIMITERS = (",", ";", "\t")
 def read_file(
     path: Path | str, *, import_map: ImportMap = NATIVE, encoding: str | None = None
 ) -> ImportFile:
+    return read_bytes(str(path), read_path(path), import_map=import_map, encoding=encoding)
+
+
+def read_path(path: Path | str) -> bytes:
+    """The file's bytes; ImportFileError when it is missing, too large or unreadable."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_IMPORT_BYTES:
             raise ImportFileError(f"{path}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImportFileError(f"{path}: is a directory") from None
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror}") from None
-    return read_bytes(str(path), data, import_map=import_map, encoding=encoding)
 
 
 def read_bytes(
@@ -60,7 +65,7 @@ def read_bytes(
             raise ImportFileError(f"{name}: a map reads CSV files; JSON Lines has Triage's keys")
         found = _read_jsonl(text)
     else:
-        found = _read_csv(name, text, import_map)
+        found = read_csv(name, text, import_map)
     if not found.count:
         raise ImportFileError(f"{name}: no rows to import")
     return found
@@ -101,7 +106,22 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _read_csv(name: str, text: str, import_map: ImportMap) -> ImportFile:
+# Told of each row a Placement read (its label, its cells and the file read so far): a
+# file of past decisions (triage.server.suggest.history) reads its outcome columns so.
+RowHook = Callable[[str, list[str], ImportFile], None]
+
+
+def read_csv(
+    name: str,
+    text: str,
+    import_map: ImportMap,
+    *,
+    history: bool = False,
+    header_hook: Callable[[list[str]], None] | None = None,
+    row_hook: RowHook | None = None,
+) -> ImportFile:
+    """The rows of a CSV text through `import_map`; `history`: a file of past decisions
+    (no email needed), whose header and rows the hooks see too."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         header = next(reader)
@@ -109,7 +129,9 @@ def _read_csv(name: str, text: str, import_map: ImportMap) -> ImportFile:
         raise ImportFileError(f"{name}: empty file") from None
     except csv.Error as exc:
         raise ImportFileError(f"{name}: line 1: {exc}") from None
-    placement = Placement.make(name, header, import_map)
+    placement = Placement.make(name, header, import_map, history=history)
+    if header_hook is not None:
+        header_hook(header)
     found = ImportFile(updates_only=placement.updates_only)
     line = reader.line_num
     while True:
@@ -127,6 +149,8 @@ def _read_csv(name: str, text: str, import_map: ImportMap) -> ImportFile:
                 break  # what follows is a report's footer, not data
             continue
         placement.read(f"line {start}", values, found)
+        if row_hook is not None:
+            row_hook(f"line {start}", values, found)
     return found
 
 
@@ -166,6 +190,6 @@ def _json_problem(raw: str) -> str | tuple[Any]:
 
 
 __all__ = [
-    "ImportFile", "ImportFileError", "MAX_IMPORT_BYTES", "decode", "read_bytes", "read_file",
-    "sniff_delimiter",
+    "ImportFile", "ImportFileError", "MAX_IMPORT_BYTES", "decode", "read_bytes", "read_csv",
+    "read_file", "read_path", "sniff_delimiter",
 ]  # fmt: skip

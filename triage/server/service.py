@@ -18,6 +18,7 @@ from triage.server.services.common import (
 )
 from triage.server.services.core import READY_TIMEOUT, BackendCore
 from triage.server.services.feedback import FeedbackMixin
+from triage.server.services.history_import import HistoryImportMixin
 from triage.server.services.imports import ImportOptions, ImportOutcome, ImportsMixin
 from triage.server.services.leads import LeadsMixin
 from triage.server.services.policies import PolicyMixin
@@ -30,6 +31,7 @@ class Backend(
     SyncMixin,
     FeedbackMixin,
     ImportsMixin,
+    HistoryImportMixin,
     LeadsMixin,
     PolicyMixin,
     UsersMixin,

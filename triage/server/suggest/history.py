@@ -7,16 +7,14 @@ features. Nothing is written anywhere.
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from triage import domain
-from triage.server.importer import MAX_IMPORT_BYTES, decode, sniff_delimiter
+from triage.server.importer import decode, read_csv, read_path
 from triage.server.maps import HistoryColumns, ImportMap, header_key
-from triage.server.placement import ImportFile, ImportFileError, Placement
+from triage.server.placement import ImportFile, ImportFileError
 from triage.server.suggest.features import snapshot
 from triage.server.suggest.store import Decision
 
@@ -25,7 +23,12 @@ _SHOWN_PROBLEMS = 10
 
 
 class HistoryError(Exception):
-    """The file or its rows cannot be read as past decisions; the message says why."""
+    """The file or its rows cannot be read as past decisions; the message says why, and
+    `problems` the bad rows (label, problems), if that was it."""
+
+    def __init__(self, message: str, problems: list[tuple[str, list[str]]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @dataclass
@@ -33,6 +36,9 @@ class History:
     decisions: list[Decision]
     dated: bool  # the map names a date column: split by time
     skipped: int = 0  # rows the map's [status] skips
+    # Each decision's lead as `triage server import --history` creates it, with the row's
+    # label: the same order as `decisions` (its email "" when the row has none).
+    leads: list[tuple[str, domain.LeadInput]] = field(default_factory=list)
 
 
 def read_history(
@@ -46,17 +52,8 @@ def read_history(
             'row\'s outcome, e.g. [history] outcome = "Converted", accept = ["1"], '
             'reject = ["0"]'
         )
-    path = Path(path)
     try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise HistoryError(f"{path}: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
-        text = decode(str(path), path.read_bytes(), encoding)
-    except FileNotFoundError:
-        raise HistoryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise HistoryError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise HistoryError(f"{path}: {exc.strerror}") from None
+        text = decode(str(path), read_path(path), encoding)
     except ImportFileError as exc:
         raise HistoryError(str(exc)) from None
     return _Reader(str(path), import_map, history).read(text)
@@ -69,42 +66,32 @@ class _Reader:
         self.history = history
         self.problems: list[tuple[str, list[str]]] = []
         self.reasons = {header_key(v): code for code, v in import_map.reasons.items()}
+        self.at: dict[str, int | None] = {}
+        self.decisions: list[Decision] = []
+        self.leads: list[tuple[str, domain.LeadInput]] = []
 
     def read(self, text: str) -> History:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
         try:
-            header = next(reader)
-            placement = Placement.make(self.name, header, self.map, history=True)
-        except StopIteration:
-            raise HistoryError(f"{self.name}: empty file") from None
-        except (csv.Error, ImportFileError) as exc:
+            found = read_csv(self.name, text, self.map, history=True,
+                             header_hook=self._columns, row_hook=self._row)  # fmt: skip
+        except ImportFileError as exc:
             raise HistoryError(str(exc)) from None
-        at = self._columns(header)
-        found = ImportFile()
-        decisions: list[Decision] = []
-        try:
-            for values in reader:
-                label = f"line {reader.line_num}"
-                if not any(v.strip() for v in values):
-                    continue
-                before = len(found.rows)
-                placement.read(label, values, found)
-                if len(found.rows) > before and not _bad(found, label):
-                    made = self._decision(label, found.rows[-1], values, at)
-                    if made is not None:
-                        decisions.append(made)
-        except csv.Error as exc:
-            raise HistoryError(f"{self.name}: line {reader.line_num}: {exc}") from None
         self.problems = found.problems + self.problems
         if self.problems:
-            raise HistoryError(self._problems())
-        if not decisions:
+            raise HistoryError(self._problems(), self.problems)
+        if not self.decisions:
             raise HistoryError(f"{self.name}: no decisions in the file")
-        return History(decisions, self.history.date is not None, len(found.skipped))
+        return History(self.decisions, self.history.date is not None, len(found.skipped),
+                       self.leads)  # fmt: skip
 
-    def _columns(self, header: list[str]) -> dict[str, int | None]:
+    def _row(self, label: str, values: list[str], found: ImportFile) -> None:
+        """After the import's Placement read the row: its outcome, reason and date."""
+        if found.labels and found.labels[-1] == label and not _bad(found, label):
+            self._decision(label, found.rows[-1], values)
+
+    def _columns(self, header: list[str]) -> None:
         keys = [header_key(h) for h in header]
-        at: dict[str, int | None] = {}
+        at = self.at
         for what in ("outcome", "reason", "date"):
             wanted = getattr(self.history, what)
             at[what] = keys.index(wanted) if wanted in keys else None
@@ -113,11 +100,9 @@ class _Reader:
                     f"{self.name}: header (line 1): no column {wanted!r} for the {what} "
                     f"(the map's [history])"
                 )
-        return at
 
-    def _decision(
-        self, label: str, row: dict[str, Any], values: list[str], at: dict[str, int | None]
-    ) -> Decision | None:
+    def _decision(self, label: str, row: dict[str, Any], values: list[str]) -> None:
+        at = self.at
         problems: list[str] = []
         cell = values[at["outcome"]].strip() if at["outcome"] is not None else ""
         outcome = self.history.values.get(header_key(cell))
@@ -138,9 +123,11 @@ class _Reader:
         problems += bad
         if problems or lead is None or outcome is None:
             self.problems.append((label, problems))
-            return None
+            return
         fields = {**lead.fields, "evidence": lead.evidence, "attributes": lead.attributes or {}}
-        return Decision(snapshot(fields), outcome, reason if outcome != "accept" else None, when)
+        reason = reason if outcome != "accept" else None
+        self.decisions.append(Decision(snapshot(fields), outcome, reason, when))
+        self.leads.append((label, replace(lead, email="") if lead.email == _NO_EMAIL else lead))
 
     def _problems(self) -> str:
         shown = "\n".join(
