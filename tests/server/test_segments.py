@@ -86,3 +86,39 @@ def test_the_page_and_its_csv(live) -> None:
     assert rows[1][:8] == ["campaign", "webinar", "title", "Student", "10", "8", "80%",
                            "Not our ideal customer profile"]  # fmt: skip
     c.close()
+
+
+def test_segments_crossed_with_an_attribute(live) -> None:
+    """`by=attr:KEY`: campaign or source crossed with a lead attribute, figures as by hand
+    (the Students' plan is free, the CFOs' pro); the page offers the keys."""
+    _world(live)
+    live.upsert([lead_row(n, campaign="webinar", source="webinar",
+                          title="Student" if n < 10 or n >= 20 else "CFO",
+                          attributes={"plan": "free" if n < 10 or n >= 20 else "pro"})
+                 | ({"campaign": "tradeshow", "source": "tradeshow"} if n >= 20 else {})
+                 for n in range(24)])  # fmt: skip
+    r = live.mo.get("/v1/reports/segments", params={"min_leads": 4, "by": "attr:plan"})
+    assert r.status_code == 200, r.text
+    got = [(s["first"], s["first_value"], s["second"], s["second_value"], s["decided"],
+            s["rejected"]) for s in r.json()["segments"]]  # fmt: skip
+    assert got == [
+        ("campaign", "webinar", "attr:plan", "free", 10, 8),
+        ("source", "webinar", "attr:plan", "free", 10, 8),
+        ("campaign", "tradeshow", "attr:plan", "free", 4, 4),
+        ("source", "tradeshow", "attr:plan", "free", 4, 4),
+    ]
+    top = r.json()["segments"][0]
+    assert [(x["code"], x["count"]) for x in top["reasons"]] == [("not_icp_fit", 6),
+                                                                  ("no_budget", 2)]  # fmt: skip
+    assert [n["note"] for n in top["notes"]] == ["a student, not a buyer"] * 2
+    r = live.mo.get("/v1/reports/segments", params={"min_leads": 5, "min_rejected": 15,
+                                                    "by": "attr:plan"})  # fmt: skip
+    assert [(s["second_value"], s["rejected"]) for s in r.json()["segments"]][2:] == [
+        ("pro", 2), ("pro", 2)]  # fmt: skip
+    bad = live.mo.get("/v1/reports/segments", params={"by": "attr:nope"})
+    assert bad.status_code == 400 and "unknown attribute 'nope'" in bad.text
+    c, _ = signed_in(live.url, live.mo.token)
+    page = c.get("/web/segments", params={"min_leads": 4, "by": "attr:plan"})
+    assert '<option value="attr:plan" selected>' in page.text
+    assert "attribute plan <b>free</b>" in page.text
+    c.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from triage.server import reports
@@ -48,14 +48,27 @@ class Thresholds:
         return cls(n, r, k)
 
 
+def seconds(conn: Connection, by: str | None) -> dict[str, Any]:
+    """The second dimensions to cross with: all of SECOND (`by` None), one of them, or an
+    attribute `attr:KEY` (reports' crossing: KEY one of the newest leads'). ReportError."""
+    if by in (None, "", "all"):
+        return {b: DIMENSIONS[b] for b in SECOND}
+    if by in SECOND:
+        return {by: DIMENSIONS[by]}
+    if by.startswith(reports.ATTR):
+        return {by: reports._crossing(conn, by)}
+    raise ReportError(f"by: one of {', '.join(SECOND)} or attr:KEY, not {by!r}")
+
+
 def segments(
-    conn: Connection, ctx: Context, p: Period, t: Thresholds = Thresholds()
+    conn: Connection, ctx: Context, p: Period, t: Thresholds = Thresholds(), by: str | None = None
 ) -> dict[str, Any]:
     found = []
     rejected = LEAD.c.status == "rejected"
+    second = seconds(conn, by)
     for a in FIRST:
-        for b in SECOND:
-            ca, cb = DIMENSIONS[a], DIMENSIONS[b]
+        for b, cb in second.items():
+            ca = DIMENSIONS[a]
             q = (
                 select(ca, cb, func.count(), reports._count_if(rejected))
                 .where(reports.decided_in(p), ca.is_not(None), cb.is_not(None))
@@ -71,9 +84,10 @@ def segments(
                               str(s["first_value"]), s["second"], str(s["second_value"])))  # fmt: skip
     shown = found[: t.limit]
     for s in shown:
-        _explain(conn, ctx, p, s)
+        _explain(conn, ctx, p, s, second[s["second"]])
     return {
         "period": p.to_dict(),
+        "by": by or "all",
         "thresholds": {
             "min_leads": t.min_leads,
             "min_rejected": t.min_rejected,
@@ -84,12 +98,12 @@ def segments(
     }
 
 
-def _explain(conn: Connection, ctx: Context, p: Period, s: dict[str, Any]) -> None:
+def _explain(conn: Connection, ctx: Context, p: Period, s: dict[str, Any], cb: Any) -> None:
     """The segment's rejection rate, its reasons (most first, labelled) and a few notes."""
-    where = {s["first"]: s["first_value"], s["second"]: s["second_value"]}
+    where = and_(DIMENSIONS[s["first"]] == s["first_value"], cb == s["second_value"])
     s["rejection_rate"] = round(s["rejected"] / s["decided"], 4)
-    counts = reports.reason_counts(conn, p, where=reports._filters(**where))
+    counts = reports.reason_counts(conn, p, where=where)
     s["reasons"] = ctx.reasons(counts.get(()))["reject_reasons"]
-    q = reports._notes_query(p, outcome="reject", reason=None, text=None, rep=None, **where)
+    q = reports._notes_query(p, outcome="reject", reason=None, text=None, rep=None).where(where)
     rows = conn.execute(q.order_by(LEAD.c.decided_at.desc(), LEAD.c.id).limit(NOTES)).all()
     s["notes"] = [reports._note(ctx, r) for r in rows]

@@ -75,14 +75,22 @@ def segments(
         float, Query(ge=0, le=100, description="rejected, as a percentage of decided, at least")
     ] = 60,
     limit: Annotated[int, Query(ge=1, le=200)] = 25,
+    by: Annotated[
+        str | None,
+        Query(
+            description="the second dimension: title, company_size, industry, country or "
+            "attr:KEY (a lead attribute); all four of the first when not given"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """A campaign or source crossed with a title, company size, industry or country, with
+    """A campaign or source crossed with a title, company size, industry, country or an
+    attribute (`by=attr:KEY`), with
     its rejection rate, top reasons by label and a few of the reps' notes, ranked by leads
     rejected (wasted): what to stop sending."""
     from triage.server import segments as seg
 
     t = seg.Thresholds.parse(min_leads, min_rejected, limit)
-    return run_report(backend, lambda c, x: seg.segments(c, x, period.of(x), t))
+    return run_report(backend, lambda c, x: seg.segments(c, x, period.of(x), t, by))
 
 
 @router.get("/agreement", summary="How often reps agreed with the suggestion they were shown")

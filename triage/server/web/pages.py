@@ -462,7 +462,12 @@ def _segments(request: Request, backend: Backend) -> tuple[Any, reports.Period, 
             t = seg.Thresholds.parse(q.get("min_leads"), q.get("min_rejected"), q.get("limit"))
         except reports.ReportError as exc:
             t, err = seg.Thresholds(), f"{exc}; showing the defaults"
-        return seg.segments(conn, ctx, p, t), p, err
+        keys = reports.attribute_keys(conn)
+        try:
+            data = seg.segments(conn, ctx, p, t, q.get("by"))
+        except reports.ReportError as exc:
+            data, err = seg.segments(conn, ctx, p, t), f"{exc}; showing all"
+        return {**data, "attribute_keys": keys}, p, err
 
     return _read(backend, read)
 
