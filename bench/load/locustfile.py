@@ -132,7 +132,8 @@ class RepUser(FastHttpUser):
 class ImporterUser(FastHttpUser):
     """Marketing loading new leads for the reps, in turn, while they work."""
 
-    fixed_count = 1 if IMPORT_BATCH else 0
+    fixed_count = 1
+    abstract = not IMPORT_BATCH  # no importer: Locust would give it half the users
     wait_time = between(IMPORT_EVERY, IMPORT_EVERY)
     host = ACCOUNTS["hosts"][0]
 

@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,27 +32,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 from bench._util import load_average  # noqa: E402
+from bench.server_sync import _fresh as fresh_database  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from triage.server.service import Backend  # noqa: E402
 
 
 @contextmanager
 def _database(pg: bool, tmp: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh schema of TRIAGE_TEST_PG_URL's database (dropped)."""
     if not pg:
         yield f"sqlite:///{tmp / 'server.db'}"
         return
-    import psycopg
-
-    plain = os.environ["TRIAGE_TEST_PG_URL"].replace("postgresql+psycopg://", "postgresql://")
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        sep = "&" if "?" in plain else "?"
-        yield f"{plain}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_database(os.environ["TRIAGE_TEST_PG_URL"]) as url:
+        assert url is not None
+        yield url
 
 
 def _setup(db_url: str, reps: int, per_rep: int) -> tuple[list[str], list[str], str]:
