@@ -1,6 +1,6 @@
 """A file import read in batches (issue 13): the check pass still sees the whole file
 before anything is written, a lead a row leaves unchanged is never loaded as an ORM
-object, and the file is read once."""
+object, and the file is parsed once (after a look at its first batch)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
+from tests.support.cli import run_cli
 from triage.server import models
 from triage.server.importer import ImportStream, open_file
 from triage.server.service import Backend, RowProblems
@@ -97,7 +98,8 @@ def test_the_file_is_read_once_in_batches_and_unchanged_leads_stay_plain_rows(
         event.remove(models.Lead, "load", on_load)
     assert (again.created, again.updated, again.unchanged) == (0, 0, ROWS)
     assert loaded == []  # compared as plain rows: no ORM object made for an unchanged lead
-    assert len(passes) == 1 and max(sizes) <= 1000 and sum(sizes) == ROWS
+    # one look at the first batch when the file is opened (has it a row?), then one pass
+    assert len(passes) == 2 and max(sizes) <= 1000 and sum(sizes) == ROWS + sizes[0]
 
     # a changed row still goes through the ORM (and is the only one loaded)
     text = path.read_text().replace("Person 7,", "Person Seven,")
@@ -120,3 +122,29 @@ def test_a_dry_run_counts_a_duplicate_email_made_in_an_earlier_batch(
     assert _count(backend) == 0
     real = backend.import_batches(open_file(path).batches())
     assert real.counts() == dry.counts()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"external_id,name,email\n,,\n\n", "no rows to import"),
+        (  # far enough in that the header's read does not decode it
+            b"external_id,name,email\n"
+            + b"".join(b"x-%d,Ann,a%d@x.example\n" % (n, n) for n in range(2000))
+            + b"x-y,B\xff,b@x.example\n",
+            "line 2002: not UTF-8 text (byte 0xff)",
+        ),
+    ],
+    ids=["no-rows", "bad-byte"],
+)
+def test_an_unreadable_file_is_refused_before_a_database_is_made(
+    tmp_path: Path, body: bytes, said: str
+) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(body)
+    db = tmp_path / "made" / "server.db"
+    db.parent.mkdir(mode=0o700)
+    ran = run_cli("server", "import", str(path), "--db", f"sqlite:///{db}", home=tmp_path,
+                  check=False)  # fmt: skip
+    assert ran.returncode == 1 and said in ran.stderr and "nothing was imported" in ran.stderr
+    assert not db.exists()

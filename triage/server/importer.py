@@ -95,9 +95,16 @@ class ImportStream:
             raise ImportFileError(f"{name}: a map reads CSV files; JSON Lines has Triage's keys")
         self.updates_only = False
         self.placement: Placement | None = None
+        # What makes the whole file unreadable is found now, before a database is opened:
+        # a byte that is not the encoding's, a bad header, no row at all (the first batch
+        # that has one is read; only a file of blank lines is read to its end).
+        decode(name, data, encoding)
         if not self.jsonl:
             self.placement = self._placement()
             self.updates_only = self.placement.updates_only
+        for part in self.batches():
+            if part.count:
+                break
 
     def whole(self) -> ImportFile:
         """Every batch in one ImportFile (an upload's rows, the tests' files)."""
