@@ -112,6 +112,7 @@ def test_who_may_read_metrics() -> None:
     assert not allowed(_request("127.0.0.1", {"Authorization": "Bearer " + "x" * 32}), token)
 
 
+@pytest.mark.slow  # a server process of its own
 def test_a_real_server_with_a_metrics_token(sqlite_url: str) -> None:
     Backend.open(sqlite_url).close()
     token = "t" * 40
@@ -128,6 +129,7 @@ def test_a_real_server_with_a_metrics_token(sqlite_url: str) -> None:
                       route="/v1/health", status="200") >= 1  # fmt: skip
 
 
+@pytest.mark.slow  # a server process of its own
 def test_a_short_metrics_token_is_refused_at_start(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'server.db'}"
     env = {**os.environ, "TRIAGE_METRICS_TOKEN": "short", "TRIAGE_HOME": str(tmp_path)}
