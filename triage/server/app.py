@@ -12,13 +12,19 @@ from triage.server.service import Backend
 
 
 def create_app(
-    backend: Backend, *, max_body: int = protocol.MAX_BODY_BYTES, public_url: str | None = None
+    backend: Backend,
+    *,
+    max_body: int = protocol.MAX_BODY_BYTES,
+    public_url: str | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """The server's app over `backend`: its routers, the workspace, JSON errors and the body
     limit. `public_url`: the address people reach the server at; an https one makes the
-    workspace's cookies Secure (as does a request that came over https)."""
+    workspace's cookies Secure (as does a request that came over https). `/metrics`
+    (triage.server.metrics) answers loopback, and with `metrics_token` that bearer token."""
     from triage.server import web
     from triage.server.api import actions, marketing, meta, reports, sync, webhooks
+    from triage.server.metrics import Metrics, MetricsMiddleware, endpoint
     from triage.server.suggest.retrain import lifespan
 
     app = FastAPI(
@@ -31,6 +37,8 @@ def create_app(
         "loads leads and reads feedback.",
     )
     app.state.backend = backend
+    app.state.metrics = metrics = Metrics()
+    metrics.watch_webhooks(backend)
     app.state.identity = backend.identity  # read once: liveness must not touch the database
     errors.install(app)
     for router in (
@@ -42,6 +50,8 @@ def create_app(
         webhooks.router,
     ):
         app.include_router(router)
+    app.add_route("/metrics", endpoint(metrics, metrics_token), include_in_schema=False)
     web.mount(app, public_url=public_url)
     app.add_middleware(errors.BodyLimit, limit=max_body)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times the rest
     return app

@@ -212,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
 
     from triage.server.app import create_app
 
+    metrics_token = _metrics_token()  # refused before the database is opened
     backend = _backend(args)
     _webhook_settings()  # a bad TRIAGE_WEBHOOKS is refused before the port is taken
     sock = _listen(args.host, args.port)
@@ -228,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         allow = getattr(args, "forwarded_allow_ips", None)
         config = uvicorn.Config(
-            create_app(backend, public_url=public),
+            create_app(backend, public_url=public, metrics_token=metrics_token),
             log_level=args.log_level,
             server_header=False,
             # X-Forwarded-* are believed only from the proxies named (never by default)
@@ -239,6 +240,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+METRICS_TOKEN_ENV = "TRIAGE_METRICS_TOKEN"
+METRICS_TOKEN_MIN = 16
+
+
+def _metrics_token() -> str | None:
+    """TRIAGE_METRICS_TOKEN: the bearer token that reads /metrics from anywhere (without
+    it, loopback only). Taken from the environment, never the command line, which every
+    user of the machine can read."""
+    token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN or not token.isascii() or not token.isprintable():
+        raise CommandFailed(
+            f"{METRICS_TOKEN_ENV}: use at least {METRICS_TOKEN_MIN} printable ASCII characters "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
 
 
 def signin_code(args: argparse.Namespace) -> int:

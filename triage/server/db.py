@@ -354,11 +354,34 @@ def _converters(compiled: Compiled, dialect: Dialect) -> tuple[list[str], dict[s
         process = kind.dialect_impl(dialect).bind_processor(dialect)
         if process is None:
             continue
-        if isinstance(getattr(kind, "impl_instance", kind), (sqltypes.DateTime, sqltypes.Date)):
+        impl = getattr(kind, "impl_instance", kind)
+        if isinstance(impl, (sqltypes.DateTime, sqltypes.Date)):
             converters[name] = _memoised(process)
+        elif isinstance(impl, sqltypes.JSON):
+            converters[name] = _json_converter(process)
         else:
             converters[name] = lambda values, p=process: [p(v) for v in values]
     return names, converters
+
+
+def _json_converter(process: Any) -> Any:
+    """JSON values, the empty ones (None, {}, []) encoded once: an import's new leads
+    carry eight JSON columns, mostly empty (800,000 encodings for 100,000 rows)."""
+
+    def convert(values: list[Any]) -> list[Any]:
+        empty: dict[type, Any] = {}
+        out = []
+        for v in values:
+            if v is None or ((type(v) is dict or type(v) is list) and not v):
+                kind = type(v)
+                if kind not in empty:
+                    empty[kind] = process(v)
+                out.append(empty[kind])
+            else:
+                out.append(process(v))
+        return out
+
+    return convert
 
 
 def _memoised(process: Any) -> Any:

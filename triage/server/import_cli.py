@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from triage.server.importer import ImportFileError, read_file
+from triage.server.importer import ImportFileError, open_file
 from triage.server.maps import NATIVE, MapError, load_map
 from triage.server.service import Backend, ImportOptions, ImportOutcome, RowProblems, ServiceError
 
@@ -34,12 +34,12 @@ def run(args: argparse.Namespace, backend: Callable[[], Backend]) -> int:
     options = ImportOptions(owners=owners, on_duplicate=args.on_duplicate)
     nothing = "nothing would be imported" if args.dry_run else "nothing was imported"
     try:
-        found = read_file(args.file, import_map=import_map.strictly(args.strict),
+        # read in batches: one batch of rows held at a time
+        found = open_file(args.file, import_map=import_map.strictly(args.strict),
                           encoding=args.encoding)  # fmt: skip
-        done = backend().import_leads(
-            found.rows, found.labels, known_problems=found.problems, options=options,
-            skipped=found.skipped, updates_only=found.updates_only, dry_run=args.dry_run,
-            progress=_progress if sys.stderr.isatty() else None,
+        done = backend().import_batches(
+            found.batches(), options=options, updates_only=found.updates_only,
+            dry_run=args.dry_run, progress=_progress if sys.stderr.isatty() else None,
         )  # fmt: skip
     except ImportFileError as exc:
         _say(f"{exc}; {nothing}")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from triage import domain, protocol
 from triage.server import reports
+from triage.server.metrics import Metrics
 from triage.server.service import Backend, Caller, ServiceError
 
 
@@ -23,6 +24,13 @@ def get_backend(request: Request) -> Backend:
 
 
 BackendDep = Annotated[Backend, Depends(get_backend)]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -9,14 +9,17 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from triage import protocol
-from triage.server.api.deps import BackendDep, Cursor, Digest, Limit, MarketingDep
+from triage.server.api.deps import BackendDep, Cursor, Digest, Limit, MarketingDep, MetricsDep
 
 router = APIRouter(prefix="/v1", tags=["marketing"])
 
 
 @router.post("/leads", response_model=protocol.UpsertResponse)
-def upsert(_who: MarketingDep, backend: BackendDep, body: protocol.UpsertRequest) -> dict[str, int]:
+def upsert(
+    _who: MarketingDep, backend: BackendDep, body: protocol.UpsertRequest, metrics: MetricsDep
+) -> dict[str, int]:
     created, updated, unchanged = backend.upsert_leads(body.leads)
+    metrics.imported({"created": created, "updated": updated, "unchanged": unchanged})
     return {"created": created, "updated": updated, "unchanged": unchanged}
 
 

@@ -6,7 +6,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from triage import protocol
-from triage.server.api.deps import BackendDep, ClientId, Cursor, Digest, Limit, Own, RepDep
+from triage.server.api.deps import (
+    BackendDep,
+    ClientId,
+    Cursor,
+    Digest,
+    Limit,
+    MetricsDep,
+    Own,
+    RepDep,
+)
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
@@ -15,6 +24,7 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"])
 def pull(
     who: RepDep,
     backend: BackendDep,
+    metrics: MetricsDep,
     cursor: Cursor = 0,
     limit: Limit = protocol.DEFAULT_PULL_LIMIT,
     client_id: ClientId = None,
@@ -22,12 +32,18 @@ def pull(
     own: Own = False,
 ) -> JSONResponse:
     cid = str(client_id) if client_id else None
-    return JSONResponse(backend.pull(who, cursor, limit, cid, digest, own=own and cid is not None))
+    answer = backend.pull(who, cursor, limit, cid, digest, own=own and cid is not None)
+    metrics.pulled_answer(answer)
+    return JSONResponse(answer)
 
 
 @router.post("/push", response_model=protocol.PushResponse)
-def push(who: RepDep, backend: BackendDep, body: protocol.PushRequest) -> JSONResponse:
-    return JSONResponse(backend.push(who, str(body.client_id), body.mutations, patch=body.patch))
+def push(
+    who: RepDep, backend: BackendDep, body: protocol.PushRequest, metrics: MetricsDep
+) -> JSONResponse:
+    answer = backend.push(who, str(body.client_id), body.mutations, patch=body.patch)
+    metrics.pushed(answer)
+    return JSONResponse(answer)
 
 
 @router.post("/lookup", response_model=protocol.LookupResponse)

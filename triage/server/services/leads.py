@@ -195,12 +195,16 @@ def _parse_rows(
     rows: Sequence[dict[str, Any]],
     labels: Sequence[str],
     known_problems: Sequence[tuple[str, list[str]]],
+    *,
+    seen: dict[str, str] | None = None,
 ) -> tuple[list[tuple[str, domain.LeadInput]], list[tuple[str, list[str]]]]:
     """Each row checked on its own (domain.parse_import_row), and repeats of an
-    external_id within the file: (the good rows with their labels, the problems)."""
+    external_id within the file: (the good rows with their labels, the problems).
+    `seen`: the external ids of the file's rows before these, with their labels (a
+    file checked in batches); filled in."""
     problems: list[tuple[str, list[str]]] = list(known_problems)
     inputs: list[tuple[str, domain.LeadInput]] = []
-    seen: dict[str, str] = {}
+    seen = {} if seen is None else seen
     for label, row in zip(labels, rows, strict=True):
         parsed, errs = domain.parse_import_row(row)
         if parsed is not None and parsed.external_id in seen:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from triage import domain
-from triage.server.importer import decode, read_csv, read_path
+from triage.server.importer import read_csv, read_path
 from triage.server.maps import HistoryColumns, ImportMap, header_key
 from triage.server.placement import ImportFile, ImportFileError
 from triage.server.suggest.features import snapshot
@@ -53,10 +53,10 @@ def read_history(
             'reject = ["0"]'
         )
     try:
-        text = decode(str(path), read_path(path), encoding)
+        data = read_path(path)
     except ImportFileError as exc:
         raise HistoryError(str(exc)) from None
-    return _Reader(str(path), import_map, history).read(text)
+    return _Reader(str(path), import_map, history).read(data, encoding)
 
 
 class _Reader:
@@ -70,9 +70,9 @@ class _Reader:
         self.decisions: list[Decision] = []
         self.leads: list[tuple[str, domain.LeadInput]] = []
 
-    def read(self, text: str) -> History:
+    def read(self, data: bytes, encoding: str | None) -> History:
         try:
-            found = read_csv(self.name, text, self.map, history=True,
+            found = read_csv(self.name, data, self.map, encoding=encoding, history=True,
                              header_hook=self._columns, row_hook=self._row)  # fmt: skip
         except ImportFileError as exc:
             raise HistoryError(str(exc)) from None

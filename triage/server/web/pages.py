@@ -754,6 +754,11 @@ async def import_confirm(request: Request, user: FormUserDep, backend: BackendDe
     form = await request.form()
     name = str(form.get("name") or "upload.csv")
     ctx = importing.confirm(backend, name, str(form.get("text") or ""), importing.Choices.of(form))
+    done = ctx["result"]
+    if done.ok:
+        request.app.state.metrics.imported({"created": done.created, "updated": done.updated,
+                                            "unchanged": done.unchanged,
+                                            "skipped": done.skipped})  # fmt: skip
     return render(request, "import.html", user, 200 if ctx["result"].ok else 422,
                   keys=domain.IMPORT_KEYS, **importing.page_context(**ctx))  # fmt: skip
 
