@@ -52,3 +52,19 @@ def test_a_lost_undo_goes_ahead_of_the_decision_made_since(mine: Store) -> None:
     assert rows[0] == ("reopen", f"{me}:1", None)  # the undo first, or the accept is refused
     assert rows[1][0] == "decide" and rows[1][2] == "accept"
     assert mine.lead("L000002").status is Status.ACCEPTED
+
+
+def test_a_lost_decision_of_a_lead_now_someone_elses_gets_a_card(mine: Store) -> None:
+    """The restore lost the rep's accepted decision, then marketing reassigned the open
+    lead: it cannot go again (not the rep's), and must not vanish without a word."""
+    mine.decide(["L000003"], "accept")
+    mine.decide(["L000004"], "reject", reason="no_budget")
+    _answer_all(mine)
+    mine.undo()  # the rejection taken back: nothing of it stands
+    _answer_all(mine)
+    mine.apply_heal([], ["L000003", "L000004"])  # both no longer the rep's
+    cards = mine.conflicts()
+    assert [(c.lead_id, c.error, c.mutation["type"], c.mutation["outcome"]) for c in cards] == [
+        ("L000003", "not_assigned", "decide", "accept")
+    ]
+    assert mine.lead("L000003") is None and mine.pending() == []

@@ -292,7 +292,10 @@ class SyncMachine(RuleBasedStateMachine):
         lead_id = data.draw(st.sampled_from(self._reopenable()), label="reopen")
         self.store.reopen([lead_id])
         self.intent[lead_id] = None
-        for i, (action_id, kind, detail) in enumerate(self.actions):
+        # The decision that stands is the lead's latest: an older action may name the lead
+        # too (a decision since superseded), and is not the one reopened.
+        for i in reversed(range(len(self.actions))):
+            action_id, kind, detail = self.actions[i]
             if kind == "decide" and lead_id in detail:
                 rest = tuple(x for x in detail if x != lead_id)
                 if rest:

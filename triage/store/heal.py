@@ -93,7 +93,9 @@ class HealMixin:
         card saying what happened. One transaction."""
         now = time.time()
         with self._write() as conn:
+            lost = self._lost_with_the_lead(conn, list(missing), now)
             revoked, conflicts = self._revoke(conn, list(missing), now)
+            conflicts += lost
             written = self._put_server_leads(conn, list(found), force=True)
             actor = self._actor(conn)
             # Leads whose pending rows say what the rep wants of the decision (a decide or
@@ -145,6 +147,31 @@ class HealMixin:
                 conflicts += 1
             self._recompute(conn, written)
         return Healed(resent, revoked, conflicts)
+
+    def _lost_with_the_lead(self, conn: sqlite3.Connection, missing: list[str], now: float) -> int:
+        """Leads no longer the rep's on the restored server whose last decision by this
+        rep was answered and stands here: the server may have lost it with the restore
+        (then marketing reassigned the open lead), and it cannot be sent again for a lead
+        that is someone else's. A card says so (not_assigned, the decision as it was), so
+        the rep's decision is never dropped without a word. Returns the cards made."""
+        made = 0
+        for lead_id in missing:
+            last = conn.execute(
+                "SELECT a.detail, a.undone_at, al.result, l.name FROM action_leads al "
+                "JOIN actions a ON a.action_id = al.action_id "
+                "LEFT JOIN leads l ON l.id = al.lead_id "
+                "WHERE al.lead_id = ? AND a.kind = 'decide' ORDER BY a.id DESC LIMIT 1",
+                (lead_id,),
+            ).fetchone()
+            if last is None or last[1] is not None or last[2] not in ("applied", "processed"):
+                continue
+            self._add_conflict(
+                conn, lead_id=lead_id, lead_name=last[3], seq=None, status="conflict",
+                error="not_assigned", server_lead=None, kind="decide",
+                payload=_dumps(json.loads(last[0])), now=now,
+            )  # fmt: skip
+            made += 1
+        return made
 
     def _lost_undo_first(
         self, conn: sqlite3.Connection, lead: domain.Lead, actor: str | None, now: float
