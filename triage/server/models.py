@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Index,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    event,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -166,12 +174,16 @@ class LeadAttribute(SQLModel, table=True):
     lead id instead of reading the wide lead rows (migration 0018). Kept in step by every
     writer of `attributes` (the imports: services.leads.write_attributes); `value` is the
     text a crossing shows (attribute_display). Primary key (key, lead_id): a crossing reads
-    one key; without a rowid on SQLite, so the value is read with the key."""
+    one key; it covers the value (without a rowid on SQLite, INCLUDE on PostgreSQL), so the
+    join reads the key's index entries alone."""
 
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        PrimaryKeyConstraint("key", "lead_id", postgresql_include=["value"]),
+        {"sqlite_with_rowid": False},
+    )
 
-    key: str = Field(primary_key=True, max_length=64)
-    lead_id: str = Field(foreign_key="lead.id", primary_key=True, max_length=24)
+    key: str = Field(max_length=64)
+    lead_id: str = Field(foreign_key="lead.id", max_length=24)
     value: str
 
 

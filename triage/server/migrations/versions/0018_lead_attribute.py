@@ -1,8 +1,9 @@
 """A lead's attributes one a row (`leadattribute`: key, lead id, the text a crossing shows),
 beside the JSON: a breakdown crossed by an attribute (`cross=attr:KEY`) read the wide lead
 rows of the period four times for the JSON; it now joins the report indexes with this
-narrow table by lead id. The three report indexes without the lead id get it at the end
-(ix_lead_decided has it), so that each pass reads no lead row.
+narrow table by lead id. Its primary key (key, lead id) covers the value: SQLite's table
+has no rowid, PostgreSQL's key INCLUDEs it. The three report indexes without the lead id
+get it at the end (ix_lead_decided has it), so that each pass reads no lead row.
 
 The backfill reads the JSON in batches and writes the rows by executemany, the values made
 by Python as the server makes them (a migration keeps its own copy of the rule).
@@ -53,7 +54,7 @@ def upgrade() -> None:
         sa.Column("lead_id", sa.String(length=24), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(["lead_id"], ["lead.id"]),
-        sa.PrimaryKeyConstraint("key", "lead_id"),
+        sa.PrimaryKeyConstraint("key", "lead_id", postgresql_include=["value"]),
         sqlite_with_rowid=False,
     )
     if op.get_context().as_sql:  # offline (`migrate --sql`): the engine reads the JSON
