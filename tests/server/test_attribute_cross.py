@@ -25,6 +25,7 @@ from tests.conftest import Live
 from tests.server.test_web import signed_in
 from tests.support.factories import lead_row
 from triage.server import migrate, models
+from triage.server.services.imports import ImportOptions
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ATTRS = {
@@ -199,3 +200,16 @@ def test_the_migration_fills_the_narrow_table_from_the_json(live: Live) -> None:
     assert migrate.upgrade(db).applied[0] == "0018_lead_attribute"
     assert _narrow(live) == before
     assert {key: _crossed(live, key) for key in crossed} == crossed
+
+
+def test_the_narrow_table_follows_a_duplicate_updated_in_the_same_file(live: Live) -> None:
+    """`on_duplicate=update`: a row updates the lead an earlier row of the same file made
+    (written once, as it ends); a dry run writes nothing."""
+    dup = dict(email="same@corp.example", mql_at=_z(NOW))
+    rows = [lead_row(1, attributes={"segment": "retail", "band": 1}, **dup),
+            lead_row(2, attributes={"segment": "wholesale"}, **dup)]  # fmt: skip
+    live.backend.import_leads(rows, dry_run=True)
+    assert _narrow(live) == {}
+    done = live.backend.import_leads(rows, options=ImportOptions(on_duplicate="update"))
+    assert (done.created, len(done.linked)) == (1, 1)
+    assert _narrow(live) == {live.backend.lead("ext-1")["id"]: {"segment": "wholesale"}}
