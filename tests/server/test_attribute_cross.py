@@ -18,9 +18,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from alembic import command
+from sqlalchemy import select
+
 from tests.conftest import Live
 from tests.server.test_web import signed_in
 from tests.support.factories import lead_row
+from triage.server import migrate, models
+from triage.server.services.imports import ImportOptions
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ATTRS = {
@@ -123,3 +128,88 @@ def test_the_pages_show_attributes(live: Live) -> None:
         assert history["lead"]["attributes"] == ATTRS["B"]
     finally:
         c.close()
+
+
+def _narrow(live: Live) -> dict[str, dict[str, str]]:
+    """The leadattribute rows: {lead id: {key: value}}."""
+    t = models.LeadAttribute
+    with live.backend.db.read() as s:
+        rows = s.execute(select(t.lead_id, t.key, t.value)).all()
+    out: dict[str, dict[str, str]] = {}
+    for lead_id, key, value in rows:
+        out.setdefault(lead_id, {})[key] = value
+    return out
+
+
+def _from_json(live: Live) -> dict[str, dict[str, str]]:
+    """The same made from each lead's JSON (the rule the crossing showed)."""
+    with live.backend.db.read() as s:
+        leads = s.execute(select(models.Lead.id, models.Lead.attributes)).all()
+    return {i: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in a.items()}
+            for i, a in leads if a}  # fmt: skip
+
+
+def test_the_narrow_table_follows_imports_updates_and_recycling(live: Live) -> None:
+    mql = _z(NOW - timedelta(days=2))
+    live.upsert([
+        lead_row(1, mql_at=mql, attributes={"segment": "retail", "employees": 250}),
+        lead_row(2, mql_at=mql, attributes={"segment": "retail", "partner": True}),
+        lead_row(3, mql_at=mql, attributes={"band": 2.5}),
+        lead_row(4, mql_at=mql),
+    ])  # fmt: skip
+    ids = {n: live.backend.lead(f"ext-{n}")["id"] for n in range(1, 5)}
+    assert _narrow(live) == {
+        ids[1]: {"segment": "retail", "employees": "250"},
+        ids[2]: {"segment": "retail", "partner": "true"},
+        ids[3]: {"band": "2.5"},
+    }
+    # Re-imported: a value changed and one removed, all removed, one unchanged, one added.
+    live.upsert([
+        lead_row(1, mql_at=mql, attributes={"segment": "wholesale"}),
+        lead_row(2, mql_at=mql, attributes={}),
+        lead_row(3, mql_at=mql, attributes={"band": 2.5}),
+        lead_row(4, mql_at=mql, attributes={"partner": False}),
+    ])  # fmt: skip
+    assert _narrow(live) == {
+        ids[1]: {"segment": "wholesale"},
+        ids[3]: {"band": "2.5"},
+        ids[4]: {"partner": "false"},
+    }
+    # Recycled: lead 3 rejected, then a newer MQL with other attributes (a new cycle).
+    r = live.ann.post("/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": [
+        {"seq": 1, "lead_id": ids[3], "type": "decide", "outcome": "reject", "at": _z(NOW),
+         "reason": "no_budget"}]})  # fmt: skip
+    assert r.json()["results"][0]["status"] == "applied", r.text
+    live.upsert(
+        [lead_row(3, campaign="spring", mql_at=_z(NOW), attributes={"band": 3.5, "stage": "mql"})]
+    )
+    assert live.backend.lead(ids[3])["status"] == "open"  # a new cycle
+    assert _narrow(live)[ids[3]] == {"band": "3.5", "stage": "mql"}
+    assert _narrow(live) == _from_json(live)
+    assert _crossed(live, "stage") == {"mql": (1, 0, 0, 0, 0, 1)}
+
+
+def test_the_migration_fills_the_narrow_table_from_the_json(live: Live) -> None:
+    _setup(live)
+    before = _narrow(live)
+    crossed = {key: _crossed(live, key) for key in ("segment", "partner", "employees")}
+    assert len(before) == 4 and before == _from_json(live)
+    db = live.backend.db
+    with db.migration_lock() as conn:
+        command.downgrade(migrate._config(conn), "0019_job_lease")
+    assert migrate.upgrade(db).applied[0] == "0020_lead_attribute"
+    assert _narrow(live) == before
+    assert {key: _crossed(live, key) for key in crossed} == crossed
+
+
+def test_the_narrow_table_follows_a_duplicate_updated_in_the_same_file(live: Live) -> None:
+    """`on_duplicate=update`: a row updates the lead an earlier row of the same file made
+    (written once, as it ends); a dry run writes nothing."""
+    dup = dict(email="same@corp.example", mql_at=_z(NOW))
+    rows = [lead_row(1, attributes={"segment": "retail", "band": 1}, **dup),
+            lead_row(2, attributes={"segment": "wholesale"}, **dup)]  # fmt: skip
+    live.backend.import_leads(rows, dry_run=True)
+    assert _narrow(live) == {}
+    done = live.backend.import_leads(rows, options=ImportOptions(on_duplicate="update"))
+    assert (done.created, len(done.linked)) == (1, 1)
+    assert _narrow(live) == {live.backend.lead("ext-1")["id"]: {"segment": "wholesale"}}

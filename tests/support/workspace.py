@@ -175,6 +175,9 @@ def seed(
     with backend.db.write() as s:
         for i in range(0, len(leads), 2000):
             s.execute(insert(models.Lead.__table__), leads[i : i + 2000])
+            attrs = [r for lead in leads[i : i + 2000]
+                     for r in models.attribute_rows(lead["id"], lead["attributes"])]  # fmt: skip
+            s.execute(insert(models.LeadAttribute.__table__), attrs)
         for i in range(0, len(events), 5000):
             s.execute(insert(models.Event.__table__), events[i : i + 5000])
         s.execute(update(models.Counter).where(models.Counter.name == SEQ).values(value=seq))

@@ -31,7 +31,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.compiler import Compiled
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlmodel import Session, create_engine
 
 from triage.config import ensure_private_db_file, loose_dir_warning
@@ -315,7 +315,9 @@ def insert_rows(table: Table, columns: Sequence[str]) -> Insert:
 _COMPILED: dict[tuple[int, str], tuple[Compiled, Any]] = {}
 
 
-def executemany(s: Session, stmt: Insert | Update, rows: Sequence[Mapping[str, Any]]) -> None:
+def executemany(
+    s: Session, stmt: Insert | Update | Delete, rows: Sequence[Mapping[str, Any]]
+) -> None:
     """`stmt` (its values bind parameters named as the rows' keys; a module-level statement,
     compiled once per dialect) for every row, in one executemany of the driver. Each value
     goes through its column type's own conversion (a time once per distinct value), but

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Index,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    event,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -158,6 +166,47 @@ def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
     lead.decision_reason = standing_reason(lead.decision)
     lead.nurture_until = standing_until(lead.decision)
     lead.decision_hours = decision_hours(lead)
+
+
+class LeadAttribute(SQLModel, table=True):
+    """A lead's attributes one a row, beside its JSON (`lead.attributes`), so that a
+    breakdown crossed by an attribute joins the report indexes with this narrow table by
+    lead id instead of reading the wide lead rows (migration 0018). Kept in step by every
+    writer of `attributes` (the imports: services.leads.write_attributes); `value` is the
+    text a crossing shows (attribute_display). Primary key (key, lead_id): a crossing reads
+    one key; it covers the value (without a rowid on SQLite, INCLUDE on PostgreSQL), so the
+    join reads the key's index entries alone."""
+
+    __table_args__ = (
+        PrimaryKeyConstraint("key", "lead_id", postgresql_include=["value"]),
+        {"sqlite_with_rowid": False},
+    )
+
+    key: str = Field(max_length=64)
+    lead_id: str = Field(foreign_key="lead.id", max_length=24)
+    value: str
+
+
+def attribute_display(value: Any) -> str | None:
+    """An attribute's value as a crossing shows it, the same on both engines: text as it
+    is, numbers as the JSON writes them, true/false; None (no row) for a JSON null."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # json.dumps writes a finite float as its repr
+    return str(value)
+
+
+def attribute_rows(lead_id: str, attributes: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A lead's LeadAttribute rows, as executemany takes them."""
+    out = []
+    for key, value in (attributes or {}).items():
+        text = attribute_display(value)
+        if text is not None:
+            out.append({"key": key, "lead_id": lead_id, "value": text})
+    return out
 
 
 class Revocation(SQLModel, table=True):

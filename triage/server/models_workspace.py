@@ -45,7 +45,8 @@ class SignInCode(SQLModel, table=True):
 # MQLs by theirs, open leads by their SLA clock, assignments by theirs; a lead's events.
 # The four a breakdown reads also cover the dimensions it may be crossed with (CROSSED:
 # industry, company size, country; not the free-text title), so that a campaign crossed
-# with industry reads no lead row either (migration 0012).
+# with industry reads no lead row either (migration 0013); each ends with the lead id, so
+# that a crossing by an attribute joins them with leadattribute alone (migration 0018).
 CROSSED = (Lead.industry, Lead.company_size, Lead.country)
 # Covering: a period's decisions are counted by outcome, owner, campaign and source, and
 # timed from assignment to the first decision (decision_hours), from this index alone (no visit to the wide
@@ -69,16 +70,16 @@ for _dim in (Lead.campaign, Lead.source, Lead.owner_id):
 Index(
     "ix_lead_reason",
     Lead.status, Lead.decided_at, Lead.decision_reason, Lead.campaign, Lead.source,
-    Lead.owner_id, *CROSSED,
+    Lead.owner_id, *CROSSED, Lead.id,
 )  # fmt: skip
 # Nurtured leads by re-entry date, in the order the nurture list shows them (migration 0011).
 Index("ix_lead_nurture_until", Lead.status, Lead.nurture_until, Lead.id)
-Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source, *CROSSED)
+Index("ix_lead_mql_at", Lead.mql_at, Lead.campaign, Lead.source, *CROSSED, Lead.id)
 Index("ix_lead_assigned_at", Lead.assigned_at, Lead.owner_id)
 Index(
     "ix_lead_status_assigned_at",
     Lead.status, Lead.assigned_at, Lead.mql_at, Lead.owner_id, Lead.campaign, Lead.source,
-    *CROSSED,
+    *CROSSED, Lead.id,
 )  # fmt: skip
 Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)
 Index("ix_changelog_lead", ChangeLog.lead_id, ChangeLog.seq)  # a lead's history

@@ -30,7 +30,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     String,
-    Text,
     and_,
     bindparam,
     case,
@@ -41,7 +40,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from triage import domain
 from triage.server import models
@@ -293,13 +292,15 @@ def decision_figures(
     *,
     where: ColumnElement[bool] | None = None,
     timed: bool = True,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], Figures]:
     """Decisions made in the period, by `group` (lead columns or expressions): counts by
     outcome and, when `timed`, the median time to decision and the decisions within the
-    SLA (each lead's `decision_hours`: from assignment to the first decision)."""
+    SLA (each lead's `decision_hours`: from assignment to the first decision). `frm`: the
+    lead table joined with what `group` reads besides (an attribute: crossing)."""
     if not timed:
-        return _outcome_counts(conn, p, group, where)
-    return _timed_figures(conn, p, sla_hours, group, where)
+        return _outcome_counts(conn, p, group, where, frm)
+    return _timed_figures(conn, p, sla_hours, group, where, frm)
 
 
 def _count_if(cond: Any) -> Any:
@@ -311,6 +312,7 @@ def _outcome_counts(
     p: Period | None,
     group: Sequence[ColumnElement[Any]],
     where: ColumnElement[bool] | None,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], Figures]:
     """decision_figures without the times: the decisions by outcome, in one plain query."""
     keys = [g.label(f"g{i}") for i, g in enumerate(group)]
@@ -320,6 +322,8 @@ def _outcome_counts(
     ).where(decided_in(p))  # fmt: skip
     if where is not None:
         q = q.where(where)
+    if frm is not None:
+        q = q.select_from(frm)
     if keys:
         q = q.group_by(*group)
     out: dict[tuple[Any, ...], Figures] = {}
@@ -347,6 +351,7 @@ def _timed_figures(
     sla_hours: float,
     group: Sequence[ColumnElement[Any]],
     where: ColumnElement[bool] | None,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], Figures]:
     """decision_figures with the times: counts by outcome, the decisions within the SLA,
     and the median time to decision, in one aggregate over the period's decisions."""
@@ -359,6 +364,8 @@ def _timed_figures(
     ).where(decided_in(p))  # fmt: skip
     if where is not None:
         q = q.where(where)
+    if frm is not None:
+        q = q.select_from(frm)
     if keys:
         q = q.group_by(*group)
     out = {}
@@ -385,10 +392,13 @@ def received_counts(
     group: Sequence[ColumnElement[Any]] = (),
     *,
     where: ColumnElement[bool] | None = None,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], int]:
     q = select(*group, func.count()).where(received_in(p))
     if where is not None:
         q = q.where(where)
+    if frm is not None:
+        q = q.select_from(frm)
     if group:
         q = q.group_by(*group)
     return {k: v[0] for k, v in _counts(conn, q, len(group)).items() if v[0]}
@@ -401,6 +411,7 @@ def open_counts(
     group: Sequence[ColumnElement[Any]] = (),
     *,
     where: ColumnElement[bool] | None = None,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Open leads now, and those of them past the SLA: (open, past SLA)."""
     cutoff = _at(now - timedelta(hours=sla_hours), "sla_cutoff")
@@ -413,6 +424,8 @@ def open_counts(
     )
     if where is not None:
         q = q.where(where)
+    if frm is not None:
+        q = q.select_from(frm)
     if group:
         q = q.group_by(*group)
     return {k: (v[0], v[1] or 0) for k, v in _counts(conn, q, len(group)).items() if v[0]}
@@ -433,6 +446,7 @@ def reason_counts(
     group: Sequence[ColumnElement[Any]] = (),
     *,
     where: ColumnElement[bool] | None = None,
+    frm: FromClause | None = None,
 ) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
     """Decisions in the period by reason, rejection and nurture apart:
     {group: {"reject": {code: n}, "nurture": {code: n}}}."""
@@ -442,6 +456,8 @@ def reason_counts(
     )
     if where is not None:
         q = q.where(where)
+    if frm is not None:
+        q = q.select_from(frm)
     q = q.group_by(*group, LEAD.c.status, reason)
     out: dict[tuple[Any, ...], dict[str, dict[str, int]]] = {}
     for row in conn.execute(q):
@@ -606,27 +622,26 @@ def attribute_keys(conn: Connection) -> list[str]:
     return sorted(found)
 
 
-def attribute_value(conn: Connection, key: str) -> ColumnElement[Any]:
-    """A lead's attribute `key` as text, the same on both engines: text as it is, numbers
-    as the JSON writes them, true/false; NULL when the lead has none. The key (or its JSON
-    path) is a bound parameter, never SQL text."""
-    if conn.dialect.name == "sqlite":
-        path = bindparam("attr_path", f'$."{key}"', type_=String)
-        kind = func.json_type(LEAD.c.attributes, path)
-        return case(
-            (kind == "true", literal("true")),
-            (kind == "false", literal("false")),
-            else_=cast(func.json_extract(LEAD.c.attributes, path), Text),
-        )
-    return LEAD.c.attributes.op("->>")(bindparam("attr_key", key, type_=String))
+ATTRIBUTE = models.LeadAttribute.__table__
+
+
+def attribute_join(key: str) -> tuple[ColumnElement[Any], FromClause]:
+    """A lead's attribute `key` (its text, as the crossing shows it: text as it is, numbers
+    as the JSON writes them, true/false; NULL when the lead has none) and the lead table
+    joined with the narrow table that holds it (models.LeadAttribute), by lead id: the
+    report indexes end with the id, so no pass reads a lead row. The key is bound."""
+    attr = ATTRIBUTE.alias("attr")
+    on = and_(attr.c.lead_id == LEAD.c.id, attr.c.key == bindparam("attr_key", key, String))
+    return attr.c.value, LEAD.outerjoin(attr, on)
 
 
 def _crossing(
     conn: Connection, name: str | None, keys: list[str] | None = None
-) -> ColumnElement[Any] | None:
-    """A dimension (_dimension) or `attr:KEY`, KEY one of `keys` (attribute_keys)."""
+) -> tuple[ColumnElement[Any] | None, FromClause | None]:
+    """A dimension (_dimension), or `attr:KEY`, KEY one of `keys` (attribute_keys), with
+    the join that reads it (attribute_join)."""
     if not (name or "").startswith(ATTR):
-        return _dimension(name)
+        return _dimension(name), None
     key = (name or "")[len(ATTR) :]
     keys = attribute_keys(conn) if keys is None else keys
     if key not in keys:
@@ -634,7 +649,7 @@ def _crossing(
         raise ReportError(
             f"unknown attribute {key!r} (the attributes of the newest leads: {known})"
         )
-    return attribute_value(conn, key)
+    return attribute_join(key)
 
 
 def _filters(**values: Any) -> ColumnElement[bool] | None:
@@ -665,15 +680,15 @@ def breakdown(
     first = _dimension(by)
     if first is None:
         raise ReportError("by must name a dimension")
-    second = _crossing(conn, cross, attribute_keys)
+    second, frm = _crossing(conn, cross, attribute_keys)
     if cross == by:
         second = None
     group = [first] + ([second] if second is not None else [])
     where = _filters(**filters)
-    dec = decision_figures(conn, p, ctx.sla_hours, group, where=where)
-    rec = received_counts(conn, p, group, where=where)
-    opn = open_counts(conn, ctx.sla_hours, ctx.now, group, where=where)
-    rsn = reason_counts(conn, p, group, where=where)
+    dec = decision_figures(conn, p, ctx.sla_hours, group, where=where, frm=frm)
+    rec = received_counts(conn, p, group, where=where, frm=frm)
+    opn = open_counts(conn, ctx.sla_hours, ctx.now, group, where=where, frm=frm)
+    rsn = reason_counts(conn, p, group, where=where, frm=frm)
     keys = set(dec) | set(rec) | set(opn)
     rows = []
     for k in sorted(keys, key=lambda k: tuple((v is None, str(v or "")) for v in k)):

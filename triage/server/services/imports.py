@@ -29,6 +29,7 @@ from triage.server.services.leads import (
     insert_new_leads,
     recycles,
     revoke,
+    write_attributes,
 )
 from triage.server.suggest import scoring
 from triage.server.webhooks.events import Outbox
@@ -428,6 +429,8 @@ class _Run:
         self.assigned: list[Any] = []  # leads given to a rep: suggestions, in one batch
         self.open_by_email: dict[str, Any] = {}  # open leads by email, lowercased
         self.asked: set[str] = set()  # the emails looked up in the database already
+        # The leads updated: their attributes before this run, for the LeadAttribute rows
+        self.attributes_before: dict[str, tuple[dict[str, Any] | None, Any]] = {}
 
     def owner_of(self, item: domain.LeadInput) -> models.User | None:
         """The row's owner, else the next `--owner` (a new lead only: see callers)."""
@@ -461,9 +464,26 @@ class _Run:
         if not self.dry_run:  # a dry run writes nothing, not even the change log
             scoring.suggest(self.s, self.assigned)
             insert_new_leads(self.s, self.new_rows)
+            self.write_attributes()
             self.seqs.close()
             self.assigned, self.new_rows = [], []
+            self.attributes_before = {}  # this chunk's are written
         return self.outcome
+
+    def write_attributes(self) -> None:
+        """The LeadAttribute rows of the leads made and updated, as they end this run (a
+        lead made may have been updated by a later row: it is written once, as made)."""
+        made = {lead.id for lead in self.new_rows}
+        write_attributes(self.s, [
+            *((lead.id, None, lead.attributes) for lead in self.new_rows),
+            *((lead_id, before, lead.attributes)
+              for lead_id, (before, lead) in self.attributes_before.items()
+              if lead_id not in made),
+        ])  # fmt: skip
+
+    def touch(self, lead: Any) -> None:
+        """Before a lead is updated: its attributes as they were (write_attributes)."""
+        self.attributes_before.setdefault(lead.id, (lead.attributes, lead))
 
     def create(self, label: str, item: domain.LeadInput) -> None:
         key = _key(item.email)
@@ -494,6 +514,7 @@ class _Run:
         return found | ({"owner": owner.email} if owner else {})
 
     def update(self, label: str, lead: models.Lead, item: domain.LeadInput) -> None:
+        self.touch(lead)
         if recycles(lead, item):
             self.recycle(label, lead, item)
             return

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
 from triage import domain
@@ -303,6 +303,36 @@ _INSERT_LEAD = insert_rows(models.Lead.__table__, _LEAD_COLUMNS)
 def insert_new_leads(s: Session, leads: Sequence[SimpleNamespace]) -> None:
     """The leads _new_lead made, in one executemany of the driver."""
     executemany(s, _INSERT_LEAD, [vars(lead) for lead in leads])
+
+
+_ATTRIBUTE = models.LeadAttribute.__table__
+_INSERT_ATTRIBUTE = insert_rows(_ATTRIBUTE, ("key", "lead_id", "value"))
+_DELETE_ATTRIBUTE = delete(_ATTRIBUTE).where(
+    _ATTRIBUTE.c.key == bindparam("key"), _ATTRIBUTE.c.lead_id == bindparam("lead_id")
+)
+
+
+def write_attributes(
+    s: Session, changes: Iterable[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]
+) -> None:
+    """Keep the LeadAttribute rows in step with `lead.attributes`: for each (lead id,
+    attributes before, attributes now; before None for a new lead) the rows of keys gone
+    or changed deleted and those new or changed inserted, in two executemany."""
+    gone: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    for lead_id, before, after in changes:
+        if before == after:
+            continue
+        old = {r["key"]: r for r in models.attribute_rows(lead_id, before)}
+        for row in models.attribute_rows(lead_id, after):
+            was = old.pop(row["key"], None)
+            if was is None or was["value"] != row["value"]:
+                new.append(row)
+                if was is not None:
+                    gone.append(was)
+        gone.extend(old.values())
+    executemany(s, _DELETE_ATTRIBUTE, gone)
+    executemany(s, _INSERT_ATTRIBUTE, new)
 
 
 def _activities_json(acts: Iterable[domain.Activity]) -> list[dict[str, str]]:
