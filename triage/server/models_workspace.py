@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, func
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from triage.server.models import ChangeLog, Event, Lead
@@ -83,6 +83,3 @@ Index(
 )  # fmt: skip
 Index("ix_event_kind_lead", Event.kind, Event.lead_id, Event.effective_at)
 Index("ix_changelog_lead", ChangeLog.lead_id, ChangeLog.seq)  # a lead's history
-# Leads by email, case folded: an import's look-up of open leads with a new row's email
-# (a possible duplicate), a chunk of emails at a time (migration 0015).
-Index("ix_lead_email_lower", func.lower(Lead.email))

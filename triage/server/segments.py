@@ -52,11 +52,11 @@ def seconds(conn: Connection, by: str | None) -> dict[str, Any]:
     """The second dimensions to cross with: all of SECOND (`by` None), one of them, or an
     attribute `attr:KEY` (reports' crossing: KEY one of the newest leads'). ReportError."""
     if by in (None, "", "all"):
-        return {b: DIMENSIONS[b] for b in SECOND}
+        return {b: (DIMENSIONS[b], None) for b in SECOND}
     if by in SECOND:
-        return {by: DIMENSIONS[by]}
+        return {by: (DIMENSIONS[by], None)}
     if by.startswith(reports.ATTR):
-        return {by: reports._crossing(conn, by)}
+        return {by: reports._crossing(conn, by)}  # (the value, lead joined with it)
     raise ReportError(f"by: one of {', '.join(SECOND)} or attr:KEY, not {by!r}")
 
 
@@ -67,10 +67,11 @@ def segments(
     rejected = LEAD.c.status == "rejected"
     second = seconds(conn, by)
     for a in FIRST:
-        for b, cb in second.items():
+        for b, (cb, frm) in second.items():
             ca = DIMENSIONS[a]
             q = (
                 select(ca, cb, func.count(), reports._count_if(rejected))
+                .select_from(frm if frm is not None else LEAD)
                 .where(reports.decided_in(p), ca.is_not(None), cb.is_not(None))
                 .group_by(ca, cb)
                 .having(func.count() >= t.min_leads)
@@ -84,7 +85,7 @@ def segments(
                               str(s["first_value"]), s["second"], str(s["second_value"])))  # fmt: skip
     shown = found[: t.limit]
     for s in shown:
-        _explain(conn, ctx, p, s, second[s["second"]])
+        _explain(conn, ctx, p, s, second[s["second"]][0])
     return {
         "period": p.to_dict(),
         "by": by or "all",
@@ -100,7 +101,15 @@ def segments(
 
 def _explain(conn: Connection, ctx: Context, p: Period, s: dict[str, Any], cb: Any) -> None:
     """The segment's rejection rate, its reasons (most first, labelled) and a few notes."""
-    where = and_(DIMENSIONS[s["first"]] == s["first_value"], cb == s["second_value"])
+    if s["second"].startswith(reports.ATTR):  # the leads with that value (no join)
+        attr = reports.ATTRIBUTE
+        second = LEAD.c.id.in_(
+            select(attr.c.lead_id).where(attr.c.key == s["second"][len(reports.ATTR) :],
+                                         attr.c.value == s["second_value"])
+        )  # fmt: skip
+    else:
+        second = cb == s["second_value"]
+    where = and_(DIMENSIONS[s["first"]] == s["first_value"], second)
     s["rejection_rate"] = round(s["rejected"] / s["decided"], 4)
     counts = reports.reason_counts(conn, p, where=where)
     s["reasons"] = ctx.reasons(counts.get(()))["reject_reasons"]
