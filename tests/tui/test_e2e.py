@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.client import device
 from tests.support.factories import lead_row
+from tests.support.tui import until
 from triage.app import make_app
 from triage.config import Settings
 from triage.store import Store
@@ -38,8 +39,10 @@ async def test_decisions_made_by_keys_reach_the_marketing_report(live_sqlite, tm
     app = make_app(store=store, settings=settings, db_path=dev.db_path)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await _settle(app, pilot)  # the first sync runs by itself after the first paint
-            assert store.status().open == 12
+            # the first sync runs by itself after the first paint: wait for it, not for
+            # the app to look idle (it may look so before the sync has started)
+            await until(pilot, lambda: store.status().open == 12, timeout=20)
+            await _settle(app, pilot)
             await pilot.press("r", "1")  # reject the first lead: no_budget
             await pilot.press("space", "space", "r", "3")  # two marked leads: no_need
             await pilot.press("a")  # accept the next one

@@ -98,15 +98,7 @@ class HealMixin:
             conflicts += lost
             written = self._put_server_leads(conn, list(found), force=True)
             actor = self._actor(conn)
-            # Leads whose pending rows say what the rep wants of the decision (a decide or
-            # an undo): those rows will be sent anyway. A pending BANT answer says nothing
-            # of it: a lost decision of such a lead is sent again like any other.
-            deciding = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT lead_id FROM outbox WHERE type IN ('decide', 'reopen')"
-                )
-            }
+            deciding = _deciding(conn)
             resent = 0
             for lead in found:
                 if lead.id in deciding:
@@ -238,3 +230,11 @@ class HealMixin:
             "VALUES (?, ?, 'decide', ?, ?, ?)",
             (action_id, lead.id, _dumps(payload), self._actor(conn), time.time()),
         )
+
+
+def _deciding(conn: sqlite3.Connection) -> set[str]:
+    """Leads whose pending rows say what the rep wants of the decision (a decide or an
+    undo): those rows will be sent anyway. A pending BANT answer says nothing of it: a lost
+    decision of such a lead is sent again like any other."""
+    rows = conn.execute("SELECT DISTINCT lead_id FROM outbox WHERE type IN ('decide', 'reopen')")
+    return {r[0] for r in rows}
