@@ -165,6 +165,8 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        # the pane draws inside the cursor's step: one screen update paints both
+        self.table.cursor_moved.subscribe(self, lambda _: self._follow(), immediate=True)
         self.fit_width(self.app.size.width)
         self.post_message(StatusStale())
         self.call_after_refresh(self.post_message, self.FirstPaint())
