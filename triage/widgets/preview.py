@@ -5,6 +5,9 @@ millisecond. It draws the sections of the detail screen (widgets/lead_view.py) a
 lines of its own (the Line API, like the queue's table): a new lead repaints the pane
 and nothing else, where a dozen `height: auto` widgets would lay out the whole screen
 again on every move of the cursor (measured here: three times the cost of the move).
+The queue asks for the new lead inside the cursor's step (`LeadTable.cursor_moved`), so
+the cursor and the pane are painted in one screen update, and the pane's lines are
+rendered as one Content (see `_rendered`).
 When the cursor runs (`j` held down, fifty `j`s pasted) it draws at most once every
 `DRAW_EVERY` seconds and always draws the last lead asked for: the first move shows at
 once, the moves in between are skipped, the lead under the cursor when the keys stop
@@ -158,20 +161,17 @@ class LeadPreview(ScrollView, can_focus=False):
         self.refresh()
 
     def _rendered(self, width: int) -> list[Strip]:
-        """The pane's lines at `width`, rendered once per lead and width (a block at a
-        time: Textual wraps it and resolves its theme variables)."""
+        """The pane's lines at `width`, rendered once per lead and width. The blocks are
+        wrapped into lines here and the lines rendered as one Content (one pass through
+        Textual, which resolves the theme's variables): a render per block cost about
+        three times as much, most of it Textual's work for each render."""
         if self._strips is None or self._strips[0] != width:
-            style = self.visual_style
-
-            def strips(content: Content, at: int) -> list[Strip]:
-                if not content:  # a blank line in the pane's own colours
-                    return [Strip.blank(at, style.rich_style)]
-                return Visual.to_strips(self, content, at, None, style, pad=True)
-
-            lines: list[Strip] = []
+            lines: list[Content] = []
             for block in self._blocks:
-                lines.extend(block.render(strips, width))
-            self._strips = (width, lines)
+                lines.extend(block.lines(width))
+            content = Content("\n").join(lines)
+            style = self.visual_style
+            self._strips = (width, Visual.to_strips(self, content, width, None, style, pad=True))
         return self._strips[1]
 
     def _fit(self) -> None:
@@ -222,33 +222,29 @@ class Block:
         self.aside = aside
         self.space = space  # blank lines before it
 
-    def render(self, strips: Callable[[Content, int], list[Strip]], width: int) -> list[Strip]:
-        """Its lines at `width`; `strips(content, width)` renders content wrapped."""
-        out = strips(Content(""), width) * self.space
+    def lines(self, width: int) -> list[Content]:
+        """Its lines at `width`, each one fitting in it."""
+        out = [Content("")] * self.space
         if self.title is not None:
             text = f" {self.title}"[:width].ljust(width)
-            out.extend(strips(Content.styled(text, "bold $text-accent on $boost"), width))
+            out.append(Content.styled(text, "bold $text-accent on $boost"))
         elif self.aside is not None and self.content is not None:
-            out.extend(_beside(strips, self.content, self.aside, width))
+            out.extend(_beside(self.content, self.aside, width))
         elif self.content is not None:
-            out.extend(strips(self.content, width))
+            out.extend(self.content.wrap(width))
         return out
 
 
-def _beside(
-    strips: Callable[[Content, int], list[Strip]], head: Content, aside: Content, width: int
-) -> list[Strip]:
+def _beside(head: Content, aside: Content, width: int) -> list[Content]:
     """`head` in BANT_HEAD cells, `aside` wrapped to its right; stacked when narrow."""
     room = width - BANT_HEAD - 1
     if room < 20:
-        return [*strips(head, width), *strips(Content("    ") + aside, width)]
-    heads = strips(head, BANT_HEAD + 1)
-    asides = strips(aside, room)
-    (blank_head,) = strips(Content(""), BANT_HEAD + 1)
-    (blank_aside,) = strips(Content(""), room)
+        return [*head.wrap(width), *(Content("    ") + aside).wrap(width)]
+    heads = head.wrap(BANT_HEAD + 1)
+    asides = aside.wrap(room)
     out = []
     for i in range(max(len(heads), len(asides))):
-        left = heads[i] if i < len(heads) else blank_head
-        right = asides[i] if i < len(asides) else blank_aside
-        out.append(Strip.join([left, right]))
+        left = heads[i] if i < len(heads) else Content("")
+        right = asides[i] if i < len(asides) else Content("")
+        out.append(left.pad_right(BANT_HEAD + 1 - left.cell_length) + right)
     return out
