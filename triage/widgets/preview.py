@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
@@ -155,16 +155,35 @@ class LeadPreview(ScrollView, can_focus=False):
         return self.scrollable_content_region.width
 
     def _show(self, blocks: list[Block]) -> None:
+        before = self._strips
         self._blocks = blocks
         self._strips = None
         self._fit()
-        self.refresh()
+        self._repaint(before)
+
+    def _repaint(self, before: tuple[int, list[Strip]] | None) -> None:
+        """Repaint the lines that differ from those drawn `before` (Textual renders each
+        repainted line again; section titles, blank lines and BANT questions are often
+        the same from one lead to the next)."""
+        width = self._width
+        if before is None or before[0] != width or width <= 0:
+            self.refresh()
+            return
+        old, new = before[1], self._rendered(width)
+        top, across = round(self.scroll_y), max(self.virtual_size.width, self.size.width)
+        changed = [
+            Region(0, y - top, across, 1)
+            for y in range(max(len(old), len(new)))
+            if y >= len(old) or y >= len(new) or old[y] != new[y]
+        ]
+        if changed:
+            self.refresh(*changed)
 
     def _rendered(self, width: int) -> list[Strip]:
-        """The pane's lines at `width`, rendered once per lead and width. The blocks are
-        wrapped into lines here and the lines rendered as one Content (one pass through
-        Textual, which resolves the theme's variables): a render per block cost about
-        three times as much, most of it Textual's work for each render."""
+        """The pane's lines at `width`, rendered once per lead and width: the blocks
+        joined into one Content, wrapped and rendered in one pass through Textual (which
+        resolves the theme's variables); a render per block cost about three times as
+        much, most of it Textual's work for each render."""
         if self._strips is None or self._strips[0] != width:
             lines: list[Content] = []
             for block in self._blocks:
@@ -223,7 +242,8 @@ class Block:
         self.space = space  # blank lines before it
 
     def lines(self, width: int) -> list[Content]:
-        """Its lines at `width`, each one fitting in it."""
+        """Its lines at `width`: a BANT row's wrapped here (its two columns), the others
+        left whole for the one render to wrap."""
         out = [Content("")] * self.space
         if self.title is not None:
             text = f" {self.title}"[:width].ljust(width)
@@ -231,7 +251,7 @@ class Block:
         elif self.aside is not None and self.content is not None:
             out.extend(_beside(self.content, self.aside, width))
         elif self.content is not None:
-            out.extend(self.content.wrap(width))
+            out.append(self.content)
         return out
 
 
