@@ -147,7 +147,8 @@ class QueueScreen(Screen[None]):
             yield LeadTable(self.store, clock=app.now, sla_hours=app.policy.sla_hours,
                             columns=app.settings.columns, id="leads")  # fmt: skip
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
-                              bant_title=self._bant_title, id="preview")  # fmt: skip
+                              bant_title=self._bant_title, id="preview",
+                              ahead=lambda: getattr(self.table.row_at(self.table.cursor + 1), "id", None))  # fmt: skip
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 

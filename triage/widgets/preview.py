@@ -62,6 +62,7 @@ class LeadPreview(ScrollView, can_focus=False):
         policy: Callable[[], domain.Policy],
         clock: Callable[[], datetime],
         bant_title: Callable[[], str] = lambda: "BANT",
+        ahead: Callable[[], str | None] = lambda: None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -69,6 +70,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self.policy = policy
         self.clock = clock
         self.bant_title = bant_title
+        self.ahead = ahead  # the lead below the cursor: rendered ahead, after a draw
         self.wanted: str | None = None  # the lead to show (the cursor's)
         self.lead: domain.Lead | None = None  # the lead shown
         self.draws = 0  # how many times it drew (tests and the benchmark read it)
@@ -77,6 +79,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self._stale = True  # what is drawn is not `wanted` as the store has it now
         self._drawn_at = -DRAW_EVERY
         self._timer: Timer | None = None
+        self._ahead: tuple[tuple, list[Strip]] | None = None  # the lead below, rendered
 
     @property
     def lead_id(self) -> str | None:
@@ -125,6 +128,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self.lead = lead
         if moved:
             self.scroll_to(y=0, animate=False, immediate=True)
+        self.call_after_refresh(self._render_ahead)
 
     def _blocks_of(
         self, lead: domain.Lead | None, history: list[HistoryEntry], account: Account | None
@@ -185,13 +189,36 @@ class LeadPreview(ScrollView, can_focus=False):
         resolves the theme's variables); a render per block cost about three times as
         much, most of it Textual's work for each render."""
         if self._strips is None or self._strips[0] != width:
-            lines: list[Content] = []
-            for block in self._blocks:
-                lines.extend(block.lines(width))
-            content = Content("\n").join(lines)
-            style = self.visual_style
-            self._strips = (width, Visual.to_strips(self, content, width, None, style, pad=True))
+            self._strips = (width, self._render(self._blocks, width))
         return self._strips[1]
+
+    def _render(self, blocks: list[Block], width: int) -> list[Strip]:
+        """`blocks` as lines: from `_ahead` when the lead below was rendered ahead and
+        reads the same now (text and styles alike), else rendered here."""
+        key, content = _joined(blocks, width)
+        if self._ahead is not None and self._ahead[0] == key:
+            return self._ahead[1]
+        return Visual.to_strips(self, content, width, None, self.visual_style, pad=True)
+
+    def _render_ahead(self) -> None:
+        """Render the lead below the cursor while the rep reads this one (after the
+        frame): a step down then reads it from the store and compares, and does not
+        render it again (rendering is most of a step's cost)."""
+        if not self.is_attached or not self.display or self._timer is not None:
+            return  # gone, hidden, or the cursor is running: a draw is coming
+        lead_id = self.ahead()
+        width = self._width
+        if lead_id is None or width <= 0:
+            return
+        try:
+            lead = self.store.lead(lead_id)
+            history = self.store.history(lead_id) if lead is not None else []
+            account = self.store.account_of(lead_id) if lead is not None else None
+        except StoreError:
+            return
+        key, content = _joined(self._blocks_of(lead, history, account), width)
+        strips = Visual.to_strips(self, content, width, None, self.visual_style, pad=True)
+        self._ahead = (key, strips)
 
     def _fit(self) -> None:
         """The scrollable height: the lines at this width, at least the pane's height (a
@@ -208,7 +235,7 @@ class LeadPreview(ScrollView, can_focus=False):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips = None  # another theme: other colours
+        self._strips = self._ahead = None  # another theme: other colours
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -253,6 +280,16 @@ class Block:
         elif self.content is not None:
             out.append(self.content)
         return out
+
+
+def _joined(blocks: list[Block], width: int) -> tuple[tuple, Content]:
+    """The blocks' lines at `width` as one Content, and what identifies its render (the
+    width, the text and its styles)."""
+    lines: list[Content] = []
+    for block in blocks:
+        lines.extend(block.lines(width))
+    content = Content("\n").join(lines)
+    return (width, content.plain, tuple(content.spans)), content
 
 
 def _beside(head: Content, aside: Content, width: int) -> list[Content]:
