@@ -72,6 +72,38 @@ async def test_fifty_js_in_a_burst_end_on_the_lead_under_the_cursor(app, store):
         assert preview_of(app).draws - before <= took / DRAW_EVERY + 2
 
 
+async def test_a_step_draws_the_pane_inside_the_step(app, store):
+    """The pane draws the new lead inside the cursor's step, so the screen update that
+    paints the cursor paints the pane too (one frame a step, not two)."""
+    ids = open_ids(store)
+    async with app.run_test(size=WIDE) as pilot:
+        await shows_cursor_lead(pilot)
+        await pilot.pause(2 * DRAW_EVERY)  # a person's pace: past the drawing throttle
+        draws = preview_of(app).draws
+        table_of(app).action_cursor_down()  # no await: no message is handled in between
+        assert preview_of(app).draws == draws + 1
+        assert preview_of(app).current and preview_of(app).lead_id == ids[1]
+
+
+async def test_the_lead_below_rendered_ahead_shows_as_the_store_has_it_when_reached(app, store):
+    """The pane renders the lead below the cursor ahead; changed in the store meanwhile,
+    it shows as changed when the cursor reaches it."""
+    ids = open_ids(store)
+    async with app.run_test(size=WIDE) as pilot:
+        await shows_cursor_lead(pilot)
+        await pilot.pause(2 * DRAW_EVERY)  # the lead below is rendered ahead by now
+        assert store.lead(ids[1]).bant_answer("budget") is not domain.Answer.NO
+        other = Store.open(store.path)  # another process answers for the lead below
+        try:
+            other.set_bant(ids[1], "budget", "no")
+        finally:
+            other.close()
+        await pilot.press("j")
+        await shows_cursor_lead(pilot)
+        assert preview_of(app).lead_id == ids[1]
+        assert "Budget     ✗ no" in preview_of(app).text()
+
+
 async def test_resizing_across_140_columns_switches_live(app, store):
     ids = open_ids(store)
     async with app.run_test(size=NARROW) as pilot:

@@ -135,7 +135,8 @@ class QueueScreen(SavedViewActions, Screen[None]):
             table.suggestions = app.policy.suggestions
             yield table
             yield LeadPreview(self.store, policy=lambda: self.host.policy, clock=app.now,
-                              bant_title=self._bant_title, id="preview")  # fmt: skip
+                              bant_title=self._bant_title, id="preview",
+                              ahead=lambda: getattr(self.table.row_at(self.table.cursor + 1), "id", None))  # fmt: skip
         yield StatusBar(id="status-bar")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -153,6 +154,8 @@ class QueueScreen(SavedViewActions, Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        # the pane draws inside the cursor's step: one screen update paints both
+        self.table.cursor_moved.subscribe(self, lambda _: self._follow(), immediate=True)
         self.fit_width(self.app.size.width)
         self.post_message(StatusStale())
         self.call_after_refresh(self.post_message, self.FirstPaint())

@@ -28,6 +28,7 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.signal import Signal
 from textual.strip import Strip
 
 from triage import domain
@@ -211,6 +212,8 @@ class LeadTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.marks: set[str] = set()
         self.stats = FetchStats()
+        # published inside a cursor step (the new row), before `Changed` reaches the screen
+        self.cursor_moved: Signal[int] = Signal(self, "cursor_moved")
         self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
         self.groups = AccountGroups(self)  # grouped by account: the accounts' labels
         self._columns: tuple[tuple[int, bool, bool], list[Column]] | None = None
@@ -345,6 +348,7 @@ class LeadTable(ScrollView, can_focus=True):
             self._refresh_row(old)
             self._refresh_row(index)
             self._scroll_cursor_into_view()
+            self.cursor_moved.publish(index)
             self.post_message(self.Changed(self))
 
     def _scroll_cursor_into_view(self) -> None:

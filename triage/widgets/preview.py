@@ -5,6 +5,9 @@ millisecond. It draws the sections of the detail screen (widgets/lead_view.py) a
 lines of its own (the Line API, like the queue's table): a new lead repaints the pane
 and nothing else, where a dozen `height: auto` widgets would lay out the whole screen
 again on every move of the cursor (measured here: three times the cost of the move).
+The queue asks for the new lead inside the cursor's step (`LeadTable.cursor_moved`), so
+the cursor and the pane are painted in one screen update, and the pane's lines are
+rendered as one Content (see `_rendered`).
 When the cursor runs (`j` held down, fifty `j`s pasted) it draws at most once every
 `DRAW_EVERY` seconds and always draws the last lead asked for: the first move shows at
 once, the moves in between are skipped, the lead under the cursor when the keys stop
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
@@ -59,6 +62,7 @@ class LeadPreview(ScrollView, can_focus=False):
         policy: Callable[[], domain.Policy],
         clock: Callable[[], datetime],
         bant_title: Callable[[], str] = lambda: "BANT",
+        ahead: Callable[[], str | None] = lambda: None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -66,6 +70,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self.policy = policy
         self.clock = clock
         self.bant_title = bant_title
+        self.ahead = ahead  # the lead below the cursor: rendered ahead, after a draw
         self.wanted: str | None = None  # the lead to show (the cursor's)
         self.lead: domain.Lead | None = None  # the lead shown
         self.draws = 0  # how many times it drew (tests and the benchmark read it)
@@ -74,6 +79,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self._stale = True  # what is drawn is not `wanted` as the store has it now
         self._drawn_at = -DRAW_EVERY
         self._timer: Timer | None = None
+        self._ahead: tuple[tuple, list[Strip]] | None = None  # the lead below, rendered
 
     @property
     def lead_id(self) -> str | None:
@@ -122,6 +128,7 @@ class LeadPreview(ScrollView, can_focus=False):
         self.lead = lead
         if moved:
             self.scroll_to(y=0, animate=False, immediate=True)
+        self.call_after_refresh(self._render_ahead)
 
     def _blocks_of(
         self, lead: domain.Lead | None, history: list[HistoryEntry], account: Account | None
@@ -152,27 +159,66 @@ class LeadPreview(ScrollView, can_focus=False):
         return self.scrollable_content_region.width
 
     def _show(self, blocks: list[Block]) -> None:
+        before = self._strips
         self._blocks = blocks
         self._strips = None
         self._fit()
-        self.refresh()
+        self._repaint(before)
+
+    def _repaint(self, before: tuple[int, list[Strip]] | None) -> None:
+        """Repaint the lines that differ from those drawn `before` (Textual renders each
+        repainted line again; section titles, blank lines and BANT questions are often
+        the same from one lead to the next)."""
+        width = self._width
+        if before is None or before[0] != width or width <= 0:
+            self.refresh()
+            return
+        old, new = before[1], self._rendered(width)
+        top, across = round(self.scroll_y), max(self.virtual_size.width, self.size.width)
+        changed = [
+            Region(0, y - top, across, 1)
+            for y in range(max(len(old), len(new)))
+            if y >= len(old) or y >= len(new) or old[y] != new[y]
+        ]
+        if changed:
+            self.refresh(*changed)
 
     def _rendered(self, width: int) -> list[Strip]:
-        """The pane's lines at `width`, rendered once per lead and width (a block at a
-        time: Textual wraps it and resolves its theme variables)."""
+        """The pane's lines at `width`, rendered once per lead and width: the blocks
+        joined into one Content, wrapped and rendered in one pass through Textual (which
+        resolves the theme's variables); a render per block cost about three times as
+        much, most of it Textual's work for each render."""
         if self._strips is None or self._strips[0] != width:
-            style = self.visual_style
-
-            def strips(content: Content, at: int) -> list[Strip]:
-                if not content:  # a blank line in the pane's own colours
-                    return [Strip.blank(at, style.rich_style)]
-                return Visual.to_strips(self, content, at, None, style, pad=True)
-
-            lines: list[Strip] = []
-            for block in self._blocks:
-                lines.extend(block.render(strips, width))
-            self._strips = (width, lines)
+            self._strips = (width, self._render(self._blocks, width))
         return self._strips[1]
+
+    def _render(self, blocks: list[Block], width: int) -> list[Strip]:
+        """`blocks` as lines: from `_ahead` when the lead below was rendered ahead and
+        reads the same now (text and styles alike), else rendered here."""
+        key, content = _joined(blocks, width)
+        if self._ahead is not None and self._ahead[0] == key:
+            return self._ahead[1]
+        return Visual.to_strips(self, content, width, None, self.visual_style, pad=True)
+
+    def _render_ahead(self) -> None:
+        """Render the lead below the cursor while the rep reads this one (after the
+        frame): a step down then reads it from the store and compares, and does not
+        render it again (rendering is most of a step's cost)."""
+        if not self.is_attached or not self.display or self._timer is not None:
+            return  # gone, hidden, or the cursor is running: a draw is coming
+        lead_id = self.ahead()
+        width = self._width
+        if lead_id is None or width <= 0:
+            return
+        try:
+            lead = self.store.lead(lead_id)
+            history = self.store.history(lead_id) if lead is not None else []
+            account = self.store.account_of(lead_id) if lead is not None else None
+        except StoreError:
+            return
+        key, content = _joined(self._blocks_of(lead, history, account), width)
+        strips = Visual.to_strips(self, content, width, None, self.visual_style, pad=True)
+        self._ahead = (key, strips)
 
     def _fit(self) -> None:
         """The scrollable height: the lines at this width, at least the pane's height (a
@@ -189,7 +235,7 @@ class LeadPreview(ScrollView, can_focus=False):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips = None  # another theme: other colours
+        self._strips = self._ahead = None  # another theme: other colours
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -222,33 +268,40 @@ class Block:
         self.aside = aside
         self.space = space  # blank lines before it
 
-    def render(self, strips: Callable[[Content, int], list[Strip]], width: int) -> list[Strip]:
-        """Its lines at `width`; `strips(content, width)` renders content wrapped."""
-        out = strips(Content(""), width) * self.space
+    def lines(self, width: int) -> list[Content]:
+        """Its lines at `width`: a BANT row's wrapped here (its two columns), the others
+        left whole for the one render to wrap."""
+        out = [Content("")] * self.space
         if self.title is not None:
             text = f" {self.title}"[:width].ljust(width)
-            out.extend(strips(Content.styled(text, "bold $text-accent on $boost"), width))
+            out.append(Content.styled(text, "bold $text-accent on $boost"))
         elif self.aside is not None and self.content is not None:
-            out.extend(_beside(strips, self.content, self.aside, width))
+            out.extend(_beside(self.content, self.aside, width))
         elif self.content is not None:
-            out.extend(strips(self.content, width))
+            out.append(self.content)
         return out
 
 
-def _beside(
-    strips: Callable[[Content, int], list[Strip]], head: Content, aside: Content, width: int
-) -> list[Strip]:
+def _joined(blocks: list[Block], width: int) -> tuple[tuple, Content]:
+    """The blocks' lines at `width` as one Content, and what identifies its render (the
+    width, the text and its styles)."""
+    lines: list[Content] = []
+    for block in blocks:
+        lines.extend(block.lines(width))
+    content = Content("\n").join(lines)
+    return (width, content.plain, tuple(content.spans)), content
+
+
+def _beside(head: Content, aside: Content, width: int) -> list[Content]:
     """`head` in BANT_HEAD cells, `aside` wrapped to its right; stacked when narrow."""
     room = width - BANT_HEAD - 1
     if room < 20:
-        return [*strips(head, width), *strips(Content("    ") + aside, width)]
-    heads = strips(head, BANT_HEAD + 1)
-    asides = strips(aside, room)
-    (blank_head,) = strips(Content(""), BANT_HEAD + 1)
-    (blank_aside,) = strips(Content(""), room)
+        return [*head.wrap(width), *(Content("    ") + aside).wrap(width)]
+    heads = head.wrap(BANT_HEAD + 1)
+    asides = aside.wrap(room)
     out = []
     for i in range(max(len(heads), len(asides))):
-        left = heads[i] if i < len(heads) else blank_head
-        right = asides[i] if i < len(asides) else blank_aside
-        out.append(Strip.join([left, right]))
+        left = heads[i] if i < len(heads) else Content("")
+        right = asides[i] if i < len(asides) else Content("")
+        out.append(left.pad_right(BANT_HEAD + 1 - left.cell_length) + right)
     return out
