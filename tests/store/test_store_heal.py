@@ -68,3 +68,25 @@ def test_a_lost_decision_of_a_lead_now_someone_elses_gets_a_card(mine: Store) ->
         ("L000003", "not_assigned", "decide", "accept")
     ]
     assert mine.lead("L000003") is None and mine.pending() == []
+
+
+def test_a_lost_undo_goes_again_though_a_later_decision_was_undone_too(mine: Store) -> None:
+    """The rep accepted (sent), undid it, accepted again and undid that before it was sent;
+    the undo reached the server, then a restore lost it: the server shows the first accept
+    again. The heal must send the undo of that first decision, though the lead's last
+    action here is the second (found by the hypothesis sync model)."""
+    me = mine.client_id()
+    mine.decide(["L000005"], "accept")
+    _answer_all(mine)  # the server has the accept, id me:1
+    mine.undo()
+    mine.decide(["L000005", "L000006"], "accept")
+    mine.undo()  # never sent: dropped
+    _answer_all(mine)  # the undo of the first reaches the server
+    restored = replace(
+        make_lead(5), status=Status.ACCEPTED, version=2,
+        decision=domain.Decision(domain.Outcome.ACCEPT, None, None, NOW, by=ME, id=f"{me}:1"),
+    )  # fmt: skip
+    mine.apply_heal([restored, make_lead(6)], [])  # the restore lost the undo
+    rows = [(i.type, i.payload.get("reopens")) for i in mine.pending()]
+    assert rows == [("reopen", f"{me}:1")]
+    assert mine.lead("L000005").status is Status.OPEN

@@ -107,25 +107,21 @@ class HealMixin:
                 last = conn.execute(
                     "SELECT a.action_id, a.detail, a.undone_at, al.result, al.decision_id "
                     "FROM action_leads al JOIN actions a ON a.action_id = al.action_id "
-                    "WHERE al.lead_id = ? AND a.kind = 'decide' ORDER BY a.id DESC LIMIT 1",
+                    "WHERE al.lead_id = ? AND a.kind = 'decide' "
+                    "AND al.result IN ('applied', 'processed') ORDER BY a.id DESC LIMIT 1",
                     (lead.id,),
-                ).fetchone()
-                if last is None or last[3] not in ("applied", "processed"):
+                ).fetchone()  # the last the server answered: a later one undone unsent is none
+                if last is None:
                     continue
                 action_id, detail_json, undone_at, _result, decision_id = last
-                standing = lead.decision
                 if undone_at is None:
                     if lead.status is not Status.OPEN:
                         continue  # it stands (this decision, or one made since elsewhere)
                     self._queue_decision_again(conn, action_id, lead, detail_json, decision_id)
-                elif (
-                    standing is not None
-                    and standing.by == actor
-                    and (standing.id is None or standing.id == decision_id)
-                ):
+                elif (lost := _undone_here(lead, actor, decision_id)) is not None:
                     self._queue(
                         conn, action_id, lead.id, "reopen", lead.version, None, now,
-                        reopens=decision_id,
+                        reopens=lost[0],
                     )  # fmt: skip
                 else:
                     continue
@@ -238,3 +234,17 @@ def _deciding(conn: sqlite3.Connection) -> set[str]:
     decision of such a lead is sent again like any other."""
     rows = conn.execute("SELECT DISTINCT lead_id FROM outbox WHERE type IN ('decide', 'reopen')")
     return {r[0] for r in rows}
+
+
+def _undone_here(
+    lead: domain.Lead, actor: str | None, decision_id: str | None
+) -> tuple[str | None] | None:
+    """The decision a reopen must name (in a 1-tuple) when the restored server shows the
+    decision of this rep's that its last answered decide action made, and the rep undid
+    it here: the restore lost the undo. None when the server shows another's or none."""
+    standing = lead.decision
+    if standing is None or standing.by != actor:
+        return None
+    if standing.id is None or standing.id == decision_id:
+        return (decision_id,)
+    return None
