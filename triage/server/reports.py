@@ -298,69 +298,13 @@ def decision_figures(
     outcome and, when `timed`, the median time to decision and the decisions within the
     SLA (each lead's `decision_hours`: from assignment to the first decision). `frm`: the
     lead table joined with what `group` reads besides (an attribute: crossing)."""
-    if not timed:
-        return _outcome_counts(conn, p, group, where, frm)
-    return _timed_figures(conn, p, sla_hours, group, where, frm)
-
-
-def _count_if(cond: Any) -> Any:
-    return func.sum(case((cond, 1), else_=0))
-
-
-def _outcome_counts(
-    conn: Connection,
-    p: Period | None,
-    group: Sequence[ColumnElement[Any]],
-    where: ColumnElement[bool] | None,
-    frm: FromClause | None = None,
-) -> dict[tuple[Any, ...], Figures]:
-    """decision_figures without the times: the decisions by outcome, in one plain query."""
-    keys = [g.label(f"g{i}") for i, g in enumerate(group)]
-    q = select(
-        *keys, func.count(), _count_if(LEAD.c.status == "accepted"),
-        _count_if(LEAD.c.status == "rejected"), _count_if(LEAD.c.status == "nurture"),
-    ).where(decided_in(p))  # fmt: skip
-    if where is not None:
-        q = q.where(where)
-    if frm is not None:
-        q = q.select_from(frm)
-    if keys:
-        q = q.group_by(*group)
-    out: dict[tuple[Any, ...], Figures] = {}
-    for row in conn.execute(q):
-        k = tuple(row[: len(keys)])
-        decided, acc, rej, nur = row[len(keys) :]
-        if decided:
-            out[k] = Figures(decided=decided, accepted=acc or 0, rejected=rej or 0,
-                             nurtured=nur or 0)  # fmt: skip
-    return out
-
-
-def median(dialect: str, value: Any) -> ColumnElement[Any]:
-    """The median of `value` over a group (NULLs left out; the mean of the two middle
-    values of an even count), as an aggregate: PostgreSQL's percentile_cont(0.5), and on
-    SQLite, which has none, the `median` that triage.server.db adds to each connection."""
-    if dialect == "sqlite":
-        return func.median(value)
-    return func.percentile_cont(0.5).within_group(cast(value, Float))
-
-
-def _timed_figures(
-    conn: Connection,
-    p: Period | None,
-    sla_hours: float,
-    group: Sequence[ColumnElement[Any]],
-    where: ColumnElement[bool] | None,
-    frm: FromClause | None = None,
-) -> dict[tuple[Any, ...], Figures]:
-    """decision_figures with the times: counts by outcome, the decisions within the SLA,
-    and the median time to decision, in one aggregate over the period's decisions."""
     keys = [g.label(f"g{i}") for i, g in enumerate(group)]
     ttd = LEAD.c.decision_hours
+    times = (_count_if(ttd <= sla_hours), func.count(ttd), median(conn.dialect.name, ttd))
     q = select(
         *keys, func.count(), _count_if(LEAD.c.status == "accepted"),
         _count_if(LEAD.c.status == "rejected"), _count_if(LEAD.c.status == "nurture"),
-        _count_if(ttd <= sla_hours), func.count(ttd), median(conn.dialect.name, ttd),
+        *(times if timed else ()),
     ).where(decided_in(p))  # fmt: skip
     if where is not None:
         q = q.where(where)
@@ -371,15 +315,29 @@ def _timed_figures(
     out = {}
     for row in conn.execute(q):
         k = tuple(row[: len(keys)])
-        decided, acc, rej, nur, within, timed_n, middle = row[len(keys) :]
+        decided, acc, rej, nur, *timing = row[len(keys) :]
         if not decided:
             continue
-        out[k] = Figures(
-            decided=decided, accepted=acc or 0, rejected=rej or 0, nurtured=nur or 0,
-            within_sla=within or 0, timed=timed_n or 0,
-            median_hours=None if middle is None else max(0.0, float(middle)),
-        )  # fmt: skip
+        f = Figures(decided=decided, accepted=acc or 0, rejected=rej or 0, nurtured=nur or 0)
+        if timing:
+            within, timed_n, middle = timing
+            f.within_sla, f.timed = within or 0, timed_n or 0
+            f.median_hours = None if middle is None else max(0.0, float(middle))
+        out[k] = f
     return out
+
+
+def _count_if(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def median(dialect: str, value: Any) -> ColumnElement[Any]:
+    """The median of `value` over a group (NULLs left out; the mean of the two middle
+    values of an even count), as an aggregate: PostgreSQL's percentile_cont(0.5), and on
+    SQLite, which has none, the `median` that triage.server.db adds to each connection."""
+    if dialect == "sqlite":
+        return func.median(value)
+    return func.percentile_cont(0.5).within_group(cast(value, Float))
 
 
 def _counts(conn: Connection, q: Any, ngroup: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
