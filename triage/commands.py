@@ -708,9 +708,10 @@ def _queue_parser(sub: Any, lazy: Any) -> None:
     p.add_argument(
         "--sort",
         default="sla",
-        choices=["sla", "score", "age", "name", "company"],
+        choices=["sla", "score", "age", "name", "company", "account"],
         help="sla: most urgent first; score: highest first; age: newest first; name, company: "
-        "A to Z (default: sla)",
+        "A to Z; account: grouped by account (the email's domain, else the company), A to Z, "
+        "each account's most urgent first, as G in the workstation (default: sla)",
     )
     p.add_argument(
         "--reverse",

@@ -25,3 +25,19 @@ def test_reverse_lists_the_sort_the_other_way_round(tmp_path):
         )  # fmt: skip
     ]
     assert scores == sorted(scores)
+
+
+def test_account_sort_groups_each_account_most_urgent_first(tmp_path):
+    seed_store(tmp_path / "triage.db", 40).close()
+    r = run_cli("queue", "--json", "--sort", "account", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    companies = [row["company"] for row in rows]
+    runs = [c for i, c in enumerate(companies) if i == 0 or companies[i - 1] != c]
+    assert len(runs) == len(set(runs)) < len(rows)  # each account's leads together
+    assert runs == sorted(runs, key=str.casefold)
+    for company in runs:
+        ages = [row["age_hours"] for row in rows if row["company"] == company]
+        assert ages == sorted(ages, reverse=True)  # most urgent (oldest SLA) first
+    reverse = run_cli("queue", "--json", "--sort", "account", "--reverse", home=tmp_path)
+    assert [row["id"] for row in json.loads(reverse.stdout)] == [row["id"] for row in rows][::-1]
