@@ -153,6 +153,13 @@ def _run_parser(ssub: Any) -> None:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     p.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no access log (by default one JSON line a request on stderr, with a request id; "
+        "never a header or a query string)",
+    )
+    p.add_argument(
         "--public-url",
         metavar="URL",
         help="the address people reach this server at (https://... makes the workspace's "

@@ -17,11 +17,13 @@ def create_app(
     max_body: int = protocol.MAX_BODY_BYTES,
     public_url: str | None = None,
     metrics_token: str | None = None,
+    access_log: bool = False,
 ) -> FastAPI:
     """The server's app over `backend`: its routers, the workspace, JSON errors and the body
     limit. `public_url`: the address people reach the server at; an https one makes the
     workspace's cookies Secure (as does a request that came over https). `/metrics`
-    (triage.server.metrics) answers loopback, and with `metrics_token` that bearer token."""
+    (triage.server.metrics) answers loopback, and with `metrics_token` that bearer token.
+    `access_log`: a JSON line a request on the logger triage.server.access."""
     from triage.server import web
     from triage.server.api import actions, marketing, meta, reports, sync, webhooks
     from triage.server.metrics import Metrics, MetricsMiddleware, endpoint
@@ -39,6 +41,7 @@ def create_app(
     app.state.backend = backend
     app.state.metrics = metrics = Metrics()
     metrics.watch_webhooks(backend)
+    backend.db.lock_waited = metrics.lock_wait.observe
     app.state.identity = backend.identity  # read once: liveness must not touch the database
     errors.install(app)
     for router in (
@@ -53,5 +56,6 @@ def create_app(
     app.add_route("/metrics", endpoint(metrics, metrics_token), include_in_schema=False)
     web.mount(app, public_url=public_url)
     app.add_middleware(errors.BodyLimit, limit=max_body)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times the rest
+    # outermost: it times the rest
+    app.add_middleware(MetricsMiddleware, metrics=metrics, access_log=access_log)
     return app

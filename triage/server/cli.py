@@ -228,9 +228,13 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )  # fmt: skip
         allow = getattr(args, "forwarded_allow_ips", None)
+        access = getattr(args, "access_log", True) and args.log_level in ("info", "debug")
+        if access:
+            _access_log_to_stderr()
         config = uvicorn.Config(
-            create_app(backend, public_url=public, metrics_token=metrics_token),
+            create_app(backend, public_url=public, metrics_token=metrics_token, access_log=access),
             log_level=args.log_level,
+            access_log=False,  # ours (triage.server.metrics): JSON, with a request id
             server_header=False,
             # X-Forwarded-* are believed only from the proxies named (never by default)
             proxy_headers=bool(allow),
@@ -240,6 +244,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _access_log_to_stderr() -> None:
+    """The access log's JSON lines, as they are, on stderr."""
+    import logging
+
+    from triage.server.metrics import ACCESS
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    ACCESS.handlers[:] = [handler]
+    ACCESS.setLevel(logging.INFO)
+    ACCESS.propagate = False
 
 
 METRICS_TOKEN_ENV = "TRIAGE_METRICS_TOKEN"

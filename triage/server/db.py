@@ -20,7 +20,8 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,6 +145,8 @@ class Database:
         self.is_sqlite = kind == "sqlite"
         self.sqlite_path: Path | None = None
         self.warnings: list[str] = []  # for the operator (e.g. a directory others may read)
+        # told how long each write() waited for the write lock (the server's /metrics)
+        self.lock_waited: Callable[[float], None] | None = None
         if self.is_sqlite:
             if parsed.host:
                 raise BadURL(
@@ -228,6 +231,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         with Session(self.write_engine, expire_on_commit=False) as session:
             with session.begin():
+                started = time.perf_counter()
                 with self._waiting():
                     session.connection()  # take the write lock now (BEGIN IMMEDIATE on SQLite)
                 if not self.is_sqlite:
@@ -235,6 +239,8 @@ class Database:
                     session.execute(
                         text("SELECT value FROM counter WHERE name = :n FOR UPDATE"), {"n": SEQ}
                     )
+                if self.lock_waited is not None:
+                    self.lock_waited(time.perf_counter() - started)
                 yield session
 
     @contextmanager

@@ -12,7 +12,16 @@ there is no multiprocess mode to set up):
 - import rows by outcome (created, updated, unchanged, skipped), for the imports this
   process ran (`POST /v1/leads`, the workspace's upload; a CLI import counts in its own);
 - webhooks, read from the database at each scrape (so the same for every instance):
-  deliveries waiting, those of them that have failed at least once, endpoints failing.
+  deliveries waiting, those of them that have failed at least once, endpoints failing;
+- the wait for the write lock (the change counter: SQLite's database lock, PostgreSQL's
+  counter row) of each write that allocates change numbers (a push, an import's chunk,
+  marketing's actions): where many reps and imports meet.
+
+The same middleware writes the access log (`triage server run`; `--no-access-log` turns it
+off): one JSON line a request on stderr, with a request id (a proxy's X-Request-ID when it
+looks like one, else a new one; sent back in X-Request-ID), the method, the route template
+and the path without its query (a query can carry a search for a person's name; the path
+of a request no route matched is left out too), the status, the time in ms and the client's address. Never a header, so never a token.
 
 Who may read it (`metrics_guard`): a request from this machine's loopback that came
 through no proxy, or anyone with `Authorization: Bearer <TRIAGE_METRICS_TOKEN>` when the
@@ -24,7 +33,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
+import logging
+import re
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +52,11 @@ UNMATCHED = "<unmatched>"
 # Latency buckets (seconds): a pull or push is a few ms to a few hundred; an import or a
 # report may take seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# The lock is usually free (well under a millisecond); behind an import's chunk or a large
+# push it is tens to hundreds of ms.
+LOCK_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0)
+ACCESS = logging.getLogger("triage.server.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class Metrics:
@@ -70,6 +88,11 @@ class Metrics:
         self.import_rows = Counter(
             "triage_import_rows", "Import rows, by outcome", ["outcome"], registry=r
         )
+        self.lock_wait = Histogram(
+            "triage_db_write_lock_wait_seconds",
+            "Time a write waited for the change counter's lock (SQLite: the database's)",
+            buckets=LOCK_BUCKETS, registry=r,
+        )  # fmt: skip
 
     def pushed(self, answer: dict[str, Any]) -> None:
         self.pushes.inc()
@@ -130,13 +153,27 @@ class _WebhookCollector:
         )
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (pure ASGI: it sees the
-    status of streamed answers too, and adds no task per request)."""
+def request_id(scope: Scope) -> str:
+    """The request's id: the X-Request-ID a proxy set, when it looks like one (no spaces,
+    quotes or control characters: it is logged), else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if _REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return uuid.uuid4().hex[:16]
 
-    def __init__(self, app: ASGIApp, metrics: Metrics):
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template, and writes its access
+    log line when `access_log` (pure ASGI: it sees the status of streamed answers too, and
+    adds no task per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = False):
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,24 +181,52 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        rid = request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
+            took = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
             method = scope.get("method", "?")
             m = self.metrics
             m.requests.labels(method, template, str(status)).inc()
-            m.latency.labels(method, template).observe(time.perf_counter() - started)
+            m.latency.labels(method, template).observe(took)
             if status >= 500 and template.startswith("/v1/sync/"):
                 m.sync_errors.labels(template).inc()
+            if self.access_log:
+                _access(scope, rid, method, template, status, took)
+
+
+def _access(scope: Scope, rid: str, method: str, route: str, status: int, took: float) -> None:
+    client = scope.get("client")
+    ACCESS.info(
+        json.dumps(
+            {
+                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "request_id": rid,
+                "method": method,
+                "route": route,
+                # never the query string; an unmatched path not at all (it can be anything,
+                # a token pasted into the address bar included)
+                "path": scope.get("path", "") if route != UNMATCHED else None,
+                "status": status,
+                "ms": round(took * 1000, 1),
+                "client": client[0] if client else None,
+            },
+            ensure_ascii=True,  # a hostile path stays one line of plain text
+        )
+    )
 
 
 _PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
