@@ -19,7 +19,7 @@ from tests.support.factories import lead_row
 from triage.server.models_suggest import SuggestModel
 from triage.server.service import Backend
 from triage.server.suggest import store, train
-from triage.server.suggest.retrain import Retrainer, RetrainSettings
+from triage.server.suggest.retrain import Retrainer, RetrainSettings, train_here
 
 backend = test_suggest_features.backend  # the fixture: a database with ann, a rep
 
@@ -52,7 +52,8 @@ def models(b: Backend) -> list[int]:
 
 def test_never_the_first_model_then_after_n_new_or_a_day(backend: Backend) -> None:
     clock = Clock()
-    job = Retrainer(backend.db, RetrainSettings(after=30, every=86400), owner="a", clock=clock)
+    settings = RetrainSettings(after=30, every=86400)
+    job = Retrainer(backend.db, settings, owner="a", clock=clock, trainer=train_here)
     decide(backend, 0, 220)
     assert job.tick() is None and models(backend) == []  # the first model is a team's choice
     with backend.db.read() as s:
@@ -78,8 +79,8 @@ def test_never_the_first_model_then_after_n_new_or_a_day(backend: Backend) -> No
 def test_one_instance_at_a_time(backend: Backend) -> None:
     clock = Clock()
     settings = RetrainSettings(after=1, lease=600)
-    a = Retrainer(backend.db, settings, owner="a", clock=clock)
-    b = Retrainer(backend.db, settings, owner="b", clock=clock)
+    a = Retrainer(backend.db, settings, owner="a", clock=clock, trainer=train_here)
+    b = Retrainer(backend.db, settings, owner="b", clock=clock, trainer=train_here)
     decide(backend, 0, 210)
     train.train(backend.db, history(100))
     assert a.claim(clock())  # a is retraining (its lease runs 10 minutes)
@@ -109,7 +110,7 @@ def test_the_settings_of_triage_retrain() -> None:
 def test_the_thread_checks_and_stops(backend: Backend) -> None:
     decide(backend, 0, 205)
     train.train(backend.db, history(100))
-    job = Retrainer(backend.db, RetrainSettings(after=1, poll=0.05), owner="t")
+    job = Retrainer(backend.db, RetrainSettings(after=1, poll=0.05), owner="t", trainer=train_here)
     stop = threading.Event()
     thread = threading.Thread(target=job.run, args=(stop,))
     thread.start()
@@ -124,3 +125,39 @@ def test_the_thread_checks_and_stops(backend: Backend) -> None:
     assert not thread.is_alive()
     with backend.db.read() as s:
         assert s.execute(select(func.count()).select_from(SuggestModel)).scalar_one() == 2
+
+
+def test_a_failed_training_process_says_why(backend: Backend) -> None:
+    """The child's failure reaches the job (which logs it and tries again at the next check)."""
+    from triage.server.db import Database
+
+    gone = Database(backend.db.url)
+    gone.url = "sqlite:////nonexistent-dir/x.db"
+    with pytest.raises(RuntimeError, match="the training process failed"):
+        __import__("triage.server.suggest.retrain", fromlist=["x"]).train_in_child(gone)
+
+
+@pytest.mark.slow  # two processes
+def test_the_server_process_never_imports_scikit_learn(tmp_path) -> None:
+    """Retraining under `triage server run` trains in a child: the server's own process
+    stays without scikit-learn (and its GIL-holding feature building)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    b = Backend.open(url)
+    b.add_user("ann@example.com", None, "rep")
+    decide(b, 0, 210)
+    train.train(b.db, history(100))
+    b.close()
+    script = (
+        "import sys\n"
+        "from triage.server.service import Backend\n"
+        "from triage.server.suggest.retrain import Retrainer, RetrainSettings\n"
+        f"b = Backend.open({url!r})\n"
+        "done = Retrainer(b.db, RetrainSettings(after=1), owner='x').tick()\n"
+        "print(done['decisions'], 'sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["210", "False"]

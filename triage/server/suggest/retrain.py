@@ -10,19 +10,24 @@ TRIAGE_RETRAIN="after=1000,every=12h" changes when (`every=0`: never by age).
 The check is one read of two counts, every `poll` seconds; a due retrain is leased in the
 database (table `joblease`, row `retrain`: the instance and until when), so several
 instances over one database retrain once, and a lease left by an instance that died runs
-out. The training runs in a thread of its own, never on the event loop: requests go on
-(scikit-learn's numeric work releases the GIL; the feature building holds it, seconds at
-100,000 decisions). The clock is injectable, so the tests run days in a moment.
+out. The job's thread checks and leases; the training itself runs in a process of its own
+(`train_in_child`: a fresh interpreter given the database's URL on stdin, never in its
+arguments, which any user of the machine can read), so the server's requests never queue
+behind it: building 100,000 decisions' features holds the GIL for seconds, and a thread
+of the server's would hold it from them. The clock and the trainer are injectable, so the
+tests run days in a moment.
 
-No scikit-learn import at start-up: `train` (which imports it) is imported by the thread
-when a retrain is due.
+No scikit-learn in the server's process at all: only the child imports it.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -101,11 +106,13 @@ class Retrainer:
         *,
         owner: str,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        trainer: Callable[[Database], dict[str, Any]] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings or RetrainSettings()
         self.owner = owner
         self.clock = clock
+        self.trainer = trainer or train_in_child
 
     # ------------------------------------------------------------ deciding
 
@@ -175,12 +182,7 @@ class Retrainer:
         try:
             if self.due(now) is None:  # another instance retrained just before the lease
                 return None
-            # imported here, in the job's thread: scikit-learn never loads at start-up
-            train = importlib.import_module("triage.server.suggest.train")
-            store = importlib.import_module("triage.server.suggest.store")
-            with self.db.read() as s:
-                decisions = store.decisions(s)
-            done = train.train(self.db, decisions)
+            done = self.trainer(self.db)
             log.info("retrained the suggestion model (%s): model %s", why, done["model"])
             return {**done, "why": why}
         finally:
@@ -194,6 +196,41 @@ class Retrainer:
                 self.tick()
             except Exception:  # noqa: BLE001 (a failed retrain must not end the job)
                 log.exception("background retraining failed; the next check tries again")
+
+
+def train_here(db: Database) -> dict[str, Any]:
+    """Train on every decision in `db`, in this process: train.train's summary."""
+    # imported when a retrain is due: scikit-learn never loads at start-up
+    train = importlib.import_module("triage.server.suggest.train")
+    store = importlib.import_module("triage.server.suggest.store")
+    with db.read() as s:
+        decisions = store.decisions(s)
+    return train.train(db, decisions)
+
+
+def train_in_child(db: Database) -> dict[str, Any]:
+    """train_here in a process of its own (`python -m triage.server.suggest.retrain`, the
+    URL on stdin, the summary as JSON on stdout). RuntimeError with the end of its stderr
+    when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "triage.server.suggest.retrain"],
+        input=db.url, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the training process failed ({done.returncode}): {done.stderr[-2000:]}"
+        )
+    return json.loads(done.stdout)
+
+
+def _child() -> int:
+    """The training process: the database URL on stdin, train_here's summary on stdout."""
+    db = Database(sys.stdin.read().strip())
+    try:
+        print(json.dumps(train_here(db)))
+    finally:
+        db.dispose()
+    return 0
 
 
 def start(db: Database, owner: str) -> tuple[threading.Thread, threading.Event] | None:
@@ -222,3 +259,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         if job is not None:
             job[1].set()
             job[0].join(timeout=5)  # a training under way ends with the process (daemon)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child())
