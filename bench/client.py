@@ -5,12 +5,18 @@
 - a first sync that pulls 10,000 leads, against a server process               <= 1.0 s
 - a sync that pushes 10,000 and pulls 10,000 against a server process          <= 1.5 s
 - one filtered, sorted queue page over 100,000 local leads                     <= 50 ms
+- a first `triage sync` of 100,000 leads, the whole command as a process       <= 10 s, <= 300 MB
 
 The syncs are `run_once` as `triage sync` calls it (store, lock, HTTP client, engine), in
 this process; the server is `triage server run` in its own, on loopback, SQLite, warmed
 by another rep's sync first (a running server has served requests before).
 
-Usage: python bench/client.py [--runs 3] [--only sync]
+The 100,000-lead first sync is `triage login` then `triage sync` as a rep runs them (the
+time and peak RSS of the sync process alone); its baseline is the same process's start-up
+(`triage status` against the same empty store), and the bare sqlite3 floor of writing the
+leads' JSON.
+
+Usage: python bench/client.py [--runs 3] [--only sync|first100k]
 """
 
 from __future__ import annotations
@@ -165,6 +171,46 @@ def bench_sync(tmp: Path, runs: int) -> tuple[float, float, float]:
     return median(firsts), median(times), bare_sqlite_rows(rows)
 
 
+def bench_first_sync_100k(tmp: Path, runs: int) -> tuple[float, float, float, float]:
+    """(time, peak RSS in MB of `triage sync` pulling 100,000 leads, the start-up baseline,
+    the bare floor)."""
+    times, rss, starts = [], [], []
+    floor = 0.0
+    for r in range(runs):
+        db_url, token, other = _server_with_leads(tmp, 100 + r, 100_000)
+        with ServerProcess(db_url) as srv:
+            _warm(tmp, srv.url, other)
+            home = tmp / f"first100k-{r}"
+            home.mkdir()
+            env = {**os.environ, "TRIAGE_HOME": str(home)}
+            subprocess.run(
+                [sys.executable, "-m", "triage", "login", "--server", srv.url, "--token", "-"],
+                input=token, text=True, check=True, env=env, capture_output=True,
+            )  # fmt: skip
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "triage", "status"], check=True, env=env,
+                           capture_output=True)  # fmt: skip
+            starts.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "triage", "sync", "--json"], env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            out = proc.stdout.read() if proc.stdout else b""
+            _, status, usage = os.wait4(proc.pid, 0)
+            times.append(time.perf_counter() - t)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            assert proc.returncode == 0, out
+            rss.append(usage.ru_maxrss / 1024)
+            db = next(home.rglob("triage.db"))
+            conn = sqlite3.connect(db)
+            assert conn.execute("SELECT count(*) FROM lead_server").fetchone()[0] == 100_000
+            rows = conn.execute("SELECT id, json FROM lead_server").fetchall()
+            conn.close()
+            floor = bare_sqlite_rows(rows)
+    return median(times), median(rss), median(starts), floor
+
+
 def bench_queue_page(tmp: Path) -> tuple[float, float]:
     store = filled_store(tmp / "page.db", 100_000)
     flt = domain.parse_filter("source:tradeshow score:>20 acme")
@@ -184,7 +230,9 @@ def bench_queue_page(tmp: Path) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", choices=["sync"], help="only the sync figures")
+    ap.add_argument(
+        "--only", choices=["sync", "first100k"], help="only the 10,000-lead syncs, or the 100,000"
+    )
     args = ap.parse_args()
     ok = True
     with tempfile.TemporaryDirectory() as d:
@@ -198,14 +246,21 @@ def main() -> int:
             one, bare = bench_single_commit(tmp)
             ok &= report("one decision committed (median of 200)", one, 0.010, unit="ms")
             baseline("a bare SQLite INSERT+COMMIT, synchronous=FULL", bare, one, unit="ms")
-        first, sync, floor = bench_sync(tmp, args.runs)
-        ok &= report("first sync: pull 10,000", first, 1.0)
-        ok &= report("sync: push 10,000 + pull 10,000", sync, 1.5)
-        baseline(
-            "the 10,000 leads' JSON decoded, encoded, one executemany (bare sqlite3)",
-            floor,
-            sync,
-        )
+        if args.only in (None, "sync"):
+            first, sync, floor = bench_sync(tmp, args.runs)
+            ok &= report("first sync: pull 10,000", first, 1.0)
+            ok &= report("sync: push 10,000 + pull 10,000", sync, 1.5)
+            baseline(
+                "the 10,000 leads' JSON decoded, encoded, one executemany (bare sqlite3)",
+                floor,
+                sync,
+            )
+        if args.only in (None, "first100k"):
+            took, rss, start, floor = bench_first_sync_100k(tmp, args.runs)
+            ok &= report("first `triage sync` of 100,000 leads", took, 10.0)
+            ok &= report("  its peak RSS", rss, 300, unit="MB")
+            baseline("`triage status` (the process's start-up)", start, took)
+            baseline("the 100,000 leads' JSON, bare sqlite3", floor, took)
         if args.only is None:
             page, plain = bench_queue_page(tmp)
             ok &= report("filtered sorted page of 100 over 100,000 leads", page, 0.050, unit="ms")

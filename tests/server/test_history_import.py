@@ -76,8 +76,15 @@ def test_past_decisions_train_the_model_and_reach_no_rep(db_url: str, tmp_path: 
                 "rows"
             ]
             overall = reports.overview(conn, ctx, ctx.period(start="2026-01-01", end="2026-01-31"))
+            page = reports.lead_history(conn, ctx, "1000")
         assert [(r["rep"], r["decided"]) for r in figures] == [(ANN, 0)]
         assert overall["figures"]["decided"] == 0
+        # the lead's page says the past decision, though no rep's event does
+        decided = [t for t in page["timeline"] if t["kind"] == "decide"]
+        assert [(t["at"], t["outcome"], t.get("by")) for t in decided] == [
+            ("2026-01-01T00:00:00Z", first.outcome, None)
+        ]
+        assert decided[0]["detail"] == "before Triage, from the CRM's history"
     finally:
         b.close()
 

@@ -129,6 +129,11 @@ def folded_email(email: str | None) -> str | None:
     return email.strip().casefold() if email is not None else None
 
 
+# The decision id of a past decision imported from a CRM's file (`triage server import
+# --history`): made before Triage, by nobody Triage knows.
+HISTORY_DECISION_ID = "history"
+
+
 def standing_reason(decision: dict[str, Any] | None) -> str | None:
     """The reason code a lead's `decision_reason` column holds for its decision."""
     reason = (decision or {}).get("reason")

@@ -1033,6 +1033,7 @@ def lead_history(conn: Connection, ctx: Context, ref: str) -> dict[str, Any] | N
         *_logged_entries(lead, log),
         *_earlier_cycle_entries(ctx, lead["history"] or []),
         *_event_entries(conn, ctx, lead["id"]),
+        *_history_entries(ctx, lead),
     ]
     if lead["assigned_at"] is not None and not any(k == "assign" for _, k in log):
         timeline.append(_entry(lead["assigned_at"], "assigned", to=lead["owner_email"]))
@@ -1103,6 +1104,20 @@ def _earlier_cycle_entries(ctx: Context, history: list[dict[str, Any]]) -> list[
                 to=h.get("reassigned_to"),
             ))  # fmt: skip
     return out
+
+
+def _history_entries(ctx: Context, lead: dict[str, Any]) -> list[dict[str, Any]]:
+    """A past decision imported from the CRM's history (`triage server import --history`):
+    no rep's event says it, so the lead's decision does, dated as the file dated it (or,
+    undated, when it was imported)."""
+    d = lead["decision"] or {}
+    if d.get("id") != models.HISTORY_DECISION_ID:
+        return []
+    return [_entry(
+        d.get("at") or lead["created_at"], "decide", outcome=d.get("outcome"),
+        reason=d.get("reason"), reason_label=_reason_label(ctx, d.get("outcome"), d.get("reason")),
+        note=d.get("note"), detail="before Triage, from the CRM's history",
+    )]  # fmt: skip
 
 
 def _event_entries(conn: Connection, ctx: Context, lead_id: str) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from triage.server.suggest import store
 from triage.server.suggest.history import History
 from triage.server.suggest.store import Decision
 
-HISTORY_ID = "history"  # the decision id of an imported past decision
+HISTORY_ID = models.HISTORY_DECISION_ID  # the decision id of an imported past decision
 
 Item = tuple[str, domain.LeadInput, Decision]
 
