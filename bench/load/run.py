@@ -105,6 +105,38 @@ def _check(db_url: str, applied: dict[str, list[int]]) -> tuple[bool, str]:
     )
 
 
+def _lock_wait(urls: list[str]) -> str:
+    """What the change counter's lock cost, from each instance's /metrics (loopback): the
+    writes that took it, their mean and slowest-bucket wait, and the share of the pushes'
+    time spent waiting for it: the sign that the one counter row is the bottleneck."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    count = total = push_time = 0.0
+    buckets: dict[float, float] = {}
+    for url in urls:
+        for family in text_string_to_metric_families(httpx.get(url + "/metrics").text):
+            for x in family.samples:
+                if x.name == "triage_db_write_lock_wait_seconds_count":
+                    count += x.value
+                elif x.name == "triage_db_write_lock_wait_seconds_sum":
+                    total += x.value
+                elif x.name == "triage_db_write_lock_wait_seconds_bucket":
+                    le = float(x.labels["le"])
+                    buckets[le] = buckets.get(le, 0) + x.value
+                elif (
+                    x.name == "triage_http_request_duration_seconds_sum"
+                    and x.labels.get("route") == "/v1/sync/push"
+                ):
+                    push_time += x.value
+    if not count:
+        return "no write took the lock"
+    p95 = next((le for le, n in sorted(buckets.items()) if n >= 0.95 * count), float("inf"))
+    share = f"{100 * total / push_time:.0f}% of the pushes' time" if push_time else "no push"
+    return (f"{count:,.0f} writes, mean wait {1000 * total / count:.1f} ms, p95 <= "
+            f"{1000 * p95:g} ms; waiting for it: {share} (an upper bound: imports wait too)")  # fmt: skip
+
+
 def _report(prefix: Path, seconds: float) -> bool:
     ok = True
     print(
@@ -174,10 +206,12 @@ def main() -> int:
                 print(ran.stderr[-3000:], file=sys.stderr)
                 return 1
             applied = json.loads(results.read_text())
+            lock = _lock_wait([s.url for s in servers])
         finally:
             for s in servers:
                 s.stop()
         ok = _report(prefix, args.seconds)
+        print(f"  change counter's lock: {lock}")
         exact, said = _check(db_url, applied)
         print(f"  exactly once: {'ok' if exact else 'BROKEN'}: {said}")
     print(f"  {load_average()} (at the end)")
