@@ -376,3 +376,29 @@ def test_lead_search_finds_any_part_in_any_case_and_reads_wildcards_as_text(live
     assert found("50%") == {"HS-77"}  # "Globex 500" has no % after its 50
     assert found("e_d") == set() and found("na_f") == {"X-3"}  # _ is text ("Jane Doe")
     assert found(lead_id) == {"SF-12"} and found("nobody") == set()
+
+
+def test_a_search_counts_its_matches_up_to_the_cap(live: Live, monkeypatch) -> None:
+    """Past SEARCH_COUNT_CAP matches a search says "more than" (counting every match of a
+    common word read them all); below it the count is exact; the page of rows is the same."""
+    monkeypatch.setattr(reports, "SEARCH_COUNT_CAP", 4)
+    live.upsert([lead_row(i, company=f"Widget {i}") for i in range(7)]
+                + [lead_row(10 + i, company=f"Gadget {i}") for i in range(3)])  # fmt: skip
+
+    def body(q: str, **more: object) -> dict:
+        r = live.mo.get("/v1/reports/leads", params={"q": q, **more})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    many = body("widget")
+    assert (many["total"], many["total_is_more"], len(many["leads"])) == (4, True, 7)
+    few = body("gadget")
+    assert (few["total"], few["total_is_more"], len(few["leads"])) == (3, False, 3)
+    unsearched = body("")
+    assert (unsearched["total"], unsearched["total_is_more"]) == (10, False)
+    from tests.server.test_web import signed_in
+
+    web, _ = signed_in(live.url, live.mo.token)
+    page = web.get("/web/leads", params={"q": "widget"})
+    assert page.status_code == 200 and "More than 4 leads" in page.text
+    assert "Next 100" not in page.text  # 7 leads: all on this page
