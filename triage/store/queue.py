@@ -112,15 +112,6 @@ class QueueMixin:
         params: list[Any] = []
         indexed = sort.removeprefix(REVERSED) in _INDEXED_SORTS
         scan = "+" if self._has_terms(flt) or not indexed else ""
-        statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
-        if len(statuses) == 1:
-            clauses.append(f"{scan}status = ?")
-        else:
-            clauses.append(f"{scan}status IN ({_marks(len(statuses))})")
-        params.extend(statuses)
-        for word in flt.text:
-            clauses.append("search LIKE ? ESCAPE '\\'")
-            params.append(_like(domain.fold(word)))
         if flt.source:
             sources = list(dict.fromkeys(domain.fold(s) for s in flt.source))
             clauses.append(f"source_key IN ({_marks(len(sources))})")
@@ -140,7 +131,6 @@ class QueueMixin:
             if column is not None:
                 clauses.append(f"{column} = ?")
                 params.append(answer)
-        _attribute_clauses(flt, clauses, params)
         if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
             t = (now or domain.utcnow()).timestamp()
             if flt.age_gt_hours is not None:
@@ -149,6 +139,21 @@ class QueueMixin:
             if flt.age_lt_hours is not None:
                 clauses.append("(sla_at IS NULL OR +sla_at > ?)")
                 params.append(t - flt.age_lt_hours * 3600)
+        _attribute_clauses(flt, clauses, params)
+        # The terms in this order: SQLite tests a row's terms in the order written and stops
+        # at the first that fails. The tokens first (each rules out most rows), then the
+        # status (most rows of a store are open), the free words last: the substring search
+        # reads only the rows the comparisons let through (source:tradeshow score:>20 acme
+        # at 100,000 leads: the LIKE on 16,000 rows, not on 100,000; 72 -> 47 ms of CPU).
+        statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
+        if len(statuses) == 1:
+            clauses.append(f"{scan}status = ?")
+        else:
+            clauses.append(f"{scan}status IN ({_marks(len(statuses))})")
+        params.extend(statuses)
+        for word in flt.text:
+            clauses.append("search LIKE ? ESCAPE '\\'")
+            params.append(_like(domain.fold(word)))
         return " AND ".join(clauses), params
 
     @staticmethod
