@@ -128,6 +128,7 @@ class TriageApp(App[None]):
         self.help_screens = HelpScreens(self)
         self._sync_quiet = True
         self._data_version: int | None = None  # the store's, when the screens last saw it
+        self._checkpoint_due = False  # a checkpoint waits for the next frame
         # Keys and pastes from the terminal, applied one after the other (see typeahead.py)
         self.typeahead = TypeAhead(self, super().on_event)
 
@@ -205,6 +206,10 @@ class TriageApp(App[None]):
         server = self.settings.server_url
         self.sub_title = server.split("://", 1)[-1] if server else "not logged in: local only"
         self.set_interval(30, self.refresh_status, name="status-clock")
+        # Commits of this window leave the write-ahead log as it is: the copy into the file
+        # runs in a thread once the frame that shows the change is drawn (_checkpoint_soon).
+        self.store.defer_checkpoints()
+        self.set_interval(30, self._checkpoint_soon, name="checkpoint")  # a safety net
         self._data_version = self._store_version()
         if self.notice:
             self.notify(self.notice, title="Marketing's half of the loop", timeout=60)
@@ -247,6 +252,20 @@ class TriageApp(App[None]):
         for screen in self.screen_stack:
             screen.post_message(change.copy())
         self.refresh_status()
+        self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """Once the next frame is drawn, copy the store's write-ahead log into its file in
+        a thread (Store.defer_checkpoints): a bulk decision's copy and fsync, about a third
+        of its commit, come after the screen shows it, not before."""
+        if not self._checkpoint_due:
+            self._checkpoint_due = True
+            self.call_after_refresh(self._checkpoint_worker)
+
+    @work(thread=True, group="checkpoint", exit_on_error=False, name="checkpoint")
+    def _checkpoint_worker(self) -> None:
+        self._checkpoint_due = False  # a change from now on asks for another one
+        self.store.checkpoint()
 
     @on(StoreWritten)
     def _store_written(self, event: StoreWritten) -> None:

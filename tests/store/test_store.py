@@ -1060,3 +1060,25 @@ def test_a_decision_numbered_again_after_a_restore_keeps_an_identity_never_used(
         assert (item.seq, item.payload.get("origin")) == (7, None)
     finally:
         again.close()
+
+
+def test_deferred_checkpoints_wait_for_checkpoint(db_path: Path) -> None:
+    """A store that defers checkpoints leaves the database file as it was, even after a
+    commit that takes the write-ahead log past SQLite's 1,000 pages, until checkpoint();
+    its commits are in the log meanwhile, as readers see."""
+    from tests.support.factories import make_leads
+
+    store = Store.open(db_path)
+    store.save_policy(domain.DEFAULT_POLICY)
+    store.apply_pull(make_leads(0, 5000, NOW), [], cursor=1)
+    store.checkpoint()
+    store.defer_checkpoints()
+    before = db_path.read_bytes()
+    store.decide(open_ids(store), "reject", reason="no_budget")
+    assert db_path.stat().st_size and db_path.read_bytes() == before
+    assert Path(f"{db_path}-wal").stat().st_size > 1000 * 4096  # past SQLite's autocheckpoint
+    with Store.open(db_path) as other:
+        assert other.pending_count() == 5000
+    store.checkpoint()
+    assert db_path.read_bytes() != before
+    store.close()
