@@ -104,7 +104,9 @@ class StoreBase:
         connection of its own, so it holds no lock of this instance and waits for no
         reader (what a reader still needs stays for the next one). For any thread."""
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5)
+            # mode=rw: a file removed meanwhile is not made again, empty
+            uri = self.path.resolve().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5)
             try:
                 conn.execute("PRAGMA busy_timeout = 5000")
                 conn.execute("PRAGMA synchronous = FULL")
