@@ -128,6 +128,7 @@ class TriageApp(App[None]):
         self.help_screens = HelpScreens(self)
         self._sync_quiet = True
         self._data_version: int | None = None  # the store's, when the screens last saw it
+        self.checkpoints = Checkpoints(self, store)
         # Keys and pastes from the terminal, applied one after the other (see typeahead.py)
         self.typeahead = TypeAhead(self, super().on_event)
 
@@ -205,6 +206,7 @@ class TriageApp(App[None]):
         server = self.settings.server_url
         self.sub_title = server.split("://", 1)[-1] if server else "not logged in: local only"
         self.set_interval(30, self.refresh_status, name="status-clock")
+        self.checkpoints.start()
         self._data_version = self._store_version()
         if self.notice:
             self.notify(self.notice, title="Marketing's half of the loop", timeout=60)
@@ -247,6 +249,7 @@ class TriageApp(App[None]):
         for screen in self.screen_stack:
             screen.post_message(change.copy())
         self.refresh_status()
+        self.checkpoints.soon()
 
     @on(StoreWritten)
     def _store_written(self, event: StoreWritten) -> None:
@@ -460,6 +463,33 @@ class TriageApp(App[None]):
         self._policy = None  # a sync may bring a new policy
         self._data_version = self._store_version()  # what follows shows the worker's commits
         self.store_changed(StoreChanged("sync"))
+
+
+class Checkpoints:
+    """The window's store leaves its write-ahead log as it is when it commits
+    (Store.defer_checkpoints); the copy into the file runs in a thread once the frame that
+    shows a change is drawn: a bulk decision's copy and fsync, about a third of its
+    commit, come after the screen shows it, not before."""
+
+    def __init__(self, app: App, store: Store) -> None:
+        self.app = app
+        self.store = store
+        self._due = False  # a checkpoint waits for the next frame
+
+    def start(self) -> None:
+        self.store.defer_checkpoints()
+        self.app.set_interval(30, self.soon, name="checkpoint")  # a safety net
+
+    def soon(self) -> None:
+        """A checkpoint once the next frame is drawn (one, however many changes ask)."""
+        if not self._due:
+            self._due = True
+            self.app.call_after_refresh(self._run)
+
+    def _run(self) -> None:
+        self._due = False  # a change from now on asks for another one
+        self.app.run_worker(self.store.checkpoint, thread=True, group="checkpoint",
+                            exit_on_error=False, name="checkpoint")  # fmt: skip
 
 
 KEY_SCOPES: dict[str, Scope] = {

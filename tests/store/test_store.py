@@ -270,6 +270,39 @@ def test_decide_in_bulk_is_one_action(store: Store) -> None:
     assert store.lead("L0007") == leads[7]
 
 
+def test_a_bulk_decisions_outbox_rows_carry_each_leads_version(store: Store) -> None:
+    """The outbox rows of a bulk decision, one per lead in id order, each payload the JSON
+    the protocol sends with that lead's own base_version (put together in SQL)."""
+    store.set_me("rep@example.com", "Rita", "rep")
+    store.apply_pull([make_lead(i, version=i * 3 + 1) for i in range(1, 1200)], [], 1)
+    ids = [f"L{i:04d}" for i in (1111, 7, 500, 3)]
+    note = 'said "später", ∞ \\ not now'
+    store.decide(ids, "reject", reason="other", note=note, at=NOW)
+    conn = sqlite3.connect(store.path)
+    rows = conn.execute("SELECT lead_id, type, payload, actor FROM outbox ORDER BY id").fetchall()
+    conn.close()
+    assert [r[0] for r in rows] == sorted(ids)
+    for lead_id, kind, payload, actor in rows:
+        expected = {
+            "outcome": "reject", "reason": "other", "note": note, "bant": None,
+            "nurture_until": None, "at": domain.format_time(NOW),
+            "base_version": int(lead_id[1:]) * 3 + 1,
+        }  # fmt: skip
+        assert (kind, actor) == ("decide", "rep@example.com")
+        assert payload == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_a_refused_bulk_decision_names_the_leads_in_the_order_given(loaded: Store) -> None:
+    loaded.decide(["L0004"], "accept")
+    with pytest.raises(ActionError) as err:
+        loaded.decide(["L0005", "X9", "L0004", "X1"], "accept")
+    assert (err.value.code, err.value.message) == ("unknown_lead", "unknown lead id(s): X9, X1")
+    with pytest.raises(ActionError) as err:
+        loaded.decide(["L0005", "L0004", "L0001"], "accept")
+    assert err.value.message == "already decided: L0004 (accepted)"
+    assert loaded.pending_count() == 1
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "code", "text"),
     [
@@ -1027,3 +1060,25 @@ def test_a_decision_numbered_again_after_a_restore_keeps_an_identity_never_used(
         assert (item.seq, item.payload.get("origin")) == (7, None)
     finally:
         again.close()
+
+
+def test_deferred_checkpoints_wait_for_checkpoint(db_path: Path) -> None:
+    """A store that defers checkpoints leaves the database file as it was, even after a
+    commit that takes the write-ahead log past SQLite's 1,000 pages, until checkpoint();
+    its commits are in the log meanwhile, as readers see."""
+    from tests.support.factories import make_leads
+
+    store = Store.open(db_path)
+    store.save_policy(domain.DEFAULT_POLICY)
+    store.apply_pull(make_leads(0, 5000, NOW), [], cursor=1)
+    store.checkpoint()
+    store.defer_checkpoints()
+    before = db_path.read_bytes()
+    store.decide(open_ids(store), "reject", reason="no_budget")
+    assert db_path.stat().st_size and db_path.read_bytes() == before
+    assert Path(f"{db_path}-wal").stat().st_size > 1000 * 4096  # past SQLite's autocheckpoint
+    with Store.open(db_path) as other:
+        assert other.pending_count() == 5000
+    store.checkpoint()
+    assert db_path.read_bytes() != before
+    store.close()

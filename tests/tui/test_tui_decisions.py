@@ -328,3 +328,17 @@ async def test_nurture_until_next_monday_shows_the_date_as_typed(app, store):
         lead = store.lead(ids[0])
         assert lead.status is domain.Status.NURTURE
         assert lead.decision.nurture_until == date(2026, 11, 23)
+
+
+async def test_a_decision_reaches_the_database_file_after_the_frame(app, store):
+    """The window's commits leave the write-ahead log alone (Store.defer_checkpoints); a
+    thread copies it into the database file once the queue shows the decision."""
+    ids = open_ids(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        before = store.path.read_bytes()
+        await pilot.press("r", "1")
+        assert store.lead(ids[0]).status is domain.Status.REJECTED
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert store.path.read_bytes() != before

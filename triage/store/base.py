@@ -89,6 +89,33 @@ class StoreBase:
             conn.execute("ROLLBACK")
             raise
 
+    def defer_checkpoints(self) -> None:
+        """This instance's commits no longer copy the write-ahead log into the database
+        file. SQLite does that copy (and its fsync) inside the COMMIT that takes the log
+        past 1,000 pages, so a bulk decision paid for it before the screen could show
+        it; the owner now calls `checkpoint()` when the frame is drawn, off the UI thread.
+        A commit is as durable either way (it is in the log, synced); other connections
+        (`triage` commands, the sync worker) still checkpoint as they commit."""
+        with self._lock:
+            self._connection().execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file: a passive checkpoint, on a
+        connection of its own, so it holds no lock of this instance and waits for no
+        reader (what a reader still needs stays for the next one). For any thread."""
+        try:
+            # mode=rw: a file removed meanwhile is not made again, empty
+            uri = self.path.resolve().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5)
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot checkpoint the database: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

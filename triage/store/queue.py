@@ -54,6 +54,42 @@ def _attribute_clauses(flt: domain.Filter, clauses: list[str], params: list[Any]
         params.extend(accounts)
 
 
+def _token_clauses(flt: domain.Filter, now: datetime | None) -> tuple[list[str], list[Any]]:
+    """The WHERE terms of a filter's tokens (source:, campaign:, score:, bant:, age:, attr:,
+    account:), and their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.source:
+        sources = list(dict.fromkeys(domain.fold(s) for s in flt.source))
+        clauses.append(f"source_key IN ({_marks(len(sources))})")
+        params.extend(sources)
+    if flt.campaign:
+        likes = " OR ".join("campaign_key LIKE ? ESCAPE '\\'" for _ in flt.campaign)
+        clauses.append(f"({likes})")
+        params.extend(_like(domain.fold(c)) for c in flt.campaign)
+    if flt.score_lt is not None:
+        clauses.append("+score < ?")
+        params.append(flt.score_lt)
+    if flt.score_gt is not None:
+        clauses.append("+score > ?")
+        params.append(flt.score_gt)
+    for key, answer in flt.bant:
+        column = _BANT_COLUMNS.get(key)
+        if column is not None:
+            clauses.append(f"{column} = ?")
+            params.append(answer)
+    if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
+        t = (now or domain.utcnow()).timestamp()
+        if flt.age_gt_hours is not None:
+            clauses.append("+sla_at < ?")
+            params.append(t - flt.age_gt_hours * 3600)
+        if flt.age_lt_hours is not None:
+            clauses.append("(sla_at IS NULL OR +sla_at > ?)")
+            params.append(t - flt.age_lt_hours * 3600)
+    _attribute_clauses(flt, clauses, params)
+    return clauses, params
+
+
 def _terms(order: str) -> list[tuple[str, bool]]:
     """An ORDER BY clause as (column, descending) terms."""
     out = []
@@ -108,10 +144,14 @@ class QueueMixin:
         several campaign: tokens any of them, as a substring (both ignore case);
         `age:` counts on the SLA clock (domain.sla_start); a lead without one is age 0.
         """
-        clauses: list[str] = []
-        params: list[Any] = []
         indexed = sort.removeprefix(REVERSED) in _INDEXED_SORTS
         scan = "+" if self._has_terms(flt) or not indexed else ""
+        # The terms in this order: SQLite tests a row's terms in the order written and stops
+        # at the first that fails. The tokens first (each rules out most rows), then the
+        # status (most rows of a store are open), the free words last: the substring search
+        # reads only the rows the comparisons let through (source:tradeshow score:>20 acme
+        # at 100,000 leads: the LIKE on 16,000 rows, not on 100,000; 72 -> 47 ms of CPU).
+        clauses, params = _token_clauses(flt, now)
         statuses = list(dict.fromkeys(flt.status)) or [Status.OPEN.value]
         if len(statuses) == 1:
             clauses.append(f"{scan}status = ?")
@@ -121,34 +161,6 @@ class QueueMixin:
         for word in flt.text:
             clauses.append("search LIKE ? ESCAPE '\\'")
             params.append(_like(domain.fold(word)))
-        if flt.source:
-            sources = list(dict.fromkeys(domain.fold(s) for s in flt.source))
-            clauses.append(f"source_key IN ({_marks(len(sources))})")
-            params.extend(sources)
-        if flt.campaign:
-            likes = " OR ".join("campaign_key LIKE ? ESCAPE '\\'" for _ in flt.campaign)
-            clauses.append(f"({likes})")
-            params.extend(_like(domain.fold(c)) for c in flt.campaign)
-        if flt.score_lt is not None:
-            clauses.append("+score < ?")
-            params.append(flt.score_lt)
-        if flt.score_gt is not None:
-            clauses.append("+score > ?")
-            params.append(flt.score_gt)
-        for key, answer in flt.bant:
-            column = _BANT_COLUMNS.get(key)
-            if column is not None:
-                clauses.append(f"{column} = ?")
-                params.append(answer)
-        _attribute_clauses(flt, clauses, params)
-        if flt.age_gt_hours is not None or flt.age_lt_hours is not None:
-            t = (now or domain.utcnow()).timestamp()
-            if flt.age_gt_hours is not None:
-                clauses.append("+sla_at < ?")
-                params.append(t - flt.age_gt_hours * 3600)
-            if flt.age_lt_hours is not None:
-                clauses.append("(sla_at IS NULL OR +sla_at > ?)")
-                params.append(t - flt.age_lt_hours * 3600)
         return " AND ".join(clauses), params
 
     @staticmethod
