@@ -66,6 +66,7 @@ class InboxMixin:
         reset: bool = False,
         last_seq: int | None = None,
         digest: str | None = None,
+        texts: Sequence[str | None] = (),
     ) -> PullApplied:
         """Apply one pulled page and save its cursor (and the server's digest of the change
         at it, to present next time), in one transaction.
@@ -85,12 +86,14 @@ class InboxMixin:
         dropped: a row another connection to the file (a second sync) has numbered
         since may be in flight, its answer (a conflict, perhaps) about to be recorded
         there; it stays until that answer, or the next push's duplicate, settles it.
+        `texts`: the first leads' JSON as the sync checked it (protocol.lead_json), kept as
+        their server state as it is (see _put_server_leads).
         """
         now = time.time()
         with self._write() as conn:
             dropped = self._drop_for_reset(conn) if reset else 0
             removed, conflicts = self._revoke(conn, revoked, now)
-            written = self._put_server_leads(conn, leads, force=reset)
+            written = self._put_server_leads(conn, leads, force=reset, texts=texts)
             self._recompute(conn, self._ids_with_outbox(conn, written))
             processed = 0
             if last_seq is not None:

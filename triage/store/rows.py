@@ -8,7 +8,6 @@ from typing import Any
 
 from triage import domain
 from triage.domain import BANT_KEYS
-from triage.domain.codec import suggestion_from_dict
 from triage.store.common import (
     _BANT_COLUMNS,
     _BANT_SQL,
@@ -63,7 +62,8 @@ def _suggestion_key(x: domain.Suggestion | None) -> tuple[str | None, float | No
     """A suggestion as the queue's projection holds it: ("reject not_icp_fit", 0.91)."""
     if x is None:
         return None, None
-    return (f"{x.outcome.value} {x.reason}" if x.reason else x.outcome.value), x.confidence
+    outcome = domain.Outcome(x.outcome).value
+    return (f"{outcome} {x.reason}" if x.reason else outcome), x.confidence
 
 
 def _suggestion_of(text: str | None, confidence: float | None) -> domain.Suggestion | None:
@@ -81,9 +81,12 @@ def _queue_view(status: str, bant: dict[str, str]) -> tuple[str, ...]:
     return (status, *(bant.get(k, _UNKNOWN) for k in BANT_KEYS))
 
 
-def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The `leads` and `lead_server` rows of a server lead (its view = its server state)."""
-    server = domain.lead_to_dict(lead)
+def _lead_row(
+    lead: domain.Lead, text: str | None = None
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The `leads` and `lead_server` rows of a server lead (its view = its server state);
+    `text`: the lead's JSON when the caller has it already."""
+    status = domain.Status(lead.status).value
     mql = _epoch(lead.mql_at)
     sla = _epoch(domain.sla_start(lead.assigned_at, lead.mql_at))
     account = domain.account_key(lead.email, lead.company)
@@ -110,10 +113,13 @@ def _lead_row(lead: domain.Lead) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         account,
         account or _NO_ACCOUNT,
         _email_key(lead.email),
-        *_suggestion_key(suggestion_from_dict(server.get("suggestion"))),
-        *_queue_view(server["status"], server["bant"]),
+        *_suggestion_key(lead.suggestion),
+        status,
+        *(lead.bant.get(k, _UNKNOWN) for k in BANT_KEYS),
     )
-    return row, (lead.id, lead.version, _dumps(server))
+    if text is None:
+        text = _dumps(domain.lead_to_dict(lead))
+    return row, (lead.id, lead.version, text)
 
 
 _LEAD_COLUMNS = (

@@ -85,21 +85,30 @@ class ViewMixin:
         return found
 
     def _put_server_leads(
-        self, conn: sqlite3.Connection, leads: Sequence[domain.Lead], *, force: bool = False
+        self,
+        conn: sqlite3.Connection,
+        leads: Sequence[domain.Lead],
+        *,
+        force: bool = False,
+        texts: Sequence[str | None] = (),
     ) -> list[str]:
         """Write server states, their view = the server state (callers recompute the
         leads with outbox rows). Returns the ids written.
 
         A version older than or equal to the one stored is ignored (a push answer can be
         newer than a pull page), unless `force` (after a reset the server may have gone back).
+        `texts`: the first leads' JSON (protocol form, as domain.lead_from_dict reads it),
+        kept as it is unless the lead needed cleaning; the others' is made here.
         """
-        latest: dict[str, domain.Lead] = {}
-        # Whatever a server sends, no text with a control character reaches the store,
-        # so no screen or table of ours can write an escape sequence to the terminal.
-        leads = [domain.clean_lead(lead) for lead in leads]
-        for lead in leads:  # the same lead twice in a page: the newer
-            if lead.id not in latest or lead.version >= latest[lead.id].version:
-                latest[lead.id] = lead
+        latest: dict[str, tuple[domain.Lead, str | None]] = {}
+        for i, lead in enumerate(leads):
+            # Whatever a server sends, no text with a control character reaches the store,
+            # so no screen or table of ours can write an escape sequence to the terminal.
+            clean = domain.clean_lead(lead)
+            text = texts[i] if i < len(texts) and clean is lead else None
+            # the same lead twice in a page: the newer
+            if clean.id not in latest or clean.version >= latest[clean.id][0].version:
+                latest[clean.id] = (clean, text)
         if not force:
             for chunk in _chunks(list(latest)):
                 for lead_id, version in conn.execute(
@@ -108,9 +117,11 @@ class ViewMixin:
                     # The same version is the same content (the server bumps it on every
                     # change): a pull that brings back what a push answer already gave us
                     # writes nothing.
-                    if latest[lead_id].version <= version:
+                    if latest[lead_id][0].version <= version:
                         del latest[lead_id]
-        rows = [_lead_row(lead) for lead in latest.values()]
+        # In the order of the tables' key: random ids written in a page's order cost half
+        # as much again (each write lands on another page of the tree).
+        rows = [_lead_row(*latest[lead_id]) for lead_id in sorted(latest)]
         conn.executemany(_UPSERT_LEAD, [r[0] for r in rows])
         conn.executemany(_UPSERT_SERVER, [r[1] for r in rows])
         return list(latest)

@@ -351,11 +351,12 @@ class SyncEngine:
                         policy_tried = True
                         self._take_policy()
                 leads = [protocol.lead_from_wire(w) for w in page.leads]
+                texts: list[str | None] = [protocol.lead_json(w) for w in page.leads]
                 leads += self._not_held(page.own, client_id)
                 stop = self.should_stop()
                 if page.has_more and not stop:
                     in_flight = self._ask_page(pool, client_id, page.cursor, page.cursor_digest)
-                self._save_page(page, leads, reset=page.reset or (healing and first))
+                self._save_page(page, leads, texts, reset=page.reset or (healing and first))
                 first = False
                 if not page.has_more:
                     return page.last_seq
@@ -381,7 +382,9 @@ class SyncEngine:
             lambda: self.client.pull(cursor, self.page, client_id, digest, own=own),
         )
 
-    def _save_page(self, page: protocol.PullResponse, leads: list, *, reset: bool) -> None:
+    def _save_page(
+        self, page: protocol.PullResponse, leads: list, texts: list[str | None], *, reset: bool
+    ) -> None:
         applied = self.store.apply_pull(
             leads,
             list(page.revoked),
@@ -389,6 +392,7 @@ class SyncEngine:
             reset=reset,
             last_seq=None if page.has_more else page.last_seq,
             digest=page.cursor_digest,
+            texts=texts,
         )
         self._counts["pulled"] += len(page.leads) + len(page.own)
         self._counts["revoked"] += applied.revoked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from triage import protocol
 from triage.server.api.deps import (
@@ -16,6 +16,7 @@ from triage.server.api.deps import (
     Own,
     RepDep,
 )
+from triage.server.services.common import answer_json
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
@@ -32,9 +33,9 @@ def pull(
     own: Own = False,
 ) -> JSONResponse:
     cid = str(client_id) if client_id else None
-    answer = backend.pull(who, cursor, limit, cid, digest, own=own and cid is not None)
+    answer = backend.pull_answer(who, cursor, limit, cid, digest, own=own and cid is not None)
     metrics.pulled_answer(answer)
-    return JSONResponse(answer)
+    return Response(answer_json(answer), media_type="application/json")
 
 
 @router.post("/push", response_model=protocol.PushResponse)
@@ -52,4 +53,5 @@ def lookup(
 ) -> JSONResponse:
     """("lookup") The current state of the given leads that are the caller's."""
     cid = str(client_id) if client_id else None
-    return JSONResponse(backend.lookup(who, body.lead_ids, cid))
+    answer = backend.lookup_answer(who, body.lead_ids, cid)
+    return Response(answer_json(answer), media_type="application/json")

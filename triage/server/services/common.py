@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from sqlalchemy import Float, Text, case, cast, func, literal, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 
 from triage import domain
 from triage.server import models
@@ -159,6 +163,96 @@ def lead_wire(
             else {}
         ),  # fmt: skip
     }
+
+
+# A lead as a rep's pull and lookup send it, made as JSON text from its row (wire_columns)
+# without decoding its JSON columns: their stored text goes into the answer as it is. The
+# same JSON as lead_wire's (tests/server/test_lead_wire_text.py); decoding and re-encoding
+# those eight columns was most of a 10,000-lead pull's time on the server.
+_LEAD = models.Lead.__table__
+_WIRE_SCALARS = (
+    "id", "external_id", "version", "name", "email", "phone", "title", "company", "industry",
+    "company_size", "country", "source", "campaign", "score", "status",
+)  # fmt: skip
+_WIRE_JSON = ("evidence", "activities", "bant", "decision", "history", "attributes",
+              "duplicate_of")  # fmt: skip
+_EMPTY_JSON = (None, "null", "{}", "[]")
+
+
+def wire_columns(dialect: str) -> list[Any]:
+    """The columns lead_wire_text reads, in its order: the JSON ones as their stored text,
+    a suggestion as it is sent (without `model`) with its confidence (NULL unless a number),
+    both made by the database; on SQLite the two times as their stored text too."""
+    raw = [cast(_LEAD.c[name], Text).label(name) for name in _WIRE_JSON]
+    stored = _LEAD.c.suggestion
+    if dialect == "postgresql":
+        j = cast(stored, JSONB)
+        is_object = func.jsonb_typeof(j) == "object"
+        sent = case((is_object, cast(j.op("-")(literal("model")), Text)))
+        number = func.jsonb_typeof(j["confidence"]) == "number"
+        confidence = case((is_object & number, cast(j["confidence"].astext, Float)))
+        times = [_LEAD.c.mql_at, _LEAD.c.assigned_at]
+    else:
+        sent = func.json_remove(stored, "$.model")
+        kind = func.json_type(stored, "$.confidence")
+        confidence = case(
+            (kind.in_(("real", "integer")), func.json_extract(stored, "$.confidence"))
+        )
+        times = [type_coerce(_LEAD.c[name], Text).label(name) for name in ("mql_at", "assigned_at")]
+    return [
+        *(_LEAD.c[name] for name in _WIRE_SCALARS), *times, *raw,
+        sent.label("suggestion_sent"), confidence.label("suggestion_confidence"),
+    ]  # fmt: skip
+
+
+def lead_wire_text(
+    row: Any, owner_email: str | None, suggestions: domain.Suggestions | None = None
+) -> str:
+    """lead_wire's JSON, as text, of a row of wire_columns (and any more columns after)."""
+    (id_, external_id, version, name, email, phone, title, company, industry, company_size,
+     country, source, campaign, score, status, mql_at, assigned_at, evidence, activities, bant,
+     decision, history, attributes, duplicate_of, sent, confidence, *_) = row  # fmt: skip
+    head = _encode({
+        "id": id_, "external_id": external_id, "version": version, "name": name,
+        "email": email, "phone": phone, "title": title, "company": company,
+        "industry": industry, "company_size": company_size, "country": country,
+        "source": source, "campaign": campaign, "mql_at": _time_text(mql_at),
+        "assigned_at": _time_text(assigned_at), "owner": owner_email, "status": status,
+    })  # fmt: skip
+    parts = [
+        head[:-1], ',"evidence":', evidence or "null", ',"activities":', activities or "null",
+        ',"bant":', bant or "null", ',"decision":', decision or "null",
+    ]  # fmt: skip
+    if history not in _EMPTY_JSON:  # decoded: the notes stay out
+        parts += [',"history":', _encode(history_wire(json.loads(history)))]
+    if score is not None:
+        parts += [',"score":', str(score)]
+    if attributes not in _EMPTY_JSON:
+        parts += [',"attributes":', attributes]
+    if duplicate_of not in _EMPTY_JSON:
+        parts += [',"duplicate_of":', duplicate_of]
+    if suggestions is not None and sent is not None and suggestions.shows(confidence):
+        parts += [',"suggestion":', sent]
+    parts.append("}")
+    return "".join(parts)
+
+
+def _time_text(value: datetime | str | None) -> str | None:
+    """A time as format_time writes it, of a datetime or of SQLite's stored text of a UTC
+    time ("2026-11-22 10:00:00.000000": no fraction when it is zero)."""
+    if value is None or not isinstance(value, str):
+        return _iso(value)
+    fraction = value[19:]
+    return f"{value[:10]}T{value[11:19]}{'' if fraction.strip('.0') == '' else fraction}Z"
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def answer_json(answer: dict[str, Any], texts: str = "leads") -> bytes:
+    """An answer whose `texts` are JSON texts already (lead_wire_text), as JSON."""
+    rest = _encode({k: v for k, v in answer.items() if k != texts})
+    return f'{{"{texts}":[{",".join(answer[texts])}],{rest[1:]}'.encode()
 
 
 def suggestion_wire(stored: dict[str, Any]) -> dict[str, Any]:

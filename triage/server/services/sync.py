@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,10 @@ from triage.server.services.common import (
     _chunks,
     _iso,
     _utc,
+    answer_json,
     lead_wire,
+    lead_wire_text,
+    wire_columns,
 )
 from triage.server.suggest import store as suggest_store
 from triage.server.webhooks.events import Outbox
@@ -75,6 +79,18 @@ class SyncMixin:
         """One page of the caller's changes after `cursor`, in change order. `own`
         ("own_changes", with client_id and a cursor): a lead whose last change was this
         client's own decision or undo comes as {id, version} in `own`, not whole."""
+        return decoded(self.pull_answer(caller, cursor, limit, client_id, digest, own))
+
+    def pull_answer(
+        self,
+        caller: Caller,
+        cursor: int,
+        limit: int,
+        client_id: str | None,
+        digest: str | None = None,
+        own: bool = False,
+    ) -> dict[str, Any]:
+        """pull's answer with its leads as JSON texts (lead_wire_text), for answer_json."""
         with self.db.read() as s:
             top = current_seq(s)
             policy = self._policy(s)
@@ -113,19 +129,28 @@ class SyncMixin:
         """The current state of the given leads that are the caller's (any status); the
         rest in `missing`, with nothing said about them. For a client that must learn
         what a restored server still holds of its own decisions."""
+        return decoded(self.lookup_answer(caller, lead_ids, client_id))
+
+    def lookup_answer(
+        self, caller: Caller, lead_ids: Sequence[str], client_id: str | None
+    ) -> dict[str, Any]:
+        """lookup's answer with its leads as JSON texts (lead_wire_text), for answer_json."""
         wanted = list(dict.fromkeys(i for i in lead_ids if domain.storable_text(i)))
         found: dict[str, Any] = {}
         with self.db.read() as s:
             here = self._here(s)
             suggestions = self._policy(s).suggestions
             last_seq = self._client_last_seq(s, caller, client_id)
+            columns = wire_columns(_dialect(s))
             for chunk in _chunks(wanted):
                 for row in s.execute(
-                    select(LEAD).where(LEAD.c.id.in_(chunk), LEAD.c.owner_id == caller.id)
+                    select(*columns).where(LEAD.c.id.in_(chunk), LEAD.c.owner_id == caller.id)
                 ):
                     found[row.id] = row
         return {
-            "leads": [lead_wire(found[i], caller.email, suggestions) for i in wanted if i in found],
+            "leads": [
+                lead_wire_text(found[i], caller.email, suggestions) for i in wanted if i in found
+            ],
             "missing": [i for i in lead_ids if i not in found],
             "last_seq": last_seq,
             **here,
@@ -232,7 +257,7 @@ def _changes(
     client's own decision or undo as (id, version): the rest are read whole after), then
     revocations. Only open leads from 0."""
     if client_id is None:
-        q = select(LEAD)
+        q = select(*wire_columns(_dialect(s)), LEAD.c.seq)
     else:
         event = models.Event.__table__
         own = exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id)
@@ -270,13 +295,26 @@ def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, An
 def _whole_leads(
     s: Session, leads: Sequence[Any], owner_email: str, suggestions: domain.Suggestions
 ) -> list[dict[str, Any]]:
-    """The leads (rows, or ids to read) as protocol JSON, in their order."""
+    """The leads (rows of wire_columns, or ids to read) as protocol JSON texts, in order."""
     rows = {x.id: x for x in leads if not isinstance(x, str)}
+    columns = wire_columns(_dialect(s))
     for chunk in _chunks([x for x in leads if isinstance(x, str)]):
-        rows.update((row.id, row) for row in s.execute(select(LEAD).where(LEAD.c.id.in_(chunk))))
+        rows.update(
+            (row.id, row) for row in s.execute(select(*columns).where(LEAD.c.id.in_(chunk)))
+        )
     return [
-        lead_wire(rows[x if isinstance(x, str) else x.id], owner_email, suggestions) for x in leads
+        lead_wire_text(rows[x if isinstance(x, str) else x.id], owner_email, suggestions)
+        for x in leads
     ]
+
+
+def _dialect(s: Session) -> str:
+    return s.get_bind().dialect.name
+
+
+def decoded(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer of pull_answer or lookup_answer as the JSON a client reads, decoded."""
+    return json.loads(answer_json(answer))
 
 
 def _client_state(
