@@ -131,6 +131,8 @@ def storable_text(value: str) -> bool:
     """Text every database engine can store: no NUL (PostgreSQL refuses it), no lone surrogate."""
     if "\x00" in value:
         return False
+    if value.isascii():  # no surrogate (a push checks thousands of ids and codes)
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -16,7 +16,14 @@ from sqlmodel import Session
 from triage import domain
 from triage.protocol import Mutation, MutationEnvelope
 from triage.server import models
-from triage.server.db import SeqAllocator, current_seq, executemany, insert_rows, utcnow
+from triage.server.db import (
+    SeqAllocator,
+    current_seq,
+    executemany,
+    insert_rows,
+    plain_rows,
+    utcnow,
+)
 from triage.server.services.common import (
     Caller,
     ServiceError,
@@ -366,7 +373,7 @@ class _Push:
         )
         names = [c.name for c in _PUSH_READS]
         for chunk in _chunks(lead_ids):
-            for row in s.execute(select(*_PUSH_READS).where(LEAD.c.id.in_(chunk))):
+            for row in plain_rows(s, select(*_PUSH_READS).where(LEAD.c.id.in_(chunk))):
                 self.leads[row[0]] = SimpleNamespace(**dict(zip(names, row, strict=True)))
         self.before = {lead_id: lead.seq for lead_id, lead in self.leads.items()}
         log = models.MutationLog
