@@ -378,17 +378,32 @@ def _lead_rows(
 ) -> dict[str, SimpleNamespace]:
     """Leads by external id as plain objects of the columns asked for (not ORM objects)."""
     found: dict[str, SimpleNamespace] = {}
-    json_keys = [c for c in _JSON if any(getattr(col, "name", None) == c for col in columns)]
     for chunk in _chunks(external_ids):
         q = select(*columns).where(models.Lead.external_id.in_(chunk))
-        for row in s.execute(q):
-            lead = SimpleNamespace(**row._mapping)
-            for key in json_keys:
-                text = getattr(lead, key)  # psycopg decodes json itself
+        result = s.execute(q)
+        keys = list(result.keys())
+        decoded = [i for i, key in enumerate(keys) if key in _JSON]
+        for row in result.tuples():
+            values = list(row)
+            for i in decoded:
+                text = values[i]  # psycopg decodes json itself
                 if isinstance(text, str):
-                    setattr(lead, key, json.loads(text))
+                    values[i] = _decoded(text)
+            lead = SimpleNamespace(**dict(zip(keys, values, strict=True)))
             found[lead.external_id] = lead
     return found
+
+
+def _decoded(text: str) -> Any:
+    """A JSON column's text decoded; the empty values (most leads' evidence, activities,
+    attributes, decision) without the json module (100,000 leads: 400,000 of them)."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    if text == "null":
+        return None
+    return json.loads(text)
 
 
 def _unchanged(backend: Any, row: Any, item: domain.LeadInput, owners: dict) -> bool:
