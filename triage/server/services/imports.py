@@ -231,16 +231,18 @@ def _open_by_email(s: Session, emails: set[str]) -> dict[str, models.Lead]:
     share one), found by the `email_key` column and its index on both engines."""
     found: dict[str, models.Lead] = {}
     for chunk in _chunks(sorted(emails)):
-        # by email alone, the status tested here: SQLite (no ANALYZE) would otherwise read
-        # every open lead through the status index rather than these emails' few
+        # by email alone, the status tested here: with `status = 'open'` in the query,
+        # SQLite (no ANALYZE) read every open lead through an index that starts with the
+        # status, and so did PostgreSQL while its statistics said the table was small (a
+        # large first import: 20,000 rows took 25.3 s, 11.6 s so)
         q = (
             select(models.Lead)
             .where(models.Lead.email_key.in_(chunk))
-            .where(models.Lead.status == domain.Status.OPEN.value)
             .order_by(models.Lead.created_at, models.Lead.id)
         )
         for lead in s.execute(q).scalars():
-            found.setdefault(_key(lead.email), lead)
+            if lead.status == domain.Status.OPEN.value:
+                found.setdefault(_key(lead.email), lead)
     return found
 
 
