@@ -5,6 +5,7 @@ object, and the file is parsed once (after a look at its first batch)."""
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,19 @@ def test_an_unreadable_file_is_refused_before_a_database_is_made(
                   check=False)  # fmt: skip
     assert ran.returncode == 1 and said in ran.stderr and "nothing was imported" in ran.stderr
     assert not db.exists()
+
+
+def test_the_leads_an_import_makes_have_ids_that_sort_together(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """New leads' ids are 12 hex digits, a prefix shared by 4,096 of them then a count, so
+    a chunk's leads go into one place of each index ending in the id (not a thousand)."""
+    path = tmp_path / "leads.csv"
+    _write(path, ROWS)
+    backend.import_batches(open_file(path).batches())
+    with backend.db.read() as s:
+        ids = s.execute(select(models.Lead.id).order_by(models.Lead.seq)).scalars().all()
+    assert len(set(ids)) == ROWS and all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
+    assert len({i[:9] for i in ids}) <= 2  # 2,500 ids: one prefix, or two at a rollover
+    # made in order, sorted in order (but for the one rollover)
+    assert sum(1 for a, b in itertools.pairwise(ids) if a > b) <= 1

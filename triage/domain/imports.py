@@ -20,6 +20,7 @@ IMPORT_OPTIONAL = (
     "evidence_need", "evidence_timing", "activities", "attributes",
 )  # fmt: skip
 IMPORT_KEYS = IMPORT_REQUIRED + IMPORT_OPTIONAL
+_KNOWN = frozenset(IMPORT_KEYS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEXT_LIMIT = 500
 
@@ -54,7 +55,7 @@ def parse_import_row(row: Mapping[str, Any]) -> tuple[LeadInput | None, list[str
     if not isinstance(row, Mapping):
         return None, ["expected an object of fields"]
     reader = _RowReader(row)
-    unknown = [k for k in row if k not in IMPORT_KEYS]
+    unknown = [k for k in row if k not in _KNOWN]
     if unknown:
         reader.problems.append(f"unknown column(s): {', '.join(map(shown_text, unknown))}")
     external_id = reader.text("external_id", required=True)
@@ -110,6 +111,10 @@ class _RowReader:
 
     def text(self, key: str, *, required: bool = False, multiline: bool = False) -> str | None:
         value = self.row.get(key)
+        if type(value) is str:  # most cells: printable ASCII, every check below passes
+            short = value.strip()
+            if short and len(short) <= _TEXT_LIMIT and short.isascii() and short.isprintable():
+                return short
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problems.append(f"{key} is required")

@@ -17,6 +17,7 @@ Four kinds of transaction, and nothing else touches the database:
 
 from __future__ import annotations
 
+import operator
 import secrets
 import sqlite3
 import statistics
@@ -338,17 +339,23 @@ def executemany(
         compiled = stmt.compile(dialect=dialect)
         _COMPILED[key] = (compiled, _converters(compiled, dialect))
     compiled, (names, converters) = _COMPILED[key]
-    columns: dict[str, list[Any]] = {}
-    for name in names:
-        values = [row[name] for row in rows]
-        convert = converters.get(name)
-        if convert is not None:
-            values = convert(values)
-        columns[name] = values
-    if dialect.positional:
-        params: list[Any] = list(zip(*(columns[n] for n in names), strict=True))
+    # each row's values as a tuple, and the columns that need converting as columns (the
+    # transposing done by zip: a lead row has 35 columns, most of them taken as they are)
+    if len(names) == 1:
+        values: list[Any] = [(row[names[0]],) for row in rows]
     else:
-        params = [dict(zip(names, v, strict=True)) for v in zip(*columns.values(), strict=True)]
+        values = list(map(operator.itemgetter(*names), rows))
+    if converters:
+        columns = list(zip(*values, strict=True))
+        for i, name in enumerate(names):
+            convert = converters.get(name)
+            if convert is not None:
+                columns[i] = convert(list(columns[i]))
+        values = list(zip(*columns, strict=True))
+    if dialect.positional:
+        params: list[Any] = values
+    else:
+        params = [dict(zip(names, v, strict=True)) for v in values]
     conn.exec_driver_sql(compiled.string, params)
 
 

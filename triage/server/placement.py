@@ -204,7 +204,8 @@ class Placement:
                 (label, [f"{len(values)} fields, the header has {len(self.header)}"])
             )
             return
-        cells = [csvsafe.uncell(v.strip()) for v in values]
+        uncell = csvsafe.uncell
+        cells = [uncell(v) if v.startswith("'") else v for v in map(str.strip, values)]
         if self.map.empty:
             cells = ["" if header_key(c) in self.map.empty else c for c in cells]
         problems = [
@@ -241,8 +242,10 @@ class Placement:
     def _row(self, cells: list[str], problems: list[str]) -> dict[str, Any]:
         row: dict[str, Any] = dict(self.map.constants)
         for f, idx in self.fields.items():
-            value = next((cells[i] for i in idx if cells[i]), "")
-            if value:
+            if len(idx) == 1:  # most fields: one column
+                if value := cells[idx[0]]:
+                    row[f] = value
+            elif value := next((cells[i] for i in idx if cells[i]), ""):
                 row[f] = value
         for f, parts in self.templates.items():
             if any(cells[p] for p in parts if isinstance(p, int)):
