@@ -359,7 +359,6 @@ def executemany(
     conn.exec_driver_sql(compiled.string, params)
 
 
-
 def _converters(compiled: Compiled, dialect: Dialect) -> tuple[list[str], dict[str, Any]]:
     """The bind names in the order the driver takes them, and for each that needs one, a
     function converting a column of values (times memoised: a push repeats its own)."""
