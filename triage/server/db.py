@@ -367,16 +367,23 @@ def _converters(compiled: Compiled, dialect: Dialect) -> tuple[list[str], dict[s
     for name in names:
         kind = compiled.binds[name].type
         process = kind.dialect_impl(dialect).bind_processor(dialect)
-        if process is None:
-            continue
-        impl = getattr(kind, "impl_instance", kind)
-        if isinstance(impl, (sqltypes.DateTime, sqltypes.Date)):
-            converters[name] = _memoised(process)
-        elif isinstance(impl, sqltypes.JSON):
+        if process is not None and isinstance(_impl(kind), sqltypes.JSON):
             converters[name] = _json_converter(process)
-        else:
-            converters[name] = lambda values, p=process: [p(v) for v in values]
+        elif process is not None:
+            converters[name] = _column_converter(kind, process)
     return names, converters
+
+
+def _impl(kind: Any) -> Any:
+    return getattr(kind, "impl_instance", kind)
+
+
+def _column_converter(kind: Any, process: Any) -> Any:
+    """A function converting a column of values with `process` (a column type's bind or
+    result processor): times memoised, once per distinct value (a push repeats its own)."""
+    if isinstance(_impl(kind), (sqltypes.DateTime, sqltypes.Date)):
+        return _memoised(process)
+    return lambda values: [process(v) for v in values]
 
 
 def _json_converter(process: Any) -> Any:
@@ -431,12 +438,7 @@ def plain_rows(s: Session, stmt: Select) -> list[tuple[Any, ...]]:
     converters = []
     for c, kind in zip(columns, kinds, strict=True):
         process = c.type.dialect_impl(dialect).result_processor(dialect, kind)
-        impl = getattr(c.type, "impl_instance", c.type)
-        if process is not None and isinstance(impl, (sqltypes.DateTime, sqltypes.Date)):
-            process = _memoised(process)
-        elif process is not None:
-            process = lambda values, p=process: [p(v) for v in values]  # noqa: E731
-        converters.append(process)
+        converters.append(None if process is None else _column_converter(c.type, process))
     values = [list(column) for column in zip(*rows, strict=True)]
     for i, convert in enumerate(converters):
         if convert is not None:
