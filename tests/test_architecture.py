@@ -68,6 +68,8 @@ def test_one_list_of_a_leads_fields() -> None:
     assert expected <= columns, expected - columns
     bookkeeping = {"seq", "decided_at", "decision_reason", "first_decided_at", "decision_hours",
                    "nurture_until", "email_key",
+                   # the suggestion as sent, ready made (models.suggestion_columns)
+                   "suggestion_sent", "suggestion_list", "suggestion_confidence",
                    "created_at", "updated_at"}  # fmt: skip
     assert columns - expected <= bookkeeping, columns - expected - bookkeeping
     # the import columns: the fields marked imported (evidence comes as evidence_<key>)

@@ -43,11 +43,13 @@ CHANGES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _texts(b: Any, suggestions: domain.Suggestions | None) -> dict[str, dict[str, Any]]:
+def _texts(
+    b: Any, suggestions: domain.Suggestions | None, listed: bool = False
+) -> dict[str, dict[str, Any]]:
     """Each lead by both ways: {external_id: (lead_wire_text decoded, lead_wire)}."""
     out = {}
     with b.db.read() as s:
-        columns = wire_columns(s.get_bind().dialect.name)
+        columns = wire_columns(s.get_bind().dialect.name, listed)
         rows = {r.external_id: r for r in s.execute(select(*columns))}
         for lead in s.execute(select(models.Lead)).scalars():
             text = json.loads(lead_wire_text(rows[lead.external_id], ANN, suggestions))
@@ -61,6 +63,10 @@ def test_the_text_says_what_lead_wire_says(db_url: str) -> None:
         b.import_leads([lead_row(int(k[4:])) for k in CHANGES])
         with b.db.write() as s:
             for external_id, values in CHANGES.items():
+                if "suggestion" in values:  # with the columns made of it, as every writer
+                    made = models.suggestion_columns(values["suggestion"])
+                    names = ("suggestion_sent", "suggestion_list", "suggestion_confidence")
+                    values = {**values, **dict(zip(names, made, strict=True))}
                 if values:
                     s.execute(
                         update(LEAD).where(LEAD.c.external_id == external_id).values(**values)
@@ -77,6 +83,14 @@ def test_the_text_says_what_lead_wire_says(db_url: str) -> None:
         }
         assert "score" not in shown["ext-1"][0]
         assert [x for x in shown if "suggestion" in shown[x][0]] == ["ext-1"]
+        listed = _texts(b, domain.Suggestions(True, 0.6), listed=True)  # "suggestion_list"
+        assert listed["ext-1"][0]["suggestion"] == [
+            "reject", "not_icp_fit", 0.82, ["title Student", "source content"]
+        ]  # fmt: skip
+        assert [x for x in listed if "suggestion" in listed[x][0]] == ["ext-1"]
+        for external_id, (text, _) in listed.items():
+            assert {**text, "suggestion": None} == {**shown[external_id][0], "suggestion": None}
+            protocol.LeadWire.model_validate(text)
         assert "note" not in shown["ext-4"][0]["history"][0]
         assert shown["ext-5"][0]["mql_at"] == "2026-11-20T09:00:00.123456Z"
         assert shown["ext-0"][0]["mql_at"] == "2026-11-20T09:00:00Z"

@@ -11,14 +11,16 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from alembic import command
 from sqlalchemy import select, update
 
+from tests.conftest import Live
 from tests.server.test_suggest_model import history
 from tests.support.backend import opened, push_as
 from tests.support.cli import run_cli
 from tests.support.factories import lead_row
 from triage import domain, protocol
-from triage.server import actions, models
+from triage.server import actions, migrate, models
 from triage.server.models_suggest import SuggestModel
 from triage.server.service import Backend
 from triage.server.services.common import _caller
@@ -205,3 +207,81 @@ def test_a_model_of_another_scikit_learn_makes_no_suggestion(db_url: str) -> Non
             s.execute(update(SuggestModel).values(library="scikit-learn 0.0"))
         b.import_leads(_rows())
         assert all("suggestion" not in x for x in _pull(b)["leads"])
+
+
+def _sent_columns(b: Backend) -> dict[str, tuple[Any, float | None]]:
+    lead = models.Lead
+    with b.db.read() as s:
+        rows = s.execute(select(lead.external_id, lead.suggestion_sent, lead.suggestion_confidence))
+        return {ext: (None if sent is None else json.loads(sent), c) for ext, sent, c in rows}
+
+
+def test_the_migration_fills_the_sent_text_from_the_json_online_and_offline(db_url: str) -> None:
+    """Revision 0021: a lead's suggestion as sent and its confidence, columns made from the
+    JSON, by Python (migrate) and by the engine (the SQL `migrate --sql` prints): the pull
+    is the same as before, and so is the threshold's cut."""
+    with opened(db_url) as b:
+        b.add_user(ANN, None, "rep")
+        train.train(b.db, history(600))
+        b.import_leads(_rows())
+        with b.db.write() as s:  # one stored without a number for its confidence
+            row = s.execute(select(models.Lead).where(models.Lead.external_id == "ext-1"))
+            lead = row.scalar_one()
+            models.give_suggestion(lead, {**lead.suggestion, "confidence": "high"})
+        columns, page = _sent_columns(b), _pull(b)["leads"]
+        assert columns["ext-1"][1] is None and columns["ext-0"][1] is not None
+        assert columns["ext-20"] == (None, None)
+        assert all(sent is None or "model" not in sent for sent, _ in columns.values())
+        _policy(b, threshold=0.0)
+        assert "suggestion" not in _by_ext(_pull(b))["ext-1"]  # no number: not shown
+        for how in ("sql", "python"):
+            with b.db.migration_lock() as conn:
+                command.downgrade(migrate._config(conn), "0020_lead_attribute")
+            if how == "sql":
+                shown = run_cli("server", "migrate", "--db", db_url, "--sql", check=True).stdout
+                assert "UPDATE lead SET suggestion_sent" in shown
+                with b.db.write_engine.begin() as conn:
+                    raw = conn.connection.driver_connection
+                    if b.db.sqlite_path is not None:
+                        raw.executescript(_offline_sql(shown))
+                    else:
+                        raw.execute(_offline_sql(shown))
+            else:
+                assert migrate.upgrade(b.db).applied == ("0021_suggestion_sent",)
+            assert _sent_columns(b) == columns, how
+            _policy(b, threshold=0.0)
+            _policy(b, threshold=0.6)
+            assert _pull(b)["leads"] == page, how
+
+
+def _offline_sql(shown: str) -> str:
+    """The statements of `migrate --sql`'s output (its comments and notes left out)."""
+    return "\n".join(line for line in shown.splitlines() if not line.startswith(("--", "#")))
+
+
+def test_a_client_that_asks_gets_each_suggestion_as_a_list(live: Live) -> None:
+    """("suggestion_list") GET /v1/sync/pull?suggestion=list: the same suggestions, as
+    [outcome, reason, confidence, factors]; without it, objects (an older client's)."""
+    assert "suggestion_list" in live.anon.get("/v1/health").json()["features"]
+    train.train(live.backend.db, history(600))
+    live.backend.import_leads(_rows()[:8] + [lead_row(30, owner=live.ann.email)])
+    pages = {}
+    for form in (None, "list"):
+        params = {"cursor": 0, "limit": 100} | ({"suggestion": form} if form else {})
+        r = live.ann.get("/v1/sync/pull", params=params)
+        assert r.status_code == 200, r.text
+        pages[form] = {x["id"]: x for x in r.json()["leads"]}
+    assert pages[None].keys() == pages["list"].keys() and len(pages[None]) >= 2
+    listed = [x["suggestion"] for x in pages["list"].values() if "suggestion" in x]
+    assert len(listed) >= 2 and all(isinstance(x, list) for x in listed)
+    for lead_id, lead in pages[None].items():
+        as_list = pages["list"][lead_id].pop("suggestion", None)
+        sent = lead.pop("suggestion", None)
+        assert lead == pages["list"][lead_id]  # nothing else differs
+        if sent is None:
+            assert as_list is None
+        else:
+            assert as_list == [sent["outcome"], sent["reason"], sent["confidence"],
+                               sent["factors"]]  # fmt: skip
+    r = live.ann.get("/v1/sync/pull", params={"cursor": 0, "suggestion": "lists"})
+    assert r.status_code == 422  # a form it does not know: refused, not guessed

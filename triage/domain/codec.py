@@ -115,6 +115,8 @@ def suggestion_to_dict(x: Suggestion | None) -> dict[str, Any] | None:
 def suggestion_from_dict(d: Any) -> Suggestion | None:
     """None for no suggestion, or one this client cannot read (an outcome it does not know):
     a suggestion is advice, never a reason to refuse the lead."""
+    if isinstance(d, list) and len(d) == 4:  # ("suggestion_list") as the pull sent it
+        d = dict(zip(("outcome", "reason", "confidence", "factors"), d, strict=True))
     if not isinstance(d, dict):
         return None
     try:

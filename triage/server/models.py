@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Column,
     Index,
     PrimaryKeyConstraint,
+    Text,
     UniqueConstraint,
     event,
 )
@@ -119,6 +121,14 @@ class Lead(SQLModel, table=True):
     # The model's suggestion when the lead was assigned: {outcome, reason, confidence,
     # factors, model} (triage.server.suggest.scoring; migration 0014). NULL: none.
     suggestion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The suggestion as a rep is sent it: its JSON text without `model`, the same as a list
+    # [outcome, reason, confidence, factors] ("suggestion_list"), and its confidence (NULL
+    # unless a number): written with `suggestion` (suggestion_columns; the listener below,
+    # the import's insert), so that a pull pastes the text and tests the policy's
+    # threshold without reading the JSON (migration 0021).
+    suggestion_sent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    suggestion_list: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    suggestion_confidence: float | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -160,6 +170,32 @@ def decision_hours(lead: Any) -> float | None:
     return (_as_utc(lead.first_decided_at) - _as_utc(start)).total_seconds() / 3600.0
 
 
+_compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def suggestion_columns(suggestion: Any) -> tuple[str | None, str | None, float | None]:
+    """What a lead's `suggestion_sent`, `suggestion_list` and `suggestion_confidence`
+    columns hold for its stored `suggestion`: the JSON a rep is sent (all of it but
+    `model`), the same as a list, and the confidence when it is a number."""
+    if not isinstance(suggestion, dict):
+        return None, None, None
+    confidence = suggestion.get("confidence")
+    number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+    sent = _compact({k: v for k, v in suggestion.items() if k != "model"})
+    factors = suggestion.get("factors")
+    listed = _compact([suggestion.get("outcome"), suggestion.get("reason"), confidence,
+                       factors if isinstance(factors, list) else []])  # fmt: skip
+    return sent, listed, float(confidence) if number else None
+
+
+def give_suggestion(lead: Any, suggestion: dict[str, Any] | None) -> None:
+    """Set a lead's suggestion with the two columns made of it (an ORM row or the
+    import's record of a new lead)."""
+    lead.suggestion = suggestion
+    made = suggestion_columns(suggestion)
+    lead.suggestion_sent, lead.suggestion_list, lead.suggestion_confidence = made
+
+
 def _as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
 
@@ -171,6 +207,8 @@ def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
     lead.decision_reason = standing_reason(lead.decision)
     lead.nurture_until = standing_until(lead.decision)
     lead.decision_hours = decision_hours(lead)
+    made = suggestion_columns(lead.suggestion)
+    lead.suggestion_sent, lead.suggestion_list, lead.suggestion_confidence = made
 
 
 class LeadAttribute(SQLModel, table=True):

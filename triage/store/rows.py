@@ -62,8 +62,8 @@ def _suggestion_key(x: domain.Suggestion | None) -> tuple[str | None, float | No
     """A suggestion as the queue's projection holds it: ("reject not_icp_fit", 0.91)."""
     if x is None:
         return None, None
-    outcome = domain.Outcome(x.outcome).value
-    return (f"{outcome} {x.reason}" if x.reason else outcome), x.confidence
+    outcome = x.outcome.value if type(x.outcome) is domain.Outcome else domain.Outcome(x.outcome)
+    return (f"{outcome} {x.reason}" if x.reason else str(outcome)), x.confidence
 
 
 def _suggestion_of(text: str | None, confidence: float | None) -> domain.Suggestion | None:

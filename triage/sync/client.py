@@ -132,12 +132,16 @@ class ApiClient:
         digest: str | None = None,
         *,
         own: bool = False,
+        listed: bool = False,
     ) -> protocol.PullResponse:
+        """`listed`: only to a server with "suggestion_list" (suggestions as lists)."""
         params: dict[str, Any] = {"cursor": cursor, "limit": limit, "client_id": client_id}
         if digest is not None:  # only to a server with "history_check"
             params["digest"] = digest
         if own:  # only to a server with "own_changes"
             params["own"] = "true"
+        if listed:
+            params["suggestion"] = "list"
         return self._call("GET", "/v1/sync/pull", protocol.PullResponse, params=params)
 
     def lookup(self, lead_ids: list[str], client_id: str) -> protocol.LookupResponse:

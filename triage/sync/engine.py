@@ -377,9 +377,10 @@ class SyncEngine:
         a heal (no own changes named: the store's server state is being replaced)."""
         digest = digest if "history_check" in self.features else None
         own = self._own_changes and cursor > 0 and not full
+        listed = "suggestion_list" in self.features
         return pool.submit(
             self._with_retry,
-            lambda: self.client.pull(cursor, self.page, client_id, digest, own=own),
+            lambda: self.client.pull(cursor, self.page, client_id, digest, own=own, listed=listed),
         )
 
     def _save_page(

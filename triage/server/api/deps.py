@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
@@ -82,6 +82,8 @@ Digest = Annotated[str | None, Query(max_length=protocol.MAX_DIGEST)]
 # "own_changes": leads last changed by this client's own decision or undo come as
 # {id, version}, not whole (with client_id).
 Own = Annotated[bool, Query()]
+# "suggestion_list": a lead's suggestion comes as [outcome, reason, confidence, factors].
+SuggestionForm = Annotated[Literal["list"] | None, Query()]
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from triage.server.api.deps import (
     MetricsDep,
     Own,
     RepDep,
+    SuggestionForm,
 )
 from triage.server.services.common import answer_json
 
@@ -31,9 +32,12 @@ def pull(
     client_id: ClientId = None,
     digest: Digest = None,
     own: Own = False,
+    suggestion: SuggestionForm = None,
 ) -> JSONResponse:
     cid = str(client_id) if client_id else None
-    answer = backend.pull_answer(who, cursor, limit, cid, digest, own=own and cid is not None)
+    answer = backend.pull_answer(
+        who, cursor, limit, cid, digest, own=own and cid is not None, listed=suggestion == "list"
+    )
     metrics.pulled_answer(answer)
     return Response(answer_json(answer), media_type="application/json")
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Float, Text, case, cast, func, literal, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Text, cast, type_coerce
 
 from triage import domain
 from triage.server import models
@@ -179,29 +178,20 @@ _WIRE_JSON = ("evidence", "activities", "bant", "decision", "history", "attribut
 _EMPTY_JSON = (None, "null", "{}", "[]")
 
 
-def wire_columns(dialect: str) -> list[Any]:
+def wire_columns(dialect: str, listed: bool = False) -> list[Any]:
     """The columns lead_wire_text reads, in its order: the JSON ones as their stored text,
-    a suggestion as it is sent (without `model`) with its confidence (NULL unless a number),
-    both made by the database; on SQLite the two times as their stored text too."""
+    a suggestion as it is sent (`listed`: as a list, "suggestion_list") and its confidence
+    (the columns written with it: models.suggestion_columns); on SQLite the two times as
+    their stored text too."""
     raw = [cast(_LEAD.c[name], Text).label(name) for name in _WIRE_JSON]
-    stored = _LEAD.c.suggestion
     if dialect == "postgresql":
-        j = cast(stored, JSONB)
-        is_object = func.jsonb_typeof(j) == "object"
-        sent = case((is_object, cast(j.op("-")(literal("model")), Text)))
-        number = func.jsonb_typeof(j["confidence"]) == "number"
-        confidence = case((is_object & number, cast(j["confidence"].astext, Float)))
         times = [_LEAD.c.mql_at, _LEAD.c.assigned_at]
     else:
-        sent = func.json_remove(stored, "$.model")
-        kind = func.json_type(stored, "$.confidence")
-        confidence = case(
-            (kind.in_(("real", "integer")), func.json_extract(stored, "$.confidence"))
-        )
         times = [type_coerce(_LEAD.c[name], Text).label(name) for name in ("mql_at", "assigned_at")]
     return [
         *(_LEAD.c[name] for name in _WIRE_SCALARS), *times, *raw,
-        sent.label("suggestion_sent"), confidence.label("suggestion_confidence"),
+        (_LEAD.c.suggestion_list if listed else _LEAD.c.suggestion_sent).label("suggestion_sent"),
+        _LEAD.c.suggestion_confidence,
     ]  # fmt: skip
 
 

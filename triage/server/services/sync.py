@@ -82,11 +82,13 @@ class SyncMixin:
         client_id: str | None,
         digest: str | None = None,
         own: bool = False,
+        listed: bool = False,
     ) -> dict[str, Any]:
         """One page of the caller's changes after `cursor`, in change order. `own`
         ("own_changes", with client_id and a cursor): a lead whose last change was this
-        client's own decision or undo comes as {id, version} in `own`, not whole."""
-        return decoded(self.pull_answer(caller, cursor, limit, client_id, digest, own))
+        client's own decision or undo comes as {id, version} in `own`, not whole.
+        `listed` ("suggestion_list"): a suggestion comes as a list."""
+        return decoded(self.pull_answer(caller, cursor, limit, client_id, digest, own, listed))
 
     def pull_answer(
         self,
@@ -96,6 +98,7 @@ class SyncMixin:
         client_id: str | None,
         digest: str | None = None,
         own: bool = False,
+        listed: bool = False,
     ) -> dict[str, Any]:
         """pull's answer with its leads as JSON texts (lead_wire_text), for answer_json."""
         with self.db.read() as s:
@@ -107,14 +110,13 @@ class SyncMixin:
             if reset:
                 cursor = 0
             mine = client_id if own and cursor > 0 else None
-            items = _changes(s, caller, cursor, limit, mine)
+            items = _changes(s, caller, cursor, limit, mine, listed)
             has_more = len(items) > limit
             items = items[:limit]
             new_cursor = items[-1][0] if has_more else top
             cursor_digest = self._digest(s, new_cursor)
-            whole = _whole_leads(
-                s, [x for _, kind, x in items if kind == _LEAD], caller.email, policy.suggestions
-            )
+            leads = [x for _, kind, x in items if kind == _LEAD]
+            whole = _whole_leads(s, leads, caller.email, policy.suggestions, listed)
         answer = {
             "leads": whole,
             "revoked": [x for _, kind, x in items if kind == _REVOKED],
@@ -257,14 +259,14 @@ _REVOKED, _LEAD, _OWN = 0, 1, 2  # a page's items: (seq, kind, lead id or (id, v
 
 
 def _changes(
-    s: Session, caller: Caller, cursor: int, limit: int, client_id: str | None
+    s: Session, caller: Caller, cursor: int, limit: int, client_id: str | None, listed: bool
 ) -> list[tuple[int, int, Any]]:
     """Up to limit + 1 of the caller's changes after `cursor`, in change order: leads
     (their rows; with `client_id`, their ids, and those whose last change was that
     client's own decision or undo as (id, version): the rest are read whole after), then
     revocations. Only open leads from 0."""
     if client_id is None:
-        q = select(*wire_columns(_dialect(s)), LEAD.c.seq)
+        q = select(*wire_columns(_dialect(s), listed), LEAD.c.seq)
     else:
         event = models.Event.__table__
         own = exists().where(event.c.seq == LEAD.c.seq, event.c.client_id == client_id)
@@ -300,11 +302,15 @@ def _of(items: list[tuple[int, int, Any]], kind: int) -> list[tuple[int, int, An
 
 
 def _whole_leads(
-    s: Session, leads: Sequence[Any], owner_email: str, suggestions: domain.Suggestions
+    s: Session,
+    leads: Sequence[Any],
+    owner_email: str,
+    suggestions: domain.Suggestions,
+    listed: bool,
 ) -> list[dict[str, Any]]:
     """The leads (rows of wire_columns, or ids to read) as protocol JSON texts, in order."""
     rows = {x.id: x for x in leads if not isinstance(x, str)}
-    columns = wire_columns(_dialect(s))
+    columns = wire_columns(_dialect(s), listed)
     for chunk in _chunks([x for x in leads if isinstance(x, str)]):
         rows.update(
             (row.id, row) for row in s.execute(select(*columns).where(LEAD.c.id.in_(chunk)))

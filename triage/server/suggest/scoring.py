@@ -105,7 +105,7 @@ def suggest(s: Session, leads: Sequence[Any]) -> None:
     if made is None:
         return
     for lead, suggestion in zip(leads, made, strict=True):
-        lead.suggestion = suggestion
+        models.give_suggestion(lead, suggestion)
 
 
 def same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
@@ -157,7 +157,7 @@ def _renumber(
         if same(row.suggestion, suggestion):
             counts["unchanged"] += 1
             continue
-        row.suggestion = suggestion
+        models.give_suggestion(row, suggestion)
         row.version += 1
         row.seq = seqs.next(row.id, "suggest")
         row.updated_at = now
