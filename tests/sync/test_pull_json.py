@@ -44,6 +44,14 @@ def _wire(lead: domain.Lead, **changes: object) -> protocol.LeadWire:
 
 def test_the_kept_json_reads_back_as_the_lead() -> None:
     wires = [_wire(lead) for lead in _leads()]
+    # ("suggestion_list") the suggestions as lists, as a pull asked for them sends them
+    for lead in _leads()[3:]:
+        x = lead.suggestion
+        assert x is not None
+        listed = [x.outcome.value, x.reason, x.confidence, list(x.factors)]
+        wires.append(_wire(lead, suggestion=listed))
+        assert protocol.lead_from_wire(wires[-1]) == protocol.lead_from_wire(_wire(lead))
+        assert isinstance(wires[-1].suggestion, tuple)
     # times as a server may write them: another offset, no zone (UTC)
     wires.append(_wire(make_lead(6), mql_at="2026-11-20T11:00:00+02:00",
                        assigned_at="2026-11-20T09:05:00"))  # fmt: skip
@@ -64,14 +72,20 @@ def _state(store: Store) -> tuple[object, ...]:
 def test_the_store_ends_the_same_with_the_kept_json(tmp_path: Path) -> None:
     leads = _leads()
     dirty = make_lead(7, name="Eve\x1b[2J", evidence={"need": "a\r\nb\x07"})
-    wires = [_wire(lead) for lead in [*leads, dirty]]
+    factors = ["title \x1b]0;owned\x07CFO", "source web"]  # a factor quotes a lead's text
+    sneaky = _wire(make_lead(8), suggestion=["reject", "not_icp\x1b[31m", 0.9, factors])
+    wires = [*(_wire(lead) for lead in [*leads, dirty]), sneaky]
     states = []
     for name, texts in (("plain", ()), ("kept", [protocol.lead_json(w) for w in wires])):
         store = Store.open(tmp_path / name / "triage.db")
-        store.apply_pull([protocol.lead_from_wire(w) for w in wires], [], 8, texts=texts)
+        store.apply_pull([protocol.lead_from_wire(w) for w in wires], [], 9, texts=texts)
         states.append(_state(store))
         cleaned = store.lead(dirty.id)
         assert cleaned is not None and "\x1b" not in cleaned.name and cleaned.name == "Eve␛[2J"
         assert cleaned.evidence == {"need": "a\nb␇"}
+        shown = store.lead(sneaky.id)
+        assert shown is not None and shown.suggestion is not None
+        assert shown.suggestion.factors == ("title ␛]0;owned␇CFO", "source web")
+        assert shown.suggestion.reason == "not_icp␛[31m"
         store.close()
     assert states[0] == states[1]

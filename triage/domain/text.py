@@ -55,9 +55,11 @@ def _needs_cleaning(lead: Lead) -> bool:
     )  # fmt: skip
     if _CONTROL.search(single):
         return True
-    if lead.attributes or lead.duplicate_of:
+    if lead.attributes or lead.duplicate_of or lead.suggestion is not None:
         texts = [*lead.attributes, *lead.duplicate_of.values(), *lead.duplicate_of]
         texts += [v for v in lead.attributes.values() if isinstance(v, str)]
+        if lead.suggestion is not None:  # its factors quote the lead's texts
+            texts += [*lead.suggestion.factors, lead.suggestion.reason or ""]
         if _CONTROL.search("|".join(texts)):
             return True
     multi = "|".join(lead.evidence.values())
@@ -82,6 +84,10 @@ def clean_lead(lead: Lead) -> Lead:
     decision = lead.decision
     if decision is not None and decision.note is not None:
         decision = replace(decision, note=terminal_text(decision.note, multiline=True))
+    suggestion = lead.suggestion
+    if suggestion is not None:
+        suggestion = replace(suggestion, reason=one(suggestion.reason),
+                             factors=tuple(terminal_text(f) for f in suggestion.factors))  # fmt: skip
     return replace(
         lead,
         external_id=terminal_text(lead.external_id),
@@ -107,6 +113,7 @@ def clean_lead(lead: Lead) -> Lead:
             for k, v in lead.attributes.items()
         },
         duplicate_of={terminal_text(k): terminal_text(v) for k, v in lead.duplicate_of.items()},
+        suggestion=suggestion,
     )
 
 
