@@ -34,6 +34,8 @@ def _shown(value: float, unit: str) -> str:
         return f"{value * 1000:.1f} ms"
     if unit == "s":
         return f"{value:.3f} s"
+    if unit == "x":  # a ratio
+        return f"{value:.3f} x"
     return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.1f} {unit}"
 
 

@@ -53,13 +53,13 @@ def _needs_cleaning(lead: Lead) -> bool:
                       lead.company, lead.industry, lead.company_size, lead.country, lead.source,
                       lead.campaign, lead.owner))
     )  # fmt: skip
+    if lead.suggestion is not None:  # its factors quote the lead's texts
+        single += "|".join((lead.suggestion.reason or "", *lead.suggestion.factors))
     if _CONTROL.search(single):
         return True
-    if lead.attributes or lead.duplicate_of or lead.suggestion is not None:
+    if lead.attributes or lead.duplicate_of:
         texts = [*lead.attributes, *lead.duplicate_of.values(), *lead.duplicate_of]
         texts += [v for v in lead.attributes.values() if isinstance(v, str)]
-        if lead.suggestion is not None:  # its factors quote the lead's texts
-            texts += [*lead.suggestion.factors, lead.suggestion.reason or ""]
         if _CONTROL.search("|".join(texts)):
             return True
     multi = "|".join(lead.evidence.values())
