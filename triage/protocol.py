@@ -442,7 +442,7 @@ def _decision_from_wire(d: DecisionWire | None) -> domain.Decision | None:
     if d is None:
         return None
     return domain.Decision(
-        outcome=domain.Outcome(d.outcome),
+        outcome=domain.outcome_of(d.outcome),
         reason=d.reason,
         note=d.note,
         at=domain.parse_time(d.at),
@@ -456,7 +456,7 @@ def patch_from_wire(w: LeadPatch) -> domain.LeadState:
     return domain.LeadState(
         id=w.id,
         version=w.version,
-        status=domain.Status(w.status),
+        status=domain.status_of(w.status),
         bant=dict(w.bant),
         decision=_decision_from_wire(w.decision),
     )
@@ -468,9 +468,6 @@ def lead_json(w: LeadWire) -> str:
     third of a 10,000-lead first pull). Read back by domain.lead_from_dict, it is the lead
     that lead_from_wire makes (tests/sync/test_pull_json.py)."""
     return w.model_dump_json()
-
-
-_OUTCOMES = {o.value: o for o in domain.Outcome}  # a checked OutcomeStr to its member
 
 
 def lead_from_wire(w: LeadWire) -> domain.Lead:
@@ -498,10 +495,12 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
             for a in w.activities
         ),
         bant=dict(w.bant),
-        status=domain.Status(w.status),
+        status=domain.status_of(w.status),
         decision=_decision_from_wire(w.decision),
         history=tuple(
-            domain.PastDecision(domain.Outcome(h.outcome), h.reason, domain.parse_time(h.at), h.by)
+            domain.PastDecision(
+                domain.outcome_of(h.outcome), h.reason, domain.parse_time(h.at), h.by
+            )
             for h in w.history
         ),
         attributes=dict(w.attributes),
@@ -513,5 +512,5 @@ def lead_from_wire(w: LeadWire) -> domain.Lead:
 def _suggestion_from_wire(x: SuggestionList | SuggestionWire) -> domain.Suggestion:
     if isinstance(x, tuple):
         outcome, reason, confidence, factors = x
-        return domain.Suggestion(_OUTCOMES[outcome], reason, confidence, tuple(factors))
-    return domain.Suggestion(_OUTCOMES[x.outcome], x.reason, x.confidence, tuple(x.factors))
+        return domain.Suggestion(domain.outcome_of(outcome), reason, confidence, tuple(factors))
+    return domain.Suggestion(domain.outcome_of(x.outcome), x.reason, x.confidence, tuple(x.factors))

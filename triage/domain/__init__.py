@@ -83,6 +83,8 @@ from triage.domain.lead import (  # noqa: F401
     Status,
     Suggestion,
     next_answer,
+    outcome_of,
+    status_of,
 )
 from triage.domain.mutations import (  # noqa: F401
     REFUSALS,

@@ -12,7 +12,15 @@ from datetime import date, datetime
 from typing import Any
 
 from triage.domain.dates import format_time, parse_time
-from triage.domain.lead import Activity, Decision, Lead, Outcome, PastDecision, Status, Suggestion
+from triage.domain.lead import (
+    Activity,
+    Decision,
+    Lead,
+    PastDecision,
+    Suggestion,
+    outcome_of,
+    status_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,7 @@ def decision_to_dict(d: Decision | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {
-        "outcome": Outcome(d.outcome).value,
+        "outcome": outcome_of(d.outcome).value,
         "reason": d.reason,
         "note": d.note,
         "at": format_time(d.at),
@@ -83,7 +91,7 @@ def decision_from_dict(d: dict[str, Any] | None) -> Decision | None:
         return None
     until = d.get("nurture_until")
     return Decision(
-        outcome=Outcome(d["outcome"]),
+        outcome=outcome_of(d["outcome"]),
         reason=d.get("reason"),
         note=d.get("note"),
         at=parse_time(d["at"]),
@@ -95,7 +103,7 @@ def decision_from_dict(d: dict[str, Any] | None) -> Decision | None:
 
 def _history_to_json(history: tuple[PastDecision, ...]) -> list[dict[str, Any]]:
     return [
-        {"outcome": Outcome(h.outcome).value, "reason": h.reason, "at": format_time(h.at),
+        {"outcome": outcome_of(h.outcome).value, "reason": h.reason, "at": format_time(h.at),
          "by": h.by}
         for h in history
     ]  # fmt: skip
@@ -108,7 +116,7 @@ def _activities_to_json(activities: tuple[Activity, ...]) -> list[dict[str, Any]
 def suggestion_to_dict(x: Suggestion | None) -> dict[str, Any] | None:
     if x is None:
         return None
-    return {"outcome": Outcome(x.outcome).value, "reason": x.reason,
+    return {"outcome": outcome_of(x.outcome).value, "reason": x.reason,
             "confidence": x.confidence, "factors": list(x.factors)}  # fmt: skip
 
 
@@ -121,7 +129,7 @@ def suggestion_from_dict(d: Any) -> Suggestion | None:
         return None
     try:
         confidence = float(d["confidence"])
-        return Suggestion(Outcome(d["outcome"]), d.get("reason") or None, confidence,
+        return Suggestion(outcome_of(d["outcome"]), d.get("reason") or None, confidence,
                           tuple(str(f) for f in d.get("factors") or ()))  # fmt: skip
     except (KeyError, TypeError, ValueError):
         return None
@@ -137,7 +145,7 @@ def _activities(value: Any) -> tuple[Activity, ...]:
 
 def _history(value: Any) -> tuple[PastDecision, ...]:
     return tuple(
-        PastDecision(Outcome(h["outcome"]), h.get("reason"), parse_time(h["at"]), h.get("by"))
+        PastDecision(outcome_of(h["outcome"]), h.get("reason"), parse_time(h["at"]), h.get("by"))
         for h in value or ()
     )
 
@@ -173,7 +181,7 @@ def _compile() -> tuple[Any, Any]:
     source = "\n".join(out_lines) + "\n\ndef lead_from_dict(d):\n    return _Lead(\n"
     source += "\n".join(in_items) + "\n    )\n"
     scope = {
-        "_ft": format_time, "_acts_out": _activities_to_json, "_Status": Status,
+        "_ft": format_time, "_acts_out": _activities_to_json, "_Status": status_of,
         "_dec_out": decision_to_dict, "_hist_out": _history_to_json, "_time": _time,
         "_acts_in": _activities, "_dec_in": decision_from_dict, "_hist_in": _history,
         "_Lead": Lead, "_sug_out": suggestion_to_dict, "_sug_in": suggestion_from_dict,

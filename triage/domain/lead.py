@@ -33,6 +33,27 @@ _OUTCOME_STATUS = {
     Outcome.NURTURE: Status.NURTURE,
 }
 
+# A member by its value or by itself (a StrEnum member hashes and compares as its value):
+# a dict lookup is a tenth of an Enum call, and a sync of 10,000 decisions made 30,000.
+_STATUSES: dict[str, Status] = {s.value: s for s in Status}
+_OUTCOMES: dict[str, Outcome] = {o.value: o for o in Outcome}
+
+
+def status_of(value: Any) -> Status:
+    """Status(value), as fast as a dict lookup; the same ValueError for anything else."""
+    try:
+        return _STATUSES[value]
+    except (KeyError, TypeError):
+        return Status(value)
+
+
+def outcome_of(value: Any) -> Outcome:
+    """Outcome(value), as fast as a dict lookup; the same ValueError for anything else."""
+    try:
+        return _OUTCOMES[value]
+    except (KeyError, TypeError):
+        return Outcome(value)
+
 
 class Answer(StrEnum):
     YES = "yes"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from triage.domain.lead import Outcome, Status
+from triage.domain.lead import Outcome, Status, outcome_of
 
 # What the server's refusal codes (push results `conflict` and `invalid`) mean, for the rep.
 REFUSALS: dict[str, str] = {
@@ -68,7 +68,7 @@ def apply(
     if change.get("bant"):
         answers.update(change["bant"])
     if kind == "decide":
-        outcome = Outcome(change["outcome"])
+        outcome = outcome_of(change["outcome"])
         until = change.get("nurture_until") if outcome is Outcome.NURTURE else None
         made = {
             "outcome": outcome.value,

@@ -62,8 +62,8 @@ def _suggestion_key(x: domain.Suggestion | None) -> tuple[str | None, float | No
     """A suggestion as the queue's projection holds it: ("reject not_icp_fit", 0.91)."""
     if x is None:
         return None, None
-    outcome = x.outcome.value if type(x.outcome) is domain.Outcome else domain.Outcome(x.outcome)
-    return (f"{outcome} {x.reason}" if x.reason else str(outcome)), x.confidence
+    outcome = domain.outcome_of(x.outcome).value
+    return (f"{outcome} {x.reason}" if x.reason else outcome), x.confidence
 
 
 def _suggestion_of(text: str | None, confidence: float | None) -> domain.Suggestion | None:
@@ -72,7 +72,7 @@ def _suggestion_of(text: str | None, confidence: float | None) -> domain.Suggest
         return None
     outcome, _, reason = text.partition(" ")
     try:
-        return domain.Suggestion(domain.Outcome(outcome), reason or None, confidence)
+        return domain.Suggestion(domain.outcome_of(outcome), reason or None, confidence)
     except ValueError:
         return None
 
@@ -86,7 +86,7 @@ def _lead_row(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The `leads` and `lead_server` rows of a server lead (its view = its server state);
     `text`: the lead's JSON when the caller has it already."""
-    status = domain.Status(lead.status).value
+    status = domain.status_of(lead.status).value
     mql = _epoch(lead.mql_at)
     sla = _epoch(domain.sla_start(lead.assigned_at, lead.mql_at))
     account = domain.account_key(lead.email, lead.company)

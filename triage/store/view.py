@@ -213,7 +213,7 @@ class ViewMixin:
         status, bant, decision = _replay(server, rows)
         return replace(
             domain.lead_from_dict(server),
-            status=Status(status),
+            status=domain.status_of(status),
             bant=bant,
             decision=domain.decision_from_dict(decision),
         )

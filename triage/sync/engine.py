@@ -91,8 +91,10 @@ class SyncEngine:
         store: Store,
         client: ApiClient,
         *,
-        batch: int = 500,
-        page: int = protocol.MAX_PULL_LIMIT,  # (every server takes 1,000: half the requests)
+        # (every server takes 1,000 of each: half the requests, and half the commits, each
+        # an fsync on both sides, of 500)
+        batch: int = protocol.MAX_PUSH_MUTATIONS,
+        page: int = protocol.MAX_PULL_LIMIT,
         retry: RetryPolicy | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         on_wait: Callable[[str], None] | None = None,

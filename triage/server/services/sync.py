@@ -508,7 +508,7 @@ def _event(work: _Push, m: Mutation, lead: Any, kind: str, **fields: Any) -> dic
 def _decide(work: _Push, m: Mutation, lead: Any, client_at: datetime) -> _Applied:
     if m.outcome is None:
         return "invalid", "outcome_required", None
-    outcome = domain.Outcome(m.outcome)
+    outcome = domain.outcome_of(m.outcome)
     error = work.policy.check_decision(outcome, m.reason, m.note)
     if error is None and m.bant:
         error = work.policy.check_bant(m.bant)
