@@ -1,8 +1,9 @@
 """Locust users for bench/load/run.py (issue 13): reps that pull, decide and push, and a
 marketing importer, against one or more `triage server run` instances.
 
-A rep (RepUser): pulls its queue (every page), then decides one open lead a second
-(accept, reject with a reason, or nurture), pushes every 10 decisions, and pulls again
+A rep (RepUser): pulls its queue (every page), then decides one open lead a second on
+average (each 0.5 to 1.5 s after the last; run.py starts the reps over 10 s) (accept,
+reject with a reason, or nurture), pushes every 10 decisions, and pulls again
 every minute. With TRIAGE_LOAD_THINK=0 (the stress phase) there is no wait at all.
 The importer (ImporterUser, at most one): POST /v1/leads of TRIAGE_LOAD_IMPORT_BATCH new
 leads every TRIAGE_LOAD_IMPORT_EVERY seconds.
@@ -44,7 +45,9 @@ def _now() -> str:
 
 
 class RepUser(FastHttpUser):
-    wait_time = constant(THINK) if THINK else constant(0)
+    # One decision a second on average, each 0.5 to 1.5 s after the last (a person is no
+    # metronome: reps whose decisions kept in step would push in step, all run long).
+    wait_time = between(0.5 * THINK, 1.5 * THINK) if THINK else constant(0)
     host = ACCOUNTS["hosts"][0]
 
     def on_start(self) -> None:

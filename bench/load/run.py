@@ -48,6 +48,14 @@ def _database(pg: bool, tmp: Path) -> Iterator[str]:
         yield url
 
 
+def _spawn_rate(users: int, no_think: bool) -> float:
+    """Reps a second Locust starts: spread over one push period (10 decisions at one a
+    second), so that the reps' pushes do not come in step (200 reps started in 5 s
+    pushed in waves of 40, every 10 s, for the whole run: a queue on the counter row no
+    team makes). With no think time (the stress phase), all at once."""
+    return float(users) if no_think else max(1.0, users / 10)
+
+
 def _setup(db_url: str, reps: int, per_rep: int) -> tuple[list[str], list[str], str]:
     backend = Backend.open(db_url)
     try:
@@ -197,7 +205,7 @@ def main() -> int:
             prefix = tmp / "stats"
             users = args.reps + (1 if args.import_per_minute else 0)
             locust = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"),
-                      "--headless", "--users", str(users), "--spawn-rate", str(max(10, users // 5)),
+                      "--headless", "--users", str(users), "--spawn-rate", str(_spawn_rate(users, args.no_think)),
                       "--run-time", f"{args.seconds}s", "--stop-timeout", "15",
                       "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
                       "--exit-code-on-error", "0"]  # fmt: skip

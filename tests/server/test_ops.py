@@ -167,3 +167,30 @@ def test_port_0_announces_the_port_it_got(tmp_path: Path) -> None:
         assert port != 0
         # bound before it was announced: it answers at once
         assert httpx.get(server.url + "/v1/health", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_an_idle_keep_alive_connection_outlives_a_reps_pause(tmp_path: Path) -> None:
+    """A client that comes back on the same connection after a pause (a rep's next push,
+    10 s later) finds it open: uvicorn's default closed it after 5 s, and the request sent
+    as it closed failed as a reset (seen in the load test)."""
+    import http.client
+
+    from tests.support.server import ServerProcess
+
+    with ServerProcess(f"sqlite:///{tmp_path / 'server.db'}") as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            conn.request("GET", "/v1/health")
+            first = conn.getresponse()
+            first.read()
+            assert first.status == 200 and first.getheader("connection") != "close"
+            sock = conn.sock
+            time.sleep(6.5)  # past uvicorn's default of 5 s
+            conn.request("GET", "/v1/health")
+            again = conn.getresponse()
+            again.read()
+            assert again.status == 200
+            assert conn.sock is sock  # the same connection, not a new one made quietly
+        finally:
+            conn.close()
