@@ -111,8 +111,12 @@ class RepUser(FastHttpUser):
     def decide(self) -> None:
         if not self.open:
             self.push()
-            if time.monotonic() - self.last_pull >= PULL_EVERY or not THINK:
+            # An empty queue: pull as a rep's client does (every minute); with no think
+            # time, once a second (a tight loop of pulls measured the pulls, not the pushes)
+            if time.monotonic() - self.last_pull >= (PULL_EVERY if THINK else 1.0):
                 self.pull()
+            elif not THINK:
+                time.sleep(0.2)  # gevent's: the other reps go on
             return
         lead_id, version = self.open.popitem()
         outcome, reason = OUTCOMES[self.decided % len(OUTCOMES)]

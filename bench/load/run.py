@@ -13,7 +13,8 @@ hold. Targets (issue 13, 200 reps, 2 instances on PostgreSQL): 0 errors, push p9
 ms, p99 <= 500 ms. `--no-think` is the stress phase: no wait between decisions.
 
 Usage: python bench/load/run.py [--reps 50] [--seconds 60] [--instances 1] [--pg]
-           [--leads-per-rep 200] [--import-per-minute 0] [--no-think]
+           [--leads-per-rep 200 (2,000 with --no-think)] [--import-per-minute 0]
+           [--no-think]
 """
 
 from __future__ import annotations
@@ -171,7 +172,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--instances", type=int, default=1)
     ap.add_argument("--pg", action="store_true", help="PostgreSQL at TRIAGE_TEST_PG_URL")
-    ap.add_argument("--leads-per-rep", type=int, default=200)
+    ap.add_argument(
+        "--leads-per-rep",
+        type=int,
+        default=None,
+        help="200; with --no-think 2,000 (a rep decides for the whole run)",
+    )
     ap.add_argument(
         "--import-per-minute",
         type=int,
@@ -180,6 +186,8 @@ def main() -> int:
     )
     ap.add_argument("--no-think", action="store_true", help="stress: no wait between decisions")
     args = ap.parse_args()
+    if args.leads_per_rep is None:
+        args.leads_per_rep = 2000 if args.no_think else 200
     if args.pg and not os.environ.get("TRIAGE_TEST_PG_URL"):
         print("--pg needs TRIAGE_TEST_PG_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)",
               file=sys.stderr)  # fmt: skip
