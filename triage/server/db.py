@@ -275,6 +275,19 @@ class Database:
         """Around taking SQLite's write lock: seen by a long writer that gives way."""
         return self.waiters.waiting() if self.waiters is not None else nullcontext()
 
+    def refresh_statistics(self, table: str) -> None:
+        """PostgreSQL: ANALYZE `table` now, in a transaction of its own (it blocks no reads
+        or writes). A long import outgrows the statistics the planner had when it began,
+        and autovacuum's ANALYZE comes too late: a first import of 100,000 leads read the
+        whole lead table by sequential scans 630 times (178 s; 20,000 rows took 3.7 s).
+        SQLite: nothing (its planner does not read statistics it was not given)."""
+        if self.is_sqlite:
+            return
+        with self.write_engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                f"ANALYZE {conn.dialect.identifier_preparer.quote(table)}"
+            )
+
     def give_way(self) -> bool:
         """Between the transactions of a long write (an import's chunks): let writers
         that wait for the database have their turn first (triage.server.giveway). On

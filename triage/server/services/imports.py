@@ -38,6 +38,7 @@ ON_DUPLICATE = ("link", "skip", "update")
 # Rows written a transaction: the change counter (and on SQLite the file) is held for one
 # chunk at a time, about 0.1 s, so reps' syncs go on during a large import.
 CHUNK = 1000
+ANALYZE_FIRST = 5000  # leads made before an import first refreshes the planner's statistics
 
 Labelled = list[tuple[str, str]]
 
@@ -181,13 +182,16 @@ class ImportsMixin:
                     for inputs in _unspooled(spool):
                         self._chunk(s, inputs, run)
                 return outcome
-            done = 0
+            done, analyzed_at = 0, ANALYZE_FIRST
             for inputs in _unspooled(spool):
                 with self.db.write() as s:
                     self._chunk(s, inputs, _Run(self, s, {}, {}, turn, options, False, outcome))
                 done += len(inputs)
                 if progress is not None:
                     progress(done, check.good)
+                if outcome.created >= analyzed_at:  # at 5,000 leads made, 10,000, 20,000...
+                    self.db.refresh_statistics("lead")  # PostgreSQL's planner: see there
+                    analyzed_at *= 2
                 self.db.give_way()  # SQLite: writers waiting meanwhile go first
         return outcome
 
