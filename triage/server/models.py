@@ -170,7 +170,9 @@ def decision_hours(lead: Any) -> float | None:
     return (_as_utc(lead.first_decided_at) - _as_utc(start)).total_seconds() / 3600.0
 
 
-_compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+# JSON as the server writes it for the wire: compact, not ASCII-escaped, no NaN
+# (services.common pastes lead JSON with it too).
+compact_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def suggestion_columns(suggestion: Any) -> tuple[str | None, str | None, float | None]:
@@ -181,9 +183,9 @@ def suggestion_columns(suggestion: Any) -> tuple[str | None, str | None, float |
         return None, None, None
     confidence = suggestion.get("confidence")
     number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
-    sent = _compact({k: v for k, v in suggestion.items() if k != "model"})
+    sent = compact_json({k: v for k, v in suggestion.items() if k != "model"})
     factors = suggestion.get("factors")
-    listed = _compact([suggestion.get("outcome"), suggestion.get("reason"), confidence,
+    listed = compact_json([suggestion.get("outcome"), suggestion.get("reason"), confidence,
                        factors if isinstance(factors, list) else []])  # fmt: skip
     return sent, listed, float(confidence) if number else None
 
@@ -192,7 +194,11 @@ def give_suggestion(lead: Any, suggestion: dict[str, Any] | None) -> None:
     """Set a lead's suggestion with the two columns made of it (an ORM row or the
     import's record of a new lead)."""
     lead.suggestion = suggestion
-    made = suggestion_columns(suggestion)
+    _keep_suggestion_columns(lead)
+
+
+def _keep_suggestion_columns(lead: Any) -> None:
+    made = suggestion_columns(lead.suggestion)
     lead.suggestion_sent, lead.suggestion_list, lead.suggestion_confidence = made
 
 
@@ -207,8 +213,7 @@ def _keep_reason(_mapper: Any, _conn: Any, lead: Lead) -> None:
     lead.decision_reason = standing_reason(lead.decision)
     lead.nurture_until = standing_until(lead.decision)
     lead.decision_hours = decision_hours(lead)
-    made = suggestion_columns(lead.suggestion)
-    lead.suggestion_sent, lead.suggestion_list, lead.suggestion_confidence = made
+    _keep_suggestion_columns(lead)
 
 
 class LeadAttribute(SQLModel, table=True):

@@ -236,7 +236,7 @@ def _time_text(value: datetime | str | None) -> str | None:
     return f"{value[:10]}T{value[11:19]}{'' if fraction.strip('.0') == '' else fraction}Z"
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_encode = models.compact_json
 
 
 def answer_json(answer: dict[str, Any], texts: str = "leads") -> bytes:
